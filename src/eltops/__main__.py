@@ -1,0 +1,3 @@
+from eltops.cli import main
+
+main()

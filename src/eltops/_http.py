@@ -1,0 +1,341 @@
+"""The one HTTP layer both API clients stand on: timeouts, retries, a job deadline and a rate limit.
+
+Retries follow one explicit predicate (:func:`is_retryable`): connection errors, 429 and 5xx are retried with
+exponential backoff (or the server's ``Retry-After``); every other 4xx fails at once. No wait ever runs past the
+job's :class:`~eltops._deadline.Deadline`: when the next attempt could only start after it, the call fails with
+:class:`~eltops.errors.JobTimeout` instead of sleeping in vain.
+
+The transport is injected (``transport=``) so tests can talk to an in-process emulator app, and
+``stamina.set_testing(True)`` removes the retry sleeps.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from email.utils import parsedate_to_datetime
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+import orjson
+import stamina
+
+from eltops._deadline import NO_DEADLINE, Clock, Deadline, Sleep
+from eltops.errors import (
+    ApiConnectionError,
+    ApiError,
+    ApiResponseError,
+    ApiStatusError,
+    ConfigError,
+    JobTimeout,
+)
+
+log = logging.getLogger("eltops.http")
+
+__all__ = [
+    "ApiTransport",
+    "RateLimiter",
+    "RetryPolicy",
+    "is_retryable",
+    "retry_after_seconds",
+    "validate_base_url",
+]
+
+
+@dataclass(frozen=True, kw_only=True)
+class RetryPolicy:
+    """How hard to try: attempts per call, backoff bounds, and the per-request timeout."""
+
+    attempts: int = 6
+    wait_initial: float = 0.5
+    wait_max: float = 30.0
+    wait_exp_base: float = 2.0
+    request_timeout: float = 30.0
+
+
+def is_retryable(exc: BaseException) -> bool:
+    """Connection-level failures, 429 and 5xx are worth another try; any other 4xx is final."""
+    if isinstance(exc, httpx.TransportError):
+        return True
+    if isinstance(exc, httpx.HTTPStatusError):
+        status = exc.response.status_code
+        return status == 429 or status >= 500
+    return False
+
+
+def retry_after_seconds(response: httpx.Response, *, now: float | None = None) -> float | None:
+    """The server's ``Retry-After`` as seconds (delta-seconds or an HTTP date), or None if absent or unreadable."""
+    value = response.headers.get("Retry-After")
+    if value is None:
+        return None
+    value = value.strip()
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - (time.time() if now is None else now))
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def validate_base_url(url: str, *, variable: str) -> str:
+    """Return ``url`` without a trailing slash; refuse anything but https, or plain http to a loopback host."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigError(f"{variable} must be an http(s) URL such as https://host/path, got {url!r}")
+    if parts.scheme == "http" and not _is_loopback(parts.hostname):
+        raise ConfigError(
+            f"{variable} uses plain http to {parts.hostname}; credentials are only sent over https "
+            "(plain http is allowed to loopback addresses such as 127.0.0.1, where the emulators run)"
+        )
+    return url.rstrip("/")
+
+
+class RateLimiter:
+    """At most ``per_minute`` request starts in any rolling minute, shared by all threads of one client."""
+
+    def __init__(self, per_minute: float, *, clock: Clock = time.monotonic, sleep: Sleep = time.sleep) -> None:
+        if per_minute <= 0:
+            raise ValueError("per_minute must be positive")
+        self.interval = 60.0 / per_minute
+        self._clock = clock
+        self._sleep = sleep
+        self._lock = threading.Lock()
+        self._next_slot = clock()
+
+    def acquire(self, deadline: Deadline = NO_DEADLINE) -> None:
+        """Wait for the next free slot (evenly spaced, so a burst never triggers the server's limit)."""
+        with self._lock:
+            now = self._clock()
+            slot = max(now, self._next_slot)
+            self._next_slot = slot + self.interval
+        wait = slot - now
+        if wait > deadline.remaining():
+            raise JobTimeout("the client-side rate limit leaves no request slot before the deadline")
+        if wait > 0:
+            self._sleep(wait)
+
+
+ErrorParser = Callable[[httpx.Response], tuple[str | None, str]]
+
+
+def default_error_parser(response: httpx.Response) -> tuple[str | None, str]:
+    """(api code, message) from the two error bodies these APIs use, else the HTTP reason phrase."""
+    try:
+        body = orjson.loads(response.content)
+    except orjson.JSONDecodeError:
+        return None, response.reason_phrase or f"HTTP {response.status_code}"
+    if isinstance(body, dict):
+        if isinstance(body.get("message"), str):
+            code = body.get("code")
+            return (code if isinstance(code, str) else None), body["message"]
+        detail = body.get("detail")
+        if isinstance(detail, str):
+            return None, detail
+        if isinstance(detail, list):
+            parts = []
+            for item in detail:
+                if isinstance(item, dict):
+                    loc = ".".join(str(p) for p in item.get("loc", []))
+                    parts.append(f"{loc}: {item.get('msg', '')}".strip(": "))
+            if parts:
+                return None, "; ".join(parts)
+    return None, response.reason_phrase or f"HTTP {response.status_code}"
+
+
+class ApiTransport:
+    """An ``httpx.Client`` with the retry, deadline and rate-limit rules above; returns parsed JSON."""
+
+    def __init__(
+        self,
+        *,
+        base_url: str,
+        headers: Mapping[str, str] | None = None,
+        auth: httpx.Auth | None = None,
+        transport: httpx.BaseTransport | None = None,
+        retry: RetryPolicy | None = None,
+        rate_limiter: RateLimiter | None = None,
+        error_parser: ErrorParser = default_error_parser,
+        service: str = "API",
+    ) -> None:
+        self.retry = retry or RetryPolicy()
+        self.rate_limiter = rate_limiter
+        self.service = service
+        self._error_parser = error_parser
+        self._client = httpx.Client(
+            base_url=base_url,
+            headers=dict(headers or {}),
+            auth=auth,
+            transport=transport,
+            timeout=self.retry.request_timeout,
+            follow_redirects=False,
+        )
+
+    def close(self) -> None:
+        self._client.close()
+
+    def __enter__(self) -> ApiTransport:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def request_json(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        json: Any = None,
+        deadline: Deadline = NO_DEADLINE,
+    ) -> Any:
+        """Send one request (retried per the policy) and return its decoded JSON body."""
+        response = self.request(method, path, params=params, json=json, deadline=deadline)
+        try:
+            return orjson.loads(response.content)
+        except orjson.JSONDecodeError as exc:
+            raise ApiResponseError(
+                f"{self.service} answered {method} {path} with a body that is not JSON: {exc}",
+                method=method,
+                url=str(response.request.url),
+                status_code=response.status_code,
+            ) from None
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        json: Any = None,
+        deadline: Deadline = NO_DEADLINE,
+    ) -> httpx.Response:
+        """Send one request, retrying per the policy inside the deadline; raise an ``ApiError`` on failure."""
+        failures = 0
+        gave_up_for_deadline = False
+
+        def backoff_or_stop(exc: Exception) -> bool | float:
+            nonlocal failures, gave_up_for_deadline
+            if not is_retryable(exc):
+                return False
+            failures += 1
+            wait = None
+            if isinstance(exc, httpx.HTTPStatusError):
+                wait = retry_after_seconds(exc.response)
+            if wait is None:
+                wait = min(
+                    self.retry.wait_max,
+                    self.retry.wait_initial * self.retry.wait_exp_base ** (failures - 1),
+                )
+            if wait >= deadline.remaining():
+                gave_up_for_deadline = True
+                return False
+            log.warning(
+                "%s %s %s; retrying in %.1f s (attempt %d of %d)",
+                method,
+                path,
+                _describe(exc),
+                wait,
+                failures + 1,
+                self.retry.attempts,
+            )
+            return wait
+
+        try:
+            for attempt in stamina.retry_context(
+                on=backoff_or_stop, attempts=self.retry.attempts, timeout=None
+            ):
+                with attempt:
+                    return self._send_once(method, path, params=params, json=json, deadline=deadline)
+        except httpx.HTTPStatusError as exc:
+            if gave_up_for_deadline:
+                raise self._timeout(method, path, exc) from None
+            raise self._status_error(method, exc.response) from None
+        except httpx.TransportError as exc:
+            if gave_up_for_deadline or deadline.expired:
+                raise self._timeout(method, path, exc) from None
+            raise ApiConnectionError(
+                f"could not reach {self.service} for {method} {path} after {failures} "
+                f"attempt{'s' if failures != 1 else ''}: {_describe(exc)}",
+                method=method,
+                url=str(exc.request.url) if _has_request(exc) else None,
+            ) from None
+        raise AssertionError("unreachable: stamina either returns or raises")  # pragma: no cover
+
+    def _send_once(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, Any] | None,
+        json: Any,
+        deadline: Deadline,
+    ) -> httpx.Response:
+        if deadline.expired:
+            raise JobTimeout(f"the deadline passed before {method} {path} could be sent")
+        if self.rate_limiter is not None:
+            self.rate_limiter.acquire(deadline)
+        timeout = min(self.retry.request_timeout, deadline.remaining())
+        content = None if json is None else orjson.dumps(json)
+        headers = {"Content-Type": "application/json"} if content is not None else None
+        response = self._client.request(
+            method, path, params=params, content=content, headers=headers, timeout=timeout
+        )
+        response.raise_for_status()
+        return response
+
+    def _status_error(self, method: str, response: httpx.Response) -> ApiStatusError:
+        api_code, message = self._error_parser(response)
+        hint = _STATUS_HINTS.get(response.status_code, "")
+        return ApiStatusError(
+            f"{self.service} answered {method} {response.request.url.path} with HTTP "
+            f"{response.status_code}{f' {api_code}' if api_code else ''}: {message}{hint}",
+            method=method,
+            url=str(response.request.url),
+            status_code=response.status_code,
+            api_code=api_code,
+        )
+
+    def _timeout(self, method: str, path: str, exc: Exception) -> JobTimeout:
+        return JobTimeout(
+            f"the deadline passed while {method} {path} was being retried (last: {_describe(exc)})"
+        )
+
+
+_STATUS_HINTS = {
+    401: " (check the API key and secret)",
+    403: " (the credentials are valid but may not do this)",
+}
+
+
+def _has_request(exc: httpx.TransportError) -> bool:
+    try:
+        exc.request  # noqa: B018
+    except RuntimeError:
+        return False
+    return True
+
+
+def _describe(exc: BaseException) -> str:
+    if isinstance(exc, httpx.HTTPStatusError):
+        return f"answered HTTP {exc.response.status_code}"
+    if isinstance(exc, httpx.TimeoutException):
+        return "timed out"
+    return f"failed ({type(exc).__name__}: {exc})" if str(exc) else f"failed ({type(exc).__name__})"
+

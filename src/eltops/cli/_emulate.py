@@ -1,0 +1,21 @@
+"""``eltops emulate fivetran|orchestra``: serve the API emulators on loopback."""
+
+from __future__ import annotations
+
+import click
+
+
+@click.group()
+def emulate() -> None:
+    """Serve a faithful emulator of a vendor API on loopback, to test pipelines offline."""
+
+
+def _register() -> None:
+    from eltops.cli._emulate_fivetran import fivetran_emulator
+    from eltops.cli._emulate_orchestra import orchestra_emulator
+
+    emulate.add_command(fivetran_emulator, "fivetran")
+    emulate.add_command(orchestra_emulator, "orchestra")
+
+
+_register()

@@ -1,0 +1,1 @@
+"""Orchestra: the API client, the typed records, and the emulator."""

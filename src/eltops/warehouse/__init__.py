@@ -1,0 +1,1 @@
+"""Warehouse targets: DuckDB (embedded default) and Snowflake."""
