@@ -28,7 +28,6 @@ import stamina
 from eltops._deadline import NO_DEADLINE, Clock, Deadline, Sleep
 from eltops.errors import (
     ApiConnectionError,
-    ApiError,
     ApiResponseError,
     ApiStatusError,
     ConfigError,
@@ -258,9 +257,7 @@ class ApiTransport:
             return wait
 
         try:
-            for attempt in stamina.retry_context(
-                on=backoff_or_stop, attempts=self.retry.attempts, timeout=None
-            ):
+            for attempt in stamina.retry_context(on=backoff_or_stop, attempts=self.retry.attempts, timeout=None):
                 with attempt:
                     return self._send_once(method, path, params=params, json=json, deadline=deadline)
         except httpx.HTTPStatusError as exc:
@@ -294,9 +291,7 @@ class ApiTransport:
         timeout = min(self.retry.request_timeout, deadline.remaining())
         content = None if json is None else orjson.dumps(json)
         headers = {"Content-Type": "application/json"} if content is not None else None
-        response = self._client.request(
-            method, path, params=params, content=content, headers=headers, timeout=timeout
-        )
+        response = self._client.request(method, path, params=params, content=content, headers=headers, timeout=timeout)
         response.raise_for_status()
         return response
 
@@ -313,9 +308,7 @@ class ApiTransport:
         )
 
     def _timeout(self, method: str, path: str, exc: Exception) -> JobTimeout:
-        return JobTimeout(
-            f"the deadline passed while {method} {path} was being retried (last: {_describe(exc)})"
-        )
+        return JobTimeout(f"the deadline passed while {method} {path} was being retried (last: {_describe(exc)})")
 
 
 _STATUS_HINTS = {
@@ -338,4 +331,3 @@ def _describe(exc: BaseException) -> str:
     if isinstance(exc, httpx.TimeoutException):
         return "timed out"
     return f"failed ({type(exc).__name__}: {exc})" if str(exc) else f"failed ({type(exc).__name__})"
-

@@ -1,1 +1,28 @@
-"""Fivetran: the API client, the orchestrator that drives syncs from CI, and the emulator."""
+"""Fivetran: the API client, the orchestrator that drives syncs from CI, and (in ``.emulator``) the emulator."""
+
+from eltops.fivetran._client import DEFAULT_API_URL, FivetranClient
+from eltops.fivetran._models import Connection, Group, SetupTest, SyncOutcome
+from eltops.fivetran._orchestrator import ConnectionResult, JobResult, Orchestrator
+from eltops.fivetran._report import junit_cases, markdown_summary, result_to_json, summary_rows
+from eltops.fivetran._settings import Action, ConnectionRef, FivetranSettings, FlagValues, load_settings
+
+__all__ = [
+    "DEFAULT_API_URL",
+    "Action",
+    "Connection",
+    "ConnectionRef",
+    "ConnectionResult",
+    "FivetranClient",
+    "FivetranSettings",
+    "FlagValues",
+    "Group",
+    "JobResult",
+    "Orchestrator",
+    "SetupTest",
+    "SyncOutcome",
+    "junit_cases",
+    "load_settings",
+    "markdown_summary",
+    "result_to_json",
+    "summary_rows",
+]

@@ -1,0 +1,72 @@
+"""``eltops emulate fivetran``: serve the Fivetran API emulator on loopback until Ctrl-C."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from eltops._serve import make_loopback_server
+from eltops.fivetran.emulator import (
+    DEFAULT_API_KEY,
+    DEFAULT_API_SECRET,
+    DEMO_SCENARIO,
+    FivetranEmulator,
+    PathFamilies,
+)
+
+DEFAULT_PORT = 8765
+
+
+@click.command()
+@click.option(
+    "--port",
+    type=click.IntRange(0, 65535),
+    default=DEFAULT_PORT,
+    show_default=True,
+    help="Port to listen on; 0 picks a free one.",
+)
+@click.option("--host", default="127.0.0.1", show_default=True, help="Loopback address to listen on.")
+@click.option("--api-key", default=DEFAULT_API_KEY, show_default=True, help="The API key clients must send.")
+@click.option("--api-secret", default=DEFAULT_API_SECRET, show_default=True, help="The API secret clients must send.")
+@click.option(
+    "--scenario",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="YAML/JSON file with the groups, connections and scripts to serve (default: a built-in demo).",
+)
+@click.option(
+    "--paths",
+    type=click.Choice(["both", "connections", "connectors"]),
+    default="both",
+    show_default=True,
+    help="Which URL family answers: /v1/connections, /v1/connectors, or both.",
+)
+def fivetran_emulator(
+    port: int, host: str, api_key: str, api_secret: str, scenario: Path | None, paths: PathFamilies
+) -> None:
+    """Serve an emulated Fivetran REST API on loopback, to test pipelines offline.
+
+    Prints the base URL to set as FIVETRAN_API_URL, then serves until Ctrl-C. Without --scenario it serves a
+    demo: demo_shop succeeds, demo_crm fails, demo_billing is broken until its setup tests run, demo_ads
+    gets rescheduled once, demo_paused is paused.
+    """
+    emulator = FivetranEmulator.from_scenario(
+        scenario if scenario is not None else DEMO_SCENARIO, api_key=api_key, api_secret=api_secret, paths=paths
+    )
+    server = make_loopback_server(emulator.wsgi_app, host=host, port=port)
+    shown_host = f"[{server.host}]" if ":" in str(server.host) else server.host
+    url = f"http://{shown_host}:{server.port}"
+    click.echo(url)
+    click.echo(
+        f"Fivetran emulator serving {len(emulator.connection_ids)} connection(s) "
+        f"({', '.join(emulator.connection_ids)}) on {url}, path families: {paths}.\n"
+        f"Set FIVETRAN_API_URL={url} FIVETRAN_API_KEY={api_key} FIVETRAN_API_SECRET=<the --api-secret value>. "
+        "Ctrl-C stops it.",
+        err=True,
+    )
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        click.echo("Fivetran emulator stopped.", err=True)
+    finally:
+        server.server_close()

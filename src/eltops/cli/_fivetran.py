@@ -1,0 +1,156 @@
+"""``eltops fivetran [ACTION]``: the DataOps Fivetran orchestrator, driven by its variables or by flags."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+import orjson
+from rich.markup import escape
+from rich.table import Table
+
+from eltops._junit import write_junit
+from eltops.cli._app import AppContext, pass_app
+from eltops.cli._output import Output
+from eltops.errors import ExitCode
+from eltops.fivetran import (
+    Action,
+    FivetranClient,
+    FlagValues,
+    JobResult,
+    Orchestrator,
+    junit_cases,
+    load_settings,
+    markdown_summary,
+    result_to_json,
+    summary_rows,
+)
+from eltops.secrets import MASKER
+
+_ACTIONS = [a.value for a in Action] + [a.value.lower().replace("_", "-") for a in Action]
+
+
+@click.command(context_settings={"show_default": True})
+@click.argument("action", required=False, type=click.Choice(_ACTIONS, case_sensitive=False))
+@click.option(
+    "--connector-id",
+    "--connection-id",
+    "connector_ids",
+    multiple=True,
+    help="Connection id, or <group name>/<connection name>; repeat or comma-separate for several. [CONNECTOR_ID]",
+)
+@click.option("--schema", help="Schema of the table(s) to re-sync (FORCE_RESYNC). [SCHEMA]")
+@click.option("--table", help="Table(s) to re-sync, comma-separated (FORCE_RESYNC). [TABLE]")
+@click.option("--timeout", type=float, help="Seconds the whole job may take (default 300). [FIVETRAN_TIMEOUT]")
+@click.option("--poll-interval", type=float, help="Seconds between status polls (default 10). [FIVETRAN_POLL_INTERVAL]")
+@click.option("--api-url", help="Fivetran API base URL. [FIVETRAN_API_URL]")
+@click.option(
+    "--dont-disable-sync",
+    is_flag=True,
+    default=None,
+    help="Leave the connection's schedule as it is. [FIVETRAN_DONT_DISABLE_SYNC]",
+)
+@click.option("--unpause", is_flag=True, default=None, help="Resume a paused connection first. [FIVETRAN_UNPAUSE]")
+@click.option(
+    "--junit",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write a JUnit XML report here. [FIVETRAN_JUNIT_REPORT]",
+)
+@click.option("--json", "json_output", is_flag=True, help="Print one machine-readable result object on stdout.")
+@pass_app
+def fivetran(
+    app: AppContext,
+    action: str | None,
+    connector_ids: tuple[str, ...],
+    schema: str | None,
+    table: str | None,
+    timeout: float | None,
+    poll_interval: float | None,
+    api_url: str | None,
+    dont_disable_sync: bool | None,
+    unpause: bool | None,
+    junit: Path | None,
+    json_output: bool,
+) -> int:
+    """Check, sync, test or re-sync Fivetran connections, then wait for the outcome.
+
+    With no arguments it reads the DataOps orchestrator's variables (FIVETRAN_ACTION, CONNECTOR_ID,
+    FIVETRAN_API_KEY, FIVETRAN_API_SECRET, ...); ACTION is STATUS, START, TEST or FORCE_RESYNC, and a flag beats
+    its variable. Exit codes: 0 success, 1 the operation failed, 2 bad input, 3 timed out, 4 API error.
+    """
+    flags = FlagValues(
+        action=action,
+        connector_ids=connector_ids,
+        table=table,
+        schema=schema,
+        timeout=timeout,
+        poll_interval=poll_interval,
+        api_url=api_url,
+        dont_disable_sync=dont_disable_sync,
+        unpause=unpause,
+        junit=junit,
+        json_output=json_output,
+    )
+    settings = load_settings(app.env, flags)
+    out = app.output
+    refs = ", ".join(str(r) for r in settings.connections)
+    with (
+        FivetranClient.create(
+            api_url=settings.api_url, api_key=settings.api_key, api_secret=settings.api_secret
+        ) as client,
+        out.section(f"fivetran_{settings.action.value.lower()}", f"Fivetran {settings.action.value}: {refs}"),
+    ):
+        job = Orchestrator(client, settings).run()
+
+    if settings.json_output:
+        out.result(orjson.dumps(result_to_json(job), option=orjson.OPT_INDENT_2).decode())
+    elif settings.action is Action.STATUS:
+        _print_status(out, job)
+    _print_summary(out, job)
+    if settings.junit_path is not None:
+        write_junit(settings.junit_path, suite=f"fivetran {settings.action.value}", cases=junit_cases(job))
+    summary_file = app.env.get("GITHUB_STEP_SUMMARY")
+    if summary_file:
+        _append(Path(summary_file), MASKER.redact(markdown_summary(job)))
+    for result in job.results:
+        if not result.ok:
+            out.error(f"{result.ref}: {result.outcome}: {result.message}", title=f"Fivetran {result.ref}")
+    return int(job.exit_code)
+
+
+def _print_status(out: Output, job: JobResult) -> None:
+    """STATUS prints the connection's ``data`` object (an array of them for several connections) and nothing else."""
+    objects = [dict(r.connection.raw) for r in job.results if r.connection is not None and r.ok]
+    if not objects:
+        return
+    payload = objects[0] if len(job.results) == 1 else objects
+    out.result(orjson.dumps(payload, option=orjson.OPT_INDENT_2).decode())
+
+
+def _print_summary(out: Output, job: JobResult) -> None:
+    rows = summary_rows(job)
+    if out.colour:
+        table = Table(title=f"Fivetran {job.action.value}", title_justify="left")
+        for column in ("connection", "outcome", "duration", "message"):
+            table.add_column(column)
+        for ref, outcome, duration, message in rows:
+            style = "green" if outcome == "succeeded" else "red"
+            table.add_row(
+                escape(MASKER.redact(ref)), f"[{style}]{outcome}[/]", duration, escape(MASKER.redact(message))
+            )
+        out.console().print(table)
+        return
+    width = max(len(r[0]) for r in rows)
+    for ref, outcome, duration, message in rows:
+        out.line(f"{ref:<{width}}  {outcome:<10} {duration:>9}  {message}")
+    if job.exit_code is not ExitCode.OK and len(rows) > 1:
+        failed = sum(1 for r in job.results if not r.ok)
+        out.line(f"{failed} of {len(rows)} connections did not succeed")
+
+
+def _append(path: Path, text: str) -> None:
+    try:
+        with path.open("a", encoding="utf-8") as handle:
+            handle.write(text)
+    except OSError:
+        pass  # a step summary is a courtesy; it never changes the job's outcome

@@ -1,0 +1,95 @@
+"""Turning a :class:`JobResult` into what people and CI systems read: a summary, JSON, JUnit, a step summary."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from eltops._junit import JUnitCase
+from eltops.errors import ExitCode
+from eltops.fivetran._orchestrator import ConnectionResult, JobResult
+from eltops.fivetran._settings import Action
+
+
+def _iso(moment: Any) -> str | None:
+    return None if moment is None else moment.isoformat().replace("+00:00", "Z")
+
+
+def result_to_json(job: JobResult) -> dict[str, Any]:
+    """One machine-readable object for ``--json``."""
+    return {
+        "action": job.action.value,
+        "ok": job.exit_code is ExitCode.OK,
+        "exit_code": int(job.exit_code),
+        "started_at": _iso(job.started_at),
+        "finished_at": _iso(job.finished_at),
+        "connections": [_connection_json(r) for r in job.results],
+    }
+
+
+def _connection_json(result: ConnectionResult) -> dict[str, Any]:
+    conn = result.connection
+    body: dict[str, Any] = {
+        "ref": result.ref,
+        "connection_id": result.connection_id,
+        "outcome": result.outcome,
+        "exit_code": int(result.exit_code),
+        "message": result.message,
+        "started_at": _iso(result.started_at),
+        "finished_at": _iso(result.finished_at),
+        "duration_seconds": round(result.duration_seconds, 3),
+        "succeeded_at": _iso(conn.succeeded_at) if conn else None,
+        "failed_at": _iso(conn.failed_at) if conn else None,
+        "sync_state": conn.sync_state if conn else None,
+        "setup_state": conn.setup_state if conn else None,
+    }
+    if result.setup_tests:
+        body["setup_tests"] = [{"title": t.title, "status": t.status, "message": t.message} for t in result.setup_tests]
+    return body
+
+
+def summary_rows(job: JobResult) -> list[tuple[str, str, str, str]]:
+    """(connection, outcome, duration, message) for the summary table."""
+    return [(r.ref, r.outcome, f"{r.duration_seconds:.1f} s", r.message) for r in job.results]
+
+
+def markdown_summary(job: JobResult) -> str:
+    """A GitHub step summary (``$GITHUB_STEP_SUMMARY``)."""
+    lines = [
+        f"### Fivetran {job.action.value}: {'succeeded' if job.exit_code is ExitCode.OK else 'failed'}",
+        "",
+        "| connection | outcome | duration | message |",
+        "|---|---|---|---|",
+    ]
+    for ref, outcome, duration, message in summary_rows(job):
+        cell = message.replace("|", "\\|")
+        lines.append(f"| `{ref}` | {outcome} | {duration} | {cell} |")
+    return "\n".join(lines) + "\n"
+
+
+def junit_cases(job: JobResult) -> list[JUnitCase]:
+    """One case per setup test for TEST; one case per connection for every other action."""
+    cases: list[JUnitCase] = []
+    for result in job.results:
+        classname = f"fivetran.{job.action.value.lower()}.{result.connection_id or result.ref}"
+        if job.action is Action.TEST and result.setup_tests:
+            for test in result.setup_tests:
+                cases.append(
+                    JUnitCase(
+                        name=test.title,
+                        classname=classname,
+                        failure=None if test.passed else f"{test.status}: {test.message}".rstrip(": "),
+                    )
+                )
+            continue
+        failed = result.exit_code is ExitCode.REMOTE_FAILED
+        cases.append(
+            JUnitCase(
+                name=result.ref,
+                classname=classname,
+                seconds=result.duration_seconds,
+                failure=result.message if failed else None,
+                error=result.message if not result.ok and not failed else None,
+                output=result.message if result.ok else "",
+            )
+        )
+    return cases

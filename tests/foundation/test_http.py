@@ -1,0 +1,198 @@
+"""The shared HTTP layer: retry predicate, Retry-After, URL rules, deadline-bounded retries."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import httpx
+import pytest
+
+from eltops._deadline import Deadline
+from eltops._http import ApiTransport, RateLimiter, RetryPolicy, is_retryable, retry_after_seconds, validate_base_url
+from eltops.errors import ApiConnectionError, ApiResponseError, ApiStatusError, ConfigError, JobTimeout
+
+REQUEST = httpx.Request("GET", "https://api.example.com/x")
+
+
+def _status_error(status: int) -> httpx.HTTPStatusError:
+    return httpx.HTTPStatusError("x", request=REQUEST, response=httpx.Response(status, request=REQUEST))
+
+
+@pytest.mark.parametrize(
+    ("exc", "expected"),
+    [
+        (httpx.ConnectError("refused", request=REQUEST), True),
+        (httpx.ReadTimeout("slow", request=REQUEST), True),
+        (_status_error(429), True),
+        (_status_error(500), True),
+        (_status_error(503), True),
+        (_status_error(400), False),
+        (_status_error(401), False),
+        (_status_error(403), False),
+        (_status_error(404), False),
+        (_status_error(409), False),
+        (ValueError("not http"), False),
+    ],
+)
+def test_retry_predicate(exc: BaseException, expected: bool) -> None:
+    """Connection errors, 429 and 5xx are retried; other 4xx and non-HTTP errors are not."""
+    assert is_retryable(exc) is expected
+
+
+@pytest.mark.parametrize(
+    ("header", "expected"),
+    [
+        (None, None),
+        ("7", 7.0),
+        ("0.5", 0.5),
+        ("-3", 0.0),
+        ("Wed, 21 Oct 2015 07:28:10 GMT", 10.0),
+        ("soon", None),
+    ],
+)
+def test_retry_after(header: str | None, expected: float | None) -> None:
+    """Retry-After is read as seconds or as an HTTP date relative to now."""
+    headers = {"Retry-After": header} if header is not None else {}
+    response = httpx.Response(429, headers=headers)
+    now = 1445412480.0  # 07:28:00 that day
+    assert retry_after_seconds(response, now=now) == expected
+
+
+@pytest.mark.parametrize(
+    ("url", "ok"),
+    [
+        ("https://api.fivetran.com", True),
+        ("https://api.fivetran.com/", True),
+        ("http://127.0.0.1:8765", True),
+        ("http://127.5.0.1:8765", True),
+        ("http://localhost:1", True),
+        ("http://[::1]:8765", True),
+        ("http://api.fivetran.com", False),
+        ("http://10.0.0.1", False),
+        ("ftp://127.0.0.1", False),
+        ("api.fivetran.com", False),
+        ("", False),
+    ],
+)
+def test_base_url_rules(url: str, ok: bool) -> None:
+    """Only https, or plain http to a loopback host, is accepted as a base URL."""
+    if ok:
+        assert not validate_base_url(url, variable="X_URL").endswith("/")
+    else:
+        with pytest.raises(ConfigError, match="X_URL"):
+            validate_base_url(url, variable="X_URL")
+
+
+Handler = Callable[[httpx.Request], httpx.Response]
+
+
+def _scripted(*responses: httpx.Response | Exception) -> tuple[Handler, list[httpx.Request]]:
+    """A transport handler that answers with ``responses`` in turn, recording each request."""
+    seen: list[httpx.Request] = []
+    queue = list(responses)
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        item = queue.pop(0) if len(queue) > 1 else queue[0]
+        if isinstance(item, Exception):
+            raise item
+        return item
+
+    return handler, seen
+
+
+def _api(handler: Handler, **kwargs: object) -> ApiTransport:
+    return ApiTransport(
+        base_url="https://api.example.com",
+        transport=httpx.MockTransport(handler),
+        service="Example",
+        **kwargs,  # type: ignore[arg-type]
+    )
+
+
+def test_retries_5xx_then_succeeds() -> None:
+    """A 503 then a 200 gives the 200's JSON after two requests."""
+    handler, seen = _scripted(httpx.Response(503), httpx.Response(200, json={"ok": True}))
+    assert _api(handler).request_json("GET", "/x") == {"ok": True}
+    assert len(seen) == 2
+
+
+@pytest.mark.parametrize("status", [400, 401, 403, 404, 422])
+def test_client_errors_are_not_retried(status: int) -> None:
+    """A 4xx other than 429 fails after exactly one request, with the API's message."""
+    handler, seen = _scripted(httpx.Response(status, json={"code": "Nope", "message": "bad thing"}))
+    with pytest.raises(ApiStatusError, match="bad thing") as caught:
+        _api(handler).request_json("GET", "/x")
+    assert len(seen) == 1
+    assert caught.value.status_code == status
+    assert caught.value.api_code == "Nope"
+    assert caught.value.exit_code == 4
+
+
+def test_gives_up_after_attempts() -> None:
+    """Persistent 500s fail with an ApiStatusError after the policy's attempts."""
+    handler, seen = _scripted(httpx.Response(500))
+    with pytest.raises(ApiStatusError, match="HTTP 500"):
+        _api(handler, retry=RetryPolicy(attempts=3)).request_json("GET", "/x")
+    assert len(seen) == 3
+
+
+def test_connection_errors_become_api_connection_error() -> None:
+    """A transport that never connects ends in ApiConnectionError (exit 4) naming the call."""
+    handler, seen = _scripted(httpx.ConnectError("refused"))
+    with pytest.raises(ApiConnectionError, match=r"GET /x after 3 attempts"):
+        _api(handler, retry=RetryPolicy(attempts=3)).request_json("GET", "/x")
+    assert len(seen) == 3
+
+
+def test_retry_after_past_deadline_is_a_timeout() -> None:
+    """A 429 asking to wait longer than the deadline allows fails at once as a JobTimeout."""
+    handler, seen = _scripted(httpx.Response(429, headers={"Retry-After": "120"}))
+    with pytest.raises(JobTimeout, match="deadline"):
+        _api(handler).request_json("GET", "/x", deadline=Deadline(30))
+    assert len(seen) == 1
+
+
+def test_expired_deadline_sends_nothing() -> None:
+    """With no time left, no request is sent."""
+    handler, seen = _scripted(httpx.Response(200, json={}))
+    clock = iter([0.0, 100.0, 100.0, 100.0]).__next__
+    with pytest.raises(JobTimeout):
+        _api(handler).request_json("GET", "/x", deadline=Deadline(10, clock=clock))
+    assert seen == []
+
+
+def test_bad_json_is_a_response_error() -> None:
+    """A 200 whose body is not JSON is an ApiResponseError naming the call."""
+    handler, _ = _scripted(httpx.Response(200, content=b"<html>"))
+    with pytest.raises(ApiResponseError, match="GET /x"):
+        _api(handler).request_json("GET", "/x")
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        (
+            {"detail": [{"loc": ["query", "page_size"], "msg": "Input should be less than or equal to 100"}]},
+            "query.page_size: Input should be less than or equal to 100",
+        ),
+        ({"detail": "Not authenticated"}, "Not authenticated"),
+        ({"code": "NotFound_Connector", "message": "Connector with id 'x' does not exist."}, "does not exist"),
+    ],
+)
+def test_error_bodies_are_read(body: object, message: str) -> None:
+    """Both Fivetran's and FastAPI's error bodies end up in the error message."""
+    handler, _ = _scripted(httpx.Response(422, json=body))
+    with pytest.raises(ApiStatusError) as caught:
+        _api(handler).request_json("GET", "/x")
+    assert message in str(caught.value)
+
+
+def test_rate_limiter_spaces_requests_evenly() -> None:
+    """At 60 per minute, three immediate acquisitions wait 0, 1 and 2 seconds."""
+    now = [0.0]
+    slept: list[float] = []
+    limiter = RateLimiter(60, clock=lambda: now[0], sleep=slept.append)
+    for _ in range(3):
+        limiter.acquire()
+    assert slept == [1.0, 2.0]
