@@ -2,8 +2,9 @@
 
 Retries follow one explicit predicate (:func:`is_retryable`): connection errors, 429 and 5xx are retried with
 exponential backoff (or the server's ``Retry-After``); every other 4xx fails at once. No wait ever runs past the
-job's :class:`~eltops._deadline.Deadline`: when the next attempt could only start after it, the call fails with
-:class:`~eltops.errors.JobTimeout` instead of sleeping in vain.
+job's :class:`~eltops._deadline.Deadline`: when the next attempt could only start after it, the call fails at once
+with the last error instead of sleeping in vain (an unreachable API is exit 4, not a timeout); a call whose
+deadline has already passed raises :class:`~eltops.errors.JobTimeout` without sending anything.
 
 The transport is injected (``transport=``) so tests can talk to an in-process emulator app, and
 ``stamina.set_testing(True)`` removes the retry sleeps.
@@ -261,15 +262,11 @@ class ApiTransport:
                 with attempt:
                     return self._send_once(method, path, params=params, json=json, deadline=deadline)
         except httpx.HTTPStatusError as exc:
-            if gave_up_for_deadline:
-                raise self._timeout(method, path, exc) from None
-            raise self._status_error(method, exc.response) from None
+            raise self._status_error(method, exc.response, gave_up_for_deadline) from None
         except httpx.TransportError as exc:
-            if gave_up_for_deadline or deadline.expired:
-                raise self._timeout(method, path, exc) from None
             raise ApiConnectionError(
                 f"could not reach {self.service} for {method} {path} after {failures} "
-                f"attempt{'s' if failures != 1 else ''}: {_describe(exc)}",
+                f"attempt{'s' if failures != 1 else ''}: {_describe(exc)}{_deadline_note(gave_up_for_deadline)}",
                 method=method,
                 url=str(exc.request.url) if _has_request(exc) else None,
             ) from None
@@ -295,9 +292,9 @@ class ApiTransport:
         response.raise_for_status()
         return response
 
-    def _status_error(self, method: str, response: httpx.Response) -> ApiStatusError:
+    def _status_error(self, method: str, response: httpx.Response, gave_up_for_deadline: bool) -> ApiStatusError:
         api_code, message = self._error_parser(response)
-        hint = _STATUS_HINTS.get(response.status_code, "")
+        hint = _STATUS_HINTS.get(response.status_code, "") + _deadline_note(gave_up_for_deadline)
         return ApiStatusError(
             f"{self.service} answered {method} {response.request.url.path} with HTTP "
             f"{response.status_code}{f' {api_code}' if api_code else ''}: {message}{hint}",
@@ -307,14 +304,15 @@ class ApiTransport:
             api_code=api_code,
         )
 
-    def _timeout(self, method: str, path: str, exc: Exception) -> JobTimeout:
-        return JobTimeout(f"the deadline passed while {method} {path} was being retried (last: {_describe(exc)})")
-
 
 _STATUS_HINTS = {
     401: " (check the API key and secret)",
     403: " (the credentials are valid but may not do this)",
 }
+
+
+def _deadline_note(gave_up_for_deadline: bool) -> str:
+    return " (gave up: the job's deadline leaves no time for another attempt)" if gave_up_for_deadline else ""
 
 
 def _has_request(exc: httpx.TransportError) -> bool:

@@ -156,7 +156,7 @@ def test_missing_vault_file(tmp_path: Path, env: dict[str, str], message: str) -
 def test_missing_vault_path(tmp_path: Path) -> None:
     """SET_FIVETRAN_KEYS_TO_ENV with no key in the vault names the paths it looked for."""
     (tmp_path / "vault.yml").write_text("OTHER: 1\n")
-    with pytest.raises(ConfigError, match="FIVETRAN.DEFAULT.API_KEY"):
+    with pytest.raises(ConfigError, match=r"FIVETRAN\.DEFAULT\.API_KEY"):
         _load({**BASE, "DATAOPS_SECRETS_DIR": str(tmp_path), "SET_FIVETRAN_KEYS_TO_ENV": "1"})
 
 

@@ -145,10 +145,10 @@ def test_connection_errors_become_api_connection_error() -> None:
     assert len(seen) == 3
 
 
-def test_retry_after_past_deadline_is_a_timeout() -> None:
-    """A 429 asking to wait longer than the deadline allows fails at once as a JobTimeout."""
+def test_retry_after_past_deadline_fails_at_once() -> None:
+    """A 429 asking to wait longer than the deadline allows fails at once as an API error."""
     handler, seen = _scripted(httpx.Response(429, headers={"Retry-After": "120"}))
-    with pytest.raises(JobTimeout, match="deadline"):
+    with pytest.raises(ApiStatusError, match=r"HTTP 429.*deadline"):
         _api(handler).request_json("GET", "/x", deadline=Deadline(30))
     assert len(seen) == 1
 

@@ -121,9 +121,9 @@ def configure_logging(output: Output, *, verbosity: int) -> None:
         handler = logging.StreamHandler(output.stderr)
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)-7s %(message)s", "%H:%M:%S"))
     handler.addFilter(MaskingFilter())
-    root = logging.getLogger("eltops")
+    root = logging.getLogger()
     root.handlers[:] = [handler]
-    root.setLevel(level)
-    root.propagate = False
-    # httpx logs every request at INFO, with URLs only; keep it for -v
-    logging.getLogger("httpx").setLevel(logging.DEBUG if verbosity > 1 else logging.WARNING)
+    root.setLevel(logging.WARNING)
+    logging.getLogger("eltops").setLevel(level)
+    # httpx logs every request (method, URL, status; never headers) at INFO: shown with -vv
+    logging.getLogger("httpx").setLevel(logging.INFO if verbosity > 1 else logging.WARNING)

@@ -1,0 +1,286 @@
+"""End to end: the real ``eltops fivetran`` command against the Fivetran emulator over a real socket."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import subprocess
+import sys
+import time
+import xml.etree.ElementTree as ET
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from eltops._serve import RunningServer, serve_in_thread
+from eltops.fivetran.emulator import ConnectionScript, FivetranEmulator, SetupTest
+
+KEY, SECRET = "e2e-key-9f8e7d", "e2e-secret-1a2b3c4d"
+SECRETS = [KEY, SECRET, base64.b64encode(f"{KEY}:{SECRET}".encode()).decode()]
+
+
+@dataclass
+class Run:
+    code: int
+    stdout: str
+    stderr: str
+    seconds: float
+
+
+@dataclass
+class Served:
+    emulator: FivetranEmulator
+    server: RunningServer
+    tmp: Path
+
+    def env(self, **extra: str) -> dict[str, str]:
+        base = {
+            "PATH": os.environ.get("PATH", ""),
+            "FIVETRAN_API_URL": self.server.url,
+            "FIVETRAN_API_KEY": KEY,
+            "FIVETRAN_API_SECRET": SECRET,
+            "FIVETRAN_POLL_INTERVAL": "0.1",
+            "FIVETRAN_ACTION": "START",
+            "CONNECTOR_ID": "good",
+        }
+        return {**base, **extra}
+
+    def run(self, *args: str, env: dict[str, str] | None = None, timeout: float = 60) -> Run:
+        started = time.monotonic()
+        proc = subprocess.run(
+            [sys.executable, "-m", "eltops", *args],
+            env=env if env is not None else self.env(),
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            cwd=self.tmp,
+            check=False,
+        )
+        result = Run(proc.returncode, proc.stdout, proc.stderr, time.monotonic() - started)
+        for secret in SECRETS:
+            assert secret not in result.stdout, "a secret leaked to stdout"
+            assert secret not in result.stderr, "a secret leaked to stderr"
+        return result
+
+
+@pytest.fixture
+def served(tmp_path: Path) -> Iterator[Served]:
+    emulator = FivetranEmulator(api_key=KEY, api_secret=SECRET)
+    emulator.add_group("group_1", name="Warehouse")
+    quick = {"sync_seconds": 0.3}
+    emulator.add_connection("good", group_id="group_1", schema="shop_db", script=ConnectionScript(**quick))
+    emulator.add_connection(
+        "bad", group_id="group_1", schema="crm", script=ConnectionScript(outcome="failure", **quick)
+    )
+    emulator.add_connection("slow", group_id="group_1", schema="events", script=ConnectionScript(sync_seconds=600))
+    emulator.add_connection(
+        "tested",
+        group_id="group_1",
+        schema="erp",
+        tables={"public": ["orders", "items"]},
+        script=ConnectionScript(
+            setup_tests=(
+                SetupTest("Connecting to host", "PASSED"),
+                SetupTest("Checking permissions", "FAILED", "role lacks USAGE on schema public"),
+                SetupTest("Validating certificate", "WARNING", "self-signed certificate"),
+            ),
+            **quick,
+        ),
+    )
+    with serve_in_thread(emulator.wsgi_app) as server:
+        yield Served(emulator, server, tmp_path)
+
+
+def test_start_from_dataops_variables(served: Served) -> None:
+    """The seed's job variables alone run START to success: exit 0, nothing on stdout, the outcome logged."""
+    result = served.run("fivetran")
+    assert result.code == 0, result.stderr
+    assert result.stdout == ""
+    assert "the sync succeeded" in result.stderr
+    assert "final status" in result.stderr
+
+
+def test_flags_for_people_at_a_terminal(served: Served) -> None:
+    """`eltops fivetran start --connector-id X --timeout N` works without FIVETRAN_ACTION or CONNECTOR_ID."""
+    env = {k: v for k, v in served.env().items() if k not in ("FIVETRAN_ACTION", "CONNECTOR_ID")}
+    result = served.run("fivetran", "start", "--connector-id", "good", "--timeout", "60", env=env)
+    assert result.code == 0, result.stderr
+
+
+def test_status_prints_only_the_connection_json(served: Served) -> None:
+    """STATUS prints the connection's data object as JSON on stdout and nothing else there."""
+    result = served.run("fivetran", env=served.env(FIVETRAN_ACTION="status"))
+    assert result.code == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert data["id"] == "good"
+    assert data["status"]["setup_state"] == "connected"
+
+
+def test_status_of_several_connections_is_an_array(served: Served) -> None:
+    """STATUS of several connections prints a JSON array of their objects."""
+    result = served.run("fivetran", env=served.env(FIVETRAN_ACTION="STATUS", CONNECTOR_ID="good,bad"))
+    assert [c["id"] for c in json.loads(result.stdout)] == ["good", "bad"]
+
+
+@pytest.mark.parametrize(
+    ("env", "code", "message"),
+    [
+        ({"CONNECTOR_ID": "bad"}, 1, "the sync failed"),
+        ({"CONNECTOR_ID": "slow", "FIVETRAN_TIMEOUT": "1.5"}, 3, "goes on in Fivetran"),
+        ({"CONNECTOR_ID": "ghost"}, 4, "ghost"),
+        ({"FIVETRAN_API_SECRET": "wrong-secret-xyz"}, 4, "HTTP 401"),
+        ({"FIVETRAN_ACTION": "TEST", "CONNECTOR_ID": "tested"}, 1, "role lacks USAGE on schema public"),
+    ],
+)
+def test_exit_codes(served: Served, env: dict[str, str], code: int, message: str) -> None:
+    """Each outcome has its documented exit code and a message that says what happened."""
+    result = served.run("fivetran", env=served.env(**env))
+    assert result.code == code, result.stderr
+    assert message in result.stderr
+
+
+def test_timeout_bounds_the_job(served: Served) -> None:
+    """A job with FIVETRAN_TIMEOUT=1.5 ends within a few seconds of it, never hanging."""
+    result = served.run("fivetran", env=served.env(CONNECTOR_ID="slow", FIVETRAN_TIMEOUT="1.5"))
+    assert result.code == 3
+    assert result.seconds < 8
+
+
+def test_slow_answers_never_hang(served: Served) -> None:
+    """An API slower than the deadline ends the job at the deadline with an error, not a hang."""
+    served.emulator.script("good", latency_seconds=10)
+    result = served.run("fivetran", env=served.env(FIVETRAN_TIMEOUT="1.5"))
+    assert result.code in (3, 4)
+    assert result.seconds < 8
+
+
+def test_unreachable_api_is_exit_4(served: Served) -> None:
+    """Nothing listening at FIVETRAN_API_URL is exit 4 after retries within the deadline."""
+    result = served.run("fivetran", env=served.env(FIVETRAN_API_URL="http://127.0.0.1:9", FIVETRAN_TIMEOUT="3"))
+    assert result.code == 4
+    assert "could not reach Fivetran" in result.stderr
+    assert result.seconds < 10
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"FIVETRAN_ACTION": "SYNC"}, "must be one of STATUS, START, TEST, FORCE_RESYNC"),
+        ({"CONNECTOR_ID": ""}, "CONNECTOR_ID is required"),
+        ({"FIVETRAN_ACTION": "FORCE_RESYNC"}, "FORCE_RESYNC needs TABLE and SCHEMA"),
+        ({"FIVETRAN_TIMEOUT": "soon"}, "FIVETRAN_TIMEOUT must be a number"),
+        ({"FIVETRAN_API_KEY": ""}, "FIVETRAN_API_KEY must be set"),
+        ({"FIVETRAN_API_URL": "http://api.fivetran.com"}, "plain http"),
+        (
+            {"FIVETRAN_API_KEY": "DATAOPS_VAULT(FIVETRAN.X)", "DATAOPS_SECRETS_DIR": "/nonexistent"},
+            "/nonexistent/vault.yml",
+        ),
+    ],
+)
+def test_bad_input_is_exit_2_before_any_request(served: Served, env: dict[str, str], message: str) -> None:
+    """Invalid variables are exit 2 with a message naming them, and no request reaches the API."""
+    result = served.run("fivetran", env=served.env(**env))
+    assert result.code == 2, result.stderr
+    assert message in result.stderr
+    assert served.emulator.requests == []
+
+
+def test_force_resync(served: Served) -> None:
+    """FORCE_RESYNC re-syncs the given tables and waits for the sync to succeed."""
+    result = served.run(
+        "fivetran",
+        env=served.env(FIVETRAN_ACTION="FORCE_RESYNC", CONNECTOR_ID="tested", SCHEMA="public", TABLE="orders"),
+    )
+    assert result.code == 0, result.stderr
+    assert any(r.path.endswith("/schemas/tables/resync") for r in served.emulator.requests)
+
+
+def test_several_connections_print_a_summary(served: Served) -> None:
+    """Several connections run together; the summary lists each and the job fails if one failed."""
+    result = served.run("fivetran", env=served.env(CONNECTOR_ID="good,bad,Warehouse/shop_db"))
+    assert result.code == 1
+    lines = result.stderr.splitlines()
+    assert any(line.startswith("good ") and "succeeded" in line for line in lines)
+    assert any(line.startswith("bad ") and "failed" in line for line in lines)
+    assert any(line.startswith("Warehouse/shop_db") and "succeeded" in line for line in lines)
+    assert "1 of 3 connections did not succeed" in result.stderr
+
+
+def test_secrets_from_the_vault_never_appear(served: Served) -> None:
+    """Vault-provided credentials stay out of stdout, stderr and the JUnit report at the most verbose level."""
+    vault = served.tmp / "vault.yml"
+    vault.write_text(f"FIVETRAN:\n  DEFAULT:\n    API_KEY: {KEY}\n    API_SECRET: {SECRET}\n")
+    env = served.env(SET_FIVETRAN_KEYS_TO_ENV="1", DATAOPS_VAULT_FILE=str(vault), CONNECTOR_ID="good,bad")
+    del env["FIVETRAN_API_KEY"], env["FIVETRAN_API_SECRET"]
+    report = served.tmp / "junit.xml"
+    result = served.run("-vv", "fivetran", "--junit", str(report), "--json", env=env)
+    assert result.code == 1
+    assert "HTTP Request" in result.stderr  # -vv logs every request
+    text = report.read_text()
+    for secret in SECRETS:
+        assert secret not in text
+
+
+def test_junit_for_setup_tests(served: Served) -> None:
+    """TEST writes one JUnit test case per setup test, failing the ones that did not pass."""
+    report = served.tmp / "out" / "report.xml"
+    result = served.run(
+        "fivetran", env=served.env(FIVETRAN_ACTION="TEST", CONNECTOR_ID="tested", FIVETRAN_JUNIT_REPORT=str(report))
+    )
+    assert result.code == 1
+    suite = ET.parse(report).getroot().find("testsuite")
+    assert suite is not None
+    assert (suite.get("tests"), suite.get("failures")) == ("3", "2")
+    names = [case.get("name") for case in suite.iter("testcase")]
+    assert names == ["Connecting to host", "Checking permissions", "Validating certificate"]
+    assert "1 passed, 2 failed" in result.stderr
+
+
+def test_junit_for_syncs(served: Served) -> None:
+    """START writes one JUnit test case per connection: failures for failed syncs, errors for timeouts."""
+    report = served.tmp / "report.xml"
+    env = served.env(CONNECTOR_ID="good,bad,slow", FIVETRAN_TIMEOUT="2")
+    served.run("fivetran", "--junit", str(report), env=env)
+    suite = ET.parse(report).getroot().find("testsuite")
+    assert suite is not None
+    assert (suite.get("tests"), suite.get("failures"), suite.get("errors")) == ("3", "1", "1")
+
+
+def test_json_result(served: Served) -> None:
+    """--json prints one result object with each connection's outcome and timestamps."""
+    result = served.run("fivetran", "--json", env=served.env(CONNECTOR_ID="good,bad"))
+    body = json.loads(result.stdout)
+    assert body["action"] == "START"
+    assert body["exit_code"] == 1
+    assert [(c["connection_id"], c["outcome"]) for c in body["connections"]] == [
+        ("good", "succeeded"),
+        ("bad", "failed"),
+    ]
+    assert body["connections"][0]["succeeded_at"].endswith("Z")
+
+
+def test_gitlab_sections(served: Served) -> None:
+    """Inside GitLab CI the log has a collapsible section around the run."""
+    result = served.run("fivetran", env=served.env(GITLAB_CI="true"))
+    assert "\x1b[0Ksection_start:" in result.stderr
+    assert "\x1b[0Ksection_end:" in result.stderr
+
+
+def test_github_groups_annotations_and_summary(served: Served) -> None:
+    """Inside GitHub Actions: a log group, an ::error:: annotation per failure, and a step summary table."""
+    summary = served.tmp / "summary.md"
+    env = served.env(GITHUB_ACTIONS="true", GITHUB_STEP_SUMMARY=str(summary), CONNECTOR_ID="good,bad")
+    result = served.run("fivetran", env=env)
+    assert "::group::Fivetran START" in result.stderr
+    assert "::endgroup::" in result.stderr
+    assert "::error title=Fivetran bad::" in result.stderr
+    assert "| `bad` | failed |" in summary.read_text()
+
+
+def test_no_colour_off_a_terminal(served: Served) -> None:
+    """Output to a pipe has no colour codes (CI-section markers aside)."""
+    result = served.run("fivetran", env=served.env(CONNECTOR_ID="good,bad"))
+    assert "\x1b[" not in result.stderr
