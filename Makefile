@@ -16,7 +16,7 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/eltops demo
+	BIN=$(BIN) bash scripts/fivetran-demo.sh
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks
