@@ -57,16 +57,18 @@ def fivetran_emulator(
     shown_host = f"[{server.host}]" if ":" in str(server.host) else server.host
     url = f"http://{shown_host}:{server.port}"
     click.echo(url)
+    secret_hint = api_secret if api_secret == DEFAULT_API_SECRET else "<your --api-secret>"
     click.echo(
         f"Fivetran emulator serving {len(emulator.connection_ids)} connection(s) "
         f"({', '.join(emulator.connection_ids)}) on {url}, path families: {paths}.\n"
-        f"Set FIVETRAN_API_URL={url} FIVETRAN_API_KEY={api_key} FIVETRAN_API_SECRET=<the --api-secret value>. "
-        "Ctrl-C stops it.",
+        f"Point eltops at it with FIVETRAN_API_URL={url} FIVETRAN_API_KEY={api_key} "
+        f"FIVETRAN_API_SECRET={secret_hint}\nCtrl-C stops it.",
         err=True,
     )
     try:
-        server.serve_forever()
+        server.serve_forever()  # werkzeug's server returns quietly on Ctrl-C
     except KeyboardInterrupt:
-        click.echo("Fivetran emulator stopped.", err=True)
+        pass
     finally:
         server.server_close()
+    click.echo("Fivetran emulator stopped.", err=True)

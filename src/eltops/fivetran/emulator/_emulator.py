@@ -1,0 +1,191 @@
+"""``FivetranEmulator``: build an emulated account in Python, serve it as WSGI, and look inside it."""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Callable, Mapping
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from eltops.fivetran.emulator._account import Account, RecordedRequest
+from eltops.fivetran.emulator._app import FivetranApp, PathFamilies
+from eltops.fivetran.emulator._script import ConnectionScript
+from eltops.fivetran.emulator._state import (
+    SCHEDULE_TYPES,
+    SETUP_STATES,
+    Connection,
+    Group,
+    ScheduleType,
+    SetupState,
+    default_config,
+    to_epoch,
+)
+
+DEFAULT_API_KEY = "emulator-key"
+DEFAULT_API_SECRET = "emulator-secret"  # noqa: S105 - the emulator's documented default, not a real secret
+
+Timestamp = datetime | str | float | None
+
+
+class FivetranEmulator:
+    """A faithful emulation of the Fivetran REST API calls a CI orchestrator makes, as a WSGI app.
+
+    ``clock`` returns epoch seconds; every sync moves along it (pass a fake clock to step time by hand).
+    ``paths`` chooses which URL families answer: ``/v1/connections/...``, ``/v1/connectors/...`` or both.
+    """
+
+    def __init__(
+        self,
+        *,
+        api_key: str = DEFAULT_API_KEY,
+        api_secret: str = DEFAULT_API_SECRET,
+        clock: Callable[[], float] = time.time,
+        paths: PathFamilies = "both",
+    ) -> None:
+        self._account = Account(clock)
+        self._app = FivetranApp(self._account, api_key=api_key, api_secret=api_secret, paths=paths)
+        self.api_key = api_key
+        self.api_secret = api_secret
+        self.paths = paths
+
+    @classmethod
+    def from_scenario(
+        cls,
+        source: str | Path | Mapping[str, Any],
+        *,
+        api_key: str = DEFAULT_API_KEY,
+        api_secret: str = DEFAULT_API_SECRET,
+        clock: Callable[[], float] = time.time,
+        paths: PathFamilies = "both",
+    ) -> FivetranEmulator:
+        """An emulator holding the groups and connections of a scenario file (YAML/JSON) or mapping."""
+        emulator = cls(api_key=api_key, api_secret=api_secret, clock=clock, paths=paths)
+        emulator.load_scenario(source)
+        return emulator
+
+    def load_scenario(self, source: str | Path | Mapping[str, Any]) -> None:
+        """Add the groups and connections of a scenario file (YAML/JSON) or an already-parsed mapping."""
+        from eltops.fivetran.emulator._scenario import apply_scenario, read_scenario_file
+
+        if isinstance(source, Mapping):
+            apply_scenario(self, source, origin="scenario")
+        else:
+            apply_scenario(self, read_scenario_file(Path(source)), origin=str(source))
+
+    # --- building the account ----------------------------------------------------------------------
+
+    def add_group(self, group_id: str, *, name: str | None = None, created_at: Timestamp = None) -> None:
+        with self._account.lock:
+            if group_id in self._account.groups:
+                raise ValueError(f"group {group_id!r} already exists")
+            created = to_epoch(created_at)
+            self._account.groups[group_id] = Group(
+                group_id, name or group_id, self._account.clock() if created is None else created
+            )
+
+    def add_connection(
+        self,
+        connection_id: str,
+        *,
+        group_id: str,
+        schema: str,
+        service: str = "postgres",
+        schedule_type: ScheduleType = "auto",
+        paused: bool = False,
+        setup_state: SetupState = "connected",
+        succeeded_at: Timestamp = None,
+        failed_at: Timestamp = None,
+        tables: Mapping[str, list[str]] | None = None,
+        script: ConnectionScript | None = None,
+        sync_frequency: int = 360,
+        config: Mapping[str, Any] | None = None,
+        created_at: Timestamp = None,
+    ) -> None:
+        """Add a connection to an existing group; ``schema`` is its human name, ``tables`` its schema config."""
+        if schedule_type not in SCHEDULE_TYPES:
+            raise ValueError(f"schedule_type must be auto or manual, not {schedule_type!r}")
+        if setup_state not in SETUP_STATES:
+            raise ValueError(f"setup_state must be one of {', '.join(SETUP_STATES)}, not {setup_state!r}")
+        with self._account.lock:
+            if group_id not in self._account.groups:
+                raise ValueError(f"connection {connection_id!r} names group {group_id!r}, which does not exist")
+            if connection_id in self._account.connections:
+                raise ValueError(f"connection {connection_id!r} already exists")
+            created = to_epoch(created_at)
+            self._account.connections[connection_id] = Connection(
+                id=connection_id,
+                group_id=group_id,
+                schema=schema,
+                service=service,
+                schedule_type=schedule_type,
+                paused=paused,
+                setup_state=setup_state,
+                created_at=self._account.clock() if created is None else created,
+                succeeded_at=to_epoch(succeeded_at),
+                failed_at=to_epoch(failed_at),
+                tables=None if tables is None else {name: list(names) for name, names in tables.items()},
+                config=dict(config) if config is not None else default_config(service, schema),
+                script=script or ConnectionScript(),
+                sync_frequency=sync_frequency,
+            )
+
+    def script(self, connection_id: str, **changes: Any) -> ConnectionScript:
+        """Change fields of a connection's script at runtime (new failure bursts start counting afresh).
+
+        Sync timings and the outcome apply to syncs triggered from now on; a running sync keeps its own.
+        """
+        with self._account.lock:
+            connection = self._connection(connection_id)
+            connection.script = dataclasses.replace(connection.script, **changes)
+            if "failures" in changes:
+                connection.reset_bursts()
+            return connection.script
+
+    def set_setup_state(self, connection_id: str, setup_state: SetupState) -> None:
+        """Break or repair a connection's setup from the outside, as a change in the source would."""
+        if setup_state not in SETUP_STATES:
+            raise ValueError(f"setup_state must be one of {', '.join(SETUP_STATES)}, not {setup_state!r}")
+        with self._account.lock:
+            connection = self._connection(connection_id)
+            connection.advance(self._account.clock())
+            connection.setup_state = setup_state
+
+    # --- looking inside ---------------------------------------------------------------------------------
+
+    @property
+    def wsgi_app(self) -> FivetranApp:
+        """The WSGI callable serving the API."""
+        return self._app
+
+    @property
+    def requests(self) -> list[RecordedRequest]:
+        """A copy of every request received so far, oldest first (PATCHes and refused requests included)."""
+        return self._account.requests()
+
+    def clear_requests(self) -> None:
+        self._account.clear_requests()
+
+    def snapshot(self, connection_id: str) -> dict[str, Any]:
+        """The connection object exactly as ``GET /v1/connections/{id}`` renders ``data`` right now."""
+        with self._account.lock:
+            connection = self._connection(connection_id)
+            connection.advance(self._account.clock())
+            return connection.render()
+
+    @property
+    def connection_ids(self) -> list[str]:
+        with self._account.lock:
+            return list(self._account.connections)
+
+    @property
+    def group_ids(self) -> list[str]:
+        with self._account.lock:
+            return list(self._account.groups)
+
+    def _connection(self, connection_id: str) -> Connection:
+        try:
+            return self._account.connections[connection_id]
+        except KeyError:
+            raise KeyError(f"no connection {connection_id!r} in the emulator") from None

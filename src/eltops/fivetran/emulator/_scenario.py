@@ -1,0 +1,216 @@
+"""Scenario files: the groups and connections (with their scripts) an emulator starts with, as YAML or JSON.
+
+::
+
+    groups:
+      - {id: warehouse, name: Warehouse}
+    connections:
+      - id: shop_postgres            # required
+        group_id: warehouse          # required, a group declared above
+        schema: shop_db              # required: the connection's human name
+        service: postgres            # every other key is optional, with add_connection's defaults
+        schedule_type: manual
+        paused: false
+        setup_state: connected       # connected | broken | incomplete
+        succeeded_at: 2024-12-01T15:43:29.013729Z
+        failed_at: null
+        sync_frequency: 360
+        config: {host: db.internal, password: hunter2}
+        tables: {public: [orders, customers]}
+        script:                      # every key optional, as in ConnectionScript
+          queue_seconds: 2
+          sync_seconds: 10
+          outcome: success
+          reschedules: 0
+          reschedule_wait_seconds: 5
+          setup_tests: [{title: Connecting to host, status: PASSED, message: "", details: null}]
+          repair_on_test: false
+          failures: [{status: 429, count: 2, retry_after: 1, method: POST, path_contains: /sync}]
+          latency_seconds: 0
+          resync_conflict: false
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import yaml
+
+from eltops.errors import ConfigError
+from eltops.fivetran.emulator._script import ConnectionScript, FailureBurst, SetupTest
+
+if TYPE_CHECKING:
+    from eltops.fivetran.emulator._emulator import FivetranEmulator
+
+_GROUP_KEYS = {"id", "name", "created_at"}
+_CONNECTION_KEYS = {
+    "id",
+    "group_id",
+    "schema",
+    "service",
+    "schedule_type",
+    "paused",
+    "setup_state",
+    "succeeded_at",
+    "failed_at",
+    "sync_frequency",
+    "config",
+    "tables",
+    "script",
+    "created_at",
+}
+
+DEMO_SCENARIO: dict[str, Any] = {
+    "groups": [{"id": "demo_warehouse", "name": "Demo Warehouse"}],
+    "connections": [
+        {
+            "id": "demo_shop",
+            "group_id": "demo_warehouse",
+            "schema": "shop_db",
+            "service": "postgres",
+            "schedule_type": "manual",
+            "succeeded_at": "2024-12-01T15:43:29.013729Z",
+            "tables": {"public": ["orders", "customers", "products"]},
+            "script": {"queue_seconds": 2, "sync_seconds": 8, "outcome": "success"},
+        },
+        {
+            "id": "demo_crm",
+            "group_id": "demo_warehouse",
+            "schema": "crm",
+            "service": "salesforce",
+            "schedule_type": "manual",
+            "failed_at": "2024-12-01T16:02:11.500000Z",
+            "tables": {"salesforce": ["account", "contact", "opportunity"]},
+            "script": {"queue_seconds": 1, "sync_seconds": 5, "outcome": "failure"},
+        },
+        {
+            "id": "demo_billing",
+            "group_id": "demo_warehouse",
+            "schema": "billing_db",
+            "service": "mysql",
+            "schedule_type": "manual",
+            "setup_state": "broken",
+            "tables": {"billing": ["invoices", "payments"]},
+            "script": {
+                "sync_seconds": 4,
+                "repair_on_test": True,
+                "setup_tests": [
+                    {"title": "Connecting to SSH tunnel", "status": "PASSED", "message": ""},
+                    {"title": "Connecting to database", "status": "PASSED", "message": ""},
+                    {
+                        "title": "Validating binlog retention",
+                        "status": "WARNING",
+                        "message": "Binlog retention is shorter than 7 days",
+                        "details": {"binlog_retention_hours": 24},
+                    },
+                ],
+            },
+        },
+        {
+            "id": "demo_ads",
+            "group_id": "demo_warehouse",
+            "schema": "google_ads",
+            "service": "google_ads",
+            "schedule_type": "manual",
+            "script": {"sync_seconds": 6, "reschedules": 1, "reschedule_wait_seconds": 15},
+        },
+        {
+            "id": "demo_paused",
+            "group_id": "demo_warehouse",
+            "schema": "legacy_erp",
+            "service": "sql_server",
+            "paused": True,
+        },
+    ],
+}
+
+
+def read_scenario_file(path: Path) -> Mapping[str, Any]:
+    """Parse a scenario file: JSON when it ends in ``.json``, YAML otherwise."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"cannot read the scenario file {path}: {exc.strerror}") from None
+    try:
+        data = json.loads(text) if path.suffix.lower() == ".json" else yaml.safe_load(text)
+    except (ValueError, yaml.YAMLError) as exc:
+        raise ConfigError(f"the scenario file {path} is not valid {path.suffix.lstrip('.') or 'YAML'}: {exc}") from None
+    if not isinstance(data, Mapping):
+        raise ConfigError(f"the scenario file {path} must hold a mapping with 'groups' and 'connections'")
+    return data
+
+
+def apply_scenario(emulator: FivetranEmulator, data: Mapping[str, Any], *, origin: str) -> None:
+    """Add the scenario's groups, then its connections, to ``emulator``; ConfigError on any mistake."""
+    _check_keys(data, {"groups", "connections"}, where=origin)
+    for index, group in enumerate(_list(data, "groups", where=origin)):
+        where = f"{origin}: groups[{index}]"
+        group = _mapping(group, where=where)
+        _check_keys(group, _GROUP_KEYS, where=where, required={"id"})
+        _call(where, emulator.add_group, str(group["id"]), name=group.get("name"), created_at=group.get("created_at"))
+    for index, connection in enumerate(_list(data, "connections", where=origin)):
+        where = f"{origin}: connections[{index}]"
+        connection = dict(_mapping(connection, where=where))
+        _check_keys(connection, _CONNECTION_KEYS, where=where, required={"id", "group_id", "schema"})
+        where = f"{origin}: connection {connection['id']!r}"
+        if "script" in connection:
+            connection["script"] = _script(connection["script"], where=f"{where}: script")
+        connection_id = str(connection.pop("id"))
+        _call(where, emulator.add_connection, connection_id, **connection)
+
+
+def _script(raw: Any, *, where: str) -> ConnectionScript:
+    fields = dict(_mapping(raw, where=where))
+    if "setup_tests" in fields:
+        tests = fields["setup_tests"]
+        if not isinstance(tests, list):
+            raise ConfigError(f"{where}: setup_tests must be a list")
+        fields["setup_tests"] = tuple(
+            _call(f"{where}: setup_tests[{i}]", SetupTest, **_mapping(test, where=where))
+            for i, test in enumerate(tests)
+        )
+    if "failures" in fields:
+        bursts = fields["failures"]
+        if not isinstance(bursts, list):
+            raise ConfigError(f"{where}: failures must be a list")
+        fields["failures"] = tuple(
+            _call(f"{where}: failures[{i}]", FailureBurst, **_mapping(burst, where=where))
+            for i, burst in enumerate(bursts)
+        )
+    script: ConnectionScript = _call(where, ConnectionScript, **fields)
+    return script
+
+
+def _call(where: str, func: Any, *args: Any, **kwargs: Any) -> Any:
+    """Call ``func`` and turn the TypeError/ValueError of a bad field into a ConfigError naming the place."""
+    try:
+        return func(*args, **kwargs)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"{where}: {exc}") from None
+
+
+def _list(data: Mapping[str, Any], key: str, *, where: str) -> list[Any]:
+    value = data.get(key) or []
+    if not isinstance(value, list):
+        raise ConfigError(f"{where}: '{key}' must be a list")
+    return value
+
+
+def _mapping(value: Any, *, where: str) -> Mapping[str, Any]:
+    if not isinstance(value, Mapping):
+        raise ConfigError(f"{where}: expected a mapping, got {type(value).__name__}")
+    return value
+
+
+def _check_keys(
+    data: Mapping[str, Any], allowed: set[str], *, where: str, required: frozenset[str] | set[str] = frozenset()
+) -> None:
+    unknown = sorted(set(data) - allowed)
+    if unknown:
+        raise ConfigError(f"{where}: unknown key(s) {', '.join(unknown)}; known keys: {', '.join(sorted(allowed))}")
+    missing = sorted(set(required) - set(data))
+    if missing:
+        raise ConfigError(f"{where}: missing key(s) {', '.join(missing)}")

@@ -1,0 +1,316 @@
+"""The emulated account: groups, connections and each connection's sync state machine.
+
+Nothing here runs in the background. Every read or change first calls ``Connection.advance(now)``, which
+replays what happened on the clock's timeline since the last look, so the moments recorded (a sync's
+``succeeded_at``) are the moments things happened, not the moments someone asked.
+
+A sync run goes::
+
+    trigger ─▶ queued ("scheduled") ─▶ syncing ─▶ finished (succeeded_at or failed_at = finish moment)
+                                         │   ▲
+                                         ▼   │  auto: by itself at rescheduled_for
+                                    rescheduled  manual: only a trigger at/after rescheduled_for
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from eltops.fivetran.emulator._script import ConnectionScript, FailureBurst, Outcome
+
+SetupState = Literal["incomplete", "connected", "broken"]
+ScheduleType = Literal["auto", "manual"]
+Phase = Literal["queued", "syncing", "rescheduled"]
+
+SETUP_STATES: tuple[SetupState, ...] = ("incomplete", "connected", "broken")
+SCHEDULE_TYPES: tuple[ScheduleType, ...] = ("auto", "manual")
+SYNC_FREQUENCIES = (1, 5, 15, 30, 60, 120, 180, 360, 480, 720, 1440)
+SECRET_MASK = "******"  # noqa: S105 - the mask, not a secret
+_SECRET_WORDS = ("password", "secret", "token", "private_key", "api_key", "credentials")
+
+
+def iso(ts: float) -> str:
+    """Epoch seconds as Fivetran writes timestamps: ISO-8601 UTC with microseconds and ``Z``."""
+    return datetime.fromtimestamp(ts, tz=UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def to_epoch(value: datetime | str | float | None) -> float | None:
+    """A datetime, an ISO-8601 string or epoch seconds as epoch seconds (naive datetimes count as UTC)."""
+    if value is None or isinstance(value, int | float):
+        return value
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return value.timestamp()
+
+
+def mask_secrets(config: dict[str, Any]) -> dict[str, Any]:
+    """``config`` with every secret-looking value replaced by ``******``, as Fivetran renders it."""
+    masked: dict[str, Any] = {}
+    for key, value in config.items():
+        if isinstance(value, dict):
+            masked[key] = mask_secrets(value)
+        elif any(word in key.lower() for word in _SECRET_WORDS) and value is not None:
+            masked[key] = SECRET_MASK
+        else:
+            masked[key] = value
+    return masked
+
+
+def default_config(service: str, schema: str) -> dict[str, Any]:
+    """A plausible config for a connection nobody gave one (database-like for database services)."""
+    if any(word in service for word in ("postgres", "mysql", "sql_server", "oracle", "aurora")):
+        return {
+            "host": f"{schema}.db.example.internal",
+            "port": 5432 if "postgres" in service else 3306,
+            "database": schema,
+            "user": "fivetran",
+            "password": "emulated-password",
+            "connection_type": "Directly",
+            "update_method": "XMIN" if "postgres" in service else "BINLOG",
+        }
+    return {"schema": schema, "api_key": "emulated-api-key"}
+
+
+class ApiProblem(Exception):
+    """An error answer: HTTP status, Fivetran ``code`` and ``message``, and extra headers."""
+
+    def __init__(self, status: int, code: str, message: str, headers: dict[str, str] | None = None) -> None:
+        super().__init__(f"{status} {code}: {message}")
+        self.status = status
+        self.code = code
+        self.message = message
+        self.headers = headers or {}
+
+
+@dataclass
+class Group:
+    id: str
+    name: str
+    created_at: float
+
+    def render(self) -> dict[str, Any]:
+        return {"id": self.id, "name": self.name, "created_at": iso(self.created_at)}
+
+
+@dataclass
+class Run:
+    """One triggered sync, with its timings fixed when it was triggered."""
+
+    phase: Phase
+    phase_started_at: float
+    queue_seconds: float
+    segments_left: list[float]  # syncing time still to do, one entry per part between reschedules
+    reschedule_wait_seconds: float
+    outcome: Outcome
+    historical: bool
+    rescheduled_for: float | None = None
+    resume_not_before: float = 0.0  # a PATCH to schedule_type auto at this moment lets it resume by itself
+
+
+@dataclass
+class BurstCounter:
+    burst: FailureBurst
+    remaining: int
+
+
+@dataclass
+class Connection:
+    id: str
+    group_id: str
+    schema: str
+    service: str
+    schedule_type: ScheduleType
+    paused: bool
+    setup_state: SetupState
+    created_at: float
+    succeeded_at: float | None
+    failed_at: float | None
+    tables: dict[str, list[str]] | None
+    config: dict[str, Any]
+    script: ConnectionScript
+    sync_frequency: int = 360
+    daily_sync_time: str = "00:00"
+    pause_after_trial: bool = False
+    data_delay_sensitivity: str = "NORMAL"
+    data_delay_threshold: int = 0
+    service_version: int = 1
+    connected_by: str = "emulator_user"
+    run: Run | None = None
+    pending_historical: bool = False  # a resync asked while paused, or a historical sync that failed
+    bursts: list[BurstCounter] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.reset_bursts()
+
+    def reset_bursts(self) -> None:
+        self.bursts = [BurstCounter(burst, burst.count) for burst in self.script.failures]
+
+    def take_burst(self, method: str, path: str) -> FailureBurst | None:
+        """Consume one answer from the first scripted failure burst that matches this request, if any."""
+        for counter in self.bursts:
+            if counter.remaining > 0 and counter.burst.matches(method, path):
+                counter.remaining -= 1
+                return counter.burst
+        return None
+
+    # --- the state machine -------------------------------------------------------------------------
+
+    def advance(self, now: float) -> None:
+        """Replay the run's timeline up to ``now``: queue → syncing → (rescheduled → syncing)* → finished."""
+        while (run := self.run) is not None:
+            if run.phase == "queued":
+                end = run.phase_started_at + run.queue_seconds
+                if now < end:
+                    return
+                if self.setup_state != "connected":  # a broken or incomplete setup fails at once
+                    self._finish(run, "failure", at=end)
+                else:
+                    run.phase, run.phase_started_at = "syncing", end
+            elif run.phase == "syncing":
+                end = run.phase_started_at + run.segments_left[0]
+                if now < end:
+                    return
+                run.segments_left.pop(0)
+                if run.segments_left:
+                    run.phase, run.phase_started_at = "rescheduled", end
+                    run.rescheduled_for = end + run.reschedule_wait_seconds
+                else:
+                    self._finish(run, run.outcome, at=end)
+            else:  # rescheduled: only auto scheduling resumes by itself
+                assert run.rescheduled_for is not None
+                resume_at = max(run.rescheduled_for, run.resume_not_before)
+                if self.schedule_type == "manual" or now < resume_at:
+                    return
+                run.phase, run.phase_started_at, run.rescheduled_for = "syncing", resume_at, None
+
+    def _finish(self, run: Run, outcome: Outcome, *, at: float) -> None:
+        if outcome == "success":
+            self.succeeded_at = at
+            self.pending_historical = False
+        else:
+            self.failed_at = at
+            self.pending_historical = run.historical
+        self.run = None
+
+    def _new_run(self, now: float, *, historical: bool) -> Run:
+        script = self.script
+        parts = script.reschedules + 1
+        return Run(
+            phase="queued",
+            phase_started_at=now,
+            queue_seconds=script.queue_seconds,
+            segments_left=[script.sync_seconds / parts] * parts,
+            reschedule_wait_seconds=script.reschedule_wait_seconds,
+            outcome=script.outcome,
+            historical=historical or self.pending_historical,
+        )
+
+    def trigger(self, now: float, *, force: bool, historical: bool = False) -> None:
+        """``POST {c}/sync`` (and resyncs): start, restart, resume or leave the run, as Fivetran does."""
+        self.advance(now)
+        if self.paused:  # accepted, but nothing runs until the connection is unpaused
+            self.pending_historical = self.pending_historical or historical
+            return
+        run = self.run
+        if run is None:
+            self.run = self._new_run(now, historical=historical)
+        elif run.phase == "rescheduled":
+            assert run.rescheduled_for is not None
+            if now >= run.rescheduled_for:  # the source's quota is back: the rest of the run goes on
+                run.phase, run.phase_started_at, run.rescheduled_for = "queued", now, None
+            run.historical = run.historical or historical
+        elif historical:  # a resync during a run lets the running one complete, as a historical sync
+            run.historical = True
+        elif force:  # force stops the running sync and starts it again
+            self.run = self._new_run(now, historical=run.historical)
+
+    def set_paused(self, now: float, paused: bool) -> None:
+        self.advance(now)
+        if paused and self.run is not None:  # pausing stops the running sync; it leaves no result
+            self.pending_historical = self.pending_historical or self.run.historical
+            self.run = None
+        self.paused = paused
+
+    def set_schedule_type(self, now: float, schedule_type: ScheduleType) -> None:
+        self.advance(now)
+        if schedule_type == "auto" and self.schedule_type == "manual" and self.run is not None:
+            self.run.resume_not_before = now
+        self.schedule_type = schedule_type
+
+    def run_setup_tests(self, now: float) -> None:
+        self.advance(now)
+        if self.script.repair_on_test:
+            self.setup_state = "connected"
+
+    # --- rendering ------------------------------------------------------------------------------------
+
+    def sync_state(self) -> str:
+        if self.paused:
+            return "paused"
+        if self.run is None or self.run.phase == "queued":
+            return "scheduled"
+        return "syncing" if self.run.phase == "syncing" else "rescheduled"
+
+    def render(self) -> dict[str, Any]:
+        """The connection object as ``GET {c}`` returns it in ``data`` (call ``advance`` first)."""
+        run = self.run
+        last_failed = self.failed_at is not None and (self.succeeded_at is None or self.failed_at > self.succeeded_at)
+        rescheduled_for = run.rescheduled_for if run is not None and not self.paused else None
+        status: dict[str, Any] = {
+            "setup_state": self.setup_state,
+            "schema_status": "ready",
+            "sync_state": self.sync_state(),
+            "update_state": "delayed" if rescheduled_for is not None or last_failed else "on_schedule",
+            "is_historical_sync": run.historical if run is not None else self.pending_historical,
+            "tasks": [],
+            "warnings": [],
+        }
+        if rescheduled_for is not None:
+            status["rescheduled_for"] = iso(rescheduled_for)
+        rendered: dict[str, Any] = {
+            "id": self.id,
+            "group_id": self.group_id,
+            "service": self.service,
+            "service_version": self.service_version,
+            "schema": self.schema,
+            "connected_by": self.connected_by,
+            "created_at": iso(self.created_at),
+            "succeeded_at": None if self.succeeded_at is None else iso(self.succeeded_at),
+            "failed_at": None if self.failed_at is None else iso(self.failed_at),
+            "paused": self.paused,
+            "pause_after_trial": self.pause_after_trial,
+            "sync_frequency": self.sync_frequency,
+            "schedule_type": self.schedule_type,
+            "data_delay_sensitivity": self.data_delay_sensitivity,
+            "data_delay_threshold": self.data_delay_threshold,
+            "status": status,
+            "config": mask_secrets(self.config),
+            "source_sync_details": {},
+        }
+        if self.sync_frequency == 1440:  # Fivetran returns it only for daily syncs
+            rendered["daily_sync_time"] = self.daily_sync_time
+        return rendered
+
+    def render_schemas(self) -> dict[str, Any]:
+        """The schema config as ``GET {c}/schemas`` returns it in ``data``."""
+        schemas: dict[str, Any] = {}
+        for schema_name, tables in (self.tables or {}).items():
+            schemas[schema_name] = {
+                "name_in_destination": schema_name,
+                "enabled": True,
+                "tables": {
+                    table: {
+                        "name_in_destination": table,
+                        "enabled": True,
+                        "sync_mode": "SOFT_DELETE",
+                        "enabled_patch_settings": {"allowed": True},
+                        "columns": {},
+                    }
+                    for table in tables
+                },
+            }
+        return {"enable_new_by_default": True, "schema_change_handling": "ALLOW_ALL", "schemas": schemas}
