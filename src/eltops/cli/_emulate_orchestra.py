@@ -1,0 +1,73 @@
+"""``eltops emulate orchestra``: serve the Orchestra API emulator on loopback until Ctrl-C."""
+
+from __future__ import annotations
+
+import click
+
+from eltops._serve import make_loopback_server
+from eltops.orchestra.emulator import BASE_PATH, DEFAULT_API_KEY, OrchestraEmulator, Volume
+
+
+@click.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Loopback address to listen on.")
+@click.option(
+    "--port", type=click.IntRange(min=0, max=65535), default=8766, show_default=True, help="0 = any free port."
+)
+@click.option("--api-key", default=DEFAULT_API_KEY, show_default=True, help="The bearer token clients must send.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Same seed, same history.")
+@click.option(
+    "--task-runs", type=click.IntRange(min=0), default=2000, show_default=True, help="How many task runs to serve."
+)
+@click.option(
+    "--days", type=click.FloatRange(min=0, min_open=True), default=7.0, show_default=True, help="History length."
+)
+@click.option(
+    "--rate-limit",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Answer 429 with Retry-After beyond this many requests per minute (default: no limit).",
+)
+@click.option(
+    "--latency",
+    type=click.FloatRange(min=0),
+    default=0.0,
+    show_default=True,
+    help="Seconds to wait before each answer.",
+)
+def orchestra_emulator(
+    host: str,
+    port: int,
+    api_key: str,
+    seed: int,
+    task_runs: int,
+    days: float,
+    rate_limit: int | None,
+    latency: float,
+) -> None:
+    """Serve Orchestra's pipeline_runs, task_runs and operations endpoints, offline, with generated history."""
+    try:
+        volume = Volume(task_runs=task_runs, days=days)
+        emulator = OrchestraEmulator(
+            api_key=api_key,
+            seed=seed,
+            volume=volume,
+            rate_limit_per_minute=rate_limit,
+            latency_seconds=latency,
+        )
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
+    server = make_loopback_server(emulator.wsgi_app, host=host, port=port)
+    shown_host = f"[{server.host}]" if ":" in str(server.host) else server.host
+    click.echo(f"http://{shown_host}:{server.port}{BASE_PATH}")
+    click.echo(
+        f"Orchestra emulator: {volume.pipeline_runs} pipeline runs, {volume.task_runs} task runs, "
+        f"{volume.operations} operations over {days:g} days (seed {seed}). "
+        "Set ORCHESTRA_API_URL to the URL above; Ctrl-C stops.",
+        err=True,
+    )
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()

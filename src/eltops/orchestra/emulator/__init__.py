@@ -1,0 +1,18 @@
+"""A faithful emulator of Orchestra's run-metadata API, served over real HTTP on loopback.
+
+::
+
+    emu = OrchestraEmulator(api_key="k", seed=0, volume=Volume(task_runs=2000))
+    with serve_in_thread(emu.wsgi_app) as server:
+        base_url = server.url + BASE_PATH      # what ORCHESTRA_API_URL should be
+
+It serves ``GET /api/engine/public/pipeline_runs``, ``/task_runs`` and ``/operations`` as the OpenAPI spec
+describes them (bearer auth, ``page``/``page_size``, 7-day ``time_from``/``time_to`` windows, the filters, 422
+details shaped like FastAPI's), from a history generated deterministically from the seed without holding it
+in memory. Runs move with the clock; an optional rate limit and ``fail_next`` exercise a client's retries.
+"""
+
+from eltops.orchestra.emulator._app import OrchestraEmulator
+from eltops.orchestra.emulator._model import BASE_PATH, DEFAULT_API_KEY, RecordedRequest, Volume
+
+__all__ = ["BASE_PATH", "DEFAULT_API_KEY", "OrchestraEmulator", "RecordedRequest", "Volume"]

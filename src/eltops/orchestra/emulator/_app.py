@@ -1,0 +1,225 @@
+"""The emulator itself: a WSGI app serving Orchestra's run-metadata endpoints from a generated history."""
+
+from __future__ import annotations
+
+import hmac
+import math
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterable
+from datetime import UTC, datetime, timedelta
+from http import HTTPStatus
+from typing import TYPE_CHECKING, Any
+
+import orjson
+from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
+from werkzeug.routing import Map, Rule
+from werkzeug.wrappers import Request, Response
+
+from eltops.orchestra.emulator._generate import Dataset, to_micros
+from eltops.orchestra.emulator._model import BASE_PATH, DEFAULT_API_KEY, RecordedRequest, Resource, Volume
+from eltops.orchestra.emulator._query import QueryError, Selector, parse_query
+
+if TYPE_CHECKING:
+    from _typeshed.wsgi import StartResponse, WSGIEnvironment
+
+_MAX_RECORDED = 100_000
+_RATE_WINDOW = 60.0
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _json(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    return Response(orjson.dumps(body), status=status, headers=headers, content_type="application/json")
+
+
+class _FailurePlan:
+    """What ``fail_next`` armed: the next ``count`` requests answer ``status``."""
+
+    __slots__ = ("count", "retry_after", "status")
+
+    def __init__(self, status: int, count: int, retry_after: float | None) -> None:
+        self.status, self.count, self.retry_after = status, count, retry_after
+
+
+class OrchestraEmulator:
+    """Orchestra's ``/public/pipeline_runs``, ``/public/task_runs`` and ``/public/operations``, offline.
+
+    Records are generated from ``seed`` on demand (nothing is held in memory): ``volume`` says how many, spread
+    evenly over ``[anchor - volume.days, anchor + future_days]``. Only records created (operations: inserted)
+    at or before ``now()`` are visible, and a run's status follows the clock, so advancing an injected clock
+    makes runs finish and new runs appear.
+    """
+
+    def __init__(
+        self,
+        *,
+        api_key: str = DEFAULT_API_KEY,
+        seed: int = 0,
+        volume: Volume | None = None,
+        now: Callable[[], datetime] | None = None,
+        anchor: datetime | None = None,
+        future_days: float = 0.0,
+        rate_limit_per_minute: int | None = None,
+        latency_seconds: float = 0.0,
+    ) -> None:
+        if rate_limit_per_minute is not None and rate_limit_per_minute < 1:
+            raise ValueError("rate_limit_per_minute must be >= 1 (or None for no limit)")
+        if latency_seconds < 0:
+            raise ValueError("latency_seconds must be >= 0")
+        self.api_key = api_key
+        self.seed = seed
+        self.volume = volume or Volume()
+        self._now = now or _utc_now
+        self.anchor = anchor or self._now()
+        self.rate_limit_per_minute = rate_limit_per_minute
+        self.latency_seconds = latency_seconds
+        self.dataset = Dataset(seed=seed, volume=self.volume, anchor=self.anchor, future_days=future_days)
+        self._selector = Selector(self.dataset)
+        self._lock = threading.Lock()
+        self._request_count = 0
+        self._requests: deque[RecordedRequest] = deque(maxlen=_MAX_RECORDED)
+        self._failures: deque[_FailurePlan] = deque()
+        self._accepted: deque[datetime] = deque()  # moments of the requests inside the rate window
+        self._routes = Map(
+            [
+                Rule(f"{BASE_PATH}/pipeline_runs", endpoint=Resource.PIPELINE_RUNS, methods=["GET"]),
+                Rule(f"{BASE_PATH}/task_runs", endpoint=Resource.TASK_RUNS, methods=["GET"]),
+                Rule(f"{BASE_PATH}/operations", endpoint=Resource.OPERATIONS, methods=["GET"]),
+                Rule(f"{BASE_PATH}/health", endpoint="health", methods=["GET"]),
+            ],
+            strict_slashes=False,
+        )
+
+    # ------------------------------------------------------------------------------ public helpers
+
+    @property
+    def wsgi_app(self) -> Callable[[WSGIEnvironment, StartResponse], Iterable[bytes]]:
+        return self._wsgi
+
+    @property
+    def request_count(self) -> int:
+        with self._lock:
+            return self._request_count
+
+    @property
+    def requests(self) -> list[RecordedRequest]:
+        """A snapshot of the requests answered so far, oldest first (the most recent 100,000)."""
+        with self._lock:
+            return list(self._requests)
+
+    def fail_next(self, status: int = 500, count: int = 1, retry_after: float | None = None) -> None:
+        """Answer the next ``count`` requests with ``status`` (with ``Retry-After`` when given)."""
+        if not 400 <= status <= 599:
+            raise ValueError("status must be an HTTP error status (400-599)")
+        if count < 1:
+            raise ValueError("count must be >= 1")
+        with self._lock:
+            self._failures.append(_FailurePlan(status, count, retry_after))
+
+    def now(self) -> datetime:
+        """The emulator's clock (the injected one, or the real UTC time)."""
+        return self._now()
+
+    # ------------------------------------------------------------------------------ WSGI
+
+    def _wsgi(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        request = Request(environ)
+        query = dict(request.args.items(multi=True))  # the last value of a repeated parameter wins
+        response = self._respond(request, query)
+        with self._lock:
+            self._request_count += 1
+            self._requests.append(RecordedRequest(request.method, request.path, query, response.status_code))
+        if self.latency_seconds:
+            time.sleep(self.latency_seconds)
+        return response(environ, start_response)
+
+    def _respond(self, request: Request, query: dict[str, str]) -> Response:
+        failure = self._take_failure()
+        if failure is not None:
+            return failure
+        try:
+            endpoint, _ = self._routes.bind_to_environ(request.environ).match()
+        except MethodNotAllowed as exc:
+            allowed = ", ".join(exc.valid_methods or ["GET"])
+            return _json({"detail": "Method Not Allowed"}, 405, {"Allow": allowed})
+        except NotFound:
+            return _json({"detail": "Not Found"}, 404)
+        except HTTPException as exc:  # pragma: no cover - werkzeug redirects are off (strict_slashes=False)
+            return _json({"detail": exc.description or "Error"}, exc.code or 400)
+        if endpoint == "health":
+            return _json({"status": "ok"})
+        denied = self._authenticate(request)
+        if denied is not None:
+            return denied
+        limited = self._rate_limit()
+        if limited is not None:
+            return limited
+        assert isinstance(endpoint, Resource)
+        return self._list(endpoint, query)
+
+    def _take_failure(self) -> Response | None:
+        with self._lock:
+            if not self._failures:
+                return None
+            plan = self._failures[0]
+            plan.count -= 1
+            if plan.count <= 0:
+                self._failures.popleft()
+        headers = {} if plan.retry_after is None else {"Retry-After": str(math.ceil(plan.retry_after))}
+        if plan.status == 429:
+            return _json({"detail": "Too Many Requests"}, 429, headers)
+        if plan.status < 500:
+            return _json({"detail": HTTPStatus(plan.status).phrase}, plan.status, headers)
+        # what Starlette and the load balancers in front of it send: plain text, not JSON
+        phrase = HTTPStatus(plan.status).phrase if plan.status in HTTPStatus._value2member_map_ else "Error"
+        return Response(phrase, status=plan.status, headers=headers, content_type="text/plain; charset=utf-8")
+
+    def _authenticate(self, request: Request) -> Response | None:
+        header = request.headers.get("Authorization", "")
+        scheme, _, token = header.partition(" ")
+        challenge = {"WWW-Authenticate": "Bearer"}
+        if scheme.lower() != "bearer" or not token.strip():
+            return _json({"detail": "Not authenticated"}, 401, challenge)
+        if not hmac.compare_digest(token.strip().encode(), self.api_key.encode()):
+            return _json({"detail": "Invalid API key"}, 401, challenge)
+        return None
+
+    def _rate_limit(self) -> Response | None:
+        limit = self.rate_limit_per_minute
+        if limit is None:
+            return None
+        now = self._now()
+        window_start = now - timedelta(seconds=_RATE_WINDOW)
+        with self._lock:
+            accepted = self._accepted
+            while accepted and accepted[0] <= window_start:
+                accepted.popleft()
+            if len(accepted) < limit:
+                accepted.append(now)
+                return None
+            wait = (accepted[0] - window_start).total_seconds()
+        retry_after = str(max(1, math.ceil(wait)))
+        return _json({"detail": "Rate limit exceeded"}, 429, {"Retry-After": retry_after})
+
+    def _list(self, resource: Resource, args: dict[str, str]) -> Response:
+        now = self._now()
+        try:
+            query = parse_query(resource, args, now, self.dataset)
+        except QueryError as exc:
+            return _json({"detail": exc.detail}, 422)
+        now_us = to_micros(now)
+        selection = self._selector.select(query, now_us)
+        indices = selection.page((query.page - 1) * query.page_size, query.page_size)
+        dataset = self.dataset
+        results: list[dict[str, Any]]
+        if resource is Resource.PIPELINE_RUNS:
+            results = [dataset.pipeline_run(i, now_us) for i in indices]
+        elif resource is Resource.TASK_RUNS:
+            results = [dataset.task_run(j, now_us) for j in indices]
+        else:
+            results = [dataset.operation(k) for k in indices]
+        return _json({"page": query.page, "pageSize": query.page_size, "total": selection.total, "results": results})

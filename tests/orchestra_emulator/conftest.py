@@ -1,0 +1,88 @@
+"""Fixtures for the Orchestra emulator tests: a settable clock, an emulator factory, an in-process client."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from eltops.orchestra.emulator import BASE_PATH, OrchestraEmulator, Volume
+
+SPEC_PATH = Path("/work/shared/reference/orchestra-openapi.json")
+NOW = datetime(2025, 5, 1, 12, 0, tzinfo=UTC)
+KEY = "test-key"
+
+
+class Clock:
+    """A clock the test moves by hand."""
+
+    def __init__(self, start: datetime = NOW) -> None:
+        self.current = start
+
+    def __call__(self) -> datetime:
+        return self.current
+
+    def advance(self, **kwargs: float) -> None:
+        self.current += timedelta(**kwargs)
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+EmulatorFactory = Callable[..., OrchestraEmulator]
+
+
+@pytest.fixture
+def make_emulator(clock: Clock) -> EmulatorFactory:
+    def make(**kwargs: Any) -> OrchestraEmulator:
+        kwargs.setdefault("api_key", KEY)
+        kwargs.setdefault("volume", Volume(task_runs=400, days=7))
+        kwargs.setdefault("now", clock)
+        return OrchestraEmulator(**kwargs)
+
+    return make
+
+
+def client_for(emulator: OrchestraEmulator, *, key: str | None = KEY) -> httpx.Client:
+    headers = {"Authorization": f"Bearer {key}"} if key is not None else {}
+    return httpx.Client(
+        transport=httpx.WSGITransport(app=emulator.wsgi_app), base_url=f"http://emulator{BASE_PATH}", headers=headers
+    )
+
+
+@pytest.fixture
+def emulator(make_emulator: EmulatorFactory) -> OrchestraEmulator:
+    return make_emulator()
+
+
+@pytest.fixture
+def client(emulator: OrchestraEmulator) -> Iterator[httpx.Client]:
+    with client_for(emulator) as c:
+        yield c
+
+
+def fetch_all(client: httpx.Client, resource: str, **params: Any) -> list[dict[str, Any]]:
+    """Every record of a listing, page by page (page_size 100)."""
+    records: list[dict[str, Any]] = []
+    page = 1
+    while True:
+        body = client.get(f"/{resource}", params={**params, "page": page, "page_size": 100}).raise_for_status().json()
+        records.extend(body["results"])
+        if not body["results"] or page * body["pageSize"] >= body["total"]:
+            return records
+        page += 1
+
+
+@pytest.fixture(scope="session")
+def spec() -> dict[str, Any]:
+    if not SPEC_PATH.exists():
+        pytest.skip("the Orchestra OpenAPI spec is not available")
+    loaded: dict[str, Any] = json.loads(SPEC_PATH.read_text())
+    return loaded
