@@ -60,8 +60,10 @@ def run_command(args: Sequence[str], *, env: Mapping[str, str], output: Output |
 def _register() -> None:
     from eltops.cli._emulate import emulate
     from eltops.cli._fivetran import fivetran
+    from eltops.cli._orchestra import orchestra
 
     cli.add_command(fivetran)
+    cli.add_command(orchestra)
     cli.add_command(emulate)
 
 

@@ -1,1 +1,29 @@
-"""Warehouse targets: DuckDB (embedded default) and Snowflake."""
+"""Warehouse targets: DuckDB (embedded default) and Snowflake.
+
+A target is named by ``--to`` or ``ELTOPS_WAREHOUSE``: a path or ``duckdb:///path`` for DuckDB (default
+``eltops.duckdb`` in the working directory), ``snowflake://[CONNECTION][/DATABASE[/SCHEMA]]`` for Snowflake.
+"""
+
+from eltops.warehouse._spec import (
+    DEFAULT_DUCKDB_FILE,
+    DuckDbSpec,
+    SnowflakeSpec,
+    TargetSpec,
+    open_target,
+    parse_target,
+)
+from eltops.warehouse._target import STATE_TABLE, LoadState, Target, WarehouseError, WriteCounts
+
+__all__ = [
+    "DEFAULT_DUCKDB_FILE",
+    "STATE_TABLE",
+    "DuckDbSpec",
+    "LoadState",
+    "SnowflakeSpec",
+    "Target",
+    "TargetSpec",
+    "WarehouseError",
+    "WriteCounts",
+    "open_target",
+    "parse_target",
+]

@@ -1,0 +1,265 @@
+"""Load the same Orchestra emulator data four ways and compare wall time, rows/s, requests and peak memory.
+
+    pip install -e '.[bench]'
+    python benchmarks/orchestra_load.py [--task-runs 200000] [--ways floor,eltops,dlt-blueprint,dlt-parquet]
+
+The emulator (200,000 task runs over 7 days, its clock frozen so every way sees the same records) is served over
+loopback from its own process; each way runs in a fresh process of its own, so its peak RSS
+(``resource.getrusage``) is its own. Page size 100, no artificial latency, no client-side rate limit. The
+emulator renders each page in Python (about 9 ms, more than the loaders spend on it), so a warm-up pass renders
+every page once and the server replays the same bytes afterwards: the timings measure the loaders, not the
+emulator (``--no-warm-up`` times against the live emulator instead).
+
+1. floor: eltops' client fetches and parses every page (same concurrency as the loader), writing nothing;
+2. eltops: ``Loader`` into a fresh DuckDB file;
+3. dlt-blueprint: dlt's ``rest_api`` source configured like Orchestra's blueprint (page-number paginator,
+   ``page_size=100``, merge on ``id``) into DuckDB with dlt's default file format;
+4. dlt-parquet: the same with ``loader_file_format="parquet"``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs
+
+API_KEY = "bench-key-0123456789"
+ANCHOR = datetime(2026, 1, 15, 12, 0, tzinfo=UTC)
+WAYS = ("floor", "eltops", "dlt-blueprint", "dlt-parquet")
+
+
+# -- the emulator process -------------------------------------------------------------------------------------
+
+
+def serve(port: int, task_runs: int) -> None:
+    """Serve the emulator (frozen clock) plus a request counter at /_count, until killed."""
+    from eltops._serve import make_loopback_server
+    from eltops.orchestra.emulator import OrchestraEmulator, Volume
+
+    emulator = OrchestraEmulator(
+        api_key=API_KEY, seed=1, volume=Volume(task_runs=task_runs, days=7), now=lambda: ANCHOR, anchor=ANCHOR
+    )
+    app = emulator.wsgi_app
+    cache: dict[tuple[str, ...], tuple[str, list[tuple[str, str]], bytes]] = {}
+    served = [0]
+
+    def counted(environ: dict[str, Any], start_response: Any) -> Any:
+        """Count requests; replay answers already rendered (the clock is frozen, so they cannot change)."""
+        if environ.get("PATH_INFO") == "/_count":
+            start_response("200 OK", [("Content-Type", "text/plain")])
+            return [str(served[0]).encode()]
+        served[0] += 1
+        query = parse_qs(environ.get("QUERY_STRING", ""))
+        key = (
+            environ["PATH_INFO"],
+            environ.get("HTTP_AUTHORIZATION", ""),
+            *(f"{name}={query.get(name, [''])[-1]}" for name in ("page", "page_size", "time_from", "time_to")),
+        )
+        if key not in cache:
+            captured: dict[str, Any] = {}
+
+            def capture(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+                captured.update(status=status, headers=headers)
+                return lambda data: None
+
+            body = b"".join(app(environ, capture))
+            cache[key] = (captured["status"], captured["headers"], body)
+        status, headers, body = cache[key]
+        start_response(status, headers)
+        return [body]
+
+    server = make_loopback_server(counted, port=port)
+    server.serve_forever()
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def server_requests(port: int) -> int:
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/_count", timeout=10) as answer:
+        return int(answer.read())
+
+
+# -- the ways -----------------------------------------------------------------------------------------------
+
+
+def run_way(way: str, base_url: str, workdir: Path) -> dict[str, Any]:
+    """Run one way in this process and report rows and wall time (the parent adds requests and memory)."""
+    started = time.perf_counter()
+    if way == "floor":
+        rows = _floor(base_url)
+    elif way == "eltops":
+        rows = _eltops(base_url, workdir / "eltops.duckdb")
+    elif way.startswith("dlt"):
+        rows = _dlt(base_url, workdir, parquet=way == "dlt-parquet")
+    else:
+        raise SystemExit(f"unknown way {way}")
+    wall = time.perf_counter() - started
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return {"way": way, "rows": rows, "seconds": wall, "peak_mb": peak_mb}
+
+
+def _client(base_url: str) -> Any:
+    from eltops.orchestra import OrchestraClient
+    from eltops.secrets import Secret
+
+    return OrchestraClient.create(api_url=base_url, api_key=Secret(API_KEY), rate_limit_per_minute=None)
+
+
+def _floor(base_url: str) -> int:
+    from eltops.orchestra import TASK_RUNS
+
+    with _client(base_url) as client:
+        return sum(page.rows for page in client.iter_window(TASK_RUNS, None))
+
+
+def _eltops(base_url: str, path: Path) -> int:
+    from eltops.orchestra import TASK_RUNS, Loader
+    from eltops.warehouse._duckdb import DuckDbTarget
+
+    target = DuckDbTarget(path)
+    with _client(base_url) as client:
+        result = Loader(client, target).load([TASK_RUNS])
+    (stored,) = target.connection.execute("SELECT count(*) FROM task_runs").fetchall()[0]
+    target.close()
+    assert stored == result.resources[0].inserted
+    return int(stored)
+
+
+def _dlt(base_url: str, workdir: Path, *, parquet: bool) -> int:
+    import dlt
+    from dlt.sources.rest_api import rest_api_source
+
+    source = rest_api_source(
+        {
+            "client": {
+                "base_url": base_url + "/",
+                "auth": {"type": "bearer", "token": API_KEY},
+                "paginator": {"type": "page_number", "base_page": 1, "page_param": "page", "total_path": "total"},
+            },
+            "resource_defaults": {
+                "primary_key": "id",
+                "write_disposition": "merge",
+                "endpoint": {"params": {"page_size": 100}},
+            },
+            "resources": [{"name": "task_runs", "endpoint": {"path": "task_runs", "data_selector": "results"}}],
+        }
+    )
+    pipeline = dlt.pipeline(
+        pipeline_name="orchestra_bench",
+        destination=dlt.destinations.duckdb(str(workdir / "dlt.duckdb")),
+        dataset_name="orchestra",
+        pipelines_dir=str(workdir / "dlt_pipelines"),
+    )
+    pipeline.run(source, loader_file_format="parquet" if parquet else None)
+    with pipeline.sql_client() as sql:
+        return int(sql.execute_sql("SELECT count(*) FROM task_runs")[0][0])
+
+
+# -- the parent -------------------------------------------------------------------------------------------
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--task-runs", type=int, default=200_000)
+    parser.add_argument("--ways", default=",".join(WAYS))
+    parser.add_argument("--no-warm-up", dest="warm_up", action="store_false", help="Time the live emulator.")
+    parser.add_argument("--serve", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--way", help=argparse.SUPPRESS)
+    parser.add_argument("--url", help=argparse.SUPPRESS)
+    parser.add_argument("--workdir", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+
+    if args.serve:
+        serve(args.serve, args.task_runs)
+        return
+    if args.way:
+        print(json.dumps(run_way(args.way, args.url, Path(args.workdir))))
+        return
+
+    port = free_port()
+    server = subprocess.Popen([sys.executable, __file__, "--serve", str(port), "--task-runs", str(args.task_runs)])
+    try:
+        _wait_for(port)
+        base_url = f"http://127.0.0.1:{port}/api/engine/public"
+        print(f"emulator: {args.task_runs:,} task runs over 7 days, page size 100, no latency, no rate limit")
+        if args.warm_up:
+            warm = subprocess.run(
+                [sys.executable, __file__, "--way", "floor", "--url", base_url, "--workdir", tempfile.gettempdir()],
+                capture_output=True,
+                text=True,
+                check=True,
+            )
+            print(f"warm-up pass (renders every page once): {json.loads(warm.stdout)['seconds']:.1f} s")
+        print(f"{'way':<14} {'rows':>9} {'seconds':>8} {'rows/s':>9} {'requests':>9} {'peak MB':>8}")
+        results = []
+        for way in args.ways.split(","):
+            with tempfile.TemporaryDirectory(prefix=f"bench-{way}-") as workdir:
+                before = server_requests(port)
+                child = subprocess.run(
+                    [sys.executable, __file__, "--way", way, "--url", base_url, "--workdir", workdir],
+                    capture_output=True,
+                    text=True,
+                    check=False,
+                    env={**os.environ, "RUNTIME__LOG_LEVEL": "WARNING"},
+                )
+                if child.returncode != 0:
+                    print(f"{way}: failed\n{child.stderr[-3000:]}")
+                    continue
+                result = json.loads(child.stdout.strip().splitlines()[-1])
+                result["requests"] = server_requests(port) - before - 0
+                results.append(result)
+                rate = result["rows"] / result["seconds"]
+                print(
+                    f"{way:<14} {result['rows']:>9,} {result['seconds']:>8.1f} {rate:>9,.0f} "
+                    f"{result['requests']:>9,} {result['peak_mb']:>8.0f}"
+                )
+        _ratios(results)
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+
+def _ratios(results: list[dict[str, Any]]) -> None:
+    by_way = {r["way"]: r for r in results}
+    eltops = by_way.get("eltops")
+    if eltops is None:
+        return
+    rate = eltops["rows"] / eltops["seconds"]
+    if "floor" in by_way:
+        print(f"eltops / floor wall time: {eltops['seconds'] / by_way['floor']['seconds']:.2f}x (target <= 1.5)")
+    for way, target in (("dlt-blueprint", 30), ("dlt-parquet", 5)):
+        if way in by_way:
+            other = by_way[way]["rows"] / by_way[way]["seconds"]
+            print(f"eltops rows/s vs {way}: {rate / other:.1f}x (target >= {target})")
+
+
+def _wait_for(port: int) -> None:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            server_requests(port)
+            return
+        except OSError:
+            time.sleep(0.1)
+    raise SystemExit("the emulator did not start")
+
+
+if __name__ == "__main__":
+    threading.current_thread().name = "bench"
+    main()

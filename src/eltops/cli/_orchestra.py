@@ -1,0 +1,345 @@
+"""``eltops orchestra get|load``: one raw page of Orchestra run metadata, or an incremental load into a warehouse."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from datetime import datetime
+from types import TracebackType
+
+import click
+import orjson
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from eltops.cli._app import AppContext, pass_app
+from eltops.cli._output import Output
+from eltops.errors import EltopsError
+from eltops.orchestra import (
+    DEFAULT_BATCH_ROWS,
+    MAX_PAGE_SIZE,
+    RESOURCES,
+    Loader,
+    LoadPlan,
+    LoadResult,
+    LoadSettings,
+    OrchestraClient,
+    PageQuery,
+    Resource,
+    ResourceResult,
+    load_settings,
+    orchestra_settings,
+    parse_filters,
+    parse_resources,
+    parse_window,
+)
+from eltops.secrets import EnvReader
+from eltops.warehouse import Target, WriteCounts, open_target
+
+log = logging.getLogger("eltops.orchestra")
+
+_RESOURCE_NAMES = [r.name for r in RESOURCES]
+
+
+@click.group()
+def orchestra() -> None:
+    """Orchestra run metadata: read pages from its API, or load them into DuckDB or Snowflake.
+
+    Needs ORCHESTRA_API_KEY (a DATAOPS_VAULT(...) reference works); ORCHESTRA_API_URL picks another base URL.
+    Exit codes: 0 success, 1 warehouse error, 2 bad input (before any request), 4 API error.
+    """
+
+
+@orchestra.command(context_settings={"show_default": True})
+@click.argument("resource", type=click.Choice(_RESOURCE_NAMES, case_sensitive=False))
+@click.option("--page", type=int, default=1, help="Page number, from 1.")
+@click.option("--page-size", "--per-page", "page_size", type=int, default=MAX_PAGE_SIZE, help="Records per page.")
+@click.option("--since", "--time-from", "since", help="Window start (date or ISO-8601); needs --until.")
+@click.option("--until", "--time-to", "until", help="Window end, at most 7 days after --since.")
+@click.option("--status", help="Statuses, comma-separated.")
+@click.option("--pipeline-ids", help="Pipeline ids, comma-separated (pipeline-runs, task-runs).")
+@click.option("--pipeline-run-ids", help="Pipeline run ids, comma-separated (pipeline-runs).")
+@click.option("--environments", help="Environment ids, comma-separated (pipeline-runs).")
+@click.option("--integration", help="Integration, e.g. FIVETRAN (task-runs, operations).")
+@click.option("--task-run-ids", help="Task run ids, comma-separated (task-runs).")
+@click.option("--operation-type", help="Operation types, comma-separated (operations).")
+@click.option("--external-id", help="External id (operations).")
+@click.option("--task-run-id", help="Task run id (operations).")
+@click.option("--api-url", help="Orchestra API base URL. [ORCHESTRA_API_URL]")
+@pass_app
+def get(
+    app: AppContext,
+    /,
+    resource: str,
+    page: int,
+    page_size: int,
+    since: str | None,
+    until: str | None,
+    api_url: str | None,
+    **filters: str | None,
+) -> None:
+    """Print one page of RESOURCE (pipeline-runs, task-runs or operations) as the API sends it."""
+    chosen = parse_resources([resource])[0]
+    query = PageQuery(chosen, page, page_size, parse_window(since, until), parse_filters(chosen, filters))
+    settings = orchestra_settings(EnvReader(app.env), api_url=api_url, rate_limit=0)
+    with OrchestraClient.create(api_url=settings.api_url, api_key=settings.api_key) as client:
+        body = client.get_body(query)
+    try:
+        app.output.result(orjson.dumps(orjson.loads(body), option=orjson.OPT_INDENT_2).decode())
+    except orjson.JSONDecodeError:
+        app.output.result(body.decode("utf-8", errors="replace"))
+
+
+@orchestra.command(context_settings={"show_default": True})
+@click.argument("resources", nargs=-1, metavar="[RESOURCES]...")
+@click.option("--to", "to", help="Target: a DuckDB path, duckdb:///path or snowflake://... [ELTOPS_WAREHOUSE]")
+@click.option("--since", help="Read from this date or ISO-8601 time (a backfill, in 7-day windows).")
+@click.option("--full-refresh", is_flag=True, help="Ignore the saved load state: re-read from --since (or 7 days).")
+@click.option("--every", help="Keep loading at this interval (15m, 1h, 90s) until stopped.")
+@click.option(
+    "--rate-limit",
+    type=float,
+    help="Requests per minute, 0 for no limit (default 50). [ORCHESTRA_RATE_LIMIT]",
+)
+@click.option("--api-url", help="Orchestra API base URL. [ORCHESTRA_API_URL]")
+@click.option(
+    "--batch-rows",
+    type=click.IntRange(min=1),
+    default=DEFAULT_BATCH_ROWS,
+    help="Rows per warehouse transaction.",
+)
+@click.option("--json", "json_output", is_flag=True, help="Print the load summary as JSON on stdout.")
+@pass_app
+def load(
+    app: AppContext,
+    resources: tuple[str, ...],
+    to: str | None,
+    since: str | None,
+    full_refresh: bool,
+    every: str | None,
+    rate_limit: float | None,
+    api_url: str | None,
+    batch_rows: int,
+    json_output: bool,
+) -> int:
+    """Load RESOURCES (pipeline-runs task-runs operations; all when none) into the warehouse, incrementally.
+
+    Tables pipeline_runs, task_runs and operations are merged on id; the load state lives in the warehouse
+    (table eltops_load_state). The first load reads the API's last 7 days, or from --since.
+    """
+    settings = load_settings(
+        EnvReader(app.env),
+        resources=resources,
+        to=to,
+        since=since,
+        full_refresh=full_refresh,
+        every=every,
+        rate_limit=rate_limit,
+        api_url=api_url,
+        batch_rows=batch_rows,
+        json_output=json_output,
+    )
+    out = app.output
+    orchestra_cfg = settings.orchestra
+    client = OrchestraClient.create(
+        api_url=orchestra_cfg.api_url,
+        api_key=orchestra_cfg.api_key,
+        rate_limit_per_minute=orchestra_cfg.rate_limit_per_minute,
+        concurrency=orchestra_cfg.concurrency,
+    )
+    with client:
+        target = open_target(settings.target)
+        try:
+            if settings.every_seconds is None:
+                result = _load_once(app, client, target, settings, settings.since, settings.full_refresh)
+                _report(out, result, json_output=settings.json_output)
+                return 0
+            return _load_every(app, client, target, settings)
+        finally:
+            target.close()
+
+
+def _load_once(
+    app: AppContext,
+    client: OrchestraClient,
+    target: Target,
+    settings: LoadSettings,
+    since: datetime | None,
+    full_refresh: bool,
+) -> LoadResult:
+    out = app.output
+    resources = settings.resources
+    interactive = out.stderr.isatty() and app.env.get("TERM") != "dumb" and not app.env.get("CI")
+    names = " ".join(r.name for r in resources)
+    with out.section("orchestra_load", f"Orchestra load: {names}"):
+        progress: _Bars | _Lines = _Bars(out) if interactive else _Lines()
+        with progress:
+            loader = Loader(client, target, progress=progress, batch_rows=settings.batch_rows)
+            return loader.load(resources, since=since, full_refresh=full_refresh)
+
+
+def _load_every(app: AppContext, client: OrchestraClient, target: Target, settings: LoadSettings) -> int:
+    assert settings.every_seconds is not None
+    out = app.output
+    exit_code = 0
+    since = settings.since
+    full_refresh = settings.full_refresh
+    stop = threading.Event()
+    while True:
+        started = time.monotonic()
+        try:
+            result = _load_once(app, client, target, settings, since, full_refresh)
+            _report(out, result, json_output=settings.json_output)
+            exit_code = 0
+        except EltopsError as exc:
+            out.error(f"this load failed and the next one will retry: {exc}")
+            exit_code = int(exc.exit_code)
+        since, full_refresh = None, False  # --since and --full-refresh apply to the first load only
+        wait = max(0.0, settings.every_seconds - (time.monotonic() - started))
+        out.line(f"next load in {_duration(wait)} (Ctrl-C stops)")
+        try:
+            stop.wait(wait)
+        except KeyboardInterrupt:
+            out.line("stopped between loads")
+            return exit_code
+
+
+def _duration(seconds: float) -> str:
+    if seconds >= 3600:
+        return f"{seconds / 3600:.1f} h"
+    if seconds >= 60:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds:.0f} s"
+
+
+def _report(out: Output, result: LoadResult, *, json_output: bool) -> None:
+    if json_output:
+        out.result(orjson.dumps(result.to_json(), option=orjson.OPT_INDENT_2).decode())
+    headers = ("table", "read", "inserted", "updated", "unchanged", "requests", "seconds")
+    rows = [
+        (
+            r.table,
+            f"{r.rows_read:,}",
+            f"{r.inserted:,}",
+            f"{r.updated:,}",
+            f"{r.unchanged:,}",
+            f"{r.requests:,}",
+            f"{r.seconds:.1f}",
+        )
+        for r in result.resources
+    ]
+    if out.colour:
+        table = Table(title=f"Loaded into {result.target}", title_justify="left")
+        for header in headers:
+            table.add_column(header, justify="left" if header == "table" else "right")
+        for row in rows:
+            table.add_row(*row)
+        out.console().print(table)
+        return
+    out.line(f"Loaded into {result.target}:")
+    widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(headers)]
+    for cells in (headers, *rows):
+        padded = [c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(cells, widths, strict=True))]
+        out.line("  ".join(padded))
+
+
+class _Lines:
+    """Progress as plain log lines (CI logs, pipes): one per batch written and per resource."""
+
+    def __enter__(self) -> _Lines:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        pass
+
+    def started(self, plan: LoadPlan) -> None:
+        pass
+
+    def expect(self, resource: Resource, rows: int) -> None:
+        pass
+
+    def fetched(self, resource: Resource, pages: int, rows: int) -> None:
+        pass
+
+    def written(self, resource: Resource, counts: WriteCounts) -> None:
+        log.info(
+            "%s: batch merged (%d inserted, %d updated, %d unchanged)",
+            resource,
+            counts.inserted,
+            counts.updated,
+            counts.unchanged,
+        )
+
+    def finished(self, result: ResourceResult) -> None:
+        log.info(
+            "%s: %d rows read in %d requests, %.1f s",
+            result.resource,
+            result.rows_read,
+            result.requests,
+            result.seconds,
+        )
+
+
+class _Bars:
+    """A rich progress bar per resource: rows read of the rows the API announced, pages, rate."""
+
+    def __init__(self, out: Output) -> None:
+        self._progress = Progress(
+            TextColumn("{task.description:<14}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("rows · {task.fields[pages]} pages · {task.fields[rate]} rows/s"),
+            TimeElapsedColumn(),
+            console=out.console(),
+            transient=False,
+        )
+        self._tasks: dict[str, TaskID] = {}
+        self._started: dict[str, float] = {}
+        self._lock = threading.Lock()
+
+    def __enter__(self) -> _Bars:
+        self._progress.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self._progress.stop()
+
+    def started(self, plan: LoadPlan) -> None:
+        with self._lock:
+            self._tasks[plan.resource.name] = self._progress.add_task(plan.resource.name, total=0, pages=0, rate=0)
+            self._started[plan.resource.name] = time.monotonic()
+
+    def expect(self, resource: Resource, rows: int) -> None:
+        with self._lock:
+            task = self._tasks[resource.name]
+            current = self._progress.tasks[task].total or 0
+            self._progress.update(task, total=current + rows)
+
+    def fetched(self, resource: Resource, pages: int, rows: int) -> None:
+        with self._lock:
+            task = self._tasks[resource.name]
+            state = self._progress.tasks[task]
+            done = state.completed + rows
+            elapsed = max(1e-6, time.monotonic() - self._started[resource.name])
+            self._progress.update(
+                task,
+                completed=done,
+                total=max(state.total or 0, done),
+                pages=state.fields["pages"] + pages,
+                rate=f"{done / elapsed:,.0f}",
+            )
+
+    def written(self, resource: Resource, counts: WriteCounts) -> None:
+        pass
+
+    def finished(self, result: ResourceResult) -> None:
+        with self._lock:
+            task = self._tasks[result.resource.name]
+            state = self._progress.tasks[task]
+            self._progress.update(task, total=state.completed)

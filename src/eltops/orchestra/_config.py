@@ -1,0 +1,187 @@
+"""Settings for ``eltops orchestra``, parsed once from the variables and flags, before any request.
+
+A flag beats its variable; anything malformed is a :class:`~eltops.errors.ConfigError` (exit code 2) naming the
+flag or variable.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, time
+from pathlib import Path
+
+from eltops._http import validate_base_url
+from eltops.errors import ConfigError
+from eltops.orchestra._client import DEFAULT_API_URL, DEFAULT_CONCURRENCY, Window
+from eltops.orchestra._loader import DEFAULT_BATCH_ROWS
+from eltops.orchestra._records import RESOURCES, Resource, resource_named
+from eltops.secrets import EnvReader, Secret
+from eltops.warehouse._spec import TargetSpec, parse_target
+
+__all__ = [
+    "DEFAULT_RATE_LIMIT",
+    "LoadSettings",
+    "OrchestraSettings",
+    "load_settings",
+    "orchestra_settings",
+    "parse_interval",
+    "parse_resources",
+    "parse_time",
+    "parse_window",
+]
+
+DEFAULT_RATE_LIMIT = 50.0  # requests per minute: what Orchestra's own scripts stay under
+
+
+@dataclass(frozen=True)
+class OrchestraSettings:
+    """How to reach the API."""
+
+    api_url: str
+    api_key: Secret
+    rate_limit_per_minute: float | None  # None: no client-side limit
+    concurrency: int = DEFAULT_CONCURRENCY
+
+
+@dataclass(frozen=True)
+class LoadSettings:
+    """One ``eltops orchestra load`` invocation."""
+
+    orchestra: OrchestraSettings
+    target: TargetSpec
+    resources: tuple[Resource, ...]
+    since: datetime | None
+    full_refresh: bool
+    every_seconds: float | None
+    json_output: bool
+    batch_rows: int = DEFAULT_BATCH_ROWS
+
+
+def orchestra_settings(
+    env: EnvReader, *, api_url: str | None = None, rate_limit: float | None = None
+) -> OrchestraSettings:
+    """``ORCHESTRA_API_KEY`` (vault references work), ``ORCHESTRA_API_URL``, ``ORCHESTRA_RATE_LIMIT``."""
+    key = env.secret("ORCHESTRA_API_KEY")
+    if key is None:
+        raise ConfigError(
+            "ORCHESTRA_API_KEY is not set (an Orchestra API key, or a DATAOPS_VAULT(...) reference to one)"
+        )
+    url = validate_base_url(api_url or env.get("ORCHESTRA_API_URL") or DEFAULT_API_URL, variable="ORCHESTRA_API_URL")
+    if rate_limit is None:
+        raw = env.get("ORCHESTRA_RATE_LIMIT")
+        rate_limit = _number(raw, "ORCHESTRA_RATE_LIMIT") if raw is not None else DEFAULT_RATE_LIMIT
+    if rate_limit < 0:
+        raise ConfigError(f"the rate limit must be 0 (off) or a number of requests per minute, got {rate_limit}")
+    concurrency_raw = env.get("ORCHESTRA_CONCURRENCY")
+    concurrency = DEFAULT_CONCURRENCY
+    if concurrency_raw is not None:
+        concurrency = int(_number(concurrency_raw, "ORCHESTRA_CONCURRENCY"))
+        if not 1 <= concurrency <= 32:
+            raise ConfigError(f"ORCHESTRA_CONCURRENCY must be between 1 and 32, got {concurrency_raw!r}")
+    return OrchestraSettings(
+        api_url=url, api_key=key, rate_limit_per_minute=rate_limit or None, concurrency=concurrency
+    )
+
+
+def load_settings(
+    env: EnvReader,
+    *,
+    resources: Sequence[str] = (),
+    to: str | None = None,
+    since: str | None = None,
+    full_refresh: bool = False,
+    every: str | None = None,
+    rate_limit: float | None = None,
+    api_url: str | None = None,
+    json_output: bool = False,
+    batch_rows: int = DEFAULT_BATCH_ROWS,
+    cwd: Path | None = None,
+) -> LoadSettings:
+    """Everything ``load`` needs, validated: exit code 2 before any request when something is wrong."""
+    chosen = parse_resources(resources)
+    since_at = parse_time(since, "--since") if since else None
+    every_seconds = parse_interval(every) if every else None
+    target = parse_target(to or env.get("ELTOPS_WAREHOUSE"), env, cwd=cwd)
+    return LoadSettings(
+        orchestra=orchestra_settings(env, api_url=api_url, rate_limit=rate_limit),
+        target=target,
+        resources=chosen,
+        since=since_at,
+        full_refresh=full_refresh,
+        every_seconds=every_seconds,
+        json_output=json_output,
+        batch_rows=batch_rows,
+    )
+
+
+def parse_resources(names: Sequence[str]) -> tuple[Resource, ...]:
+    """Resource names (all three when none), in the order given, without repeats."""
+    if not names:
+        return RESOURCES
+    chosen: list[Resource] = []
+    for name in names:
+        try:
+            resource = resource_named(name)
+        except KeyError:
+            known = ", ".join(r.name for r in RESOURCES)
+            raise ConfigError(f"unknown Orchestra resource {name!r} (known: {known})") from None
+        if resource not in chosen:
+            chosen.append(resource)
+    return tuple(chosen)
+
+
+def parse_time(text: str, what: str) -> datetime:
+    """A date (midnight UTC) or an ISO-8601 datetime (UTC when it has no offset)."""
+    value = text.strip()
+    try:
+        if re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
+            return datetime.combine(datetime.fromisoformat(value).date(), time(), tzinfo=UTC)
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise ConfigError(f"{what} must be a date (2025-01-31) or an ISO-8601 datetime, got {text!r}") from None
+    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+
+
+def parse_window(since: str | None, until: str | None) -> Window | None:
+    """``--since``/``--until`` for one request: both or neither, at most 7 days apart."""
+    if since is None and until is None:
+        return None
+    if since is None or until is None:
+        raise ConfigError("give both --since and --until (the Orchestra API takes both or neither), or neither")
+    return Window(parse_time(since, "--since"), parse_time(until, "--until"))
+
+
+_INTERVAL = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|sec|m|min|h|hr|d)?\s*$", re.IGNORECASE)
+_UNIT_SECONDS = {"s": 1, "sec": 1, "m": 60, "min": 60, "h": 3600, "hr": 3600, "d": 86400}
+
+
+def parse_interval(text: str) -> float:
+    """``90s``, ``15m``, ``1h``, ``1d`` (a bare number is minutes) as seconds; at least 10 seconds."""
+    match = _INTERVAL.match(text)
+    if not match:
+        raise ConfigError(f"--every must look like 15m, 1h or 90s, got {text!r}")
+    unit = (match.group(2) or "m").lower()
+    seconds = float(match.group(1)) * _UNIT_SECONDS[unit]
+    if seconds < 10:
+        raise ConfigError(f"--every must be at least 10 seconds, got {text!r}")
+    return seconds
+
+
+def parse_filters(resource: Resource, values: Mapping[str, str | None]) -> dict[str, str]:
+    """The endpoint filters given on the command line (checked against what ``resource`` accepts)."""
+    given = {k: v for k, v in values.items() if v is not None}
+    unknown = sorted(set(given) - set(resource.filters))
+    if unknown:
+        flags = ", ".join("--" + k.replace("_", "-") for k in unknown)
+        accepted = ", ".join("--" + k.replace("_", "-") for k in resource.filters)
+        raise ConfigError(f"{resource} does not take {flags} (it takes {accepted})")
+    return given
+
+
+def _number(raw: str, what: str) -> float:
+    try:
+        return float(raw)
+    except ValueError:
+        raise ConfigError(f"{what} must be a number, got {raw!r}") from None

@@ -1,0 +1,377 @@
+"""The incremental load: Orchestra pages in, merged batches out, the cursor saved with the rows it covers.
+
+For each resource:
+
+1. Plan. The first load reads the API's default window (the last 7 days), or 7-day windows from ``since``.
+   Later loads read 7-day windows from a little before the saved cursor (the newest creation time among records
+   of windows read completely; ``since`` still bounds it from below, so re-running an interrupted backfill
+   resumes it), and re-read by id the records still open at the last load (CREATED, QUEUED, RUNNING,
+   CANCELLING, found in the target table itself) that those windows do not cover. ``full_refresh`` ignores the
+   cursor.
+2. Fetch. Pages come from :meth:`OrchestraClient.iter_window` (concurrent, bounded) on the calling thread.
+3. Write. A writer thread gathers pages into batches of ``batch_rows`` and writes each with one merge on ``id``
+   plus the state row, in one transaction. The cursor written with a batch only covers windows all of whose
+   pages are in that batch or an earlier one, so killing the process at any moment loses at most work that
+   the next load redoes; merging on ``id`` makes redoing it harmless.
+
+Memory stays flat: a bounded queue between fetcher and writer, and at most one batch being built.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Protocol
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from eltops.orchestra._client import MAX_WINDOW, OrchestraClient, Page, Window, walk_windows
+from eltops.orchestra._records import Resource, arrow_schema
+from eltops.warehouse._target import LoadState, Target, WriteCounts
+
+__all__ = [
+    "DEFAULT_BATCH_ROWS",
+    "LoadPlan",
+    "LoadProgress",
+    "LoadResult",
+    "Loader",
+    "ResourceResult",
+    "plan_load",
+]
+
+log = logging.getLogger("eltops.orchestra")
+
+DEFAULT_BATCH_ROWS = 10_000
+LOOKBACK = timedelta(minutes=10)
+"""Each incremental load starts this long before the cursor, for records that become visible late."""
+OPEN_RUN_HORIZON = timedelta(days=30)
+"""Runs open for longer than this are taken as abandoned and no longer re-read."""
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class LoadPlan:
+    """What one load of one resource reads: windows (None = the API's default) and open records to re-read."""
+
+    resource: Resource
+    windows: tuple[Window | None, ...]
+    reopen: tuple[tuple[str, datetime], ...]
+    start_cursor: datetime | None
+
+    def describe(self) -> str:
+        if self.windows == (None,):
+            reading = "the API's default window (last 7 days)"
+        else:
+            first = self.windows[0]
+            assert first is not None
+            count = len(self.windows)
+            reading = f"from {first.start.isoformat()} ({count} window{'s' if count != 1 else ''})"
+        if self.reopen:
+            reading += f", and {len(self.reopen)} run{'s' if len(self.reopen) != 1 else ''} open at the last load"
+        return reading
+
+
+def plan_load(
+    resource: Resource,
+    state: LoadState,
+    open_records: Sequence[tuple[str, datetime]],
+    *,
+    now: datetime,
+    since: datetime | None = None,
+    full_refresh: bool = False,
+) -> LoadPlan:
+    """Decide what to read (pure: state and clock in, plan out)."""
+    cursor = None if full_refresh else state.cursor
+    if cursor is not None:
+        start = min(cursor - LOOKBACK, now)
+        windows: tuple[Window | None, ...] = tuple(walk_windows(max(start, since) if since else start, now))
+    elif since is not None:
+        windows = tuple(walk_windows(since, now))
+    else:
+        windows = (None,)
+    first = windows[0]
+    covered_from = first.start if first is not None else now - MAX_WINDOW
+    reopen = tuple(
+        (record_id, created)
+        for record_id, created in open_records
+        if created < covered_from and created > now - OPEN_RUN_HORIZON
+    )
+    return LoadPlan(resource, windows, reopen, start_cursor=cursor)
+
+
+class LoadProgress(Protocol):
+    """Where the loader reports progress (the CLI draws bars or writes log lines)."""
+
+    def started(self, plan: LoadPlan) -> None: ...
+
+    def expect(self, resource: Resource, rows: int) -> None:
+        """More rows are known to be coming (a window's first page told its total)."""
+        ...
+
+    def fetched(self, resource: Resource, pages: int, rows: int) -> None: ...
+
+    def written(self, resource: Resource, counts: WriteCounts) -> None: ...
+
+    def finished(self, result: ResourceResult) -> None: ...
+
+
+class _Silent:
+    def started(self, plan: LoadPlan) -> None:
+        pass
+
+    def expect(self, resource: Resource, rows: int) -> None:
+        pass
+
+    def fetched(self, resource: Resource, pages: int, rows: int) -> None:
+        pass
+
+    def written(self, resource: Resource, counts: WriteCounts) -> None:
+        pass
+
+    def finished(self, result: ResourceResult) -> None:
+        pass
+
+
+@dataclass
+class ResourceResult:
+    """What loading one resource did."""
+
+    resource: Resource
+    table: str
+    plan: str
+    pages: int = 0
+    requests: int = 0
+    rows_read: int = 0
+    inserted: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    batches: int = 0
+    cursor: datetime | None = None
+    seconds: float = 0.0
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "resource": self.resource.name,
+            "table": self.table,
+            "plan": self.plan,
+            "pages": self.pages,
+            "requests": self.requests,
+            "rows_read": self.rows_read,
+            "inserted": self.inserted,
+            "updated": self.updated,
+            "unchanged": self.unchanged,
+            "batches": self.batches,
+            "cursor": self.cursor.isoformat() if self.cursor else None,
+            "seconds": round(self.seconds, 3),
+        }
+
+
+@dataclass
+class LoadResult:
+    """What one load did, per resource."""
+
+    target: str
+    resources: list[ResourceResult] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, object]:
+        return {"target": self.target, "resources": [r.to_json() for r in self.resources]}
+
+
+@dataclass(frozen=True)
+class _WindowDone:
+    newest: datetime | None  # newest creation time in the window, None for id re-reads and empty windows
+
+
+_END = object()
+
+
+class Loader:
+    """Loads Orchestra resources into a :class:`~eltops.warehouse.Target`."""
+
+    def __init__(
+        self,
+        client: OrchestraClient,
+        target: Target,
+        *,
+        progress: LoadProgress | None = None,
+        batch_rows: int = DEFAULT_BATCH_ROWS,
+        clock: Callable[[], datetime] = _utc_now,
+        queue_pages: int = 64,
+    ) -> None:
+        self.client = client
+        self.target = target
+        self.progress: LoadProgress = progress or _Silent()
+        self.batch_rows = batch_rows
+        self.clock = clock
+        self.queue_pages = queue_pages
+
+    def load(
+        self,
+        resources: Sequence[Resource],
+        *,
+        since: datetime | None = None,
+        full_refresh: bool = False,
+    ) -> LoadResult:
+        """Load each resource in turn; raises on the first API or warehouse error (committed batches stay)."""
+        self.target.prepare(resources)
+        result = LoadResult(target=self.target.description)
+        for resource in resources:
+            now = self.clock()
+            state = self.target.read_state(resource)
+            open_records = self.target.open_records(resource, created_after=now - OPEN_RUN_HORIZON)
+            plan = plan_load(resource, state, open_records, now=now, since=since, full_refresh=full_refresh)
+            result.resources.append(self._load_one(plan))
+        return result
+
+    def _load_one(self, plan: LoadPlan) -> ResourceResult:
+        resource = plan.resource
+        outcome = ResourceResult(resource=resource, table=resource.table, plan=plan.describe())
+        self.progress.started(plan)
+        log.info("%s: reading %s", resource, outcome.plan)
+        started = time.monotonic()
+        requests_before = self.client.requests
+        writer = _Writer(self, plan, outcome)
+        writer.start()
+        try:
+            for item in self._fetch(plan, outcome):
+                writer.put(item)
+            writer.put(_END)
+        except BaseException:
+            writer.abort()
+            raise
+        finally:
+            outcome.requests = self.client.requests - requests_before
+        writer.join_and_raise()
+        outcome.seconds = time.monotonic() - started
+        self.progress.finished(outcome)
+        return outcome
+
+    def _fetch(self, plan: LoadPlan, outcome: ResourceResult) -> Iterator[Page | _WindowDone]:
+        resource = plan.resource
+        if plan.reopen:
+            for page in self.client.iter_ids(resource, plan.reopen):
+                yield from self._counted(page, outcome, first=True)
+            yield _WindowDone(None)
+        for window in plan.windows:
+            newest: datetime | None = None
+            for page in self.client.iter_window(resource, window):
+                yield from self._counted(page, outcome, first=page.query.page == 1)
+                page_newest = _newest(page, resource)
+                if page_newest is not None and (newest is None or page_newest > newest):
+                    newest = page_newest
+            yield _WindowDone(newest)
+
+    def _counted(self, page: Page, outcome: ResourceResult, *, first: bool) -> Iterator[Page]:
+        outcome.pages += 1
+        outcome.rows_read += page.rows
+        if first:
+            self.progress.expect(page.query.resource, page.total)
+        self.progress.fetched(page.query.resource, 1, page.rows)
+        if page.rows:
+            yield page
+
+
+def _newest(page: Page, resource: Resource) -> datetime | None:
+    if not page.rows:
+        return None
+    value = pc.max(page.records[resource.window_column]).as_py()
+    return value if isinstance(value, datetime) else None
+
+
+class _Writer:
+    """The writer thread: batches pages, merges each batch with the state in one transaction."""
+
+    def __init__(self, loader: Loader, plan: LoadPlan, outcome: ResourceResult) -> None:
+        self._loader = loader
+        self._plan = plan
+        self._outcome = outcome
+        self._queue: queue.Queue[object] = queue.Queue(maxsize=loader.queue_pages)
+        self._thread = threading.Thread(target=self._run, name="eltops-writer", daemon=True)
+        self._error: BaseException | None = None
+        self._stop = threading.Event()
+        self._cursor = plan.start_cursor
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def put(self, item: object) -> None:
+        """Hand over an item, waiting while the queue is full; re-raises the writer's error if it stopped."""
+        while True:
+            if self._error is not None or not self._thread.is_alive():
+                self.join_and_raise()
+                raise RuntimeError("the writer stopped unexpectedly")  # pragma: no cover
+            try:
+                self._queue.put(item, timeout=0.2)
+                return
+            except queue.Full:
+                continue
+
+    def abort(self) -> None:
+        """Stop after the batch being written (an unfinished batch is not written; the next load redoes it)."""
+        self._stop.set()
+        self._thread.join(timeout=30)
+
+    def join_and_raise(self) -> None:
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+
+    def _run(self) -> None:
+        try:
+            self._consume()
+        except BaseException as exc:
+            self._error = exc
+            self._stop.set()
+            # drain so a blocked producer wakes up and sees the error
+            while True:
+                try:
+                    self._queue.get_nowait()
+                except queue.Empty:
+                    break
+
+    def _consume(self) -> None:
+        pending: list[pa.Table] = []
+        rows = 0
+        dirty_state = False
+        while not self._stop.is_set():
+            try:
+                item = self._queue.get(timeout=0.2)
+            except queue.Empty:
+                continue
+            if item is _END:
+                if pending or dirty_state or self._outcome.batches == 0:
+                    self._flush(pending)
+                self._outcome.cursor = self._cursor
+                return
+            if isinstance(item, _WindowDone):
+                if item.newest is not None and (self._cursor is None or item.newest > self._cursor):
+                    self._cursor = item.newest
+                    dirty_state = True
+                continue
+            assert isinstance(item, Page)
+            pending.append(item.records)
+            rows += item.rows
+            if rows >= self._loader.batch_rows:
+                self._flush(pending)
+                pending, rows, dirty_state = [], 0, False
+
+    def _flush(self, tables: list[pa.Table]) -> None:
+        resource = self._plan.resource
+        batch = pa.concat_tables(tables) if tables else arrow_schema(resource).empty_table()
+        counts = self._loader.target.write_batch(resource, batch, LoadState(cursor=self._cursor))
+        outcome = self._outcome
+        outcome.batches += 1
+        outcome.inserted += counts.inserted
+        outcome.updated += counts.updated
+        outcome.unchanged += counts.unchanged
+        outcome.cursor = self._cursor
+        self._loader.progress.written(resource, counts)

@@ -1,0 +1,142 @@
+"""DuckDB target: a local file, written with one MERGE per batch straight from Arrow."""
+
+# ruff: noqa: S608  (SQL is built from the declared table and column names, never from input; values are bound)
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Sequence
+from datetime import datetime
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from eltops.orchestra._records import LOADED_AT, Resource
+from eltops.warehouse._ddl import create_table_sql, quote
+from eltops.warehouse._target import STATE_TABLE, LoadState, WarehouseError, WriteCounts
+
+__all__ = ["DuckDbTarget"]
+
+_BATCH_VIEW = "eltops_batch"
+_counter = itertools.count()
+
+
+def _q(name: str) -> str:
+    return quote(name, "duckdb")
+
+
+class DuckDbTarget:
+    """Tables in a DuckDB database file (created when missing)."""
+
+    def __init__(self, path: Path, *, memory_limit: str | None = "128MB") -> None:
+        self.path = path
+        try:
+            self._con = duckdb.connect(str(path))
+            if memory_limit:
+                self._con.execute(f"SET memory_limit = '{memory_limit}'")
+        except duckdb.Error as exc:
+            raise WarehouseError(f"cannot open the DuckDB database {path}: {exc}") from None
+
+    @property
+    def description(self) -> str:
+        return f"DuckDB {self.path}"
+
+    @property
+    def connection(self) -> duckdb.DuckDBPyConnection:
+        return self._con
+
+    def close(self) -> None:
+        self._con.close()
+
+    def prepare(self, resources: Sequence[Resource]) -> None:
+        try:
+            self._con.execute(
+                f"CREATE TABLE IF NOT EXISTS {STATE_TABLE} ("
+                "resource VARCHAR PRIMARY KEY, table_name VARCHAR, cursor TIMESTAMPTZ, saved_at TIMESTAMPTZ)"
+            )
+            for resource in resources:
+                self._con.execute(create_table_sql(resource, "duckdb"))
+                self._check_columns(resource)
+        except duckdb.Error as exc:
+            raise WarehouseError(f"cannot create the tables in {self.path}: {exc}") from None
+
+    def _check_columns(self, resource: Resource) -> None:
+        found = [
+            row[0]
+            for row in self._con.execute(
+                "SELECT column_name FROM information_schema.columns "
+                "WHERE table_name = ? AND table_schema = current_schema() ORDER BY ordinal_position",
+                [resource.table],
+            ).fetchall()
+        ]
+        wanted = [*resource.column_names, LOADED_AT]
+        if found != wanted:
+            raise WarehouseError(
+                f"the table {resource.table} in {self.path} exists with other columns than eltops writes "
+                f"(found {', '.join(found)}); rename or drop it"
+            )
+
+    def read_state(self, resource: Resource) -> LoadState:
+        rows = self._con.execute(f"SELECT cursor FROM {STATE_TABLE} WHERE resource = ?", [resource.name]).fetchall()
+        return LoadState(cursor=rows[0][0] if rows else None)
+
+    def open_records(self, resource: Resource, *, created_after: datetime) -> list[tuple[str, datetime]]:
+        if not resource.open_statuses:
+            return []
+        statuses = sorted(resource.open_statuses)
+        marks = ", ".join("?" for _ in statuses)
+        rows = self._con.execute(
+            f"SELECT id, {_q(resource.window_column)} FROM {_q(resource.table)} "
+            f"WHERE {_q(resource.status_column)} IN ({marks}) AND {_q(resource.window_column)} > ?",
+            [*statuses, created_after],
+        ).fetchall()
+        return [(str(r[0]), r[1]) for r in rows]
+
+    def write_batch(self, resource: Resource, batch: pa.Table, state: LoadState) -> WriteCounts:
+        columns = resource.column_names
+        source = self._deduplicated_source(batch)
+        changed = " OR ".join(f"t.{_q(c)} IS DISTINCT FROM s.{_q(c)}" for c in columns[1:])
+        merge = (
+            f"MERGE INTO {_q(resource.table)} AS t USING ({source}) AS s ON t.id = s.id "
+            f"WHEN MATCHED AND ({changed}) THEN UPDATE SET "
+            + ", ".join(f"{_q(c)} = s.{_q(c)}" for c in columns[1:])
+            + f", {_q(LOADED_AT)} = now() "
+            f"WHEN NOT MATCHED THEN INSERT ({', '.join(_q(c) for c in columns)}, {_q(LOADED_AT)}) "
+            f"VALUES ({', '.join(f's.{_q(c)}' for c in columns)}, now()) "
+            "RETURNING merge_action"
+        )
+        view = f"{_BATCH_VIEW}_{next(_counter)}"
+        con = self._con
+        try:
+            con.register(view, batch.append_column("_seq", pa.array(range(batch.num_rows), pa.int64())))
+            con.execute("BEGIN TRANSACTION")
+            try:
+                actions = con.execute(merge.replace(_BATCH_VIEW, view)).fetchall()
+                con.execute(
+                    f"INSERT OR REPLACE INTO {STATE_TABLE} VALUES (?, ?, ?, now())",
+                    [resource.name, resource.table, state.cursor],
+                )
+                con.execute("COMMIT")
+            except BaseException:
+                con.execute("ROLLBACK")
+                raise
+        except duckdb.Error as exc:
+            raise WarehouseError(f"writing {resource.table} into {self.path} failed: {exc}") from None
+        finally:
+            con.unregister(view)
+        distinct = pc.count_distinct(batch["id"]).as_py()
+        inserted = sum(1 for (action,) in actions if action == "INSERT")
+        updated = len(actions) - inserted
+        return WriteCounts(inserted, updated, distinct - inserted - updated)
+
+    @staticmethod
+    def _deduplicated_source(batch: pa.Table) -> str:
+        """The batch as a relation with one row per id (the last one read wins)."""
+        if pc.count_distinct(batch["id"]).as_py() == batch.num_rows:
+            return f"SELECT * EXCLUDE (_seq) FROM {_BATCH_VIEW}"
+        return (
+            f"SELECT * EXCLUDE (_seq) FROM {_BATCH_VIEW} "
+            "QUALIFY row_number() OVER (PARTITION BY id ORDER BY _seq DESC) = 1"
+        )

@@ -1,0 +1,80 @@
+"""What the loader needs from a warehouse: tables, load state, and one transaction per batch."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Protocol
+
+from eltops.errors import EltopsError, ExitCode
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+    from eltops.orchestra._records import Resource
+
+__all__ = ["STATE_TABLE", "LoadState", "Target", "WarehouseError", "WriteCounts"]
+
+STATE_TABLE = "eltops_load_state"
+"""One row per resource: the load cursor, written in the same transaction as the rows it covers."""
+
+
+class WarehouseError(EltopsError):
+    """The warehouse could not be opened, or refused a statement."""
+
+    exit_code = ExitCode.REMOTE_FAILED
+
+
+@dataclass(frozen=True)
+class LoadState:
+    """Where the last load of one resource got to.
+
+    ``cursor`` is the newest creation time among records of fully read windows (an API timestamp, never the
+    local clock); the next load reads from a little before it. None: never loaded.
+    """
+
+    cursor: datetime | None = None
+
+
+@dataclass(frozen=True)
+class WriteCounts:
+    """What one merge did: new ids, ids whose row changed, ids re-read without change."""
+
+    inserted: int = 0
+    updated: int = 0
+    unchanged: int = 0
+
+    def __add__(self, other: WriteCounts) -> WriteCounts:
+        return WriteCounts(
+            self.inserted + other.inserted, self.updated + other.updated, self.unchanged + other.unchanged
+        )
+
+
+class Target(Protocol):
+    """A warehouse the loader writes into."""
+
+    @property
+    def description(self) -> str:
+        """Where the data goes, for log lines (never a secret)."""
+        ...
+
+    def prepare(self, resources: Sequence[Resource]) -> None:
+        """Create the resources' tables and the state table when missing; check existing ones."""
+        ...
+
+    def read_state(self, resource: Resource) -> LoadState: ...
+
+    def open_records(self, resource: Resource, *, created_after: datetime) -> list[tuple[str, datetime]]:
+        """(id, creation time) of rows in an open status created after ``created_after``."""
+        ...
+
+    def write_batch(self, resource: Resource, batch: pa.Table, state: LoadState) -> WriteCounts:
+        """Merge ``batch`` on ``id`` (all of it or none of it), then save ``state``.
+
+        ``state`` must never be stored unless the rows are: DuckDB writes both in one transaction; Snowflake
+        commits the MERGE statement first and the state after it.
+        """
+        ...
+
+    def close(self) -> None: ...
