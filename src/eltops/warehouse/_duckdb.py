@@ -94,7 +94,16 @@ class DuckDbTarget:
         ).fetchall()
         return [(str(r[0]), r[1]) for r in rows]
 
-    def write_batch(self, resource: Resource, batch: pa.Table, state: LoadState) -> WriteCounts:
+    def values(self, resource: Resource, column: str, *, where: str, equals: str) -> list[object]:
+        names = resource.column_names
+        if column not in names or where not in names:
+            raise ValueError(f"{resource.table} has no column {column!r} or {where!r}")
+        rows = self._con.execute(
+            f"SELECT {_q(column)} FROM {_q(resource.table)} WHERE {_q(where)} = ?", [equals]
+        ).fetchall()
+        return [r[0] for r in rows]
+
+    def write_batch(self, resource: Resource, batch: pa.Table, state: LoadState | None) -> WriteCounts:
         columns = resource.column_names
         source = self._deduplicated_source(batch)
         changed = " OR ".join(f"t.{_q(c)} IS DISTINCT FROM s.{_q(c)}" for c in columns[1:])
@@ -114,10 +123,11 @@ class DuckDbTarget:
             con.execute("BEGIN TRANSACTION")
             try:
                 actions = con.execute(merge.replace(_BATCH_VIEW, view)).fetchall()
-                con.execute(
-                    f"INSERT OR REPLACE INTO {STATE_TABLE} VALUES (?, ?, ?, now())",
-                    [resource.name, resource.table, state.cursor],
-                )
+                if state is not None:
+                    con.execute(
+                        f"INSERT OR REPLACE INTO {STATE_TABLE} VALUES (?, ?, ?, now())",
+                        [resource.name, resource.table, state.cursor],
+                    )
                 con.execute("COMMIT")
             except BaseException:
                 con.execute("ROLLBACK")

@@ -261,7 +261,17 @@ class SnowflakeTarget:
         )
         return [(str(r[0]), _aware(r[1])) for r in rows]
 
-    def write_batch(self, resource: Resource, batch: pa.Table, state: LoadState) -> WriteCounts:
+    def values(self, resource: Resource, column: str, *, where: str, equals: str) -> list[object]:
+        names = resource.column_names
+        if column not in names or where not in names:
+            raise ValueError(f"{resource.table} has no column {column!r} or {where!r}")
+        try:
+            rows = self._execute(f"SELECT {column} FROM {resource.table} WHERE {where} = %s", [equals])
+        except self._error_type as exc:
+            raise WarehouseError(f"reading {resource.table} in {self.description} failed: {exc}") from None
+        return [r[0] for r in rows]
+
+    def write_batch(self, resource: Resource, batch: pa.Table, state: LoadState | None) -> WriteCounts:
         stage = f"ELTOPS_STAGE_{resource.table.upper()}"
         columns = resource.column_names
         source = ", ".join(_CASTS[c.type].format(c.name) + f" AS {c.name}" for c in resource.columns)
@@ -275,7 +285,7 @@ class SnowflakeTarget:
             f"WHEN NOT MATCHED THEN INSERT ({', '.join(columns)}, {LOADED_AT}) "
             f"VALUES ({', '.join(f's.{c}' for c in columns)}, CURRENT_TIMESTAMP())"
         )
-        cursor_value = state.cursor.isoformat() if state.cursor else None
+        cursor_value = state.cursor.isoformat() if state is not None and state.cursor else None
         try:
             if batch.num_rows:
                 self._write_pandas(
@@ -290,14 +300,15 @@ class SnowflakeTarget:
             # the merge commits before the state row moves: a crash in between only means the next load
             # reads this batch again (merging on id makes that harmless), never a cursor past unwritten rows
             counts = self._execute(merge)[0] if batch.num_rows else (0, 0)
-            self._execute(
-                f"MERGE INTO {STATE_TABLE} AS t USING (SELECT %s AS resource, %s AS table_name, "
-                "%s::TIMESTAMP_TZ AS cursor) AS s ON t.resource = s.resource "
-                "WHEN MATCHED THEN UPDATE SET cursor = s.cursor, saved_at = CURRENT_TIMESTAMP() "
-                "WHEN NOT MATCHED THEN INSERT (resource, table_name, cursor, saved_at) "
-                "VALUES (s.resource, s.table_name, s.cursor, CURRENT_TIMESTAMP())",
-                [resource.name, resource.table, cursor_value],
-            )
+            if state is not None:
+                self._execute(
+                    f"MERGE INTO {STATE_TABLE} AS t USING (SELECT %s AS resource, %s AS table_name, "
+                    "%s::TIMESTAMP_TZ AS cursor) AS s ON t.resource = s.resource "
+                    "WHEN MATCHED THEN UPDATE SET cursor = s.cursor, saved_at = CURRENT_TIMESTAMP() "
+                    "WHEN NOT MATCHED THEN INSERT (resource, table_name, cursor, saved_at) "
+                    "VALUES (s.resource, s.table_name, s.cursor, CURRENT_TIMESTAMP())",
+                    [resource.name, resource.table, cursor_value],
+                )
         except self._error_type as exc:
             raise WarehouseError(f"writing {resource.table} into {self.description} failed: {exc}") from None
         inserted, updated = int(counts[0] or 0), int(counts[1] or 0) if len(counts) > 1 else 0

@@ -69,8 +69,12 @@ class Target(Protocol):
         """(id, creation time) of rows in an open status created after ``created_after``."""
         ...
 
-    def write_batch(self, resource: Resource, batch: pa.Table, state: LoadState) -> WriteCounts:
-        """Merge ``batch`` on ``id`` (all of it or none of it), then save ``state``.
+    def values(self, resource: Resource, column: str, *, where: str, equals: str) -> list[object]:
+        """The ``column`` values of the rows whose ``where`` column equals ``equals``."""
+        ...
+
+    def write_batch(self, resource: Resource, batch: pa.Table, state: LoadState | None) -> WriteCounts:
+        """Merge ``batch`` on ``id`` (all of it or none of it), then save ``state`` (None: leave it as it is).
 
         ``state`` must never be stored unless the rows are: DuckDB writes both in one transaction; Snowflake
         commits the MERGE statement first and the state after it.
