@@ -153,7 +153,7 @@ class FakesnowSql:
 
     def rows(self, table: str) -> list[dict[str, Any]]:
         cursor = self.connection.cursor()
-        cursor.execute(f"SELECT * FROM public.{table} ORDER BY id")  # noqa: S608
+        cursor.execute(f"SELECT * FROM public.{table} ORDER BY id")
         names = [d[0].lower() for d in cursor.description]
         return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
 

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from eltops._serve import RunningServer
+from eltops.orchestra import _records
 from eltops.orchestra.emulator import BASE_PATH
 from eltops.snowflake_app import orchestra_app as app
 
@@ -18,15 +19,15 @@ from .conftest import KEY, FakesnowSql, normalise
 MakeApi = Callable[..., app.OrchestraApi]
 
 
-@pytest.mark.parametrize("resource", list(app.RESOURCES.values()), ids=str)
-def test_tables_have_the_declared_columns(resource: app.ResourceSpec, snowflake_sql: FakesnowSql) -> None:
+@pytest.mark.parametrize("resource", list(_records.RESOURCES), ids=str)
+def test_tables_have_the_declared_columns(resource: _records.Resource, snowflake_sql: FakesnowSql) -> None:
     """The setup script's DDL makes each table with the seed's columns in order, then loaded_at."""
     found = snowflake_sql(
         "SELECT column_name FROM information_schema.columns WHERE table_schema = 'PUBLIC' "
         "AND table_name = ? ORDER BY ordinal_position",
         [resource.table.upper()],
     )
-    assert [r[0].lower() for r in found] == [*resource.column_names, app.LOADED_AT]
+    assert [r[0].lower() for r in found] == [*resource.column_names, _records.LOADED_AT]
 
 
 def _duckdb_rows(server: RunningServer, tmp_path: Path, clock: Callable[[], Any]) -> dict[str, list[dict[str, Any]]]:
@@ -42,7 +43,7 @@ def _duckdb_rows(server: RunningServer, tmp_path: Path, clock: Callable[[], Any]
         Loader(client, target, clock=clock).load(RESOURCES)
     tables: dict[str, list[dict[str, Any]]] = {}
     for resource in RESOURCES:
-        cursor = target.connection.execute(f'SELECT * FROM "{resource.table}" ORDER BY id')  # noqa: S608
+        cursor = target.connection.execute(f'SELECT * FROM "{resource.table}" ORDER BY id')
         names = [d[0] for d in cursor.description]
         tables[resource.table] = [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
     target.close()
@@ -54,24 +55,24 @@ def test_rows_match_the_duckdb_loader(
 ) -> None:
     """Loading the same emulator data gives the same rows in the app's Snowflake tables as in eltops' DuckDB."""
     api = make_api()
-    for resource in app.RESOURCES.values():
+    for resource in _records.RESOURCES:
         summary = app.load(snowflake_sql, api, resource, now=clock())
         assert summary["inserted"] == summary["rows_read"] > 0
     expected = _duckdb_rows(server, tmp_path, clock)
-    for resource in app.RESOURCES.values():
+    for resource in _records.RESOURCES:
         ours = snowflake_sql.rows(resource.table)
         theirs = expected[resource.table]
         assert [r["id"] for r in ours] == [r["id"] for r in theirs], resource.table
         for mine, other in zip(ours, theirs, strict=True):
             for column in resource.column_names:
                 assert normalise(mine[column]) == normalise(other[column]), (resource.table, column, mine["id"])
-            assert mine[app.LOADED_AT] is not None
+            assert mine[_records.LOADED_AT] is not None
 
 
-@pytest.mark.parametrize("resource", list(app.RESOURCES.values()), ids=str)
-def test_merge_updates_changed_rows_only(resource: app.ResourceSpec, snowflake_sql: FakesnowSql) -> None:
+@pytest.mark.parametrize("resource", list(_records.RESOURCES), ids=str)
+def test_merge_updates_changed_rows_only(resource: _records.Resource, snowflake_sql: FakesnowSql) -> None:
     """Re-merging a batch with one changed row updates that row alone; duplicates in a batch keep the last one."""
-    rows = [app.map_record(resource, i, {"id": f"id-{i}", resource.columns[1].source: f"v{i}"}) for i in range(3)]
+    rows = [_records.map_record(resource, {"id": f"id-{i}", resource.columns[1].source: f"v{i}"}) for i in range(3)]
     merge = app.merge_sql(resource)
     first = snowflake_sql(merge, [json.dumps(rows)])
     assert [int(v) for v in first[0]] == [3, 0]

@@ -3,13 +3,21 @@
 from __future__ import annotations
 
 import os
+import signal
 import sys
+from types import FrameType
 
 from eltops.cli._app import AppContext, cli, run_command
 
 __all__ = ["AppContext", "cli", "main", "run_command"]
 
 
+def _terminated(signum: int, frame: FrameType | None) -> None:
+    """SIGTERM (how CI systems cancel a job) unwinds like Ctrl-C, so recorders and reports see it."""
+    raise SystemExit(128 + signum)
+
+
 def main() -> None:
     """Console-script entry point: the only place that reads the process environment."""
+    signal.signal(signal.SIGTERM, _terminated)
     sys.exit(run_command(sys.argv[1:], env=dict(os.environ)))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -54,16 +55,27 @@ def run_command(args: Sequence[str], *, env: Mapping[str, str], output: Output |
     except KeyboardInterrupt:
         output.line("Interrupted.")
         return 130
+    except SystemExit as exc:  # SIGTERM, see eltops.cli.main
+        output.line("Terminated.")
+        return exc.code if isinstance(exc.code, int) else 1
+    except Exception as exc:  # a bug: say so, with a traceback that went through the masking filter
+        logging.getLogger("eltops").error("eltops crashed; please report this", exc_info=exc)
+        output.error(f"internal error: {type(exc).__name__}: {exc}")
+        return int(ExitCode.REMOTE_FAILED)
     return int(result) if isinstance(result, int) else 0
 
 
 def _register() -> None:
+    from eltops.cli._demo import demo
     from eltops.cli._emulate import emulate
     from eltops.cli._fivetran import fivetran
     from eltops.cli._orchestra import orchestra
+    from eltops.cli._report import report
 
+    cli.add_command(demo)
     cli.add_command(fivetran)
     cli.add_command(orchestra)
+    cli.add_command(report)
     cli.add_command(emulate)
 
 

@@ -16,6 +16,7 @@ from eltops.errors import ExitCode
 from eltops.fivetran import (
     Action,
     FivetranClient,
+    FivetranSettings,
     FlagValues,
     JobResult,
     Orchestrator,
@@ -25,7 +26,9 @@ from eltops.fivetran import (
     result_to_json,
     summary_rows,
 )
-from eltops.secrets import MASKER
+from eltops.history import HistoryRecorder, detect_ci_run
+from eltops.secrets import MASKER, EnvReader
+from eltops.warehouse import open_target, parse_target
 
 _ACTIONS = [a.value for a in Action] + [a.value.lower().replace("_", "-") for a in Action]
 
@@ -57,6 +60,11 @@ _ACTIONS = [a.value for a in Action] + [a.value.lower().replace("_", "-") for a 
     help="Write a JUnit XML report here. [FIVETRAN_JUNIT_REPORT]",
 )
 @click.option("--json", "json_output", is_flag=True, help="Print one machine-readable result object on stdout.")
+@click.option(
+    "--record-to",
+    metavar="TARGET",
+    help="Record this run in the warehouse's pipeline_runs/task_runs/operations. [ELTOPS_WAREHOUSE]",
+)
 @pass_app
 def fivetran(
     app: AppContext,
@@ -71,6 +79,7 @@ def fivetran(
     unpause: bool | None,
     junit: Path | None,
     json_output: bool,
+    record_to: str | None,
 ) -> int:
     """Check, sync, test or re-sync Fivetran connections, then wait for the outcome.
 
@@ -92,15 +101,29 @@ def fivetran(
         json_output=json_output,
     )
     settings = load_settings(app.env, flags)
+    recorder = _recorder(app, settings, record_to)
     out = app.output
     refs = ", ".join(str(r) for r in settings.connections)
-    with (
-        FivetranClient.create(
-            api_url=settings.api_url, api_key=settings.api_key, api_secret=settings.api_secret
-        ) as client,
-        out.section(f"fivetran_{settings.action.value.lower()}", f"Fivetran {settings.action.value}: {refs}"),
-    ):
-        job = Orchestrator(client, settings).run()
+    if recorder is not None:
+        recorder.started()
+    try:
+        with (
+            FivetranClient.create(
+                api_url=settings.api_url, api_key=settings.api_key, api_secret=settings.api_secret
+            ) as client,
+            out.section(f"fivetran_{settings.action.value.lower()}", f"Fivetran {settings.action.value}: {refs}"),
+        ):
+            job = Orchestrator(client, settings).run()
+    except (KeyboardInterrupt, SystemExit):
+        if recorder is not None:
+            recorder.finished(None, cancelled=True)
+        raise
+    except BaseException as exc:
+        if recorder is not None:
+            recorder.finished(None, error=exc)
+        raise
+    if recorder is not None:
+        recorder.finished(job)
 
     if settings.json_output:
         out.result(orjson.dumps(result_to_json(job), option=orjson.OPT_INDENT_2).decode())
@@ -116,6 +139,17 @@ def fivetran(
         if not result.ok:
             out.error(f"{result.ref}: {result.outcome}: {result.message}", title=f"Fivetran {result.ref}")
     return int(job.exit_code)
+
+
+def _recorder(app: AppContext, settings: FivetranSettings, record_to: str | None) -> HistoryRecorder | None:
+    """A recorder when a warehouse is named (checked now, before any API call), else None."""
+    env = EnvReader(app.env)
+    target_text = record_to or env.get("ELTOPS_WAREHOUSE")
+    if not target_text:
+        return None
+    spec = parse_target(target_text, env)
+    ci = detect_ci_run(app.env, job_label=f"fivetran {settings.action.value}")
+    return HistoryRecorder(lambda: open_target(spec), ci, settings)
 
 
 def _print_status(out: Output, job: JobResult) -> None:

@@ -2,12 +2,13 @@
 
 from eltops.fivetran._client import DEFAULT_API_URL, FivetranClient
 from eltops.fivetran._models import Connection, Group, SetupTest, SyncOutcome
-from eltops.fivetran._orchestrator import ConnectionResult, JobResult, Orchestrator
+from eltops.fivetran._orchestrator import OUTCOMES, ConnectionResult, JobCancelled, JobResult, Orchestrator
 from eltops.fivetran._report import junit_cases, markdown_summary, result_to_json, summary_rows
 from eltops.fivetran._settings import Action, ConnectionRef, FivetranSettings, FlagValues, load_settings
 
 __all__ = [
     "DEFAULT_API_URL",
+    "OUTCOMES",
     "Action",
     "Connection",
     "ConnectionRef",
@@ -16,6 +17,7 @@ __all__ = [
     "FivetranSettings",
     "FlagValues",
     "Group",
+    "JobCancelled",
     "JobResult",
     "Orchestrator",
     "SetupTest",

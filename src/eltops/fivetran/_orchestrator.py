@@ -13,6 +13,7 @@ Time: ``clock`` (monotonic) measures the deadline, ``wall_clock`` (epoch seconds
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -36,8 +37,23 @@ log = logging.getLogger("eltops.fivetran")
 MAX_CONCURRENT_CONNECTIONS = 16
 HEARTBEAT_SECONDS = 60.0
 
+
 # When connections end differently, the job's exit code is the most severe: an API error (we cannot tell what
 # happened) over a definite failure over a timeout (a pipeline may choose to tolerate only timeouts).
+OUTCOMES = {
+    ExitCode.OK: "succeeded",
+    ExitCode.REMOTE_FAILED: "failed",
+    ExitCode.TIMEOUT: "timed out",
+    ExitCode.CONFIG: "invalid",
+    ExitCode.API: "API error",
+}
+"""How each exit code is said in summaries and recorded as an external status."""
+
+
+class JobCancelled(Exception):
+    """The job was interrupted (Ctrl-C or SIGTERM) while waiting; not an EltopsError, so it is never a result."""
+
+
 _SEVERITY = [ExitCode.OK, ExitCode.TIMEOUT, ExitCode.REMOTE_FAILED, ExitCode.CONFIG, ExitCode.API]
 
 
@@ -60,13 +76,7 @@ class ConnectionResult:
 
     @property
     def outcome(self) -> str:
-        return {
-            ExitCode.OK: "succeeded",
-            ExitCode.REMOTE_FAILED: "failed",
-            ExitCode.TIMEOUT: "timed out",
-            ExitCode.CONFIG: "invalid",
-            ExitCode.API: "API error",
-        }[self.exit_code]
+        return OUTCOMES[self.exit_code]
 
     @property
     def duration_seconds(self) -> float:
@@ -97,8 +107,22 @@ class Orchestrator:
     settings: FivetranSettings
     clock: Clock = time.monotonic
     wall_clock: Clock = time.time
-    sleep: Sleep = time.sleep
+    sleep: Sleep | None = None  # None: wait on ``cancelled``, so cancel() interrupts every wait at once
     on_result: Callable[[ConnectionResult], None] | None = field(default=None)
+
+    cancelled: threading.Event = field(default_factory=threading.Event)
+
+    def cancel(self) -> None:
+        """Stop every connection's wait at its next sleep or poll (the remote operations go on)."""
+        self.cancelled.set()
+
+    def wait(self, seconds: float) -> None:
+        if self.cancelled.is_set():
+            raise JobCancelled("cancelled")
+        if self.sleep is not None:
+            self.sleep(seconds)
+        elif self.cancelled.wait(seconds):
+            raise JobCancelled("cancelled")
 
     def run(self) -> JobResult:
         deadline = Deadline(self.settings.timeout, self.clock)
@@ -108,8 +132,15 @@ class Orchestrator:
             results = [self._run_one(refs[0], deadline)]
         else:
             workers = min(len(refs), MAX_CONCURRENT_CONNECTIONS)
-            with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="fivetran") as pool:
+            pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="fivetran")
+            try:
                 results = list(pool.map(lambda ref: self._run_one(ref, deadline), refs))
+            except BaseException:
+                # interrupted (Ctrl-C, SIGTERM): stop the workers' waits instead of waiting for their syncs
+                self.cancel()
+                raise
+            finally:
+                pool.shutdown(wait=True, cancel_futures=True)
         return JobResult(self.settings.action, tuple(results), started, _now_utc(self.wall_clock))
 
     # -- one connection -----------------------------------------------------------------------------------------
@@ -297,7 +328,7 @@ class _ConnectionRun:
             )
         self.info("rescheduled by Fivetran until %s; triggering it again then", _iso(resume_at))
         if wait > 0:
-            self.o.sleep(wait)
+            self.o.wait(wait)
         self.client.trigger_sync(current.id, deadline=self.deadline)
         self.info("sync triggered again after the reschedule")
 
@@ -305,7 +336,7 @@ class _ConnectionRun:
         remaining = self.deadline.remaining()
         if remaining <= 0:
             raise self._timeout()
-        self.o.sleep(min(seconds, remaining))
+        self.o.wait(min(seconds, remaining))
 
     def _timeout(self) -> JobTimeout:
         state = self.connection.sync_state if self.connection else "unknown"

@@ -25,7 +25,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from eltops.errors import ConfigError
-from eltops.orchestra._records import LOADED_AT, ColumnType, Resource
+from eltops.orchestra._records import LOADED_AT, ColumnType, Resource, arrow_schema
 from eltops.secrets import EnvReader, Secret
 from eltops.warehouse._ddl import create_table_sql
 from eltops.warehouse._target import STATE_TABLE, LoadState, WarehouseError, WriteCounts
@@ -220,6 +220,25 @@ class SnowflakeTarget:
                 return []
         finally:
             cursor.close()
+
+    def read_table(self, resource: Resource, *, since: datetime | None = None) -> pa.Table:
+        """The resource's table (rows created at or after ``since``) as Arrow, lower-case column names."""
+        sql = f"SELECT * FROM {resource.table}"
+        params: list[Any] = []
+        if since is not None:
+            sql += f" WHERE {resource.window_column} >= %s::TIMESTAMP_TZ"
+            params.append(since.isoformat())
+        cursor = self._con.cursor()
+        try:
+            cursor.execute(sql, params)
+            table = cursor.fetch_arrow_all()
+        except self._error_type as exc:
+            raise WarehouseError(f"reading {resource.table} in {self.description} failed: {exc}") from None
+        finally:
+            cursor.close()
+        if table is None:  # the connector answers no rows with None
+            return arrow_schema(resource).append(pa.field(LOADED_AT, pa.timestamp("us", tz="UTC"))).empty_table()
+        return table.rename_columns([name.lower() for name in table.column_names])
 
     def prepare(self, resources: Sequence[Resource]) -> None:
         try:

@@ -1,0 +1,152 @@
+"""``eltops demo``: the whole product in under a minute, with no account and no configuration.
+
+Both emulators start in-process on loopback; ``eltops fivetran`` runs START on two connections (one succeeds, one
+fails), then TEST and FORCE_RESYNC on a third, each as a job of one (pretend) GitLab pipeline recording itself;
+``eltops orchestra load`` loads the Orchestra emulator's history; everything lands in ``eltops-demo.duckdb`` and
+``eltops report`` turns it into ``eltops-demo-report.html``. The servers stop before the command returns.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import click
+
+from eltops._serve import serve_in_thread
+from eltops.cli._app import AppContext, pass_app, run_command
+from eltops.errors import EltopsError
+from eltops.fivetran.emulator import ConnectionScript, FivetranEmulator, SetupTest
+from eltops.orchestra.emulator import OrchestraEmulator, Volume
+from eltops.report import write_report
+from eltops.warehouse import DuckDbSpec
+
+DEMO_DB = "eltops-demo.duckdb"
+DEMO_REPORT = "eltops-demo-report.html"
+KEY, SECRET, ORCHESTRA_KEY = "demo-key", "demo-secret", "demo-orchestra-key"
+QUERY_HINT = "eltops report --from {db}   (or query the tables pipeline_runs, task_runs, operations with DuckDB)"
+
+# each step: (what it shows, arguments, exit code it should end with)
+STEPS: list[tuple[str, dict[str, str], int]] = [
+    (
+        "START two connections: demo_shop succeeds, demo_crm fails",
+        {
+            "FIVETRAN_ACTION": "START",
+            "CONNECTOR_ID": "demo_shop,demo_crm",
+            "CI_JOB_ID": "101",
+            "CI_JOB_NAME": "fivetran-start",
+        },
+        1,
+    ),
+    (
+        "TEST the setup of demo_erp",
+        {"FIVETRAN_ACTION": "TEST", "CONNECTOR_ID": "demo_erp", "CI_JOB_ID": "102", "CI_JOB_NAME": "fivetran-test"},
+        0,
+    ),
+    (
+        "FORCE_RESYNC public.orders of demo_erp",
+        {
+            "FIVETRAN_ACTION": "FORCE_RESYNC",
+            "CONNECTOR_ID": "demo_erp",
+            "SCHEMA": "public",
+            "TABLE": "orders",
+            "CI_JOB_ID": "103",
+            "CI_JOB_NAME": "fivetran-resync",
+        },
+        0,
+    ),
+]
+
+
+def fivetran_demo() -> FivetranEmulator:
+    emulator = FivetranEmulator(api_key=KEY, api_secret=SECRET)
+    emulator.add_group("demo_group", name="Demo Warehouse")
+    emulator.add_connection(
+        "demo_shop", group_id="demo_group", schema="shop_db", script=ConnectionScript(queue_seconds=0.5, sync_seconds=2)
+    )
+    emulator.add_connection(
+        "demo_crm",
+        group_id="demo_group",
+        schema="crm",
+        service="salesforce",
+        script=ConnectionScript(queue_seconds=0.5, sync_seconds=1.5, outcome="failure"),
+    )
+    emulator.add_connection(
+        "demo_erp",
+        group_id="demo_group",
+        schema="erp",
+        service="sql_server",
+        tables={"public": ["orders", "invoices", "customers"]},
+        script=ConnectionScript(
+            sync_seconds=1.5,
+            setup_tests=(
+                SetupTest("Connecting to host", "PASSED"),
+                SetupTest("Validating certificate", "PASSED"),
+                SetupTest("Checking permissions", "PASSED"),
+            ),
+        ),
+    )
+    return emulator
+
+
+@click.command()
+@click.option(
+    "--dir",
+    "directory",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("."),
+    help="Where to write eltops-demo.duckdb and the report.",
+)
+@pass_app
+def demo(app: AppContext, directory: Path) -> int:
+    """Run the whole product against both emulators, into eltops-demo.duckdb, and write a report."""
+    started = time.monotonic()
+    out = app.output
+    directory.mkdir(parents=True, exist_ok=True)
+    db = (directory / DEMO_DB).resolve()
+    for stale in (db, db.with_name(db.name + ".wal")):
+        stale.unlink(missing_ok=True)
+    orchestra = OrchestraEmulator(api_key=ORCHESTRA_KEY, seed=7, volume=Volume(task_runs=4000, days=6.9))
+    unexpected: list[str] = []
+    with serve_in_thread(fivetran_demo().wsgi_app) as fivetran_server, serve_in_thread(orchestra.wsgi_app) as orch:
+        env = {
+            **{k: v for k, v in app.env.items() if k in ("PATH", "HOME", "TERM", "NO_COLOR")},
+            "FIVETRAN_API_URL": fivetran_server.url,
+            "FIVETRAN_API_KEY": KEY,
+            "FIVETRAN_API_SECRET": SECRET,
+            "FIVETRAN_POLL_INTERVAL": "0.5",
+            "FIVETRAN_TIMEOUT": "60",
+            "ORCHESTRA_API_URL": f"{orch.url}/api/engine/public",
+            "ORCHESTRA_API_KEY": ORCHESTRA_KEY,
+            "ORCHESTRA_RATE_LIMIT": "0",
+            "ELTOPS_WAREHOUSE": str(db),
+            # the Fivetran jobs record themselves as jobs of one GitLab pipeline
+            "GITLAB_CI": "true",
+            "CI_PROJECT_PATH": "acme/analytics",
+            "CI_PIPELINE_ID": "4711",
+            "CI_PIPELINE_URL": "https://gitlab.example.com/acme/analytics/-/pipelines/4711",
+            "CI_COMMIT_REF_NAME": "main",
+            "CI_COMMIT_SHA": "9fceb02d0ae598e95dc970b74767f19372d61af8",
+        }
+        for title, variables, expected in STEPS:
+            out.line(f"\n== {title}")
+            code = run_command(["fivetran"], env={**env, **variables}, output=out)
+            if code != expected:
+                unexpected.append(f"{title}: exit {code}, expected {expected}")
+        out.line("\n== Load the Orchestra emulator's run history")
+        code = run_command(["orchestra", "load"], env=env, output=out)
+        if code != 0:
+            unexpected.append(f"orchestra load: exit {code}")
+    report_path = (directory / DEMO_REPORT).resolve()
+    data = write_report(DuckDbSpec(db), report_path, since=None)
+    head = data.headline
+    out.line(
+        f"\n== Done in {time.monotonic() - started:.0f} s\n"
+        f"Warehouse: {db}\n"
+        f"  pipeline_runs {head.pipeline_runs:,} · task_runs {head.task_runs:,} · operations {head.operations:,}\n"
+        f"Report:    {report_path}\n"
+        f"Next:      {QUERY_HINT.format(db=db.name)}"
+    )
+    if unexpected:
+        raise EltopsError("the demo did not go as scripted: " + "; ".join(unexpected))
+    return 0

@@ -1,0 +1,33 @@
+"""``eltops report``: write the run-history report for a warehouse."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from eltops.cli._app import AppContext, pass_app
+from eltops.orchestra._config import parse_time
+from eltops.report import write_report
+from eltops.secrets import EnvReader
+from eltops.warehouse import parse_target
+
+
+@click.command(context_settings={"show_default": True})
+@click.option(
+    "--from", "source", metavar="TARGET", help="Warehouse to read (default eltops.duckdb). [ELTOPS_WAREHOUSE]"
+)
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=Path("report.html"), help="HTML file.")
+@click.option("--since", metavar="DATE", help="Only runs created on or after this date or ISO-8601 time.")
+@pass_app
+def report(app: AppContext, source: str | None, out: Path, since: str | None) -> None:
+    """Write one self-contained HTML report of the run history: runs over time, durations, failures, operations."""
+    env = EnvReader(app.env)
+    spec = parse_target(source or env.get("ELTOPS_WAREHOUSE"), env)
+    since_moment = parse_time(since, "--since") if since else None
+    data = write_report(spec, out, since=since_moment)
+    head = data.headline
+    app.output.line(
+        f"Wrote {out.resolve()}: {head.pipeline_runs:,} pipeline runs, {head.task_runs:,} task runs, "
+        f"{head.operations:,} operations from {spec}"
+    )

@@ -1,0 +1,158 @@
+"""How an ``eltops fivetran`` run is written as Orchestra-shaped history: the CI pipeline is the pipeline run,
+the job is the task run, each connection's sync, test or resync is an operation.
+
+Statuses use Orchestra's vocabularies. A timed-out sync is an operation in status UNKNOWN (it goes on in Fivetran,
+its outcome is not known) and fails its task run; STATUS reads nothing that ran, so it records no operation.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+from eltops.errors import ExitCode
+from eltops.fivetran import Action, ConnectionResult, FivetranSettings, JobResult
+from eltops.history._ci import CiRun, stable_id
+from eltops.orchestra._records import Operation, PipelineRun, TaskRun
+
+INTEGRATION = "FIVETRAN"
+FIVETRAN_DASHBOARD = "https://fivetran.com/dashboard/connectors/{id}"
+
+_OPERATION_STATUS = {
+    ExitCode.OK: "SUCCEEDED",
+    ExitCode.REMOTE_FAILED: "FAILED",
+    ExitCode.TIMEOUT: "UNKNOWN",
+    ExitCode.CONFIG: "FAILED",
+    ExitCode.API: "FAILED",
+}
+
+
+def task_status(exit_code: ExitCode | None, *, cancelled: bool = False) -> str:
+    """The task run's status: RUNNING while unknown, CANCELLED when interrupted, else success or failure."""
+    if cancelled:
+        return "CANCELLED"
+    if exit_code is None:
+        return "RUNNING"
+    return "SUCCEEDED" if exit_code is ExitCode.OK else "FAILED"
+
+
+def pipeline_status(task_statuses: Iterable[str]) -> str:
+    """A pipeline run's status from its task runs' statuses (the most telling one wins)."""
+    statuses = set(task_statuses)
+    for status in ("RUNNING", "FAILED", "CANCELLED", "WARNING"):
+        if status in statuses:
+            return status
+    return "SUCCEEDED" if statuses else "CREATED"
+
+
+def task_parameters(settings: FivetranSettings) -> dict[str, Any]:
+    """The job's settings as recorded: everything that shapes the run, never a credential."""
+    parameters: dict[str, Any] = {
+        "action": settings.action.value,
+        "connections": [str(c) for c in settings.connections],
+        "timeout_seconds": settings.timeout,
+        "poll_interval_seconds": settings.poll_interval,
+        "disable_schedule": settings.disable_schedule,
+        "unpause": settings.unpause,
+        "api_url": settings.api_url,
+    }
+    if settings.action is Action.FORCE_RESYNC:
+        parameters["schema"] = settings.schema
+        parameters["tables"] = list(settings.tables)
+    return parameters
+
+
+def pipeline_run(ci: CiRun, *, status: str, started_at: datetime, now: datetime) -> PipelineRun:
+    return PipelineRun(
+        id=ci.pipeline_run_id,
+        pipeline_id=ci.pipeline_id,
+        pipeline_name=ci.pipeline_name,
+        env_name=ci.env_name,
+        run_status=status,
+        message=None,
+        created_at=started_at,
+        updated_at=now,
+        started_at=started_at,
+        completed_at=None if status == "RUNNING" else now,
+        branch=ci.branch,
+        commit=ci.commit,
+    )
+
+
+def task_run(
+    ci: CiRun,
+    settings: FivetranSettings,
+    *,
+    status: str,
+    message: str,
+    started_at: datetime,
+    now: datetime,
+    external_status: str | None = None,
+) -> TaskRun:
+    first = next((c.id for c in settings.connections if c.id), None)
+    return TaskRun(
+        id=ci.task_run_id,
+        pipeline_run_id=ci.pipeline_run_id,
+        task_name=ci.task_name,
+        task_id=stable_id("task", ci.pipeline_name, ci.task_name),
+        pipeline_id=ci.pipeline_id,
+        integration=INTEGRATION,
+        integration_job=settings.action.value,
+        status=status,
+        message=message,
+        external_status=external_status,
+        external_message=message if status != "RUNNING" else None,
+        platform_link=FIVETRAN_DASHBOARD.format(id=first) if first else None,
+        task_parameters=task_parameters(settings),
+        run_parameters=ci.parameters(),
+        connection_id=",".join(str(c) for c in settings.connections),
+        number_of_attempts=ci.attempt,
+        created_at=started_at,
+        updated_at=now,
+        started_at=started_at,
+        completed_at=None if status == "RUNNING" else now,
+    )
+
+
+def operations(ci: CiRun, job: JobResult) -> list[Operation]:
+    """One operation per connection for START, TEST and FORCE_RESYNC; none for STATUS."""
+    if job.action is Action.STATUS:
+        return []
+    return [_operation(ci, job.action, result) for result in job.results]
+
+
+def _operation(ci: CiRun, action: Action, result: ConnectionResult) -> Operation:
+    connection = result.connection
+    external_id = result.connection_id or result.ref
+    detail = None
+    if connection is not None:
+        detail = (
+            f"sync_state={connection.sync_state}; setup_state={connection.setup_state}; "
+            f"succeeded_at={_iso(connection.succeeded_at)}; failed_at={_iso(connection.failed_at)}"
+        )
+    name = connection.name if connection is not None and connection.name else result.ref
+    return Operation(
+        id=stable_id("operation", ci.task_run_id, external_id),
+        pipeline_run_id=ci.pipeline_run_id,
+        task_run_id=ci.task_run_id,
+        inserted_at=result.finished_at,
+        message=result.message,
+        operation_name=f"{action.value.lower().replace('_', ' ')} {name}",
+        operation_status=_OPERATION_STATUS[result.exit_code],
+        operation_type="TEST" if action is Action.TEST else "INGESTION",
+        external_status=connection.sync_state if connection is not None else None,
+        external_detail=detail,
+        external_id=external_id,
+        integration=INTEGRATION,
+        integration_job=action.value,
+        started_at=result.started_at,
+        completed_at=result.finished_at,
+        dependencies=[],
+        operation_duration=round(result.duration_seconds, 3),
+        rows_affected=None,
+    )
+
+
+def _iso(moment: datetime | None) -> str:
+    return "null" if moment is None else moment.isoformat().replace("+00:00", "Z")

@@ -1,0 +1,278 @@
+"""Render :class:`ReportData` as one self-contained HTML page: Plotly charts (its JavaScript inlined once, so the
+file opens with no network) and plain HTML tables for the exact figures."""
+
+from __future__ import annotations
+
+import html
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+
+import plotly.graph_objects as go
+import plotly.io as pio
+
+from eltops import __version__
+from eltops.report._data import ReportData
+from eltops.secrets import MASKER
+
+STATUS_COLOURS = {
+    "SUCCEEDED": "#2e9d5b",
+    "WARNING": "#e3a008",
+    "FAILED": "#d64545",
+    "CANCELLED": "#8c8c8c",
+    "CANCELLING": "#b0b0b0",
+    "SKIPPED": "#c7c7c7",
+    "RUNNING": "#3b7dd8",
+    "QUEUED": "#86b3ee",
+    "CREATED": "#a9c9f5",
+}
+LAYOUT = {
+    "template": "plotly_white",
+    "margin": {"l": 60, "r": 20, "t": 50, "b": 50},
+    "height": 380,
+    "font": {"family": "system-ui, -apple-system, Segoe UI, sans-serif", "size": 12},
+    "legend": {"orientation": "h", "y": -0.2},
+}
+MAX_TREND_PIPELINES = 8
+NONE = "\N{EN DASH}"
+
+CSS = """
+body { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; margin: 0; background: #f6f7f9; color: #1f2328; }
+header { background: #1f2a44; color: #fff; padding: 20px 32px; }
+header h1 { margin: 0 0 4px; font-size: 22px; }
+header p { margin: 0; opacity: .8; font-size: 13px; }
+main { padding: 24px 32px; max-width: 1400px; margin: auto; }
+.tiles { display: grid; grid-template-columns: repeat(auto-fit, minmax(170px, 1fr)); gap: 12px; margin-bottom: 20px; }
+.tile { background: #fff; border-radius: 8px; padding: 14px 16px; box-shadow: 0 1px 2px rgba(0,0,0,.08); }
+.tile .value { font-size: 24px; font-weight: 600; }
+.tile .label { font-size: 12px; color: #57606a; text-transform: uppercase; letter-spacing: .04em; }
+.grid { display: grid; grid-template-columns: repeat(auto-fit, minmax(560px, 1fr)); gap: 16px; }
+section { background: #fff; border-radius: 8px; padding: 12px 16px; box-shadow: 0 1px 2px rgba(0,0,0,.08);
+  margin-bottom: 16px; }
+section h2 { font-size: 15px; margin: 6px 0 8px; }
+table { border-collapse: collapse; width: 100%; font-size: 13px; }
+th, td { text-align: left; padding: 5px 8px; border-bottom: 1px solid #eaecef; vertical-align: top; }
+th { color: #57606a; font-weight: 600; }
+td.num { text-align: right; font-variant-numeric: tabular-nums; }
+td.msg { font-family: ui-monospace, monospace; font-size: 12px; white-space: pre-wrap; word-break: break-word; }
+.empty { color: #57606a; font-style: italic; }
+"""
+
+
+def _esc(value: object) -> str:
+    return html.escape(MASKER.redact(str(value)))
+
+
+def _seconds(value: float | None) -> str:
+    if value is None:
+        return NONE
+    if value < 120:
+        return f"{value:.1f} s"
+    if value < 7200:
+        return f"{value / 60:.1f} min"
+    return f"{value / 3600:.1f} h"
+
+
+def _when(moment: datetime | None) -> str:
+    return NONE if moment is None else moment.strftime("%Y-%m-%d %H:%M UTC")
+
+
+def _table(
+    headers: Sequence[str], rows: Iterable[Sequence[object]], numeric: Sequence[int] = (), message: int = -1
+) -> str:
+    head = "".join(f"<th>{_esc(h)}</th>" for h in headers)
+    body = []
+    for row in rows:
+        cells = []
+        for i, value in enumerate(row):
+            cls = ' class="num"' if i in numeric else (' class="msg"' if i == message else "")
+            cells.append(f"<td{cls}>{_esc(value)}</td>")
+        body.append(f"<tr>{''.join(cells)}</tr>")
+    if not body:
+        return '<p class="empty">Nothing in this period.</p>'
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+
+
+def _figure_html(fig: go.Figure, *, include_js: bool, div_id: str) -> str:
+    fig.update_layout(**LAYOUT)
+    return str(
+        pio.to_html(
+            fig,
+            full_html=False,
+            include_plotlyjs=include_js,
+            div_id=div_id,
+            config={"displaylogo": False, "responsive": True},
+        )
+    )
+
+
+def _runs_by_day(data: ReportData) -> go.Figure:
+    by_status: dict[str, dict[str, int]] = defaultdict(dict)
+    for row in data.runs_by_day:
+        by_status[row.status][row.day.isoformat()] = row.runs
+    fig = go.Figure()
+    for status in sorted(by_status, key=lambda s: list(STATUS_COLOURS).index(s) if s in STATUS_COLOURS else 99):
+        days = sorted(by_status[status])
+        fig.add_bar(
+            x=days, y=[by_status[status][d] for d in days], name=status, marker_color=STATUS_COLOURS.get(status)
+        )
+    fig.update_layout(barmode="stack", title="Pipeline runs per day, by status", yaxis_title="runs")
+    return fig
+
+
+def _duration_trend(data: ReportData) -> go.Figure:
+    busiest = [p.pipeline_name for p in sorted(data.pipeline_durations, key=lambda p: -p.runs)][:MAX_TREND_PIPELINES]
+    fig = go.Figure()
+    for name in busiest:
+        points = [row for row in data.duration_trend if row.pipeline_name == name]
+        fig.add_scatter(
+            x=[p.day.isoformat() for p in points],
+            y=[p.median / 60 for p in points],
+            mode="lines+markers",
+            name=name,
+        )
+    fig.update_layout(title="Median pipeline duration per day", yaxis_title="minutes")
+    return fig
+
+
+def _percentiles(data: ReportData) -> go.Figure:
+    rows = data.pipeline_durations[: MAX_TREND_PIPELINES * 2]
+    names = [r.pipeline_name for r in rows]
+    fig = go.Figure()
+    for label, attr, colour in (("p50", "p50", "#3b7dd8"), ("p90", "p90", "#e3a008"), ("p99", "p99", "#d64545")):
+        fig.add_bar(x=names, y=[getattr(r, attr) / 60 for r in rows], name=label, marker_color=colour)
+    fig.update_layout(barmode="group", title="Pipeline duration percentiles", yaxis_title="minutes")
+    return fig
+
+
+def _slowest_tasks(data: ReportData) -> go.Figure:
+    rows = list(reversed(data.slowest_tasks))
+    fig = go.Figure()
+    fig.add_bar(
+        y=[r.task_name for r in rows], x=[r.p90 / 60 for r in rows], orientation="h", name="p90", marker_color="#e3a008"
+    )
+    fig.add_bar(
+        y=[r.task_name for r in rows], x=[r.p50 / 60 for r in rows], orientation="h", name="p50", marker_color="#3b7dd8"
+    )
+    fig.update_layout(title="Slowest tasks (p90 duration)", xaxis_title="minutes", barmode="overlay")
+    return fig
+
+
+def _failing_tasks(data: ReportData) -> go.Figure:
+    rows = list(reversed(data.failing_tasks))
+    fig = go.Figure()
+    fig.add_bar(
+        y=[r.task_name for r in rows],
+        x=[r.failures for r in rows],
+        orientation="h",
+        marker_color="#d64545",
+        text=[f"{r.failure_rate:.0%} of {r.runs}" for r in rows],
+        textposition="auto",
+        name="failures",
+    )
+    fig.update_layout(title="Most failing tasks", xaxis_title="failed runs", showlegend=False)
+    return fig
+
+
+def _integrations(data: ReportData) -> go.Figure:
+    names = [r.integration for r in data.integrations]
+    fig = go.Figure()
+    fig.add_bar(x=names, y=[r.operations for r in data.integrations], name="operations", marker_color="#3b7dd8")
+    fig.add_bar(
+        x=names,
+        y=[r.rows_affected for r in data.integrations],
+        name="rows affected",
+        yaxis="y2",
+        marker_color="#2e9d5b",
+        opacity=0.6,
+    )
+    fig.update_layout(
+        title="Operations and rows affected per integration",
+        barmode="group",
+        yaxis={"title": "operations"},
+        yaxis2={"title": "rows affected", "overlaying": "y", "side": "right"},
+    )
+    return fig
+
+
+def render(data: ReportData, *, source: str) -> str:
+    """The whole report as one HTML document."""
+    h = data.headline
+    rate = NONE if h.success_rate is None else f"{h.success_rate:.1%}"
+    tiles = [
+        ("pipeline runs", f"{h.pipeline_runs:,}"),
+        ("pipeline success rate", rate),
+        ("failed pipeline runs", f"{h.pipeline_runs_failed:,}"),
+        ("task runs", f"{h.task_runs:,}"),
+        ("failed task runs", f"{h.task_runs_failed:,}"),
+        ("operations", f"{h.operations:,}"),
+        ("rows affected", f"{h.rows_affected:,}"),
+    ]
+    tile_html = "".join(
+        f'<div class="tile" data-metric="{_esc(label)}"><div class="value">{_esc(value)}</div>'
+        f'<div class="label">{_esc(label)}</div></div>'
+        for label, value in tiles
+    )
+    charts = [
+        ("runs-by-day", _runs_by_day(data)),
+        ("duration-trend", _duration_trend(data)),
+        ("duration-percentiles", _percentiles(data)),
+        ("slowest-tasks", _slowest_tasks(data)),
+        ("failing-tasks", _failing_tasks(data)),
+        ("integrations", _integrations(data)),
+    ]
+    chart_html = "".join(
+        f"<section>{_figure_html(fig, include_js=(i == 0), div_id=name)}</section>"
+        for i, (name, fig) in enumerate(charts)
+    )
+    period = f"since {_when(data.since)}" if data.since else "all history"
+    tables = [
+        (
+            "Pipeline durations",
+            "pipeline-durations",
+            _table(
+                ["pipeline", "runs", "p50", "p90", "p99", "max"],
+                [
+                    (r.pipeline_name, r.runs, _seconds(r.p50), _seconds(r.p90), _seconds(r.p99), _seconds(r.max))
+                    for r in data.pipeline_durations
+                ],
+                numeric=(1, 2, 3, 4, 5),
+            ),
+        ),
+        (
+            "Recent failures",
+            "recent-failures",
+            _table(
+                ["when", "pipeline", "task", "integration", "message"],
+                [(_when(f.at), f.pipeline_name, f.task_name, f.integration, f.message) for f in data.recent_failures],
+                message=4,
+            ),
+        ),
+        (
+            "Most failing tasks",
+            "failing-tasks-table",
+            _table(
+                ["task", "integration", "runs", "failures", "failure rate"],
+                [(t.task_name, t.integration, t.runs, t.failures, f"{t.failure_rate:.1%}") for t in data.failing_tasks],
+                numeric=(2, 3, 4),
+            ),
+        ),
+        (
+            "Operations per integration",
+            "integrations-table",
+            _table(
+                ["integration", "operations", "failed", "rows affected"],
+                [(r.integration, r.operations, r.failed, f"{r.rows_affected:,}") for r in data.integrations],
+                numeric=(1, 2, 3),
+            ),
+        ),
+    ]
+    table_html = "".join(f'<section id="{tid}"><h2>{_esc(title)}</h2>{body}</section>' for title, tid, body in tables)
+    return f"""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>eltops run history</title>
+<meta name="viewport" content="width=device-width, initial-scale=1"><style>{CSS}</style></head>
+<body><header><h1>Run history</h1>
+<p>{_esc(source)} · {_esc(period)} · runs from {_esc(_when(h.first_run))} to {_esc(_when(h.last_run))} ·
+generated {_esc(_when(data.generated_at))} by eltops {_esc(__version__)}</p></header>
+<main><div class="tiles">{tile_html}</div><div class="grid">{chart_html}</div>{table_html}</main></body></html>
+"""

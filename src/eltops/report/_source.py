@@ -1,0 +1,89 @@
+"""Where a report's rows come from: the three history tables of a target, as one DuckDB connection."""
+
+# ruff: noqa: S608  (table names come from the declared resources, never from input)
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+
+import duckdb
+
+from eltops.errors import ConfigError
+from eltops.orchestra._records import RESOURCES
+from eltops.report._data import ReportData, collect
+from eltops.report._html import render
+from eltops.warehouse import DuckDbSpec, TargetSpec, WarehouseError
+from eltops.warehouse._ddl import create_table_sql
+
+
+@contextmanager
+def open_history(source: TargetSpec, *, since: datetime | None) -> Iterator[duckdb.DuckDBPyConnection]:
+    """An in-memory DuckDB connection with ``pipeline_runs``, ``task_runs`` and ``operations`` from ``source``.
+
+    A DuckDB file is attached read-only (never created or changed); Snowflake tables are copied in as Arrow.
+    A table the source does not have is an empty one, so a report of a young warehouse still renders.
+    """
+    con = duckdb.connect()
+    try:
+        if isinstance(source, DuckDbSpec):
+            _attach_duckdb(con, source.path)
+        else:
+            _copy_snowflake(con, source, since)
+        yield con
+    finally:
+        con.close()
+
+
+def _attach_duckdb(con: duckdb.DuckDBPyConnection, path: Path) -> None:
+    if not path.is_file():
+        raise ConfigError(
+            f"there is no warehouse at {path}: load some history first (eltops orchestra load, eltops fivetran "
+            "--record-to, or eltops demo), or name another with --from"
+        )
+    try:
+        con.execute("ATTACH ? AS history (READ_ONLY)", [str(path)])
+    except duckdb.Error as exc:
+        raise WarehouseError(f"cannot open the DuckDB database {path}: {exc}") from None
+    present = {
+        row[0]
+        for row in con.execute(
+            "SELECT table_name FROM information_schema.tables WHERE table_catalog = 'history'"
+        ).fetchall()
+    }
+    for resource in RESOURCES:
+        if resource.table in present:
+            con.execute(f'CREATE VIEW "{resource.table}" AS SELECT * FROM history."{resource.table}"')
+        else:
+            con.execute(create_table_sql(resource, "duckdb"))
+
+
+def _copy_snowflake(con: duckdb.DuckDBPyConnection, source: TargetSpec, since: datetime | None) -> None:
+    from eltops.warehouse._snowflake import SnowflakeTarget
+
+    assert not isinstance(source, DuckDbSpec)
+    target = SnowflakeTarget(source.settings)
+    try:
+        target.prepare(RESOURCES)
+        for resource in RESOURCES:
+            table = target.read_table(resource, since=since)
+            con.register(f"{resource.table}_arrow", table)
+            con.execute(f'CREATE TABLE "{resource.table}" AS SELECT * FROM "{resource.table}_arrow"')
+            con.unregister(f"{resource.table}_arrow")
+    finally:
+        target.close()
+
+
+def write_report(source: TargetSpec, out: Path, *, since: datetime | None, now: datetime | None = None) -> ReportData:
+    """Compute the report for ``source`` and write it to ``out``; returns the figures it shows."""
+    with open_history(source, since=since) as con:
+        data = collect(con, since=since, generated_at=now or datetime.now(UTC))
+    page = render(data, source=str(source))
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(page, encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"cannot write the report {out}: {exc.strerror}") from None
+    return data
