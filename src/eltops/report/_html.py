@@ -46,7 +46,8 @@ main { padding: 24px 32px; max-width: 1400px; margin: auto; }
 .tile { background: #fff; border-radius: 8px; padding: 14px 16px; box-shadow: 0 1px 2px rgba(0,0,0,.08); }
 .tile .value { font-size: 24px; font-weight: 600; }
 .tile .label { font-size: 12px; color: #57606a; text-transform: uppercase; letter-spacing: .04em; }
-.grid { display: grid; grid-template-columns: repeat(auto-fit, minmax(560px, 1fr)); gap: 16px; }
+.grid { display: grid; grid-template-columns: repeat(auto-fill, minmax(560px, 1fr)); gap: 16px; }
+.grid section { min-width: 0; }
 section { background: #fff; border-radius: 8px; padding: 12px 16px; box-shadow: 0 1px 2px rgba(0,0,0,.08);
   margin-bottom: 16px; }
 section h2 { font-size: 15px; margin: 6px 0 8px; }
@@ -101,6 +102,8 @@ def _figure_html(fig: go.Figure, *, include_js: bool, div_id: str) -> str:
             full_html=False,
             include_plotlyjs=include_js,
             div_id=div_id,
+            default_width="100%",
+            default_height=f"{LAYOUT['height']}px",
             config={"displaylogo": False, "responsive": True},
         )
     )
@@ -274,5 +277,6 @@ def render(data: ReportData, *, source: str) -> str:
 <body><header><h1>Run history</h1>
 <p>{_esc(source)} · {_esc(period)} · runs from {_esc(_when(h.first_run))} to {_esc(_when(h.last_run))} ·
 generated {_esc(_when(data.generated_at))} by eltops {_esc(__version__)}</p></header>
-<main><div class="tiles">{tile_html}</div><div class="grid">{chart_html}</div>{table_html}</main></body></html>
+<main><div class="tiles">{tile_html}</div><div class="grid">{chart_html}</div>{table_html}</main>
+<script>window.addEventListener("load", () => window.dispatchEvent(new Event("resize")));</script></body></html>
 """
