@@ -16,7 +16,7 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 demo: $(STAMP)
-	BIN=$(BIN) bash scripts/fivetran-demo.sh
+	$(BIN)/eltops demo
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks
