@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from eltops._serve import serve_in_thread
+from eltops.orchestra import _plan, _records
 from eltops.orchestra.emulator import BASE_PATH, OrchestraEmulator, Volume
 from eltops.snowflake_app import orchestra_app as app
 
@@ -115,11 +116,11 @@ def test_iter_window_reads_every_page_once_when_stable(
     resource: str, make_api: MakeApi, http: RecordingHttp, emulator: OrchestraEmulator
 ) -> None:
     """A stable window is read page 1..ceil(total/100), no extra empty page, every record exactly once."""
-    spec = app.resource_named(resource)
-    window = app.Window(NOW - timedelta(days=7), NOW)
+    spec = _records.resource_named(resource)
+    window = _plan.Window(NOW - timedelta(days=7), NOW)
     pages = list(make_api().iter_window(spec, window))
     total = pages[0].total
-    ids = [r["id"] for p in pages for r in p.rows]
+    ids = [r["id"] for p in pages for r in p.records]
     assert len(ids) == total == len(set(ids))
     assert len(http.urls) == max(1, -(-total // 100))
     for url in http.urls:
@@ -141,23 +142,23 @@ def test_iter_window_reads_again_when_pages_disagree(make_api: MakeApi) -> None:
         return json.dumps(data).encode()
 
     http = RecordingHttp(rewrite=shift_total)
-    pages = list(make_api(http=http).iter_window(app.TASK_RUNS, app.Window(NOW - timedelta(days=7), NOW)))
+    pages = list(make_api(http=http).iter_window(_records.TASK_RUNS, _plan.Window(NOW - timedelta(days=7), NOW)))
     first_pass = -(-pages[0].total // 100)
     assert len(http.urls) == 2 * first_pass
-    assert {r["id"] for p in pages for r in p.rows} == {r["id"] for p in pages[:first_pass] for r in p.rows}
+    assert {r["id"] for p in pages for r in p.records} == {r["id"] for p in pages[:first_pass] for r in p.records}
 
 
 def test_backfill_walks_seven_day_windows(
     make_api: MakeApi, http: RecordingHttp, snowflake_sql: FakesnowSql, clock: Clock
 ) -> None:
     """A backfill from 20 days back reads three consecutive windows of at most 7 days and loads all of them."""
-    summary = app.load(snowflake_sql, make_api(), app.PIPELINE_RUNS, now=clock(), since=NOW - timedelta(days=20))
+    summary = app.load(snowflake_sql, make_api(), _records.PIPELINE_RUNS, now=clock(), since=NOW - timedelta(days=20))
     windows = sorted({(p["time_from"], p["time_to"]) for p in map(_params, http.urls)})
     assert len(windows) == 3 == summary["window"]["windows"]
     for (_, end), (next_start, _) in itertools.pairwise(windows):
         assert end == next_start
     for start, end in windows:
-        assert app.parse_timestamp(end) - app.parse_timestamp(start) == timedelta(days=7)
+        assert _records.parse_timestamp(end) - _records.parse_timestamp(start) == timedelta(days=7)
     assert summary["inserted"] == len(snowflake_sql.rows("pipeline_runs")) > 0
     assert summary["window"]["from"] == (NOW - timedelta(days=20)).isoformat()
 
@@ -176,7 +177,7 @@ def test_transient_errors_are_retried(
     """5xx and 429 are retried with backoff, sleeping Retry-After when the API sends it."""
     emulator.fail_next(status=status, count=2, retry_after=retry_after)
     api = make_api()
-    body = api.get_json(app.PageQuery(app.TASK_RUNS))
+    body = api.get_json(_plan.PageQuery(_records.TASK_RUNS))
     assert body["page"] == 1
     assert api.retries == 2
     assert sleeps == ([retry_after, retry_after] if retry_after is not None else [0.5, 1.0])
@@ -190,7 +191,7 @@ def test_client_errors_fail_at_once_with_the_api_message(
     emulator.fail_next(status=status, count=1)
     api = make_api()
     with pytest.raises(app.AppError, match=fragment) as caught:
-        api.get_json(app.PageQuery(app.OPERATIONS))
+        api.get_json(_plan.PageQuery(_records.OPERATIONS))
     assert "GET /operations" in str(caught.value)
     assert api.retries == 0
 
@@ -198,7 +199,7 @@ def test_client_errors_fail_at_once_with_the_api_message(
 def test_fastapi_validation_detail_is_reported(make_api: MakeApi) -> None:
     """A 422 from the real emulator (page_size over 100 sent by a raw query) reports FastAPI's loc and msg."""
     api = make_api()
-    query = app.PageQuery(app.TASK_RUNS, filters={"status": "NOT_A_STATUS"})
+    query = _plan.PageQuery(_records.TASK_RUNS, filters={"status": "NOT_A_STATUS"})
     with pytest.raises(app.AppError, match=r"HTTP 422: .*status"):
         api.get_json(query)
 
@@ -207,14 +208,14 @@ def test_persistent_failure_gives_up_after_the_attempts(make_api: MakeApi, emula
     """A server that keeps failing ends the call after the policy's attempts with the last error."""
     emulator.fail_next(status=500, count=10)
     with pytest.raises(app.AppError, match=r"HTTP 500.*gave up after 4 attempts"):
-        make_api().get_body(app.PageQuery(app.PIPELINE_RUNS))
+        make_api().get_body(_plan.PageQuery(_records.PIPELINE_RUNS))
 
 
 def test_unreachable_api_is_an_error_not_an_empty_load(make_api: MakeApi, snowflake_sql: FakesnowSql) -> None:
     """When nothing listens, the load fails saying so, and no state is written."""
     api = make_api(url="http://127.0.0.1:9/api/engine/public")
     with pytest.raises(app.AppError, match="could not reach Orchestra"):
-        app.load(snowflake_sql, api, app.TASK_RUNS, now=NOW)
+        app.load(snowflake_sql, api, _records.TASK_RUNS, now=NOW)
     assert snowflake_sql("SELECT COUNT(*) FROM public.eltops_load_state")[0][0] == 0
 
 
@@ -224,27 +225,27 @@ def test_a_failure_mid_load_keeps_the_cursor_behind_unwritten_data(
     """A backfill that fails in its second window keeps the first window's rows and cursor, then finishes."""
     api = make_api()
     since = NOW - timedelta(days=20)
-    first = app.load(snowflake_sql, api, app.PIPELINE_RUNS, now=clock(), since=since)
+    first = app.load(snowflake_sql, api, _records.PIPELINE_RUNS, now=clock(), since=since)
     snowflake_sql("DELETE FROM public.pipeline_runs")
     snowflake_sql("DELETE FROM public.eltops_load_state")
-    windows = app.walk_windows(since, clock())
+    windows = _plan.walk_windows(since, clock())
     failing = make_api()
     original = failing.get_page
 
-    def get_page(query: app.PageQuery) -> app.Page:
+    def get_page(query: _plan.PageQuery) -> app.Page:
         if query.window == windows[1]:
             raise app.AppError("Orchestra answered GET /pipeline_runs with HTTP 500: boom (gave up after 4 attempts)")
         return original(query)
 
     failing.get_page = get_page  # type: ignore[method-assign]
     with pytest.raises(app.AppError, match="boom"):
-        app.load(snowflake_sql, failing, app.PIPELINE_RUNS, now=clock(), since=since)
+        app.load(snowflake_sql, failing, _records.PIPELINE_RUNS, now=clock(), since=since)
     cursor = snowflake_sql("SELECT cursor FROM public.eltops_load_state")[0][0]
     assert cursor is not None
-    assert app.parse_timestamp(cursor.isoformat()) <= windows[0].end
-    rerun = app.load(snowflake_sql, api, app.PIPELINE_RUNS, now=clock(), since=since)
+    assert _records.parse_timestamp(cursor.isoformat()) <= windows[0].end
+    rerun = app.load(snowflake_sql, api, _records.PIPELINE_RUNS, now=clock(), since=since)
     assert len(snowflake_sql.rows("pipeline_runs")) == first["inserted"]  # nothing lost, nothing doubled
-    assert rerun["window"]["from"] == (app.parse_timestamp(cursor.isoformat()) - app.LOOKBACK).isoformat()
+    assert rerun["window"]["from"] == (_records.parse_timestamp(cursor.isoformat()) - _plan.LOOKBACK).isoformat()
 
 
 @pytest.mark.parametrize(
@@ -264,7 +265,7 @@ def test_bad_records_fail_naming_resource_and_page(record: Any, message: str, ma
 
     api = make_api(http=RecordingHttp(rewrite=bad_page))
     with pytest.raises(app.AppError, match=f"pipeline-runs page 1.*{message}"):
-        api.get_page(app.PageQuery(app.PIPELINE_RUNS))
+        api.get_page(_plan.PageQuery(_records.PIPELINE_RUNS))
 
 
 def test_rate_limit_spaces_requests(make_api: MakeApi, sleeps: list[float]) -> None:
@@ -272,7 +273,7 @@ def test_rate_limit_spaces_requests(make_api: MakeApi, sleeps: list[float]) -> N
     now = [100.0]
     api = make_api(rate_limit_per_minute=50.0, clock=lambda: now[0])
     for _ in range(3):
-        api.get_body(app.PageQuery(app.PIPELINE_RUNS))
+        api.get_body(_plan.PageQuery(_records.PIPELINE_RUNS))
     assert sleeps == pytest.approx([1.2, 2.4])
 
 
@@ -287,35 +288,35 @@ def test_incremental_load_reads_from_the_cursor_and_reopens_open_runs(
     http = RecordingHttp()
     with serve_in_thread(busy.wsgi_app) as server:
         api = app.OrchestraApi(server.url + BASE_PATH, KEY, http=http, sleep=sleeps.append, rate_limit_per_minute=None)
-        first = app.load(snowflake_sql, api, app.PIPELINE_RUNS, now=clock(), since=clock() - timedelta(hours=2))
+        first = app.load(snowflake_sql, api, _records.PIPELINE_RUNS, now=clock(), since=clock() - timedelta(hours=2))
         rows = {r["id"]: r for r in snowflake_sql.rows("pipeline_runs")}
         assert first["inserted"] == len(rows) > 0
-        open_before = {i for i, r in rows.items() if r["run_status"] in app.PIPELINE_RUNS.open_statuses}
+        open_before = {i for i, r in rows.items() if r["run_status"] in _records.PIPELINE_RUNS.open_statuses}
         assert open_before, "the emulator should have runs still open at the first load"
         http.urls.clear()
         clock.advance(minutes=30)
-        second = app.load(snowflake_sql, api, app.PIPELINE_RUNS, now=clock())
-    cursor = app.parse_timestamp(first["cursor"])
+        second = app.load(snowflake_sql, api, _records.PIPELINE_RUNS, now=clock())
+    cursor = _records.parse_timestamp(first["cursor"])
     window_starts = {_params(u).get("time_from") for u in http.urls if "pipeline_run_ids" not in _params(u)}
-    assert window_starts == {(cursor - app.LOOKBACK).isoformat()}
+    assert window_starts == {(cursor - _plan.LOOKBACK).isoformat()}
     assert second["window"]["windows"] == 1
     reread = {i for u in http.urls for i in _params(u).get("pipeline_run_ids", "").split(",") if i}
     assert len(reread) == second["reopened_runs"] > 0
     rows = {r["id"]: r for r in snowflake_sql.rows("pipeline_runs")}
     for run_id in open_before - reread:  # not re-read by id: then the new window covers it
-        assert rows[run_id]["created_at"] >= cursor - app.LOOKBACK
+        assert rows[run_id]["created_at"] >= cursor - _plan.LOOKBACK
     assert second["updated"] >= 1
     assert len(rows) == second["inserted"] + first["inserted"]
-    still_open = {i for i in open_before if rows[i]["run_status"] in app.PIPELINE_RUNS.open_statuses}
+    still_open = {i for i in open_before if rows[i]["run_status"] in _records.PIPELINE_RUNS.open_statuses}
     assert still_open < open_before
 
 
 def test_reload_is_idempotent(make_api: MakeApi, snowflake_sql: FakesnowSql, clock: Clock) -> None:
     """Loading the same window twice inserts nothing the second time and leaves rows and loaded_at unchanged."""
     api = make_api()
-    app.load(snowflake_sql, api, app.OPERATIONS, now=clock(), full_refresh=True)
+    app.load(snowflake_sql, api, _records.OPERATIONS, now=clock(), full_refresh=True)
     before = snowflake_sql.rows("operations")
-    again = app.load(snowflake_sql, api, app.OPERATIONS, now=clock(), full_refresh=True)
+    again = app.load(snowflake_sql, api, _records.OPERATIONS, now=clock(), full_refresh=True)
     assert again["inserted"] == again["updated"] == 0
     assert again["unchanged"] == len(before)
     assert snowflake_sql.rows("operations") == before
@@ -323,7 +324,7 @@ def test_reload_is_idempotent(make_api: MakeApi, snowflake_sql: FakesnowSql, clo
 
 def test_small_batches_commit_with_the_old_cursor(make_api: MakeApi, snowflake_sql: FakesnowSql, clock: Clock) -> None:
     """With batches smaller than a window, several MERGEs run and the summary still adds up."""
-    summary = app.load(snowflake_sql, make_api(), app.OPERATIONS, now=clock(), batch_rows=150)
+    summary = app.load(snowflake_sql, make_api(), _records.OPERATIONS, now=clock(), batch_rows=150)
     merges = [s for s in snowflake_sql.statements if s.startswith("MERGE")]
     assert len(merges) == summary["batches"] - 0 >= 2
     assert summary["inserted"] == summary["rows_read"] == len(snowflake_sql.rows("operations"))

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 import yaml
 
+from eltops.orchestra import _records
 from eltops.snowflake_app import orchestra_app as app
 
 from .conftest import APP_DIR, SETUP_SCRIPT
@@ -92,7 +93,7 @@ def test_api_objects_parse(statement: str) -> None:
         text = " ".join(statement.split())
         assert "EXTERNAL_ACCESS_INTEGRATIONS = (reference('orchestra_eai'))" in text
         assert "SECRETS = ('api_key' = reference('orchestra_api_key'))" in text
-        assert "IMPORTS = ('/python/orchestra_app.py')" in text
+        assert "IMPORTS = ('/python/orchestra_app.py', '/python/_plan.py', '/python/_records.py')" in text
 
 
 def test_api_objects_point_at_existing_handlers() -> None:
@@ -119,8 +120,8 @@ def test_seed_functions_and_procedures_exist_with_grants() -> None:
 @pytest.mark.parametrize(
     "sql",
     [
-        *(app.merge_sql(r) for r in app.RESOURCES.values()),
-        *(app._open_records_sql(r) for r in app.RESOURCES.values() if r.open_statuses),
+        *(app.merge_sql(r) for r in _records.RESOURCES),
+        *(app._open_records_sql(r) for r in _records.RESOURCES if r.open_statuses),
         "DELETE FROM public.eltops_load_state WHERE resource = ?",
         "INSERT INTO public.eltops_load_state (resource, table_name, cursor, saved_at) "
         "SELECT ?, ?, CAST(? AS TIMESTAMP_TZ), CURRENT_TIMESTAMP()",

@@ -25,11 +25,11 @@ from eltops.orchestra import (
     LoadResult,
     LoadSettings,
     OrchestraClient,
-    PageQuery,
     Resource,
     ResourceResult,
     load_settings,
     orchestra_settings,
+    page_query,
     parse_filters,
     parse_resources,
     parse_window,
@@ -81,7 +81,7 @@ def get(
 ) -> None:
     """Print one page of RESOURCE (pipeline-runs, task-runs or operations) as the API sends it."""
     chosen = parse_resources([resource])[0]
-    query = PageQuery(chosen, page, page_size, parse_window(since, until), parse_filters(chosen, filters))
+    query = page_query(chosen, page, page_size, parse_window(since, until), parse_filters(chosen, filters))
     settings = orchestra_settings(EnvReader(app.env), api_url=api_url, rate_limit=0)
     with OrchestraClient.create(api_url=settings.api_url, api_key=settings.api_key) as client:
         body = client.get_body(query)

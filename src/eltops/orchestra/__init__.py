@@ -1,54 +1,136 @@
-"""Orchestra: the API client, the typed records, the incremental loader, and the emulator."""
+"""Orchestra: the API client, the typed records, the incremental loader, and the emulator.
 
-from eltops.orchestra._client import (
-    DEFAULT_API_URL,
-    MAX_PAGE_SIZE,
-    MAX_WINDOW,
-    OrchestraClient,
-    Page,
-    PageQuery,
-    Window,
-    parse_page,
-    walk_windows,
-)
-from eltops.orchestra._config import (
-    DEFAULT_RATE_LIMIT,
-    LoadSettings,
-    OrchestraSettings,
-    load_settings,
-    orchestra_settings,
-    parse_filters,
-    parse_interval,
-    parse_resources,
-    parse_time,
-    parse_window,
-)
-from eltops.orchestra._loader import (
-    DEFAULT_BATCH_ROWS,
-    Loader,
-    LoadPlan,
-    LoadProgress,
-    LoadResult,
-    ResourceResult,
-    plan_load,
-)
-from eltops.orchestra._records import (
-    OPERATIONS,
-    PIPELINE_RUNS,
-    RESOURCES,
-    TASK_RUNS,
-    Column,
-    ColumnType,
-    Operation,
-    PipelineRun,
-    RecordError,
-    Resource,
-    TaskRun,
-    arrow_schema,
-    page_to_arrow,
-    records_to_arrow,
-    resource_named,
-)
+Everything below is importable from here, but each name's module is imported on first use: planning
+(:mod:`eltops.orchestra._plan`) and the declarations and mapping (:mod:`eltops.orchestra._records`) need only the
+standard library, while the client, the Arrow path and the loader need httpx, pyarrow and the warehouse drivers.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from eltops.orchestra._arrow import (
+        arrow_schema,
+        page_to_arrow,
+        records_to_arrow,
+    )
+    from eltops.orchestra._client import (
+        OrchestraClient,
+        Page,
+        parse_page,
+    )
+    from eltops.orchestra._config import (
+        DEFAULT_RATE_LIMIT,
+        LoadSettings,
+        OrchestraSettings,
+        load_settings,
+        orchestra_settings,
+        page_query,
+        parse_filters,
+        parse_interval,
+        parse_resources,
+        parse_time,
+        parse_window,
+    )
+    from eltops.orchestra._loader import (
+        DEFAULT_BATCH_ROWS,
+        Loader,
+        LoadProgress,
+        LoadResult,
+        ResourceResult,
+    )
+    from eltops.orchestra._plan import (
+        DEFAULT_API_URL,
+        MAX_PAGE_SIZE,
+        MAX_WINDOW,
+        LoadPlan,
+        LoadState,
+        PageQuery,
+        PlanError,
+        Window,
+        group_ids_by_window,
+        iter_window,
+        plan_load,
+        walk_windows,
+    )
+    from eltops.orchestra._records import (
+        OPERATIONS,
+        PIPELINE_RUNS,
+        RESOURCES,
+        TASK_RUNS,
+        Column,
+        ColumnType,
+        Operation,
+        PipelineRun,
+        RecordError,
+        Resource,
+        TaskRun,
+        map_page,
+        map_record,
+        resource_named,
+    )
+
+_LAZY: dict[str, str] = {
+    **dict.fromkeys(("arrow_schema", "page_to_arrow", "records_to_arrow"), "eltops.orchestra._arrow"),
+    **dict.fromkeys(("OrchestraClient", "Page", "parse_page"), "eltops.orchestra._client"),
+    **dict.fromkeys(
+        (
+            "DEFAULT_RATE_LIMIT",
+            "LoadSettings",
+            "OrchestraSettings",
+            "load_settings",
+            "orchestra_settings",
+            "page_query",
+            "parse_filters",
+            "parse_interval",
+            "parse_resources",
+            "parse_time",
+            "parse_window",
+        ),
+        "eltops.orchestra._config",
+    ),
+    **dict.fromkeys(
+        ("DEFAULT_BATCH_ROWS", "LoadProgress", "LoadResult", "Loader", "ResourceResult"), "eltops.orchestra._loader"
+    ),
+    **dict.fromkeys(
+        (
+            "DEFAULT_API_URL",
+            "MAX_PAGE_SIZE",
+            "MAX_WINDOW",
+            "LoadPlan",
+            "LoadState",
+            "PageQuery",
+            "PlanError",
+            "Window",
+            "group_ids_by_window",
+            "iter_window",
+            "plan_load",
+            "walk_windows",
+        ),
+        "eltops.orchestra._plan",
+    ),
+    **dict.fromkeys(
+        (
+            "OPERATIONS",
+            "PIPELINE_RUNS",
+            "RESOURCES",
+            "TASK_RUNS",
+            "Column",
+            "ColumnType",
+            "Operation",
+            "PipelineRun",
+            "RecordError",
+            "Resource",
+            "TaskRun",
+            "map_page",
+            "map_record",
+            "resource_named",
+        ),
+        "eltops.orchestra._records",
+    ),
+}
 
 __all__ = [
     "DEFAULT_API_URL",
@@ -66,6 +148,7 @@ __all__ = [
     "LoadProgress",
     "LoadResult",
     "LoadSettings",
+    "LoadState",
     "Loader",
     "Operation",
     "OrchestraClient",
@@ -73,14 +156,20 @@ __all__ = [
     "Page",
     "PageQuery",
     "PipelineRun",
+    "PlanError",
     "RecordError",
     "Resource",
     "ResourceResult",
     "TaskRun",
     "Window",
     "arrow_schema",
+    "group_ids_by_window",
+    "iter_window",
     "load_settings",
+    "map_page",
+    "map_record",
     "orchestra_settings",
+    "page_query",
     "page_to_arrow",
     "parse_filters",
     "parse_interval",
@@ -93,3 +182,16 @@ __all__ = [
     "resource_named",
     "walk_windows",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *__all__])

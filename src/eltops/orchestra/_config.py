@@ -14,8 +14,9 @@ from pathlib import Path
 
 from eltops._http import validate_base_url
 from eltops.errors import ConfigError
-from eltops.orchestra._client import DEFAULT_API_URL, DEFAULT_CONCURRENCY, Window
+from eltops.orchestra._client import DEFAULT_CONCURRENCY
 from eltops.orchestra._loader import DEFAULT_BATCH_ROWS
+from eltops.orchestra._plan import DEFAULT_API_URL, DEFAULT_RATE_LIMIT, PageQuery, PlanError, Window
 from eltops.orchestra._records import RESOURCES, Resource, resource_named
 from eltops.secrets import EnvReader, Secret
 from eltops.warehouse._spec import TargetSpec, parse_target
@@ -26,13 +27,12 @@ __all__ = [
     "OrchestraSettings",
     "load_settings",
     "orchestra_settings",
+    "page_query",
     "parse_interval",
     "parse_resources",
     "parse_time",
     "parse_window",
 ]
-
-DEFAULT_RATE_LIMIT = 50.0  # requests per minute: what Orchestra's own scripts stay under
 
 
 @dataclass(frozen=True)
@@ -150,7 +150,20 @@ def parse_window(since: str | None, until: str | None) -> Window | None:
         return None
     if since is None or until is None:
         raise ConfigError("give both --since and --until (the Orchestra API takes both or neither), or neither")
-    return Window(parse_time(since, "--since"), parse_time(until, "--until"))
+    try:
+        return Window(parse_time(since, "--since"), parse_time(until, "--until"))
+    except PlanError as exc:
+        raise ConfigError(str(exc)) from None
+
+
+def page_query(
+    resource: Resource, page: int, page_size: int, window: Window | None, filters: Mapping[str, str]
+) -> PageQuery:
+    """The request ``eltops orchestra get`` sends: a page or page size the API would refuse is a ConfigError."""
+    try:
+        return PageQuery(resource, page, page_size, window, filters)
+    except PlanError as exc:
+        raise ConfigError(str(exc)) from None
 
 
 _INTERVAL = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|sec|m|min|h|hr|d)?\s*$", re.IGNORECASE)

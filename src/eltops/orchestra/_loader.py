@@ -2,7 +2,8 @@
 
 For each resource:
 
-1. Plan. The first load reads the API's default window (the last 7 days), or 7-day windows from ``since``.
+1. Plan (:func:`eltops.orchestra._plan.plan_load`, shared with the Snowflake Native App). The first load reads
+   the API's default window (the last 7 days), or 7-day windows from ``since``.
    Later loads read 7-day windows from a little before the saved cursor (the newest creation time among records
    of windows read completely; ``since`` still bounds it from below, so re-running an interrupted backfill
    resumes it), and re-read by id the records still open at the last load (CREATED, QUEUED, RUNNING,
@@ -25,18 +26,21 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Protocol
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from eltops.orchestra._client import MAX_WINDOW, OrchestraClient, Page, Window, walk_windows
+from eltops.orchestra._client import OrchestraClient, Page
+from eltops.orchestra._plan import LOOKBACK, OPEN_RUN_HORIZON, LoadPlan, plan_load
 from eltops.orchestra._records import Resource, arrow_schema
 from eltops.warehouse._target import LoadState, Target, WriteCounts
 
 __all__ = [
     "DEFAULT_BATCH_ROWS",
+    "LOOKBACK",
+    "OPEN_RUN_HORIZON",
     "LoadPlan",
     "LoadProgress",
     "LoadResult",
@@ -48,64 +52,10 @@ __all__ = [
 log = logging.getLogger("eltops.orchestra")
 
 DEFAULT_BATCH_ROWS = 10_000
-LOOKBACK = timedelta(minutes=10)
-"""Each incremental load starts this long before the cursor, for records that become visible late."""
-OPEN_RUN_HORIZON = timedelta(days=30)
-"""Runs open for longer than this are taken as abandoned and no longer re-read."""
 
 
 def _utc_now() -> datetime:
     return datetime.now(UTC)
-
-
-@dataclass(frozen=True)
-class LoadPlan:
-    """What one load of one resource reads: windows (None = the API's default) and open records to re-read."""
-
-    resource: Resource
-    windows: tuple[Window | None, ...]
-    reopen: tuple[tuple[str, datetime], ...]
-    start_cursor: datetime | None
-
-    def describe(self) -> str:
-        if self.windows == (None,):
-            reading = "the API's default window (last 7 days)"
-        else:
-            first = self.windows[0]
-            assert first is not None
-            count = len(self.windows)
-            reading = f"from {first.start.isoformat()} ({count} window{'s' if count != 1 else ''})"
-        if self.reopen:
-            reading += f", and {len(self.reopen)} run{'s' if len(self.reopen) != 1 else ''} open at the last load"
-        return reading
-
-
-def plan_load(
-    resource: Resource,
-    state: LoadState,
-    open_records: Sequence[tuple[str, datetime]],
-    *,
-    now: datetime,
-    since: datetime | None = None,
-    full_refresh: bool = False,
-) -> LoadPlan:
-    """Decide what to read (pure: state and clock in, plan out)."""
-    cursor = None if full_refresh else state.cursor
-    if cursor is not None:
-        start = min(cursor - LOOKBACK, now)
-        windows: tuple[Window | None, ...] = tuple(walk_windows(max(start, since) if since else start, now))
-    elif since is not None:
-        windows = tuple(walk_windows(since, now))
-    else:
-        windows = (None,)
-    first = windows[0]
-    covered_from = first.start if first is not None else now - MAX_WINDOW
-    reopen = tuple(
-        (record_id, created)
-        for record_id, created in open_records
-        if created < covered_from and created > now - OPEN_RUN_HORIZON
-    )
-    return LoadPlan(resource, windows, reopen, start_cursor=cursor)
 
 
 class LoadProgress(Protocol):

@@ -4,29 +4,42 @@ Each table's columns are declared once, here (:data:`PIPELINE_RUNS`, :data:`TASK
 name and order from the Orchestra Data App's tables, a logical type, and the API field each comes from. The DuckDB
 DDL, the Snowflake DDL and the Snowflake Native App all derive from these declarations.
 
-Two ways in from an API page, both driven by the same declarations:
+Three ways in from an API page, all driven by the same declarations and the same value converters:
 
 - :func:`page_to_arrow` turns a page's ``results`` into an Arrow table with typed columns (the loader's fast path:
-  no per-record Python objects);
+  no per-record Python objects; it lives in :mod:`eltops.orchestra._arrow` and is imported on first use);
+- :func:`map_record` and :func:`map_page` turn records into ``{column: value}`` dicts in pure Python (the
+  Snowflake Native App's path);
 - ``PipelineRun.from_api(obj)`` (and ``TaskRun``, ``Operation``) builds one typed record (for code that handles
   single runs, such as the orchestrator recording its own history); :func:`records_to_arrow` turns such records
   into the same Arrow shape.
 
 A record without an ``id``, or a value of the wrong type, raises :class:`RecordError`; the client adds the resource
 and page to the message.
+
+This module imports only the standard library (orjson when it is installed): the Snowflake Native App ships it,
+byte for byte, as a top-level module next to its handlers.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable, Mapping, Sequence
+import json
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import Enum
-from typing import Any, ClassVar, Self
+from typing import TYPE_CHECKING, Any, ClassVar, Self
 
-import orjson
-import pyarrow as pa
+try:
+    import orjson
+except ImportError:  # the Snowflake app's sandbox: the standard library's json gives the same compact text
+    orjson = None  # type: ignore[assignment]
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+    from eltops.orchestra._arrow import arrow_schema, page_to_arrow, records_to_arrow
 
 __all__ = [
     "OPERATIONS",
@@ -41,6 +54,8 @@ __all__ = [
     "Resource",
     "TaskRun",
     "arrow_schema",
+    "map_page",
+    "map_record",
     "page_to_arrow",
     "parse_timestamp",
     "records_to_arrow",
@@ -64,15 +79,6 @@ class ColumnType(Enum):
     FLOAT = "float"
 
 
-_ARROW_TYPES: dict[ColumnType, pa.DataType] = {
-    ColumnType.TEXT: pa.string(),
-    ColumnType.TIMESTAMP: pa.timestamp("us", tz="UTC"),
-    ColumnType.JSON: pa.string(),  # serialised JSON text
-    ColumnType.INTEGER: pa.int64(),
-    ColumnType.FLOAT: pa.float64(),
-}
-
-
 @dataclass(frozen=True)
 class Column:
     """One warehouse column: its snake_case name, logical type, and the camelCase API field it comes from."""
@@ -83,7 +89,9 @@ class Column:
 
     @property
     def arrow_type(self) -> pa.DataType:
-        return _ARROW_TYPES[self.type]
+        from eltops.orchestra._arrow import ARROW_TYPES
+
+        return ARROW_TYPES[self.type]
 
 
 def _columns(*spec: tuple[str, ColumnType]) -> tuple[Column, ...]:
@@ -241,11 +249,6 @@ def resource_named(name: str) -> Resource:
     raise KeyError(name)
 
 
-def arrow_schema(resource: Resource) -> pa.Schema:
-    """The Arrow schema of a batch of ``resource`` records (the API's columns, without ``loaded_at``)."""
-    return pa.schema([pa.field(c.name, c.arrow_type) for c in resource.columns])
-
-
 # -- converting values ------------------------------------------------------------------------------------
 
 
@@ -262,7 +265,14 @@ def _text(value: JsonValue, column: Column) -> str | None:
         return value
     if isinstance(value, bool | int | float):
         return str(value).lower() if isinstance(value, bool) else str(value)
-    return orjson.dumps(value).decode()
+    return _dumps(value)
+
+
+def _dumps(value: JsonValue) -> str:
+    """Compact JSON text (orjson's when it is installed)."""
+    if orjson is not None:
+        return orjson.dumps(value).decode()
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
 
 
 def _integer(value: JsonValue, column: Column) -> int | None:
@@ -307,7 +317,7 @@ def _timestamp(value: JsonValue, column: Column) -> datetime | None:
 
 
 def _json(value: JsonValue, column: Column) -> str | None:
-    return None if value is None else orjson.dumps(value).decode()
+    return None if value is None else _dumps(value)
 
 
 _CONVERTERS = {
@@ -328,68 +338,33 @@ def _check_ids(results: Sequence[Any]) -> None:
             raise RecordError(f"result {position} has no id")
 
 
-def _column_array(column: Column, values: list[JsonValue]) -> pa.Array[Any]:
-    """Values of one column as an Arrow array: C-speed when the API sent the expected types, else checked."""
-    kind = column.type
-    try:
-        if kind is ColumnType.JSON:
-            return pa.array([None if v is None else orjson.dumps(v).decode() for v in values], pa.string())
-        if kind is ColumnType.TIMESTAMP:
-            return pa.array(values, pa.string()).cast(column.arrow_type)
-        if kind is ColumnType.FLOAT:
-            return pa.array(values, pa.float64(), from_pandas=False)
-        return pa.array(values, column.arrow_type)
-    except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, ValueError, OverflowError):
-        pass
-    convert = _CONVERTERS[kind]
-    converted = []
-    for position, value in enumerate(values):
+def _convert(resource: Resource, obj: Mapping[str, JsonValue]) -> dict[str, Any]:
+    values: dict[str, Any] = {}
+    for column in resource.columns:
+        raw = obj.get(column.source)
+        values[column.name] = raw if column.type is ColumnType.JSON else _CONVERTERS[column.type](raw, column)
+    return values
+
+
+def map_record(resource: Resource, obj: Mapping[str, JsonValue]) -> dict[str, Any]:
+    """One camelCase API object as ``{column: value}``: typed values (UTC datetimes), JSON columns still decoded.
+
+    Raises :class:`RecordError` for a record without an id or a value of the wrong type.
+    """
+    _check_ids([obj])
+    return _convert(resource, obj)
+
+
+def map_page(resource: Resource, results: Sequence[Any]) -> list[dict[str, Any]]:
+    """A page's ``results`` as :func:`map_record` rows; errors name the record's position, as the Arrow path's do."""
+    _check_ids(results)
+    rows = []
+    for position, obj in enumerate(results):
         try:
-            converted.append(convert(value, column))
+            rows.append(_convert(resource, obj))
         except RecordError as exc:
             raise RecordError(f"result {position}: {exc}") from None
-    return pa.array(converted, column.arrow_type)
-
-
-def page_to_arrow(resource: Resource, results: Sequence[Any]) -> pa.Table:
-    """A page's ``results`` as an Arrow table of ``resource``'s columns (raises :class:`RecordError`)."""
-    _check_ids(results)
-    try:
-        return _page_to_arrow_fast(resource, results)
-    except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, ValueError, OverflowError):
-        pass  # a value of an unexpected type somewhere: convert column by column, leniently or with its name
-    arrays = [_column_array(c, [r.get(c.source) for r in results]) for c in resource.columns]
-    return pa.Table.from_arrays(arrays, schema=arrow_schema(resource))
-
-
-_STRUCT_TYPES: dict[str, pa.StructType] = {}
-
-
-def _struct_type(resource: Resource) -> pa.StructType:
-    """The API object as an Arrow struct (JSON columns left out: they are serialised separately)."""
-    if resource.name not in _STRUCT_TYPES:
-        fields = [
-            pa.field(c.source, pa.string() if c.type is ColumnType.TIMESTAMP else c.arrow_type)
-            for c in resource.columns
-            if c.type is not ColumnType.JSON
-        ]
-        _STRUCT_TYPES[resource.name] = pa.struct(fields)
-    return _STRUCT_TYPES[resource.name]
-
-
-def _page_to_arrow_fast(resource: Resource, results: Sequence[Any]) -> pa.Table:
-    """One C++ conversion of the whole page when every value has the type the spec promises."""
-    struct = pa.array(results, type=_struct_type(resource))
-    assert isinstance(struct, pa.StructArray)
-    arrays: list[pa.Array[Any]] = []
-    for column in resource.columns:
-        if column.type is ColumnType.JSON:
-            arrays.append(_column_array(column, [r.get(column.source) for r in results]))
-        elif column.type is ColumnType.TIMESTAMP:
-            arrays.append(struct.field(column.source).cast(column.arrow_type))
-        else:
-            arrays.append(struct.field(column.source))
-    return pa.Table.from_arrays(arrays, schema=arrow_schema(resource))
+    return rows
 
 
 # -- typed records ------------------------------------------------------------------------------------------
@@ -403,12 +378,7 @@ class _Record:
     @classmethod
     def from_api(cls, obj: Mapping[str, JsonValue]) -> Self:
         """Map one camelCase API object to the record (raises :class:`RecordError`)."""
-        _check_ids([obj])
-        values: dict[str, Any] = {}
-        for column in cls.resource.columns:
-            raw = obj.get(column.source)
-            values[column.name] = raw if column.type is ColumnType.JSON else _CONVERTERS[column.type](raw, column)
-        return cls(**values)
+        return cls(**map_record(cls.resource, obj))
 
     def row(self) -> tuple[Any, ...]:
         """The record's values in column order (JSON values still decoded)."""
@@ -501,18 +471,6 @@ RECORD_TYPES: dict[str, type[_Record]] = {
 }
 
 
-def records_to_arrow(records: Iterable[_Record], resource: Resource) -> pa.Table:
-    """Typed records of one resource as the same Arrow table :func:`page_to_arrow` makes."""
-    rows = list(records)
-    arrays = []
-    for column in resource.columns:
-        values = [getattr(r, column.name) for r in rows]
-        if column.type is ColumnType.JSON:
-            values = [None if v is None else orjson.dumps(v).decode() for v in values]
-        arrays.append(pa.array(values, column.arrow_type))
-    return pa.Table.from_arrays(arrays, schema=arrow_schema(resource))
-
-
 def _check_declarations() -> None:
     """The typed records have exactly their table's columns, in order (a programming error otherwise)."""
     for name, record_type in RECORD_TYPES.items():
@@ -521,3 +479,15 @@ def _check_declarations() -> None:
 
 
 _check_declarations()
+
+
+_ARROW_EXPORTS = frozenset({"arrow_schema", "page_to_arrow", "records_to_arrow"})
+
+
+def __getattr__(name: str) -> Any:
+    """The Arrow functions, from :mod:`eltops.orchestra._arrow` (imported on first use: it needs pyarrow)."""
+    if name in _ARROW_EXPORTS:
+        from eltops.orchestra import _arrow
+
+        return getattr(_arrow, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,7 +1,9 @@
 """The Orchestra Data App as a Snowflake Native App (the app's files live in ``snowflake_app/`` at the repo root).
 
-:mod:`eltops.snowflake_app.orchestra_app` holds the Python handlers the app runs inside Snowflake. It imports only
-the standard library (Snowflake's sandbox has no eltops, httpx, stamina or orjson), so the app ships that one file;
-its table declarations are generated from :mod:`eltops.orchestra._records` by :mod:`eltops.snowflake_app._generate`
-(``python -m eltops.snowflake_app._generate``), and a test fails when they drift apart.
+:mod:`eltops.snowflake_app.orchestra_app` holds the Python handlers the app runs inside Snowflake: only the
+Snowflake glue (secret, HTTP over urllib, SQL, entry points). The paging, windows, load plan, column declarations
+and mapping are eltops' own :mod:`eltops.orchestra._plan` and :mod:`eltops.orchestra._records`, which import only
+the standard library; :mod:`eltops.snowflake_app._generate` (``python -m eltops.snowflake_app._generate``) copies
+the three modules into ``snowflake_app/python/`` and writes the tables' DDL into the setup script, and the tests
+fail when a copy differs from its source.
 """

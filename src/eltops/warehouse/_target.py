@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Protocol
 
 from eltops.errors import EltopsError, ExitCode
+from eltops.orchestra._plan import STATE_TABLE, LoadState  # the load's state is the plan's input (shared with the app)
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -16,25 +17,11 @@ if TYPE_CHECKING:
 
 __all__ = ["STATE_TABLE", "LoadState", "Target", "WarehouseError", "WriteCounts"]
 
-STATE_TABLE = "eltops_load_state"
-"""One row per resource: the load cursor, written in the same transaction as the rows it covers."""
-
 
 class WarehouseError(EltopsError):
     """The warehouse could not be opened, or refused a statement."""
 
     exit_code = ExitCode.REMOTE_FAILED
-
-
-@dataclass(frozen=True)
-class LoadState:
-    """Where the last load of one resource got to.
-
-    ``cursor`` is the newest creation time among records of fully read windows (an API timestamp, never the
-    local clock); the next load reads from a little before it. None: never loaded.
-    """
-
-    cursor: datetime | None = None
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,493 @@
+"""The three Orchestra resources, their warehouse columns, and the mapping from the API's camelCase JSON.
+
+Each table's columns are declared once, here (:data:`PIPELINE_RUNS`, :data:`TASK_RUNS`, :data:`OPERATIONS`):
+name and order from the Orchestra Data App's tables, a logical type, and the API field each comes from. The DuckDB
+DDL, the Snowflake DDL and the Snowflake Native App all derive from these declarations.
+
+Three ways in from an API page, all driven by the same declarations and the same value converters:
+
+- :func:`page_to_arrow` turns a page's ``results`` into an Arrow table with typed columns (the loader's fast path:
+  no per-record Python objects; it lives in :mod:`eltops.orchestra._arrow` and is imported on first use);
+- :func:`map_record` and :func:`map_page` turn records into ``{column: value}`` dicts in pure Python (the
+  Snowflake Native App's path);
+- ``PipelineRun.from_api(obj)`` (and ``TaskRun``, ``Operation``) builds one typed record (for code that handles
+  single runs, such as the orchestrator recording its own history); :func:`records_to_arrow` turns such records
+  into the same Arrow shape.
+
+A record without an ``id``, or a value of the wrong type, raises :class:`RecordError`; the client adds the resource
+and page to the message.
+
+This module imports only the standard library (orjson when it is installed): the Snowflake Native App ships it,
+byte for byte, as a top-level module next to its handlers.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from enum import Enum
+from typing import TYPE_CHECKING, Any, ClassVar, Self
+
+try:
+    import orjson
+except ImportError:  # the Snowflake app's sandbox: the standard library's json gives the same compact text
+    orjson = None  # type: ignore[assignment]
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+    from eltops.orchestra._arrow import arrow_schema, page_to_arrow, records_to_arrow
+
+__all__ = [
+    "OPERATIONS",
+    "PIPELINE_RUNS",
+    "RESOURCES",
+    "TASK_RUNS",
+    "Column",
+    "ColumnType",
+    "Operation",
+    "PipelineRun",
+    "RecordError",
+    "Resource",
+    "TaskRun",
+    "arrow_schema",
+    "map_page",
+    "map_record",
+    "page_to_arrow",
+    "parse_timestamp",
+    "records_to_arrow",
+    "resource_named",
+]
+
+JsonValue = Any  # a decoded JSON value: dict, list, str, int, float, bool or None
+
+
+class RecordError(ValueError):
+    """A record the API sent cannot be mapped (no id, or a value of the wrong type)."""
+
+
+class ColumnType(Enum):
+    """The logical type of a warehouse column; each target maps it to its own SQL type."""
+
+    TEXT = "text"
+    TIMESTAMP = "timestamp"  # a UTC instant
+    JSON = "json"  # any JSON value (VARIANT in Snowflake)
+    INTEGER = "integer"
+    FLOAT = "float"
+
+
+@dataclass(frozen=True)
+class Column:
+    """One warehouse column: its snake_case name, logical type, and the camelCase API field it comes from."""
+
+    name: str
+    type: ColumnType
+    source: str
+
+    @property
+    def arrow_type(self) -> pa.DataType:
+        from eltops.orchestra._arrow import ARROW_TYPES
+
+        return ARROW_TYPES[self.type]
+
+
+def _columns(*spec: tuple[str, ColumnType]) -> tuple[Column, ...]:
+    return tuple(Column(name, kind, _camel(name)) for name, kind in spec)
+
+
+def _camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(part.capitalize() for part in rest)
+
+
+T, TS, J, INT, F = ColumnType.TEXT, ColumnType.TIMESTAMP, ColumnType.JSON, ColumnType.INTEGER, ColumnType.FLOAT
+
+
+@dataclass(frozen=True)
+class Resource:
+    """An Orchestra list endpoint and the warehouse table it loads into.
+
+    ``window_column`` is the timestamp the API's ``time_from``/``time_to`` window filters on (undocumented;
+    assumed to be the creation time), and the load cursor. ``open_statuses`` are the states in which a record
+    may still change, so the loader re-reads such records; ``id_filter`` is the query parameter that selects
+    records by id. ``filters`` are the endpoint's other filters.
+    """
+
+    name: str  # as on the command line: pipeline-runs
+    path: str  # under the API base URL: /pipeline_runs
+    table: str  # warehouse table: pipeline_runs
+    columns: tuple[Column, ...]
+    window_column: str
+    status_column: str
+    open_statuses: frozenset[str]
+    id_filter: str | None
+    filters: tuple[str, ...]
+
+    @property
+    def column_names(self) -> tuple[str, ...]:
+        return tuple(c.name for c in self.columns)
+
+    def column(self, name: str) -> Column:
+        for column in self.columns:
+            if column.name == name:
+                return column
+        raise KeyError(name)
+
+    def __str__(self) -> str:
+        return self.name
+
+
+PIPELINE_RUNS = Resource(
+    name="pipeline-runs",
+    path="/pipeline_runs",
+    table="pipeline_runs",
+    columns=_columns(
+        ("id", T),
+        ("pipeline_id", T),
+        ("pipeline_name", T),
+        ("account_id", T),
+        ("env_id", T),
+        ("env_name", T),
+        ("run_status", T),
+        ("message", T),
+        ("created_at", TS),
+        ("updated_at", TS),
+        ("completed_at", TS),
+        ("started_at", TS),
+        ("branch", T),
+        ("commit", T),
+        ("pipeline_version_number", INT),
+    ),
+    window_column="created_at",
+    status_column="run_status",
+    open_statuses=frozenset({"CREATED", "QUEUED", "RUNNING", "CANCELLING"}),
+    id_filter="pipeline_run_ids",
+    filters=("status", "pipeline_ids", "pipeline_run_ids", "environments"),
+)
+
+TASK_RUNS = Resource(
+    name="task-runs",
+    path="/task_runs",
+    table="task_runs",
+    columns=_columns(
+        ("id", T),
+        ("pipeline_run_id", T),
+        ("task_name", T),
+        ("task_id", T),
+        ("account_id", T),
+        ("pipeline_id", T),
+        ("integration", T),
+        ("integration_job", T),
+        ("status", T),
+        ("message", T),
+        ("external_status", T),
+        ("external_message", T),
+        ("platform_link", T),
+        ("task_parameters", J),
+        ("run_parameters", J),
+        ("connection_id", T),
+        ("number_of_attempts", INT),
+        ("created_at", TS),
+        ("updated_at", TS),
+        ("completed_at", TS),
+        ("started_at", TS),
+    ),
+    window_column="created_at",
+    status_column="status",
+    open_statuses=frozenset({"CREATED", "QUEUED", "RUNNING", "CANCELLING"}),
+    id_filter="task_run_ids",
+    filters=("status", "pipeline_ids", "integration", "task_run_ids"),
+)
+
+OPERATIONS = Resource(
+    name="operations",
+    path="/operations",
+    table="operations",
+    columns=_columns(
+        ("id", T),
+        ("account_id", T),
+        ("pipeline_run_id", T),
+        ("task_run_id", T),
+        ("inserted_at", TS),
+        ("message", T),
+        ("operation_name", T),
+        ("operation_status", T),
+        ("operation_type", T),
+        ("external_status", T),
+        ("external_detail", T),
+        ("external_id", T),
+        ("integration", T),
+        ("integration_job", T),
+        ("started_at", TS),
+        ("completed_at", TS),
+        ("dependencies", J),
+        ("operation_duration", F),
+        ("rows_affected", INT),
+    ),
+    window_column="inserted_at",
+    status_column="operation_status",
+    open_statuses=frozenset(),  # operations are written once they are over; new ones arrive in later windows
+    id_filter=None,
+    filters=("operation_type", "integration", "external_id", "status", "task_run_id"),
+)
+
+RESOURCES: tuple[Resource, ...] = (PIPELINE_RUNS, TASK_RUNS, OPERATIONS)
+
+LOADED_AT = "loaded_at"
+"""The column every table has after the API's: when the row was last written (set by the warehouse)."""
+
+
+def resource_named(name: str) -> Resource:
+    """The resource called ``name`` (``task-runs``, ``task_runs`` and ``TASK_RUNS`` all work)."""
+    wanted = name.strip().lower().replace("_", "-")
+    for resource in RESOURCES:
+        if resource.name == wanted:
+            return resource
+    raise KeyError(name)
+
+
+# -- converting values ------------------------------------------------------------------------------------
+
+
+def parse_timestamp(value: str) -> datetime:
+    """An API timestamp as an aware UTC datetime; a value without an offset is taken as UTC."""
+    parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    if parsed.tzinfo is None:
+        return parsed.replace(tzinfo=UTC)
+    return parsed.astimezone(UTC)
+
+
+def _text(value: JsonValue, column: Column) -> str | None:
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, bool | int | float):
+        return str(value).lower() if isinstance(value, bool) else str(value)
+    return _dumps(value)
+
+
+def _dumps(value: JsonValue) -> str:
+    """Compact JSON text (orjson's when it is installed)."""
+    if orjson is not None:
+        return orjson.dumps(value).decode()
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+
+def _integer(value: JsonValue, column: Column) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        raise RecordError(f"{column.source} should be an integer, got {value!r}")
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, str):
+        try:
+            return int(value)
+        except ValueError:
+            pass
+    raise RecordError(f"{column.source} should be an integer, got {value!r}")
+
+
+def _float(value: JsonValue, column: Column) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value)
+    if isinstance(value, str):
+        try:
+            return float(value)
+        except ValueError:
+            pass
+    raise RecordError(f"{column.source} should be a number, got {value!r}")
+
+
+def _timestamp(value: JsonValue, column: Column) -> datetime | None:
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise RecordError(f"{column.source} should be an ISO-8601 timestamp, got {value!r}")
+    try:
+        return parse_timestamp(value)
+    except ValueError:
+        raise RecordError(f"{column.source} should be an ISO-8601 timestamp, got {value!r}") from None
+
+
+def _json(value: JsonValue, column: Column) -> str | None:
+    return None if value is None else _dumps(value)
+
+
+_CONVERTERS = {
+    ColumnType.TEXT: _text,
+    ColumnType.INTEGER: _integer,
+    ColumnType.FLOAT: _float,
+    ColumnType.TIMESTAMP: _timestamp,
+    ColumnType.JSON: _json,
+}
+
+
+def _check_ids(results: Sequence[Any]) -> None:
+    for position, record in enumerate(results):
+        if not isinstance(record, Mapping):
+            raise RecordError(f"result {position} is not a JSON object")
+        record_id = record.get("id")
+        if not isinstance(record_id, str) or not record_id:
+            raise RecordError(f"result {position} has no id")
+
+
+def _convert(resource: Resource, obj: Mapping[str, JsonValue]) -> dict[str, Any]:
+    values: dict[str, Any] = {}
+    for column in resource.columns:
+        raw = obj.get(column.source)
+        values[column.name] = raw if column.type is ColumnType.JSON else _CONVERTERS[column.type](raw, column)
+    return values
+
+
+def map_record(resource: Resource, obj: Mapping[str, JsonValue]) -> dict[str, Any]:
+    """One camelCase API object as ``{column: value}``: typed values (UTC datetimes), JSON columns still decoded.
+
+    Raises :class:`RecordError` for a record without an id or a value of the wrong type.
+    """
+    _check_ids([obj])
+    return _convert(resource, obj)
+
+
+def map_page(resource: Resource, results: Sequence[Any]) -> list[dict[str, Any]]:
+    """A page's ``results`` as :func:`map_record` rows; errors name the record's position, as the Arrow path's do."""
+    _check_ids(results)
+    rows = []
+    for position, obj in enumerate(results):
+        try:
+            rows.append(_convert(resource, obj))
+        except RecordError as exc:
+            raise RecordError(f"result {position}: {exc}") from None
+    return rows
+
+
+# -- typed records ------------------------------------------------------------------------------------------
+
+
+class _Record:
+    """Shared behaviour of the typed records; each subclass names its resource."""
+
+    resource: ClassVar[Resource]
+
+    @classmethod
+    def from_api(cls, obj: Mapping[str, JsonValue]) -> Self:
+        """Map one camelCase API object to the record (raises :class:`RecordError`)."""
+        return cls(**map_record(cls.resource, obj))
+
+    def row(self) -> tuple[Any, ...]:
+        """The record's values in column order (JSON values still decoded)."""
+        return tuple(getattr(self, c.name) for c in self.resource.columns)
+
+
+@dataclass(frozen=True, slots=True)
+class PipelineRun(_Record):
+    """One row of ``pipeline_runs``."""
+
+    resource: ClassVar[Resource] = PIPELINE_RUNS
+
+    id: str
+    pipeline_id: str | None = None
+    pipeline_name: str | None = None
+    account_id: str | None = None
+    env_id: str | None = None
+    env_name: str | None = None
+    run_status: str | None = None
+    message: str | None = None
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+    completed_at: datetime | None = None
+    started_at: datetime | None = None
+    branch: str | None = None
+    commit: str | None = None
+    pipeline_version_number: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TaskRun(_Record):
+    """One row of ``task_runs``."""
+
+    resource: ClassVar[Resource] = TASK_RUNS
+
+    id: str
+    pipeline_run_id: str | None = None
+    task_name: str | None = None
+    task_id: str | None = None
+    account_id: str | None = None
+    pipeline_id: str | None = None
+    integration: str | None = None
+    integration_job: str | None = None
+    status: str | None = None
+    message: str | None = None
+    external_status: str | None = None
+    external_message: str | None = None
+    platform_link: str | None = None
+    task_parameters: JsonValue = None
+    run_parameters: JsonValue = None
+    connection_id: str | None = None
+    number_of_attempts: int | None = None
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+    completed_at: datetime | None = None
+    started_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Operation(_Record):
+    """One row of ``operations``."""
+
+    resource: ClassVar[Resource] = OPERATIONS
+
+    id: str
+    account_id: str | None = None
+    pipeline_run_id: str | None = None
+    task_run_id: str | None = None
+    inserted_at: datetime | None = None
+    message: str | None = None
+    operation_name: str | None = None
+    operation_status: str | None = None
+    operation_type: str | None = None
+    external_status: str | None = None
+    external_detail: str | None = None
+    external_id: str | None = None
+    integration: str | None = None
+    integration_job: str | None = None
+    started_at: datetime | None = None
+    completed_at: datetime | None = None
+    dependencies: JsonValue = None
+    operation_duration: float | None = None
+    rows_affected: int | None = None
+
+
+RECORD_TYPES: dict[str, type[_Record]] = {
+    PIPELINE_RUNS.name: PipelineRun,
+    TASK_RUNS.name: TaskRun,
+    OPERATIONS.name: Operation,
+}
+
+
+def _check_declarations() -> None:
+    """The typed records have exactly their table's columns, in order (a programming error otherwise)."""
+    for name, record_type in RECORD_TYPES.items():
+        fields = tuple(f.name for f in dataclasses.fields(record_type))  # type: ignore[arg-type]
+        assert fields == resource_named(name).column_names, name
+
+
+_check_declarations()
+
+
+_ARROW_EXPORTS = frozenset({"arrow_schema", "page_to_arrow", "records_to_arrow"})
+
+
+def __getattr__(name: str) -> Any:
+    """The Arrow functions, from :mod:`eltops.orchestra._arrow` (imported on first use: it needs pyarrow)."""
+    if name in _ARROW_EXPORTS:
+        from eltops.orchestra import _arrow
+
+        return getattr(_arrow, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,0 +1,117 @@
+"""The loader's fast path: API pages and typed records as Arrow tables, typed by the column declarations.
+
+Split from :mod:`eltops.orchestra._records` so the declarations and the pure-Python mapping import without pyarrow
+or orjson (the Snowflake Native App ships that module, where neither exists). :mod:`eltops.orchestra._records`
+still exports :func:`page_to_arrow`, :func:`records_to_arrow` and :func:`arrow_schema`, importing this module on
+first use.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import orjson
+import pyarrow as pa
+
+from eltops.orchestra._records import (
+    _CONVERTERS,
+    Column,
+    ColumnType,
+    JsonValue,
+    RecordError,
+    Resource,
+    _check_ids,
+    _Record,
+)
+
+__all__ = ["ARROW_TYPES", "arrow_schema", "page_to_arrow", "records_to_arrow"]
+
+ARROW_TYPES: dict[ColumnType, pa.DataType] = {
+    ColumnType.TEXT: pa.string(),
+    ColumnType.TIMESTAMP: pa.timestamp("us", tz="UTC"),
+    ColumnType.JSON: pa.string(),  # serialised JSON text
+    ColumnType.INTEGER: pa.int64(),
+    ColumnType.FLOAT: pa.float64(),
+}
+
+
+def arrow_schema(resource: Resource) -> pa.Schema:
+    """The Arrow schema of a batch of ``resource`` records (the API's columns, without ``loaded_at``)."""
+    return pa.schema([pa.field(c.name, c.arrow_type) for c in resource.columns])
+
+
+def _column_array(column: Column, values: list[JsonValue]) -> pa.Array[Any]:
+    """Values of one column as an Arrow array: C-speed when the API sent the expected types, else checked."""
+    kind = column.type
+    try:
+        if kind is ColumnType.JSON:
+            return pa.array([None if v is None else orjson.dumps(v).decode() for v in values], pa.string())
+        if kind is ColumnType.TIMESTAMP:
+            return pa.array(values, pa.string()).cast(column.arrow_type)
+        if kind is ColumnType.FLOAT:
+            return pa.array(values, pa.float64(), from_pandas=False)
+        return pa.array(values, column.arrow_type)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, ValueError, OverflowError):
+        pass
+    convert = _CONVERTERS[kind]
+    converted = []
+    for position, value in enumerate(values):
+        try:
+            converted.append(convert(value, column))
+        except RecordError as exc:
+            raise RecordError(f"result {position}: {exc}") from None
+    return pa.array(converted, column.arrow_type)
+
+
+def page_to_arrow(resource: Resource, results: Sequence[Any]) -> pa.Table:
+    """A page's ``results`` as an Arrow table of ``resource``'s columns (raises :class:`RecordError`)."""
+    _check_ids(results)
+    try:
+        return _page_to_arrow_fast(resource, results)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, ValueError, OverflowError):
+        pass  # a value of an unexpected type somewhere: convert column by column, leniently or with its name
+    arrays = [_column_array(c, [r.get(c.source) for r in results]) for c in resource.columns]
+    return pa.Table.from_arrays(arrays, schema=arrow_schema(resource))
+
+
+_STRUCT_TYPES: dict[str, pa.StructType] = {}
+
+
+def _struct_type(resource: Resource) -> pa.StructType:
+    """The API object as an Arrow struct (JSON columns left out: they are serialised separately)."""
+    if resource.name not in _STRUCT_TYPES:
+        fields = [
+            pa.field(c.source, pa.string() if c.type is ColumnType.TIMESTAMP else c.arrow_type)
+            for c in resource.columns
+            if c.type is not ColumnType.JSON
+        ]
+        _STRUCT_TYPES[resource.name] = pa.struct(fields)
+    return _STRUCT_TYPES[resource.name]
+
+
+def _page_to_arrow_fast(resource: Resource, results: Sequence[Any]) -> pa.Table:
+    """One C++ conversion of the whole page when every value has the type the spec promises."""
+    struct = pa.array(results, type=_struct_type(resource))
+    assert isinstance(struct, pa.StructArray)
+    arrays: list[pa.Array[Any]] = []
+    for column in resource.columns:
+        if column.type is ColumnType.JSON:
+            arrays.append(_column_array(column, [r.get(column.source) for r in results]))
+        elif column.type is ColumnType.TIMESTAMP:
+            arrays.append(struct.field(column.source).cast(column.arrow_type))
+        else:
+            arrays.append(struct.field(column.source))
+    return pa.Table.from_arrays(arrays, schema=arrow_schema(resource))
+
+
+def records_to_arrow(records: Iterable[_Record], resource: Resource) -> pa.Table:
+    """Typed records of one resource as the same Arrow table :func:`page_to_arrow` makes."""
+    rows = list(records)
+    arrays = []
+    for column in resource.columns:
+        values = [getattr(r, column.name) for r in rows]
+        if column.type is ColumnType.JSON:
+            values = [None if v is None else orjson.dumps(v).decode() for v in values]
+        arrays.append(pa.array(values, column.arrow_type))
+    return pa.Table.from_arrays(arrays, schema=arrow_schema(resource))
