@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import json
 import signal
+import threading
 from collections.abc import Callable, Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -15,7 +16,7 @@ import orjson
 import pytest
 
 from eltops.orchestra.emulator import Volume
-from tests.orchestra._support import SMALL, Served, count, make_served, rows
+from tests.orchestra._support import API_KEY, SMALL, Served, count, make_served, rows
 
 TABLES = ("pipeline_runs", "task_runs", "operations")
 
@@ -285,3 +286,32 @@ def test_progress_lines_and_summary_without_a_terminal(served: Served) -> None:
     for table in TABLES:
         assert table in run.stderr
     assert "\x1b[" not in run.stderr, "no colour codes in a log"
+
+
+def test_every_keeps_loading_until_ctrl_c(served: Served, wait_until: Callable[..., None]) -> None:
+    """--every loads again on its interval, leaves the warehouse free between loads, and Ctrl-C ends it (exit 0)."""
+    db = served.tmp / "eltops.duckdb"
+    proc = served.start("orchestra", "load", "--to", str(db), "--every", "10s")
+    lines: list[str] = []
+
+    def read() -> None:
+        for line in proc.stderr or []:
+            lines.append(line)
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    try:
+        wait_until(lambda: sum("next load in" in line for line in lines) >= 1 or proc.poll() is not None, 60)
+        first = count(db, "pipeline_runs")  # the DuckDB file is not locked between loads
+        requests = served.emulator.request_count
+        wait_until(lambda: sum("next load in" in line for line in lines) >= 2 or proc.poll() is not None, 60)
+        proc.send_signal(signal.SIGINT)
+        proc.wait(timeout=30)
+    finally:
+        proc.kill()
+    reader.join(timeout=5)
+    assert proc.returncode == 0, "".join(lines)[-2000:]
+    assert any("stopped between loads" in line for line in lines)
+    assert served.emulator.request_count > requests  # a second load ran
+    assert count(db, "pipeline_runs") == first  # and changed nothing: no duplicates
+    assert API_KEY not in "".join(lines)

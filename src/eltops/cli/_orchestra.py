@@ -149,18 +149,29 @@ def load(
         concurrency=orchestra_cfg.concurrency,
     )
     with client:
-        target = open_target(settings.target)
-        try:
-            if settings.every_seconds is None:
-                result = _load_once(app, client, target, settings, settings.since, settings.full_refresh)
-                _report(out, result, json_output=settings.json_output)
-                return 0
-            return _load_every(app, client, target, settings)
-        finally:
-            target.close()
+        if settings.every_seconds is None:
+            result = _load_once(app, client, settings, settings.since, settings.full_refresh)
+            _report(out, result, json_output=settings.json_output)
+            return 0
+        return _load_every(app, client, settings)
 
 
 def _load_once(
+    app: AppContext,
+    client: OrchestraClient,
+    settings: LoadSettings,
+    since: datetime | None,
+    full_refresh: bool,
+) -> LoadResult:
+    """One load; the warehouse is open only while it runs (so others can use a DuckDB file between loads)."""
+    target = open_target(settings.target)
+    try:
+        return _load_into(app, client, target, settings, since, full_refresh)
+    finally:
+        target.close()
+
+
+def _load_into(
     app: AppContext,
     client: OrchestraClient,
     target: Target,
@@ -179,7 +190,7 @@ def _load_once(
             return loader.load(resources, since=since, full_refresh=full_refresh)
 
 
-def _load_every(app: AppContext, client: OrchestraClient, target: Target, settings: LoadSettings) -> int:
+def _load_every(app: AppContext, client: OrchestraClient, settings: LoadSettings) -> int:
     assert settings.every_seconds is not None
     out = app.output
     exit_code = 0
@@ -189,7 +200,7 @@ def _load_every(app: AppContext, client: OrchestraClient, target: Target, settin
     while True:
         started = time.monotonic()
         try:
-            result = _load_once(app, client, target, settings, since, full_refresh)
+            result = _load_once(app, client, settings, since, full_refresh)
             _report(out, result, json_output=settings.json_output)
             exit_code = 0
         except EltopsError as exc:
