@@ -8,7 +8,9 @@ loopback from its own process; each way runs in a fresh process of its own, so i
 (``resource.getrusage``) is its own. Page size 100, no artificial latency, no client-side rate limit. The
 emulator renders each page in Python (about 9 ms, more than the loaders spend on it), so a warm-up pass renders
 every page once and the server replays the same bytes afterwards: the timings measure the loaders, not the
-emulator (``--no-warm-up`` times against the live emulator instead).
+emulator (``--no-warm-up`` times against the live emulator instead). The server speaks HTTP/1.1 with keep-alive
+(werkzeug's development server, ``--server werkzeug``, closes every connection, which costs each request a TCP
+connect and a server thread); all four ways talk to the same server.
 
 1. floor: eltops' client fetches and parses every page (same concurrency as the loader), writing nothing;
 2. eltops: ``Loader`` into a fresh DuckDB file;
@@ -20,6 +22,7 @@ emulator (``--no-warm-up`` times against the live emulator instead).
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import os
 import resource
@@ -31,9 +34,10 @@ import threading
 import time
 import urllib.request
 from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, unquote
 
 API_KEY = "bench-key-0123456789"
 ANCHOR = datetime(2026, 1, 15, 12, 0, tzinfo=UTC)
@@ -43,7 +47,7 @@ WAYS = ("floor", "eltops", "dlt-blueprint", "dlt-parquet")
 # -- the emulator process -------------------------------------------------------------------------------------
 
 
-def serve(port: int, task_runs: int) -> None:
+def serve(port: int, task_runs: int, server_kind: str = "keep-alive") -> None:
     """Serve the emulator (frozen clock) plus a request counter at /_count, until killed."""
     from eltops._serve import make_loopback_server
     from eltops.orchestra.emulator import OrchestraEmulator, Volume
@@ -80,8 +84,69 @@ def serve(port: int, task_runs: int) -> None:
         start_response(status, headers)
         return [body]
 
-    server = make_loopback_server(counted, port=port)
-    server.serve_forever()
+    if server_kind == "werkzeug":
+        make_loopback_server(counted, port=port).serve_forever()
+    else:
+        keep_alive_server(counted, port).serve_forever()
+
+
+class _KeepAliveHandler(BaseHTTPRequestHandler):
+    """A WSGI app over HTTP/1.1 with keep-alive, one thread per connection.
+
+    Werkzeug's development server answers every request with ``Connection: close``, so each of the 2,000
+    requests would pay a TCP connect plus a new server thread, on both sides: costs of that server, not of any
+    loader. The same WSGI app (the counter and replay in front of the emulator) is served either way.
+    """
+
+    protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True
+
+    def do_GET(self) -> None:
+        path, _, query = self.path.partition("?")
+        environ: dict[str, Any] = {
+            "REQUEST_METHOD": self.command,
+            "SCRIPT_NAME": "",
+            "PATH_INFO": unquote(path),
+            "QUERY_STRING": query,
+            "SERVER_NAME": "127.0.0.1",
+            "SERVER_PORT": str(self.server.server_port),  # type: ignore[attr-defined]
+            "SERVER_PROTOCOL": self.request_version,
+            "REMOTE_ADDR": self.client_address[0],
+            "CONTENT_TYPE": "",
+            "CONTENT_LENGTH": "",
+            "wsgi.version": (1, 0),
+            "wsgi.url_scheme": "http",
+            "wsgi.input": io.BytesIO(),
+            "wsgi.errors": sys.stderr,
+            "wsgi.multithread": True,
+            "wsgi.multiprocess": False,
+            "wsgi.run_once": False,
+        }
+        for name, value in self.headers.items():
+            key = name.upper().replace("-", "_")
+            if key not in ("CONTENT_TYPE", "CONTENT_LENGTH"):
+                environ[f"HTTP_{key}"] = value
+        answer: dict[str, Any] = {}
+
+        def start_response(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+            answer.update(status=status, headers=headers)
+            return lambda data: None
+
+        body = b"".join(self.server.app(environ, start_response))  # type: ignore[attr-defined]
+        head = [f"HTTP/1.1 {answer['status']}"]
+        head += [f"{k}: {v}" for k, v in answer["headers"] if k.lower() not in ("content-length", "connection")]
+        head += [f"Content-Length: {len(body)}", "", ""]
+        self.wfile.write("\r\n".join(head).encode("latin-1") + body)  # one write: no Nagle stall
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+def keep_alive_server(app: Any, port: int) -> ThreadingHTTPServer:
+    server = ThreadingHTTPServer(("127.0.0.1", port), _KeepAliveHandler)
+    server.daemon_threads = True
+    server.app = app  # type: ignore[attr-defined]
+    return server
 
 
 def free_port() -> int:
@@ -179,6 +244,13 @@ def main() -> None:
     parser.add_argument("--task-runs", type=int, default=200_000)
     parser.add_argument("--ways", default=",".join(WAYS))
     parser.add_argument("--no-warm-up", dest="warm_up", action="store_false", help="Time the live emulator.")
+    parser.add_argument(
+        "--server",
+        choices=("keep-alive", "werkzeug"),
+        default="keep-alive",
+        help="HTTP server in front of the emulator: HTTP/1.1 keep-alive (default), or werkzeug's, which closes "
+        "every connection.",
+    )
     parser.add_argument("--serve", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--way", help=argparse.SUPPRESS)
     parser.add_argument("--url", help=argparse.SUPPRESS)
@@ -186,14 +258,16 @@ def main() -> None:
     args = parser.parse_args()
 
     if args.serve:
-        serve(args.serve, args.task_runs)
+        serve(args.serve, args.task_runs, args.server)
         return
     if args.way:
         print(json.dumps(run_way(args.way, args.url, Path(args.workdir))))
         return
 
     port = free_port()
-    server = subprocess.Popen([sys.executable, __file__, "--serve", str(port), "--task-runs", str(args.task_runs)])
+    server = subprocess.Popen(
+        [sys.executable, __file__, "--serve", str(port), "--task-runs", str(args.task_runs), "--server", args.server]
+    )
     try:
         _wait_for(port)
         base_url = f"http://127.0.0.1:{port}/api/engine/public"
