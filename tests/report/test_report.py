@@ -277,3 +277,45 @@ def test_demo_end_to_end(tmp_path: Path) -> None:
     # nothing left running: the ports the demo used are closed again (the process has exited, so they are)
     again = _eltops("report", "--from", str(db), "--out", str(tmp_path / "again.html"), cwd=tmp_path)
     assert again.returncode == 0, again.stderr
+
+
+def test_report_from_snowflake(tmp_path: Path) -> None:
+    """A Snowflake source (fakesnow) gives the same figures as the same rows in DuckDB."""
+    import fakesnow
+
+    from eltops.warehouse import SnowflakeSpec
+    from eltops.warehouse._snowflake import SnowflakeSettings, SnowflakeTarget
+
+    run = PipelineRun(
+        id="p1",
+        pipeline_name="ingest",
+        run_status="FAILED",
+        created_at=T0,
+        started_at=T0,
+        completed_at=T0 + timedelta(seconds=90),
+    )
+    task = TaskRun(
+        id="t1",
+        pipeline_run_id="p1",
+        task_name="load",
+        integration="PYTHON",
+        status="FAILED",
+        message="boom",
+        created_at=T0,
+        started_at=T0,
+        completed_at=T0 + timedelta(seconds=60),
+    )
+    operation = Operation(
+        id="o1", task_run_id="t1", integration="PYTHON", operation_status="FAILED", rows_affected=7, inserted_at=T0
+    )
+    settings = SnowflakeSettings(params={"account": "acct", "database": "DB", "schema": "ORCH"})
+    with fakesnow.patch():
+        target = SnowflakeTarget(settings)
+        target.prepare(RESOURCES)
+        for resource, record in ((PIPELINE_RUNS, run), (TASK_RUNS, task), (OPERATIONS, operation)):
+            target.write_batch(resource, records_to_arrow([record], resource), None)
+        target.close()
+        data = write_report(SnowflakeSpec(settings), tmp_path / "r.html", since=None)
+    assert (data.headline.pipeline_runs, data.headline.pipeline_runs_failed, data.headline.rows_affected) == (1, 1, 7)
+    assert [(p.pipeline_name, p.p50) for p in data.pipeline_durations] == [("ingest", 90.0)]
+    assert [(f.task_name, f.message) for f in data.recent_failures] == [("load", "boom")]

@@ -222,23 +222,24 @@ class SnowflakeTarget:
             cursor.close()
 
     def read_table(self, resource: Resource, *, since: datetime | None = None) -> pa.Table:
-        """The resource's table (rows created at or after ``since``) as Arrow, lower-case column names."""
-        sql = f"SELECT * FROM {resource.table}"
+        """The resource's table (rows created at or after ``since``) as Arrow with the declared column types."""
+        names = [*resource.column_names, LOADED_AT]
+        sql = f"SELECT {', '.join(names)} FROM {resource.table}"
         params: list[Any] = []
         if since is not None:
             sql += f" WHERE {resource.window_column} >= %s::TIMESTAMP_TZ"
             params.append(since.isoformat())
-        cursor = self._con.cursor()
         try:
-            cursor.execute(sql, params)
-            table = cursor.fetch_arrow_all()
+            rows = self._execute(sql, params)
         except self._error_type as exc:
             raise WarehouseError(f"reading {resource.table} in {self.description} failed: {exc}") from None
-        finally:
-            cursor.close()
-        if table is None:  # the connector answers no rows with None
-            return arrow_schema(resource).append(pa.field(LOADED_AT, pa.timestamp("us", tz="UTC"))).empty_table()
-        return table.rename_columns([name.lower() for name in table.column_names])
+        schema = arrow_schema(resource).append(pa.field(LOADED_AT, pa.timestamp("us", tz="UTC")))
+        columns = list(zip(*rows, strict=True)) if rows else [() for _ in names]
+        arrays = [
+            pa.array([_from_snowflake(v) for v in values], field.type)
+            for values, field in zip(columns, schema, strict=True)
+        ]
+        return pa.Table.from_arrays(arrays, schema=schema)
 
     def prepare(self, resources: Sequence[Resource]) -> None:
         try:
@@ -333,6 +334,13 @@ class SnowflakeTarget:
         inserted, updated = int(counts[0] or 0), int(counts[1] or 0) if len(counts) > 1 else 0
         distinct = pc.count_distinct(batch["id"]).as_py() if batch.num_rows else 0
         return WriteCounts(inserted, updated, distinct - inserted - updated)
+
+
+def _from_snowflake(value: Any) -> Any:
+    """A fetched value as Arrow takes it: VARIANT arrives as JSON text already; naive timestamps are UTC."""
+    if isinstance(value, datetime) and value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value
 
 
 def _aware(value: Any) -> datetime:
