@@ -12,8 +12,10 @@ emulator (``--no-warm-up`` times against the live emulator instead). The server 
 (werkzeug's development server, ``--server werkzeug``, closes every connection, which costs each request a TCP
 connect and a server thread); all four ways talk to the same server.
 
-1. floor: eltops' client fetches and parses every page (same concurrency as the loader), writing nothing;
-2. eltops: ``Loader`` into a fresh DuckDB file;
+1. floor: eltops' client fetches and parses every page with the loader's concurrency and the loader's parse
+   (orjson; the envelope, the stability rule, every ``id`` and the window column checked), writing nothing. The
+   typing of values is not in the floor: for DuckDB it happens in DuckDB (``from_json``), on the writer thread;
+2. eltops: ``Loader`` into a fresh DuckDB file (the run also reports whether pandas and pyarrow got imported);
 3. dlt-blueprint: dlt's ``rest_api`` source configured like Orchestra's blueprint (page-number paginator,
    ``page_size=100``, merge on ``id``) into DuckDB with dlt's default file format;
 4. dlt-parquet: the same with ``loader_file_format="parquet"``.
@@ -176,7 +178,8 @@ def run_way(way: str, base_url: str, workdir: Path) -> dict[str, Any]:
         raise SystemExit(f"unknown way {way}")
     wall = time.perf_counter() - started
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    return {"way": way, "rows": rows, "seconds": wall, "peak_mb": peak_mb}
+    imported = [name for name in ("pandas", "pyarrow") if name in sys.modules]
+    return {"way": way, "rows": rows, "seconds": wall, "peak_mb": peak_mb, "imported": imported}
 
 
 def _client(base_url: str) -> Any:
@@ -303,6 +306,9 @@ def main() -> None:
                     f"{way:<14} {result['rows']:>9,} {result['seconds']:>8.1f} {rate:>9,.0f} "
                     f"{result['requests']:>9,} {result['peak_mb']:>8.0f}"
                 )
+                if way in ("floor", "eltops"):
+                    loaded = {name: name in result["imported"] for name in ("pandas", "pyarrow")}
+                    print(f"  {way}: imported at the end: " + ", ".join(f"{k} {v}" for k, v in loaded.items()))
         _ratios(results)
     finally:
         server.terminate()

@@ -7,10 +7,21 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
 
-from eltops.errors import ConfigError
-from eltops.orchestra import OPERATIONS, PIPELINE_RUNS, RESOURCES, TASK_RUNS, page_to_arrow
+from eltops.errors import ApiResponseError, ConfigError
+from eltops.orchestra import (
+    OPERATIONS,
+    PIPELINE_RUNS,
+    RESOURCES,
+    TASK_RUNS,
+    ColumnType,
+    PageBatch,
+    PageQuery,
+    page_to_arrow,
+    parse_page,
+)
 from eltops.secrets import EnvReader
 from eltops.warehouse import DuckDbSpec, LoadState, SnowflakeSpec, Target, WriteCounts, parse_target
 from eltops.warehouse._duckdb import DuckDbTarget
@@ -147,3 +158,91 @@ def test_bad_targets_are_config_errors(tmp_path: Path, text: str, env: dict[str,
     """A malformed or incomplete target is a ConfigError (exit code 2), found before connecting."""
     with pytest.raises(ConfigError):
         parse_target(text, EnvReader({"HOME": str(tmp_path), **env}), cwd=tmp_path)
+
+
+# -- pages as the API sent them (the loader's batches) ---------------------------------------------------------
+
+
+def page_batch(resource: Any, *pages: list[dict[str, Any]]) -> PageBatch:
+    """API pages of ``resource`` (numbered from 1) as the loader hands them to a target."""
+    bodies = [orjson.dumps({"page": n, "pageSize": 100, "total": 0, "results": r}) for n, r in enumerate(pages, 1)]
+    return PageBatch(resource, tuple(parse_page(PageQuery(resource, page=n), b) for n, b in enumerate(bodies, 1)))
+
+
+def rows_of(duck: DuckDbTarget, resource: Any) -> list[tuple[Any, ...]]:
+    names = ", ".join(f'"{n}"' for n in resource.column_names)
+    return duck.connection.execute(f"SELECT {names} FROM {resource.table} ORDER BY id").fetchall()
+
+
+def test_pages_merge_like_arrow(target: Target) -> None:
+    """Pages merge as their Arrow table does: inserts, an update, an unchanged row, the last copy of an id wins."""
+    target.prepare([TASK_RUNS])
+    first = page_batch(TASK_RUNS, [task_run("a", "RUNNING"), task_run("b", "SUCCEEDED")], [task_run("a", "QUEUED")])
+    assert target.write_batch(TASK_RUNS, first, LoadState(CURSOR)) == WriteCounts(2, 0, 0)
+    found = target.open_records(TASK_RUNS, created_after=datetime(2020, 1, 1, tzinfo=UTC))
+    assert [i for i, _ in found] == ["a"]
+    second = page_batch(TASK_RUNS, [task_run("a", "SUCCEEDED"), task_run("b", "SUCCEEDED"), task_run("c", "FAILED")])
+    assert target.write_batch(TASK_RUNS, second, LoadState(CURSOR)) == WriteCounts(1, 1, 1)
+    assert target.write_batch(TASK_RUNS, page_batch(TASK_RUNS), None) == WriteCounts(0, 0, 0)
+    assert target.read_state(TASK_RUNS) == LoadState(CURSOR)
+
+
+@pytest.mark.parametrize("resource", RESOURCES, ids=lambda r: r.name)
+def test_duckdb_parses_pages_into_the_values_arrow_gives(tmp_path: Path, resource: Any) -> None:
+    """Every column of every resource: DuckDB's own JSON parse stores what the Arrow path stores."""
+    records = [_full_record(resource, "x"), {"id": "y", "createdAt": "2025-05-01T11:16:44", "insertedAt": None}]
+    via_pages, via_arrow = DuckDbTarget(tmp_path / "p.duckdb"), DuckDbTarget(tmp_path / "a.duckdb")
+    for duck in (via_pages, via_arrow):
+        duck.prepare([resource])
+    via_pages.write_batch(resource, page_batch(resource, records), None)
+    via_arrow.write_batch(resource, page_to_arrow(resource, records), None)
+    assert rows_of(via_pages, resource) == rows_of(via_arrow, resource)
+
+
+def _full_record(resource: Any, record_id: str) -> dict[str, Any]:
+    values: dict[ColumnType, Any] = {
+        ColumnType.TEXT: "tëxt",
+        ColumnType.TIMESTAMP: "2025-05-01T11:16:44.841252+02:00",
+        ColumnType.JSON: {"k": [1, 2.5, None, "é"], "b": True},
+        ColumnType.INTEGER: 7,
+        ColumnType.FLOAT: 1.5,
+    }
+    record = {c.source: values[c.type] for c in resource.columns}
+    record["id"] = record_id
+    return record
+
+
+@pytest.mark.parametrize(
+    ("extra", "stored"),
+    [({"numberOfAttempts": "3"}, 3), ({"numberOfAttempts": 2.0}, 2), ({"numberOfAttempts": None}, None)],
+)
+def test_values_duckdb_does_not_take_as_is_are_converted_as_arrow_does(
+    tmp_path: Path, extra: dict[str, Any], stored: Any
+) -> None:
+    """A count sent as text or as 2.0 goes through the Arrow path's lenient conversion, not DuckDB's rounding."""
+    duck = DuckDbTarget(tmp_path / "t.duckdb")
+    duck.prepare([TASK_RUNS])
+    assert duck.write_batch(TASK_RUNS, page_batch(TASK_RUNS, [task_run("a", "RUNNING", **extra)]), None).inserted == 1
+    assert duck.values(TASK_RUNS, "number_of_attempts", where="id", equals="a") == [stored]
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [{"numberOfAttempts": True}, {"numberOfAttempts": "v2"}, {"numberOfAttempts": [1]}, {"updatedAt": "soon"}],
+)
+def test_a_wrong_value_in_pages_names_resource_and_page(tmp_path: Path, extra: dict[str, Any]) -> None:
+    """A value DuckDB would round or turn into NULL fails the batch, naming the page, and writes nothing."""
+    duck = DuckDbTarget(tmp_path / "t.duckdb")
+    duck.prepare([TASK_RUNS])
+    batch = page_batch(TASK_RUNS, [task_run("a", "RUNNING")], [task_run("b", "RUNNING", **extra)])
+    with pytest.raises(ApiResponseError, match=r"task-runs page 2 .*bad record: result 0: "):
+        duck.write_batch(TASK_RUNS, batch, LoadState(CURSOR))
+    assert rows_of(duck, TASK_RUNS) == []
+    assert duck.read_state(TASK_RUNS) == LoadState(None)
+
+
+def test_a_page_without_an_id_fails_when_fetched() -> None:
+    """The client's parse still checks every id, naming resource and page."""
+    body = orjson.dumps({"page": 4, "pageSize": 100, "total": 1, "results": [{"status": "RUNNING"}]})
+    with pytest.raises(ApiResponseError, match=r"task-runs page 4 .*result 0 has no id"):
+        parse_page(PageQuery(TASK_RUNS, page=4), body)

@@ -16,11 +16,7 @@ if TYPE_CHECKING:
         page_to_arrow,
         records_to_arrow,
     )
-    from eltops.orchestra._client import (
-        OrchestraClient,
-        Page,
-        parse_page,
-    )
+    from eltops.orchestra._client import OrchestraClient
     from eltops.orchestra._config import (
         DEFAULT_RATE_LIMIT,
         LoadSettings,
@@ -40,6 +36,11 @@ if TYPE_CHECKING:
         LoadProgress,
         LoadResult,
         ResourceResult,
+    )
+    from eltops.orchestra._pages import (
+        Page,
+        PageBatch,
+        parse_page,
     )
     from eltops.orchestra._plan import (
         DEFAULT_API_URL,
@@ -74,7 +75,8 @@ if TYPE_CHECKING:
 
 _LAZY: dict[str, str] = {
     **dict.fromkeys(("arrow_schema", "page_to_arrow", "records_to_arrow"), "eltops.orchestra._arrow"),
-    **dict.fromkeys(("OrchestraClient", "Page", "parse_page"), "eltops.orchestra._client"),
+    "OrchestraClient": "eltops.orchestra._client",
+    **dict.fromkeys(("Page", "PageBatch", "parse_page"), "eltops.orchestra._pages"),
     **dict.fromkeys(
         (
             "DEFAULT_RATE_LIMIT",
@@ -154,6 +156,7 @@ __all__ = [
     "OrchestraClient",
     "OrchestraSettings",
     "Page",
+    "PageBatch",
     "PageQuery",
     "PipelineRun",
     "PlanError",

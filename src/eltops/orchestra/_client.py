@@ -14,35 +14,32 @@ import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
 from datetime import datetime
 from typing import TypeVar
 
 import httpx
-import orjson
-import pyarrow as pa
 
 from eltops import __version__
 from eltops._deadline import NO_DEADLINE, Deadline
 from eltops._http import ApiTransport, RateLimiter, RetryPolicy
-from eltops.errors import ApiResponseError, ConfigError
+from eltops.errors import ConfigError
 from eltops.orchestra import _plan
+from eltops.orchestra._pages import Page, PageBatch, parse_page
 from eltops.orchestra._plan import (
     DEFAULT_API_URL,
     IDS_PER_REQUEST,
     MAX_PAGE_SIZE,
     MAX_WINDOW,
     WINDOW_PASSES,
-    ListingError,
     PageQuery,
     Window,
     group_ids_by_window,
     walk_windows,
 )
-from eltops.orchestra._records import RecordError, Resource, page_to_arrow
+from eltops.orchestra._records import Resource
 from eltops.secrets import Secret
 
-__all__ = [  # the planning names are _plan's, re-exported here for existing imports
+__all__ = [  # the planning names are _plan's and the page types _pages', re-exported here for existing imports
     "DEFAULT_API_URL",
     "DEFAULT_CONCURRENCY",
     "IDS_PER_REQUEST",
@@ -51,6 +48,7 @@ __all__ = [  # the planning names are _plan's, re-exported here for existing imp
     "WINDOW_PASSES",
     "OrchestraClient",
     "Page",
+    "PageBatch",
     "PageQuery",
     "Window",
     "group_ids_by_window",
@@ -64,37 +62,6 @@ DEFAULT_CONCURRENCY = 4
 
 T = TypeVar("T")
 R = TypeVar("R")
-
-
-@dataclass(frozen=True)
-class Page:
-    """One parsed page: the query that fetched it, what the API said about the listing, and the records."""
-
-    query: PageQuery
-    total: int
-    page_size: int
-    records: pa.Table
-
-    @property
-    def rows(self) -> int:
-        return int(self.records.num_rows)
-
-
-def parse_page(query: PageQuery, body: bytes) -> Page:
-    """Decode and check one response body; any defect raises ``ApiResponseError`` naming the resource and page."""
-    try:
-        data = orjson.loads(body)
-    except orjson.JSONDecodeError as exc:
-        raise ApiResponseError(f"Orchestra answered {query.describe()} with a body that is not JSON: {exc}") from None
-    try:
-        results, total, page_size = _plan.unpack_listing(query, data)
-    except ListingError as exc:
-        raise ApiResponseError(str(exc)) from None
-    try:
-        records = page_to_arrow(query.resource, results)
-    except RecordError as exc:
-        raise ApiResponseError(f"Orchestra answered {query.describe()} with a bad record: {exc}") from None
-    return Page(query=query, total=total, page_size=page_size, records=records)
 
 
 class OrchestraClient:
@@ -162,7 +129,7 @@ class OrchestraClient:
         return response.content
 
     def get_page(self, query: PageQuery, deadline: Deadline = NO_DEADLINE) -> Page:
-        """One page, parsed and checked."""
+        """One page, checked (envelope, ids, window column) and kept as the bytes the API sent."""
         return parse_page(query, self.get_body(query, deadline))
 
     # -- whole listings ---------------------------------------------------------------------------------------

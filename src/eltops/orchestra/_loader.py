@@ -15,7 +15,10 @@ For each resource:
    pages are in that batch or an earlier one, so killing the process at any moment loses at most work that
    the next load redoes; merging on ``id`` makes redoing it harmless.
 
-Memory stays flat: a bounded queue between fetcher and writer, and at most one batch being built.
+Pages travel as the bytes the API sent (checked by the client: envelope, ids, window column), gathered into a
+:class:`~eltops.orchestra._pages.PageBatch`; the target types the values (DuckDB parses the JSON itself, others
+build Arrow from it). Memory stays flat: a bounded queue between fetcher and writer, at most one batch being
+built, and each batch dropped once written.
 """
 
 from __future__ import annotations
@@ -29,12 +32,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Protocol
 
-import pyarrow as pa
-import pyarrow.compute as pc
-
-from eltops.orchestra._client import OrchestraClient, Page
+from eltops.orchestra._client import OrchestraClient
+from eltops.orchestra._pages import Page, PageBatch
 from eltops.orchestra._plan import LOOKBACK, OPEN_RUN_HORIZON, LoadPlan, plan_load
-from eltops.orchestra._records import Resource, arrow_schema
+from eltops.orchestra._records import Resource
 from eltops.warehouse._target import LoadState, Target, WriteCounts
 
 __all__ = [
@@ -215,9 +216,8 @@ class Loader:
             newest: datetime | None = None
             for page in self.client.iter_window(resource, window):
                 yield from self._counted(page, outcome, first=page.query.page == 1)
-                page_newest = _newest(page, resource)
-                if page_newest is not None and (newest is None or page_newest > newest):
-                    newest = page_newest
+                if page.newest is not None and (newest is None or page.newest > newest):
+                    newest = page.newest
             yield _WindowDone(newest)
 
     def _counted(self, page: Page, outcome: ResourceResult, *, first: bool) -> Iterator[Page]:
@@ -228,13 +228,6 @@ class Loader:
         self.progress.fetched(page.query.resource, 1, page.rows)
         if page.rows:
             yield page
-
-
-def _newest(page: Page, resource: Resource) -> datetime | None:
-    if not page.rows:
-        return None
-    value = pc.max(page.records[resource.window_column]).as_py()
-    return value if isinstance(value, datetime) else None
 
 
 class _Writer:
@@ -289,7 +282,7 @@ class _Writer:
                     break
 
     def _consume(self) -> None:
-        pending: list[pa.Table] = []
+        pending: list[Page] = []
         rows = 0
         dirty_state = False
         while not self._stop.is_set():
@@ -308,15 +301,15 @@ class _Writer:
                     dirty_state = True
                 continue
             assert isinstance(item, Page)
-            pending.append(item.records)
+            pending.append(item)
             rows += item.rows
             if rows >= self._loader.batch_rows:
                 self._flush(pending)
                 pending, rows, dirty_state = [], 0, False
 
-    def _flush(self, tables: list[pa.Table]) -> None:
+    def _flush(self, pages: list[Page]) -> None:
         resource = self._plan.resource
-        batch = pa.concat_tables(tables) if tables else arrow_schema(resource).empty_table()
+        batch = PageBatch(resource, tuple(pages))  # the pages as the API sent them: the target types the values
         counts = self._loader.target.write_batch(resource, batch, LoadState(cursor=self._cursor))
         outcome = self._outcome
         outcome.batches += 1

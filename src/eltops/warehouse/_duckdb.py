@@ -1,30 +1,90 @@
-"""DuckDB target: a local file, written with one MERGE per batch straight from Arrow."""
+"""DuckDB target: a local file, written one merge per batch, from the API's JSON as it came or from Arrow.
+
+The loader's batches are pages as the API sent them (:class:`~eltops.orchestra._pages.PageBatch`); DuckDB parses
+them itself (``from_json``, in C++) into a temporary table typed by the column declarations, so a load into
+DuckDB builds no Python value per record and imports neither pyarrow nor pandas. Typed rows from elsewhere (the
+orchestrator's own history) come as Arrow tables and are read in place.
+"""
 
 # ruff: noqa: S608  (SQL is built from the declared table and column names, never from input; values are bound)
 
 from __future__ import annotations
 
 import itertools
+import json
 from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import duckdb
-import pyarrow as pa
-import pyarrow.compute as pc
 
-from eltops.orchestra._records import LOADED_AT, Resource
-from eltops.warehouse._ddl import create_table_sql, quote
+from eltops.orchestra._pages import PageBatch
+from eltops.orchestra._records import LOADED_AT, Column, ColumnType, Resource
+from eltops.warehouse._ddl import SQL_TYPES, create_table_sql, quote
 from eltops.warehouse._target import STATE_TABLE, LoadState, WarehouseError, WriteCounts
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 __all__ = ["DuckDbTarget"]
 
-_BATCH_VIEW = "eltops_batch"
+_BATCH = "eltops_batch"
+_SEQ = "eltops_seq"  # read order within a batch: the last copy of an id wins
 _counter = itertools.count()
 
 
 def _q(name: str) -> str:
     return quote(name, "duckdb")
+
+
+def _json_column(column: Column) -> str:
+    """How ``from_json`` reads the API field: counts as raw JSON (checked below), everything else as text or JSON."""
+    if column.type is ColumnType.JSON or column.type in _NUMBERS:
+        return "JSON"
+    return "VARCHAR"
+
+
+_NUMBERS = {ColumnType.INTEGER: "'BIGINT', 'UBIGINT'", ColumnType.FLOAT: "'BIGINT', 'UBIGINT', 'DOUBLE'"}
+
+
+def _typed(column: Column) -> str:
+    """The SQL that types one field, strictly: a value the Arrow path would not take as is fails the statement.
+
+    ``from_json`` itself is lenient (a wrong type becomes NULL, 1.5 rounds to 2, true to 1), so numbers are
+    read as raw JSON and cast only when their JSON type is a number; timestamps are cast from text, which fails
+    on anything that is not one. A failed statement sends the batch through the Arrow path, which either names
+    the bad page or converts the value exactly as :func:`~eltops.orchestra._arrow.page_to_arrow` does.
+    """
+    field = _q(column.source)
+    if column.type in _NUMBERS:
+        sql_type = SQL_TYPES["duckdb"][column.type]
+        return (
+            f"CASE WHEN json_type({field}) IN ({_NUMBERS[column.type]}) THEN {field}::{sql_type} "
+            f"WHEN {field} IS NOT NULL THEN error('{column.source} is not a number') END"
+        )
+    if column.type is ColumnType.TIMESTAMP:
+        return f"{field}::TIMESTAMPTZ"  # the session's time zone is UTC: an offset-less value is UTC
+    return field
+
+
+_PAGES_PER_STATEMENT = 10
+"""Pages parsed per statement: the JSON of a whole batch at once would not fit DuckDB's small buffer pool."""
+
+
+def _pages_sql(resource: Resource) -> str:
+    """A ``SELECT`` of the records of the pages bound as a list of JSON texts, typed, with their read order.
+
+    The second parameter is the read order of the statement's first record (the pages before it, counted).
+    With one thread and insertion order preserved, ``row_number()`` follows the pages and the records in each.
+    """
+    spec = json.dumps({"results": [{c.source: _json_column(c) for c in resource.columns}]}, separators=(",", ":"))
+    columns = ", ".join(f"{_typed(c)} AS {_q(c.name)}" for c in resource.columns)
+    return (
+        f"SELECT {columns}, ?::BIGINT + row_number() OVER () AS {_SEQ} FROM ("
+        f"SELECT unnest(from_json(page, '{spec}').results, recursive := true) "
+        "FROM (SELECT unnest(?::VARCHAR[]) AS page))"
+    )
 
 
 class DuckDbTarget:
@@ -45,6 +105,8 @@ class DuckDbTarget:
         self.path = path
         try:
             self._con = duckdb.connect(str(path), config={"threads": threads, "checkpoint_threshold": "64MB"})
+            # API timestamps without an offset are UTC (as page_to_arrow reads them), whatever the machine's zone
+            self._con.execute("SET TimeZone = 'UTC'")
             if memory_limit:
                 self._con.execute(f"SET memory_limit = '{memory_limit}'")
         except duckdb.Error as exc:
@@ -114,51 +176,59 @@ class DuckDbTarget:
         ).fetchall()
         return [r[0] for r in rows]
 
-    def write_batch(self, resource: Resource, batch: pa.Table, state: LoadState | None) -> WriteCounts:
+    def write_batch(self, resource: Resource, batch: pa.Table | PageBatch, state: LoadState | None) -> WriteCounts:
         """Merge ``batch`` on ``id`` and save ``state``, in one transaction.
 
-        Not one ``MERGE``: a MERGE joins the batch with every column of the whole table, so each batch would
-        read the table back into memory. Instead the ids already stored are found from the ``id`` column
-        alone; only when some are (a re-read) does an ``UPDATE`` compare those rows, and new ids are plain
-        inserts. The common case, a batch of new runs, never reads the stored rows at all.
+        Pages are parsed by DuckDB into a temporary table inside the transaction; when a value does not convert
+        (a wrong type, or one the strict SQL casts do not take), the transaction is rolled back and the pages go
+        through :meth:`PageBatch.to_arrow`, which raises ``ApiResponseError`` naming the page with the bad
+        record, or converts the values as the Arrow path always has.
         """
-        table, columns = _q(resource.table), resource.column_names
-        view = f"{_BATCH_VIEW}_{next(_counter)}"
-        distinct = pc.count_distinct(batch["id"]).as_py()
-        if distinct == batch.num_rows:
-            registered, source = batch, view
-        else:  # the same id twice in one batch (a window read again): the last one read wins
-            registered = batch.append_column("_seq", pa.array(range(batch.num_rows), pa.int64()))
-            source = (
-                f"(SELECT * EXCLUDE (_seq) FROM {view} "
-                "QUALIFY row_number() OVER (PARTITION BY id ORDER BY _seq DESC) = 1)"
-            )
+        if isinstance(batch, PageBatch):
+            staged = self._merge_pages(resource, batch, state)
+            if staged is not None:
+                return staged
+            batch = batch.to_arrow()
+        return self._merge_arrow(resource, batch, state)
+
+    def _merge_pages(self, resource: Resource, batch: PageBatch, state: LoadState | None) -> WriteCounts | None:
+        """The merge straight from the pages' JSON; None when a value did not convert (nothing is written)."""
+        stage = f"{_BATCH}_{next(_counter)}"
         con = self._con
+        select = _pages_sql(resource)
         try:
-            con.register(view, registered)
             con.execute("BEGIN TRANSACTION")
             try:
-                matched = self._count(f"SELECT count(*) FROM {table} WHERE id IN (SELECT id FROM {view})")
-                updated = 0
-                if matched:
-                    changed = " OR ".join(f"t.{_q(c)} IS DISTINCT FROM s.{_q(c)}" for c in columns[1:])
-                    assignments = ", ".join(f"{_q(c)} = s.{_q(c)}" for c in columns[1:])
-                    updated = self._count(
-                        f"UPDATE {table} AS t SET {assignments}, {_q(LOADED_AT)} = now() "
-                        f"FROM {source} AS s WHERE t.id = s.id AND ({changed})"
-                    )
-                    source = f"(SELECT * FROM {source} WHERE id NOT IN (SELECT id FROM {table}))"
-                inserted = 0
-                if matched < distinct:
-                    names = ", ".join(_q(c) for c in columns)
-                    inserted = self._count(
-                        f"INSERT INTO {table} ({names}, {_q(LOADED_AT)}) SELECT {names}, now() FROM {source}"
-                    )
-                if state is not None:
-                    con.execute(
-                        f"INSERT OR REPLACE INTO {STATE_TABLE} VALUES (?, ?, ?, now())",
-                        [resource.name, resource.table, state.cursor],
-                    )
+                try:
+                    read = 0
+                    for start in range(0, max(1, len(batch.pages)), _PAGES_PER_STATEMENT):
+                        pages = batch.pages[start : start + _PAGES_PER_STATEMENT]
+                        into = f"INSERT INTO {stage} " if start else f"CREATE TEMP TABLE {stage} AS "
+                        con.execute(into + select, [read, [page.body.decode() for page in pages]])
+                        read += sum(page.rows for page in pages)
+                except (duckdb.ConversionException, duckdb.InvalidInputException):
+                    con.execute("ROLLBACK")
+                    return None
+                counts = self._merge(resource, stage, state)
+                con.execute(f"DROP TABLE {stage}")
+                con.execute("COMMIT")
+            except BaseException:
+                con.execute("ROLLBACK")
+                raise
+        except duckdb.Error as exc:
+            raise WarehouseError(f"writing {resource.table} into {self.path} failed: {exc}") from None
+        return counts
+
+    def _merge_arrow(self, resource: Resource, batch: pa.Table, state: LoadState | None) -> WriteCounts:
+        import pyarrow as pa
+
+        view = f"{_BATCH}_{next(_counter)}"
+        con = self._con
+        try:
+            con.register(view, batch.append_column(_SEQ, pa.array(range(batch.num_rows), pa.int64())))
+            con.execute("BEGIN TRANSACTION")
+            try:
+                counts = self._merge(resource, view, state)
                 con.execute("COMMIT")
             except BaseException:
                 con.execute("ROLLBACK")
@@ -167,6 +237,48 @@ class DuckDbTarget:
             raise WarehouseError(f"writing {resource.table} into {self.path} failed: {exc}") from None
         finally:
             con.unregister(view)
+        return counts
+
+    def _merge(self, resource: Resource, batch: str, state: LoadState | None) -> WriteCounts:
+        """Merge the relation ``batch`` (the resource's columns and the read order) on ``id``; save ``state``.
+
+        Not one ``MERGE``: a MERGE joins the batch with every column of the whole table, so each batch would
+        read the table back into memory. Instead the ids already stored are found from the ``id`` column
+        alone; only when some are (a re-read) does an ``UPDATE`` compare those rows, and new ids are plain
+        inserts. The common case, a batch of new runs, never reads the stored rows at all. Runs inside the
+        caller's transaction.
+        """
+        table, columns = _q(resource.table), resource.column_names
+        con = self._con
+        row = con.execute(f"SELECT count(*), count(DISTINCT id) FROM {batch}").fetchone()
+        rows, distinct = (int(row[0]), int(row[1])) if row else (0, 0)
+        source = f"(SELECT * EXCLUDE ({_SEQ}) FROM {batch})"
+        if distinct < rows:  # the same id twice in one batch (a window read again): the last one read wins
+            source = (
+                f"(SELECT * EXCLUDE ({_SEQ}) FROM {batch} "
+                f"QUALIFY row_number() OVER (PARTITION BY id ORDER BY {_SEQ} DESC) = 1)"
+            )
+        matched = self._count(f"SELECT count(*) FROM {table} WHERE id IN (SELECT id FROM {batch})")
+        updated = 0
+        if matched:
+            changed = " OR ".join(f"t.{_q(c)} IS DISTINCT FROM s.{_q(c)}" for c in columns[1:])
+            assignments = ", ".join(f"{_q(c)} = s.{_q(c)}" for c in columns[1:])
+            updated = self._count(
+                f"UPDATE {table} AS t SET {assignments}, {_q(LOADED_AT)} = now() "
+                f"FROM {source} AS s WHERE t.id = s.id AND ({changed})"
+            )
+            source = f"(SELECT * FROM {source} WHERE id NOT IN (SELECT id FROM {table}))"
+        inserted = 0
+        if matched < distinct:
+            names = ", ".join(_q(c) for c in columns)
+            inserted = self._count(
+                f"INSERT INTO {table} ({names}, {_q(LOADED_AT)}) SELECT {names}, now() FROM {source}"
+            )
+        if state is not None:
+            con.execute(
+                f"INSERT OR REPLACE INTO {STATE_TABLE} VALUES (?, ?, ?, now())",
+                [resource.name, resource.table, state.cursor],
+            )
         return WriteCounts(inserted, updated, matched - updated)
 
     def _count(self, sql: str) -> int:

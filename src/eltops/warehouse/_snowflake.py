@@ -25,6 +25,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from eltops.errors import ConfigError
+from eltops.orchestra._pages import PageBatch
 from eltops.orchestra._records import LOADED_AT, ColumnType, Resource, arrow_schema
 from eltops.secrets import EnvReader, Secret
 from eltops.warehouse._ddl import create_table_sql
@@ -291,7 +292,9 @@ class SnowflakeTarget:
             raise WarehouseError(f"reading {resource.table} in {self.description} failed: {exc}") from None
         return [r[0] for r in rows]
 
-    def write_batch(self, resource: Resource, batch: pa.Table, state: LoadState | None) -> WriteCounts:
+    def write_batch(self, resource: Resource, batch: pa.Table | PageBatch, state: LoadState | None) -> WriteCounts:
+        if isinstance(batch, PageBatch):
+            batch = batch.to_arrow()  # write_pandas takes a frame: pages become Arrow, then pandas
         stage = f"ELTOPS_STAGE_{resource.table.upper()}"
         columns = resource.column_names
         source = ", ".join(_CASTS[c.type].format(c.name) + f" AS {c.name}" for c in resource.columns)

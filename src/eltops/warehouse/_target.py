@@ -13,6 +13,7 @@ from eltops.orchestra._plan import STATE_TABLE, LoadState  # the load's state is
 if TYPE_CHECKING:
     import pyarrow as pa
 
+    from eltops.orchestra._pages import PageBatch
     from eltops.orchestra._records import Resource
 
 __all__ = ["STATE_TABLE", "LoadState", "Target", "WarehouseError", "WriteCounts"]
@@ -60,8 +61,12 @@ class Target(Protocol):
         """The ``column`` values of the rows whose ``where`` column equals ``equals``."""
         ...
 
-    def write_batch(self, resource: Resource, batch: pa.Table, state: LoadState | None) -> WriteCounts:
+    def write_batch(self, resource: Resource, batch: pa.Table | PageBatch, state: LoadState | None) -> WriteCounts:
         """Merge ``batch`` on ``id`` (all of it or none of it), then save ``state`` (None: leave it as it is).
+
+        ``batch`` is typed rows (an Arrow table of ``resource``'s columns, as :func:`records_to_arrow` makes) or
+        API pages as they were fetched (the loader's); a later copy of an ``id`` wins over an earlier one. A
+        value of the wrong type in a page raises ``ApiResponseError`` naming the resource and page.
 
         ``state`` must never be stored unless the rows are: DuckDB writes both in one transaction; Snowflake
         commits the MERGE statement first and the state after it.
