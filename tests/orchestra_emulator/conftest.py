@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -12,23 +11,10 @@ import httpx
 import pytest
 
 from eltops.orchestra.emulator import BASE_PATH, OrchestraEmulator, Volume
+from tests._clock import Clock
 
-SPEC_PATH = Path("/work/shared/reference/orchestra-openapi.json")
-NOW = datetime(2025, 5, 1, 12, 0, tzinfo=UTC)
+SPEC_PATH = Path(__file__).resolve().parents[3] / "shared" / "reference" / "orchestra-openapi.json"
 KEY = "test-key"
-
-
-class Clock:
-    """A clock the test moves by hand."""
-
-    def __init__(self, start: datetime = NOW) -> None:
-        self.current = start
-
-    def __call__(self) -> datetime:
-        return self.current
-
-    def advance(self, **kwargs: float) -> None:
-        self.current += timedelta(**kwargs)
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ import re
 import sys
 import types
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -17,25 +17,12 @@ import pytest
 from eltops._serve import RunningServer, serve_in_thread
 from eltops.orchestra.emulator import BASE_PATH, OrchestraEmulator, Volume
 from eltops.snowflake_app import orchestra_app as app
+from tests._clock import Clock
 
 REPO = Path(__file__).resolve().parents[2]
 APP_DIR = REPO / "snowflake_app"
 SETUP_SCRIPT = APP_DIR / "app" / "setup_script.sql"
-NOW = datetime(2025, 5, 1, 12, 0, tzinfo=UTC)
 KEY = "app-test-key"
-
-
-class Clock:
-    """A clock the test moves by hand (the emulator's runs and the loader's plan both follow it)."""
-
-    def __init__(self, start: datetime = NOW) -> None:
-        self.current = start
-
-    def __call__(self) -> datetime:
-        return self.current
-
-    def advance(self, **kwargs: float) -> None:
-        self.current += timedelta(**kwargs)
 
 
 @pytest.fixture
