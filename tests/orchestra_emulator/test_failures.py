@@ -7,7 +7,8 @@ import time
 import pytest
 
 from eltops.orchestra.emulator import OrchestraEmulator, RecordedRequest
-from tests.orchestra_emulator.conftest import Clock, EmulatorFactory, client_for
+from tests._clock import Clock
+from tests.orchestra_emulator.conftest import EmulatorFactory, client_for
 
 
 def test_rate_limit_answers_429_with_retry_after_then_recovers(make_emulator: EmulatorFactory, clock: Clock) -> None:

@@ -9,7 +9,8 @@ import httpx
 import pytest
 
 from eltops.orchestra.emulator import OrchestraEmulator, Volume
-from tests.orchestra_emulator.conftest import NOW, Clock, EmulatorFactory, client_for, fetch_all
+from tests._clock import NOW, Clock
+from tests.orchestra_emulator.conftest import EmulatorFactory, client_for, fetch_all
 
 FINAL_PIPELINE = {"SUCCEEDED", "WARNING", "FAILED", "SKIPPED", "CANCELLED"}
 

@@ -15,8 +15,9 @@ from eltops._serve import serve_in_thread
 from eltops.orchestra import _plan, _records
 from eltops.orchestra.emulator import BASE_PATH, OrchestraEmulator, Volume
 from eltops.snowflake_app import orchestra_app as app
+from tests._clock import NOW, Clock
 
-from .conftest import KEY, NOW, Clock, FakesnowSql, RecordingHttp
+from .conftest import KEY, FakesnowSql, RecordingHttp
 
 MakeApi = Callable[..., app.OrchestraApi]
 
