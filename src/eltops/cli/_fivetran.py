@@ -34,7 +34,7 @@ _ACTIONS = [a.value for a in Action] + [a.value.lower().replace("_", "-") for a 
 
 
 @click.command(context_settings={"show_default": True})
-@click.argument("action", required=False, type=click.Choice(_ACTIONS, case_sensitive=False))
+@click.argument("action", required=False, metavar="[ACTION]", type=click.Choice(_ACTIONS, case_sensitive=False))
 @click.option(
     "--connector-id",
     "--connection-id",
