@@ -274,9 +274,31 @@ def test_demo_end_to_end(tmp_path: Path) -> None:
     assert con.execute("SELECT count(*) FROM task_runs").fetchone()[0] > 1000  # type: ignore[index]
     con.close()
     _check_against_sql(db, Page(report.read_text()))
-    # nothing left running: the ports the demo used are closed again (the process has exited, so they are)
     again = _eltops("report", "--from", str(db), "--out", str(tmp_path / "again.html"), cwd=tmp_path)
     assert again.returncode == 0, again.stderr
+
+
+LEFT_RUNNING = """
+import sys, threading
+from eltops.cli import run_command
+code = run_command(["demo", "--dir", sys.argv[1]], env={})
+alive = [t.name for t in threading.enumerate() if t is not threading.main_thread()]
+print(code, alive)
+"""
+
+
+def test_demo_leaves_nothing_running(tmp_path: Path) -> None:
+    """When `eltops demo` returns, its emulator servers and worker threads have all stopped."""
+    env = {"PATH": os.environ.get("PATH", ""), "HOME": str(tmp_path)}
+    result = subprocess.run(
+        [sys.executable, "-c", LEFT_RUNNING, str(tmp_path)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.stdout.strip() == "0 []", result.stderr[-2000:]
 
 
 def test_report_from_snowflake(tmp_path: Path) -> None:

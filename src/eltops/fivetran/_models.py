@@ -23,6 +23,11 @@ def parse_timestamp(value: Any, *, field: str) -> datetime | None:
         raise ApiResponseError(f"Fivetran sent {field}={value!r}, which is not an ISO-8601 timestamp") from None
 
 
+def format_timestamp(moment: datetime | None, *, missing: str = "never") -> str:
+    """An aware datetime in Fivetran's own form (``...Z``); ``missing`` when there is none."""
+    return missing if moment is None else moment.isoformat().replace("+00:00", "Z")
+
+
 class SyncOutcome(Enum):
     SUCCEEDED = "succeeded"
     FAILED = "failed"

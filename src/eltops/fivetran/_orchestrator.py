@@ -15,7 +15,6 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -29,7 +28,7 @@ from eltops.errors import (
     RemoteOperationFailed,
 )
 from eltops.fivetran._client import FivetranClient
-from eltops.fivetran._models import Connection, SetupTest, SyncOutcome
+from eltops.fivetran._models import Connection, SetupTest, SyncOutcome, format_timestamp
 from eltops.fivetran._settings import Action, ConnectionRef, FivetranSettings
 
 log = logging.getLogger("eltops.fivetran")
@@ -108,7 +107,6 @@ class Orchestrator:
     clock: Clock = time.monotonic
     wall_clock: Clock = time.time
     sleep: Sleep | None = None  # None: wait on ``cancelled``, so cancel() interrupts every wait at once
-    on_result: Callable[[ConnectionResult], None] | None = field(default=None)
 
     cancelled: threading.Event = field(default_factory=threading.Event)
 
@@ -146,11 +144,7 @@ class Orchestrator:
     # -- one connection -----------------------------------------------------------------------------------------
 
     def _run_one(self, ref: ConnectionRef, deadline: Deadline) -> ConnectionResult:
-        run = _ConnectionRun(self, ref, deadline)
-        result = run.execute()
-        if self.on_result is not None:
-            self.on_result(result)
-        return result
+        return _ConnectionRun(self, ref, deadline).execute()
 
 
 class _ConnectionRun:
@@ -261,14 +255,14 @@ class _ConnectionRun:
             "final status: sync_state=%s setup_state=%s succeeded_at=%s failed_at=%s",
             finished.sync_state,
             finished.setup_state,
-            _iso(finished.succeeded_at),
-            _iso(finished.failed_at),
+            format_timestamp(finished.succeeded_at),
+            format_timestamp(finished.failed_at),
         )
         if finished.last_outcome is SyncOutcome.FAILED:
             raise RemoteOperationFailed(
-                f"the sync failed at {_iso(finished.failed_at)} (see the connection's logs in Fivetran)"
+                f"the sync failed at {format_timestamp(finished.failed_at)} (see the connection's logs in Fivetran)"
             )
-        return f"the sync succeeded at {_iso(finished.succeeded_at)}"
+        return f"the sync succeeded at {format_timestamp(finished.succeeded_at)}"
 
     def _check_can_sync(self) -> None:
         assert self.connection is not None
@@ -321,12 +315,13 @@ class _ConnectionRun:
             return
         wait = resume_at.timestamp() - self.o.wall_clock()
         if wait >= self.deadline.remaining():
+            resume = format_timestamp(resume_at)
             raise JobTimeout(
-                f"Fivetran rescheduled the sync (the source's API quota ran out) to resume at {_iso(resume_at)}, "
+                f"Fivetran rescheduled the sync (the source's API quota ran out) to resume at {resume}, "
                 f"which is after this job's deadline ({self.settings.timeout:g} s). Under manual scheduling it "
                 "will not resume by itself: run this job again after that moment, or raise FIVETRAN_TIMEOUT"
             )
-        self.info("rescheduled by Fivetran until %s; triggering it again then", _iso(resume_at))
+        self.info("rescheduled by Fivetran until %s; triggering it again then", format_timestamp(resume_at))
         if wait > 0:
             self.o.wait(wait)
         self.client.trigger_sync(current.id, deadline=self.deadline)
@@ -344,7 +339,3 @@ class _ConnectionRun:
             f"the sync did not finish within {self.settings.timeout:g} s (last sync_state: {state}); it goes "
             "on in Fivetran, which has no API to cancel it. Raise FIVETRAN_TIMEOUT to wait longer"
         )
-
-
-def _iso(moment: datetime | None) -> str:
-    return "never" if moment is None else moment.isoformat().replace("+00:00", "Z")

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from eltops._junit import JUnitCase
 from eltops.errors import ExitCode
+from eltops.fivetran._models import format_timestamp
 from eltops.fivetran._orchestrator import ConnectionResult, JobResult
 from eltops.fivetran._settings import Action
 
 
-def _iso(moment: Any) -> str | None:
-    return None if moment is None else moment.isoformat().replace("+00:00", "Z")
+def _iso(moment: datetime | None) -> str | None:
+    return None if moment is None else format_timestamp(moment)
 
 
 def result_to_json(job: JobResult) -> dict[str, Any]:

@@ -13,6 +13,7 @@ from typing import Any
 
 from eltops.errors import ExitCode
 from eltops.fivetran import Action, ConnectionResult, FivetranSettings, JobResult
+from eltops.fivetran._models import format_timestamp
 from eltops.history._ci import CiRun, stable_id
 from eltops.orchestra._records import Operation, PipelineRun, TaskRun
 
@@ -127,9 +128,11 @@ def _operation(ci: CiRun, action: Action, result: ConnectionResult) -> Operation
     external_id = result.connection_id or result.ref
     detail = None
     if connection is not None:
+        succeeded = format_timestamp(connection.succeeded_at, missing="null")
+        failed = format_timestamp(connection.failed_at, missing="null")
         detail = (
             f"sync_state={connection.sync_state}; setup_state={connection.setup_state}; "
-            f"succeeded_at={_iso(connection.succeeded_at)}; failed_at={_iso(connection.failed_at)}"
+            f"succeeded_at={succeeded}; failed_at={failed}"
         )
     name = connection.name if connection is not None and connection.name else result.ref
     return Operation(
@@ -152,7 +155,3 @@ def _operation(ci: CiRun, action: Action, result: ConnectionResult) -> Operation
         operation_duration=round(result.duration_seconds, 3),
         rows_affected=None,
     )
-
-
-def _iso(moment: datetime | None) -> str:
-    return "null" if moment is None else moment.isoformat().replace("+00:00", "Z")
