@@ -139,6 +139,12 @@ class Resource:
     def __str__(self) -> str:
         return self.name
 
+    def __reduce__(self) -> str | tuple[Any, ...]:
+        """Pickled by name when it is one of :data:`RESOURCES` (pages travel between processes by the thousand)."""
+        if any(self is known for known in RESOURCES):
+            return (resource_named, (self.name,))
+        return super().__reduce__()
+
 
 PIPELINE_RUNS = Resource(
     name="pipeline-runs",

@@ -14,6 +14,7 @@ import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
 from datetime import datetime
 from typing import TypeVar
 
@@ -46,6 +47,7 @@ __all__ = [  # the planning names are _plan's and the page types _pages', re-exp
     "MAX_PAGE_SIZE",
     "MAX_WINDOW",
     "WINDOW_PASSES",
+    "ClientRecipe",
     "OrchestraClient",
     "Page",
     "PageBatch",
@@ -64,14 +66,56 @@ T = TypeVar("T")
 R = TypeVar("R")
 
 
+@dataclass(frozen=True)
+class ClientRecipe:
+    """What :meth:`OrchestraClient.create` was given, so another process can build the same client.
+
+    Pickled only onto the pipe to eltops' own fetch process (:mod:`eltops.orchestra._fetch`); the key travels as
+    its value there and is a :class:`~eltops.secrets.Secret` again (masked in that process too) on arrival.
+    """
+
+    api_url: str
+    api_key: Secret
+    rate_limit_per_minute: float | None
+    concurrency: int
+    retry: RetryPolicy | None
+
+    def create(self) -> OrchestraClient:
+        return OrchestraClient.create(
+            api_url=self.api_url,
+            api_key=self.api_key,
+            rate_limit_per_minute=self.rate_limit_per_minute,
+            concurrency=self.concurrency,
+            retry=self.retry,
+        )
+
+    def __reduce__(self) -> tuple[object, ...]:
+        fields = (self.api_url, self.api_key.reveal(), self.rate_limit_per_minute, self.concurrency, self.retry)
+        return (_recipe, fields)
+
+
+def _recipe(
+    api_url: str, api_key: str, rate_limit_per_minute: float | None, concurrency: int, retry: RetryPolicy | None
+) -> ClientRecipe:
+    return ClientRecipe(api_url, Secret(api_key), rate_limit_per_minute, concurrency, retry)
+
+
 class OrchestraClient:
     """Orchestra list endpoints over an :class:`~eltops._http.ApiTransport` (retries, rate limit, masking)."""
 
-    def __init__(self, transport: ApiTransport, *, concurrency: int = DEFAULT_CONCURRENCY) -> None:
+    def __init__(
+        self,
+        transport: ApiTransport,
+        *,
+        concurrency: int = DEFAULT_CONCURRENCY,
+        recipe: ClientRecipe | None = None,
+    ) -> None:
         if concurrency < 1:
             raise ConfigError(f"the concurrency must be 1 or more, got {concurrency}")
         self._api = transport
         self.concurrency = concurrency
+        self.recipe = recipe
+        """How to build this client again elsewhere; None when it was given a transport (tests, in-process apps)."""
         self._pool: ThreadPoolExecutor | None = None
         self._lock = threading.Lock()
         self._requests = 0
@@ -100,7 +144,10 @@ class OrchestraClient:
             rate_limiter=limiter,
             service="Orchestra",
         )
-        return cls(api, concurrency=concurrency)
+        recipe = None
+        if transport is None:
+            recipe = ClientRecipe(api_url, api_key, rate_limit_per_minute, concurrency, retry)
+        return cls(api, concurrency=concurrency, recipe=recipe)
 
     @property
     def requests(self) -> int:

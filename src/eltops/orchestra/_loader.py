@@ -9,7 +9,9 @@ For each resource:
    resumes it), and re-read by id the records still open at the last load (CREATED, QUEUED, RUNNING,
    CANCELLING, found in the target table itself) that those windows do not cover. ``full_refresh`` ignores the
    cursor.
-2. Fetch. Pages come from :meth:`OrchestraClient.iter_window` (concurrent, bounded) on the calling thread.
+2. Fetch. Pages come from :func:`eltops.orchestra._fetch.fetch_plan` (concurrent, bounded), run in a process of
+   its own when the client can be rebuilt there (so the fetch threads never hold up the writer's GIL), else on
+   the calling thread; either way the calling thread hands them to the writer.
 3. Write. A writer thread gathers pages into batches of ``batch_rows`` and writes each with one merge on ``id``
    plus the state row, in one transaction. The cursor written with a batch only covers windows all of whose
    pages are in that batch or an earlier one, so killing the process at any moment loses at most work that
@@ -30,9 +32,11 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Protocol
+from typing import Literal, Protocol
 
+from eltops.errors import ConfigError
 from eltops.orchestra._client import OrchestraClient
+from eltops.orchestra._fetch import Fetcher, ProcessFetcher, ThreadFetcher, WindowDone
 from eltops.orchestra._pages import Page, PageBatch
 from eltops.orchestra._plan import LOOKBACK, OPEN_RUN_HORIZON, LoadPlan, plan_load
 from eltops.orchestra._records import Resource
@@ -137,11 +141,6 @@ class LoadResult:
         return {"target": self.target, "resources": [r.to_json() for r in self.resources]}
 
 
-@dataclass(frozen=True)
-class _WindowDone:
-    newest: datetime | None  # newest creation time in the window, None for id re-reads and empty windows
-
-
 _END = object()
 
 
@@ -157,9 +156,18 @@ class Loader:
         batch_rows: int = DEFAULT_BATCH_ROWS,
         clock: Callable[[], datetime] = _utc_now,
         queue_pages: int = 64,
+        fetch_in: Literal["auto", "thread", "process"] = "auto",
     ) -> None:
+        """``fetch_in``: where pages are fetched; ``auto`` is a process of its own when the client has a recipe."""
         self.client = client
         self.target = target
+        self.fetcher: Fetcher
+        if fetch_in == "process" or (fetch_in == "auto" and client.recipe is not None):
+            if client.recipe is None:
+                raise ConfigError("this client cannot fetch in another process: it was given its own transport")
+            self.fetcher = ProcessFetcher(client.recipe)
+        else:
+            self.fetcher = ThreadFetcher(client)
         self.progress: LoadProgress = progress or _Silent()
         self.batch_rows = batch_rows
         self.clock = clock
@@ -189,7 +197,7 @@ class Loader:
         self.progress.started(plan)
         log.info("%s: reading %s", resource, outcome.plan)
         started = time.monotonic()
-        requests_before = self.client.requests
+        requests_before = self.fetcher.requests
         writer = _Writer(self, plan, outcome)
         writer.start()
         try:
@@ -200,34 +208,24 @@ class Loader:
             writer.abort()
             raise
         finally:
-            outcome.requests = self.client.requests - requests_before
+            outcome.requests = self.fetcher.requests - requests_before
         writer.join_and_raise()
         outcome.seconds = time.monotonic() - started
         self.progress.finished(outcome)
         return outcome
 
-    def _fetch(self, plan: LoadPlan, outcome: ResourceResult) -> Iterator[Page | _WindowDone]:
-        resource = plan.resource
-        if plan.reopen:
-            for page in self.client.iter_ids(resource, plan.reopen):
-                yield from self._counted(page, outcome, first=True)
-            yield _WindowDone(None)
-        for window in plan.windows:
-            newest: datetime | None = None
-            for page in self.client.iter_window(resource, window):
-                yield from self._counted(page, outcome, first=page.query.page == 1)
-                if page.newest is not None and (newest is None or page.newest > newest):
-                    newest = page.newest
-            yield _WindowDone(newest)
-
-    def _counted(self, page: Page, outcome: ResourceResult, *, first: bool) -> Iterator[Page]:
-        outcome.pages += 1
-        outcome.rows_read += page.rows
-        if first:
-            self.progress.expect(page.query.resource, page.total)
-        self.progress.fetched(page.query.resource, 1, page.rows)
-        if page.rows:
-            yield page
+    def _fetch(self, plan: LoadPlan, outcome: ResourceResult) -> Iterator[Page | WindowDone]:
+        for item in self.fetcher.stream(plan):
+            if isinstance(item, WindowDone):
+                yield item
+                continue
+            outcome.pages += 1
+            outcome.rows_read += item.rows
+            if item.query.page == 1:  # each window's (and each id group's) first page tells its total
+                self.progress.expect(item.query.resource, item.total)
+            self.progress.fetched(item.query.resource, 1, item.rows)
+            if item.rows:
+                yield item
 
 
 class _Writer:
@@ -295,7 +293,7 @@ class _Writer:
                     self._flush(pending)
                 self._outcome.cursor = self._cursor
                 return
-            if isinstance(item, _WindowDone):
+            if isinstance(item, WindowDone):
                 if item.newest is not None and (self._cursor is None or item.newest > self._cursor):
                     self._cursor = item.newest
                     dirty_state = True

@@ -1,0 +1,292 @@
+"""What one load reads, as a stream of pages and window ends, fetched in this process or in one of its own.
+
+:func:`fetch_plan` walks a :class:`~eltops.orchestra._plan.LoadPlan`: the open runs re-read by id, then every
+window, each followed by a :class:`WindowDone` carrying the newest creation time it held (the loader's cursor only
+moves past a window once all its pages are written). Two fetchers run it:
+
+- :class:`ThreadFetcher`: on the calling thread, with the client's pool of threads. Any client works, including
+  one over an injected transport.
+- :class:`ProcessFetcher`: in a child process (``python -c`` running :func:`child_main`), which builds its own
+  client from a :class:`~eltops.orchestra._client.ClientRecipe` and streams what it reads back over a pipe.
+
+Why a process: the warehouse writer runs on a thread of the loading process, and DuckDB's Python client, although
+it releases the GIL while a statement runs, takes it back between every slice of work to check for Ctrl-C. With
+the fetch threads (HTTP parsing, JSON decoding: Python holding the GIL) in the same process, each of those takes
+waited for the interpreter's switch interval, and the writer ran at well under half its speed (benchmarks/
+orchestra_load.py: 200,000 task runs took 7.3 s in one process, about 5 s with the fetch in its own). In a process
+of its own the fetch has its own GIL, and the loading process is left with a writer and a thread that only reads
+a pipe.
+
+The pipe protocol (child's stdout, the parent reads): messages of two 8-byte little-endian lengths, a pickle and a
+raw body (a page's bytes travel as they are, outside the pickle; empty for other messages), each a
+:class:`~eltops.orchestra._pages.Page`, a :class:`WindowDone`, a :class:`_LogLine` (the child's log records,
+re-logged by the parent, where masking and handlers live), and last a :class:`_Finished` or a :class:`_Failed`
+(the error the child raised, re-raised by the parent). The job goes the other way, pickled on the child's stdin,
+which then stays open: the child exits as soon as it closes, so a parent that dies (even killed outright) never
+leaves a fetch behind. The child ignores Ctrl-C; the parent stops it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import fcntl
+import logging
+import os
+import pickle
+import signal
+import struct
+import subprocess
+import sys
+import threading
+import traceback
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from typing import IO, TYPE_CHECKING, Protocol
+
+from eltops.errors import EltopsError
+from eltops.orchestra._pages import Page
+
+if TYPE_CHECKING:
+    from eltops.orchestra._client import ClientRecipe, OrchestraClient
+    from eltops.orchestra._plan import LoadPlan
+
+__all__ = ["Fetcher", "ProcessFetcher", "ThreadFetcher", "WindowDone", "child_main", "fetch_plan"]
+
+log = logging.getLogger("eltops.orchestra")
+
+_HEADER = struct.Struct("<QQ")  # pickle length, raw body length
+_PIPE_BYTES = 1 << 20  # room for ten pages in the pipe itself (Linux caps an unprivileged pipe at 1 MB)
+_STOP_SECONDS = 10.0
+
+
+@dataclass(frozen=True)
+class WindowDone:
+    """Every page of a window has been read; ``newest`` is its newest creation time (None: id re-reads, empty)."""
+
+    newest: datetime | None
+
+
+def fetch_plan(client: OrchestraClient, plan: LoadPlan) -> Iterator[Page | WindowDone]:
+    """The plan's pages in read order: open runs by id first, then each window, each followed by its end."""
+    resource = plan.resource
+    if plan.reopen:
+        yield from client.iter_ids(resource, plan.reopen)
+        yield WindowDone(None)
+    for window in plan.windows:
+        newest: datetime | None = None
+        for page in client.iter_window(resource, window):
+            yield page
+            if page.newest is not None and (newest is None or page.newest > newest):
+                newest = page.newest
+        yield WindowDone(newest)
+
+
+class Fetcher(Protocol):
+    """Runs :func:`fetch_plan` somewhere; ``requests`` counts the requests answered so far."""
+
+    @property
+    def requests(self) -> int: ...
+
+    def stream(self, plan: LoadPlan) -> Iterator[Page | WindowDone]: ...
+
+
+class ThreadFetcher:
+    """Fetches on the calling thread (and the client's pool)."""
+
+    def __init__(self, client: OrchestraClient) -> None:
+        self._client = client
+
+    @property
+    def requests(self) -> int:
+        return self._client.requests
+
+    def stream(self, plan: LoadPlan) -> Iterator[Page | WindowDone]:
+        return fetch_plan(self._client, plan)
+
+
+@dataclass(frozen=True)
+class _Job:
+    recipe: ClientRecipe
+    plan: LoadPlan
+    log_levels: dict[str, int]
+
+
+@dataclass(frozen=True)
+class _LogLine:
+    logger: str
+    level: int
+    message: str
+
+
+@dataclass(frozen=True)
+class _Finished:
+    requests: int
+
+
+@dataclass(frozen=True)
+class _Failed:
+    requests: int
+    error: BaseException
+
+
+class ProcessFetcher:
+    """Fetches in a child process built from ``recipe``; one child per :meth:`stream`, stopped when it ends."""
+
+    def __init__(self, recipe: ClientRecipe) -> None:
+        self._recipe = recipe
+        self._requests = 0
+        self.pid: int | None = None
+        """The running child's process id (None between streams)."""
+
+    @property
+    def requests(self) -> int:
+        return self._requests
+
+    def stream(self, plan: LoadPlan) -> Iterator[Page | WindowDone]:
+        levels = {name: logging.getLogger(name).getEffectiveLevel() for name in ("eltops", "httpx")}
+        child = subprocess.Popen(
+            [sys.executable, "-c", "from eltops.orchestra._fetch import child_main; child_main()"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+        )
+        assert child.stdin is not None
+        assert child.stdout is not None
+        with contextlib.suppress(OSError, AttributeError):  # a bigger pipe: fewer wake-ups per page
+            fcntl.fcntl(child.stdout.fileno(), fcntl.F_SETPIPE_SZ, _PIPE_BYTES)
+        self.pid = child.pid
+        before = self._requests
+        try:
+            try:
+                pickle.dump(_Job(self._recipe, plan, levels), child.stdin, protocol=pickle.HIGHEST_PROTOCOL)
+                child.stdin.flush()  # and keep it open: the child lives as long as its stdin does
+            except BrokenPipeError:
+                pass  # the child died at once; reading its output says how
+            while True:
+                message = _receive(child.stdout)
+                if message is None:
+                    code = child.wait()
+                    raise EltopsError(f"the Orchestra fetch process stopped unexpectedly (exit code {code})")
+                if isinstance(message, _LogLine):
+                    logging.getLogger(message.logger).log(message.level, "%s", message.message)
+                elif isinstance(message, _Finished):
+                    self._requests = before + message.requests
+                    return
+                elif isinstance(message, _Failed):
+                    self._requests = before + message.requests
+                    raise message.error
+                else:
+                    if not isinstance(message, WindowDone):
+                        self._requests += 1  # a lower bound until the child's own count arrives
+                    yield message  # type: ignore[misc]
+        finally:
+            _stop(child)
+            self.pid = None
+
+
+def _receive(stream: IO[bytes]) -> object | None:
+    head = stream.read(_HEADER.size)
+    if len(head) < _HEADER.size:
+        return None
+    size, raw_size = _HEADER.unpack(head)
+    data = stream.read(size)
+    raw = stream.read(raw_size) if raw_size else b""
+    if len(data) < size or len(raw) < raw_size:
+        return None
+    message: object = pickle.loads(data)  # noqa: S301 (our own child's output, over a pipe only we hold)
+    if isinstance(message, Page):
+        return dataclasses.replace(message, body=raw)
+    return message
+
+
+def _stop(child: subprocess.Popen[bytes]) -> None:
+    """Close the child's stdin (it exits on that), then make sure it is gone."""
+    with contextlib.suppress(OSError):
+        if child.stdin is not None:
+            child.stdin.close()
+    if child.poll() is None:
+        child.terminate()
+    try:
+        child.wait(timeout=_STOP_SECONDS)
+    except subprocess.TimeoutExpired:
+        child.kill()
+        child.wait()
+    if child.stdout is not None:
+        child.stdout.close()
+
+
+# -- the child -------------------------------------------------------------------------------------------------
+
+
+class _Channel:
+    """The child's end of the pipe; sends from any thread (log records come from the fetch threads)."""
+
+    def __init__(self, out: IO[bytes]) -> None:
+        self._out = out
+        self._lock = threading.Lock()
+
+    def send(self, message: object) -> None:
+        raw = b""
+        if isinstance(message, Page):
+            message, raw = dataclasses.replace(message, body=b""), message.body
+        data = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
+        with self._lock:
+            self._out.write(_HEADER.pack(len(data), len(raw)) + data)
+            self._out.write(raw)
+            self._out.flush()
+
+
+class _Forward(logging.Handler):
+    def __init__(self, channel: _Channel) -> None:
+        super().__init__()
+        self._channel = channel
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            message = record.getMessage()
+            if record.exc_info:
+                message += "\n" + "".join(traceback.format_exception(*record.exc_info)).rstrip()
+            self._channel.send(_LogLine(record.name, record.levelno, message))
+        except Exception:
+            self.handleError(record)
+
+
+def child_main() -> None:
+    """The fetch process: read the job on stdin, stream the plan's pages on stdout, exit when stdin closes."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole process group: the parent decides
+    out = os.fdopen(os.dup(1), "wb")
+    os.dup2(2, 1)  # anything printed by accident goes to stderr, not into the pipe
+    job: _Job = pickle.load(sys.stdin.buffer)  # noqa: S301 (from the parent, over a pipe only it holds)
+    threading.Thread(target=_exit_when_parent_is_gone, name="eltops-fetch-watch", daemon=True).start()
+    channel = _Channel(out)
+    root = logging.getLogger()
+    root.handlers[:] = [_Forward(channel)]
+    for name, level in job.log_levels.items():
+        logging.getLogger(name).setLevel(level)
+    client = job.recipe.create()
+    try:
+        with client:
+            for item in fetch_plan(client, job.plan):
+                channel.send(item)
+        channel.send(_Finished(client.requests))
+    except BrokenPipeError:
+        os._exit(1)  # the parent stopped reading
+    except BaseException as exc:
+        channel.send(_Failed(client.requests, _picklable(exc)))
+    out.close()
+
+
+def _picklable(exc: BaseException) -> BaseException:
+    if not isinstance(exc, EltopsError):  # a bug: keep where it happened
+        exc.add_note("in the Orchestra fetch process:\n" + "".join(traceback.format_tb(exc.__traceback__)).rstrip())
+    try:
+        pickle.loads(pickle.dumps(exc))  # noqa: S301
+    except Exception:
+        return EltopsError(f"{type(exc).__name__}: {exc}")
+    return exc
+
+
+def _exit_when_parent_is_gone() -> None:
+    sys.stdin.buffer.read()  # returns at end of file: the parent closed the pipe or died
+    os._exit(0)

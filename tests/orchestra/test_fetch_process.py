@@ -1,0 +1,161 @@
+"""The fetch process: the same pages as fetching in-process, errors and logs carried back, nothing left running."""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import time
+from pathlib import Path
+from typing import Literal
+
+import pytest
+
+from eltops.errors import ApiStatusError, EltopsError
+from eltops.orchestra import RESOURCES, TASK_RUNS, Loader, OrchestraClient
+from eltops.orchestra._fetch import ProcessFetcher, ThreadFetcher, WindowDone
+from eltops.orchestra._pages import Page
+from eltops.orchestra._plan import LoadPlan, LoadState, plan_load
+from eltops.secrets import Secret
+from eltops.warehouse._duckdb import DuckDbTarget
+from tests.orchestra._support import API_KEY, Served, rows
+
+
+def _client(served: Served, key: str = API_KEY) -> OrchestraClient:
+    return OrchestraClient.create(api_url=served.api_url, api_key=Secret(key), rate_limit_per_minute=None)
+
+
+def _plan(served: Served) -> LoadPlan:
+    return plan_load(TASK_RUNS, LoadState(cursor=None), [], now=served.clock())
+
+
+def _gone(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    return False
+
+
+def test_a_client_from_settings_fetches_in_a_process_and_one_with_a_transport_in_this_one(served: Served) -> None:
+    """``auto`` picks the process for a client that has a recipe, and this process for one given a transport."""
+    with _client(served) as client:
+        assert isinstance(Loader(client, DuckDbTarget(served.tmp / "a.duckdb")).fetcher, ProcessFetcher)
+        bare = OrchestraClient(client._api)
+        assert isinstance(Loader(bare, DuckDbTarget(served.tmp / "b.duckdb")).fetcher, ThreadFetcher)
+        with pytest.raises(EltopsError, match="cannot fetch in another process"):
+            Loader(bare, DuckDbTarget(served.tmp / "c.duckdb"), fetch_in="process")
+
+
+def test_the_process_streams_the_same_pages_and_window_ends_as_the_thread(served: Served) -> None:
+    """Both fetchers yield the same pages (bodies byte for byte) and window ends, in the same order."""
+    plan = _plan(served)
+    with _client(served) as client:
+        assert client.recipe is not None
+        fetcher = ProcessFetcher(client.recipe)
+        in_process = list(ThreadFetcher(client).stream(plan))
+        out_of_process = list(fetcher.stream(plan))
+    assert out_of_process == in_process
+    assert isinstance(out_of_process[-1], WindowDone)
+    pages = [item for item in out_of_process if isinstance(item, Page)]
+    assert fetcher.requests == len(pages) > 1
+    assert fetcher.pid is None, "the child is gone once the stream ends"
+
+
+@pytest.mark.parametrize("fetch_in", ["thread", "process"])
+def test_loads_fetched_either_way_store_the_same_rows(served: Served, fetch_in: Literal["thread", "process"]) -> None:
+    """A load fetching in a process stores exactly what one fetching in this process stores."""
+    db = served.tmp / f"{fetch_in}.duckdb"
+    with _client(served) as client:
+        target = DuckDbTarget(db)
+        result = Loader(client, target, fetch_in=fetch_in, clock=served.clock).load(RESOURCES)
+        target.close()
+    assert all(r.requests == r.pages > 0 for r in result.resources)
+    reference = served.tmp / "reference.duckdb"
+    if not reference.exists():
+        with _client(served) as client:
+            target = DuckDbTarget(reference)
+            Loader(client, target, fetch_in="thread", clock=served.clock).load(RESOURCES)
+            target.close()
+    for resource in RESOURCES:
+        assert rows(db, resource.table) == rows(reference, resource.table)
+
+
+def test_an_api_error_in_the_child_is_raised_in_the_parent(served: Served) -> None:
+    """A 401 answered to the child is raised in the parent as the same error, with status and message."""
+    with _client(served, key="wrong-key-42") as client:
+        assert client.recipe is not None
+        fetcher = ProcessFetcher(client.recipe)
+        with pytest.raises(ApiStatusError) as caught:
+            list(fetcher.stream(_plan(served)))
+    assert caught.value.status_code == 401
+    assert "401" in str(caught.value)
+    assert "wrong-key-42" not in str(caught.value)
+
+
+def test_the_childs_log_records_reach_the_parents_log(served: Served, caplog: pytest.LogCaptureFixture) -> None:
+    """A retry warning logged by the child is logged again by the parent, under the same logger."""
+    served.emulator.fail_next(status=503, count=1)
+    caplog.set_level(logging.INFO, logger="eltops")
+    with _client(served) as client:
+        assert client.recipe is not None
+        list(ProcessFetcher(client.recipe).stream(_plan(served)))
+    retries = [r for r in caplog.records if "retrying" in r.getMessage()]
+    assert retries
+    assert retries[0].name.startswith("eltops")
+    assert "503" in retries[0].getMessage()
+
+
+def test_the_key_reaches_the_child_only_through_its_pipe(served: Served) -> None:
+    """The API key is in neither the child's command line nor its environment."""
+    with _client(served) as client:
+        assert client.recipe is not None
+        fetcher = ProcessFetcher(client.recipe)
+        stream = fetcher.stream(_plan(served))
+        next(stream)
+        assert fetcher.pid is not None
+        cmdline = Path(f"/proc/{fetcher.pid}/cmdline").read_bytes()
+        environ = Path(f"/proc/{fetcher.pid}/environ").read_bytes()
+        stream.close()
+    assert API_KEY.encode() not in cmdline + environ
+
+
+def test_stopping_the_stream_stops_the_child(served: Served) -> None:
+    """Closing the stream early (an error or Ctrl-C in the loader) leaves no fetch process behind."""
+    with _client(served) as client:
+        assert client.recipe is not None
+        fetcher = ProcessFetcher(client.recipe)
+        stream = fetcher.stream(_plan(served))
+        next(stream)
+        pid = fetcher.pid
+        assert pid is not None
+        assert not _gone(pid)
+        stream.close()
+    assert _gone(pid)
+
+
+def test_a_child_that_dies_fails_the_stream_clearly(served: Served) -> None:
+    """A fetch process killed mid-stream fails the load with its exit code, not a hang or a silent end."""
+    with _client(served) as client:
+        assert client.recipe is not None
+        fetcher = ProcessFetcher(client.recipe)
+        stream = fetcher.stream(_plan(served))
+        next(stream)
+        assert fetcher.pid is not None
+        os.kill(fetcher.pid, signal.SIGKILL)
+        started = time.monotonic()
+        with pytest.raises(EltopsError, match="fetch process stopped unexpectedly"):
+            list(stream)
+    assert time.monotonic() - started < 30
+
+
+def test_the_recipe_rebuilds_the_client_with_its_key_masked(served: Served) -> None:
+    """A recipe pickled and loaded again builds a client with the same settings and a masked key."""
+    import pickle
+
+    with _client(served) as client:
+        recipe = client.recipe
+    assert recipe is not None
+    copy = pickle.loads(pickle.dumps(recipe))  # noqa: S301 (our own bytes)
+    assert copy == recipe
+    assert API_KEY not in repr(copy)
