@@ -5,7 +5,10 @@ from __future__ import annotations
 import logging
 import os
 import signal
+import subprocess
+import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Literal
 
@@ -59,7 +62,14 @@ def test_the_process_streams_the_same_pages_and_window_ends_as_the_thread(served
     assert isinstance(out_of_process[-1], WindowDone)
     pages = [item for item in out_of_process if isinstance(item, Page)]
     assert fetcher.requests == len(pages) > 1
-    assert fetcher.pid is None, "the child is gone once the stream ends"
+    pid = fetcher.pid
+    assert pid is not None, "the child waits for the next plan"
+    again = list(fetcher.stream(plan))
+    assert again == in_process
+    assert fetcher.pid == pid, "and streams it"
+    fetcher.close()
+    assert fetcher.pid is None
+    assert _gone(pid)
 
 
 @pytest.mark.parametrize("fetch_in", ["thread", "process"])
@@ -159,3 +169,44 @@ def test_the_recipe_rebuilds_the_client_with_its_key_masked(served: Served) -> N
     copy = pickle.loads(pickle.dumps(recipe))  # noqa: S301 (our own bytes)
     assert copy == recipe
     assert API_KEY not in repr(copy)
+
+
+_ORPHANING_PARENT = """
+import sys, time
+from datetime import datetime, UTC
+from eltops.orchestra import TASK_RUNS, OrchestraClient
+from eltops.orchestra._fetch import ProcessFetcher
+from eltops.orchestra._plan import LoadState, plan_load
+from eltops.secrets import Secret
+
+client = OrchestraClient.create(api_url=sys.argv[1], api_key=Secret(sys.argv[2]), rate_limit_per_minute=None)
+fetcher = ProcessFetcher(client.recipe)
+stream = fetcher.stream(plan_load(TASK_RUNS, LoadState(cursor=None), [], now=datetime.now(UTC)))
+next(stream)
+print(fetcher.pid, flush=True)
+time.sleep(120)
+"""
+
+
+def test_a_child_whose_parent_is_killed_exits(served: Served, wait_until: Callable[..., None]) -> None:
+    """Killing the loading process outright (SIGKILL: no clean-up runs) still leaves no fetch process behind."""
+    parent = subprocess.Popen(
+        [sys.executable, "-c", _ORPHANING_PARENT, served.api_url, API_KEY], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert parent.stdout is not None
+        child = int(parent.stdout.readline())
+        assert not _gone(child)
+        parent.kill()
+        parent.wait()
+        wait_until(lambda: _gone(child) or _zombie(child), 10)
+    finally:
+        parent.kill()
+
+
+def _zombie(pid: int) -> bool:
+    """An exited process not yet reaped by its new parent (PID 1 in a container may never reap it)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0] == "Z"
+    except OSError:
+        return True

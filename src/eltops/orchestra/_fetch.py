@@ -21,9 +21,10 @@ The pipe protocol (child's stdout, the parent reads): messages of two 8-byte lit
 raw body (a page's bytes travel as they are, outside the pickle; empty for other messages), each a
 :class:`~eltops.orchestra._pages.Page`, a :class:`WindowDone`, a :class:`_LogLine` (the child's log records,
 re-logged by the parent, where masking and handlers live), and last a :class:`_Finished` or a :class:`_Failed`
-(the error the child raised, re-raised by the parent). The job goes the other way, pickled on the child's stdin,
-which then stays open: the child exits as soon as it closes, so a parent that dies (even killed outright) never
-leaves a fetch behind. The child ignores Ctrl-C; the parent stops it.
+(the error the child raised, re-raised by the parent). Jobs go the other way, pickled on the child's stdin,
+one after another on the same child, which exits when its stdin closes; a child whose parent died (even killed
+outright) notices within half a second and exits, so no fetch is left behind. The child ignores Ctrl-C; the
+parent stops it.
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ import struct
 import subprocess
 import sys
 import threading
+import time
 import traceback
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -58,7 +60,9 @@ log = logging.getLogger("eltops.orchestra")
 
 _HEADER = struct.Struct("<QQ")  # pickle length, raw body length
 _PIPE_BYTES = 1 << 20  # room for ten pages in the pipe itself (Linux caps an unprivileged pipe at 1 MB)
+_QUIT_SECONDS = 0.5  # an idle child quits at once when its stdin closes; a busy one is terminated
 _STOP_SECONDS = 10.0
+_ORPHAN_CHECK_SECONDS = 0.5
 
 
 @dataclass(frozen=True)
@@ -89,7 +93,13 @@ class Fetcher(Protocol):
     @property
     def requests(self) -> int: ...
 
+    def start(self) -> None:
+        """Get ready to stream (before the plan is known)."""
+        ...
+
     def stream(self, plan: LoadPlan) -> Iterator[Page | WindowDone]: ...
+
+    def close(self) -> None: ...
 
 
 class ThreadFetcher:
@@ -102,8 +112,14 @@ class ThreadFetcher:
     def requests(self) -> int:
         return self._client.requests
 
+    def start(self) -> None:
+        pass
+
     def stream(self, plan: LoadPlan) -> Iterator[Page | WindowDone]:
         return fetch_plan(self._client, plan)
+
+    def close(self) -> None:
+        pass
 
 
 @dataclass(frozen=True)
@@ -132,39 +148,50 @@ class _Failed:
 
 
 class ProcessFetcher:
-    """Fetches in a child process built from ``recipe``; one child per :meth:`stream`, stopped when it ends."""
+    """Fetches in a child process built from ``recipe``, one plan after another, until :meth:`close`.
+
+    :meth:`start` launches the child early, so its start-up (an interpreter and httpx, about 0.3 s) overlaps
+    the loader's own (opening the warehouse, reading the load state). A stream that does not end normally
+    (the loader stopped reading, or the child failed) stops the child; the next stream starts a fresh one.
+    """
 
     def __init__(self, recipe: ClientRecipe) -> None:
         self._recipe = recipe
         self._requests = 0
-        self.pid: int | None = None
-        """The running child's process id (None between streams)."""
+        self._child: subprocess.Popen[bytes] | None = None
 
     @property
     def requests(self) -> int:
         return self._requests
 
+    @property
+    def pid(self) -> int | None:
+        """The child's process id, while there is one."""
+        return self._child.pid if self._child is not None else None
+
+    def start(self) -> None:
+        if self._child is None:
+            self._child = subprocess.Popen(
+                [sys.executable, "-c", "from eltops.orchestra._fetch import child_main; child_main()"],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+            )
+            with contextlib.suppress(OSError, AttributeError):  # a bigger pipe: fewer wake-ups per page
+                fcntl.fcntl(self._pipes(self._child)[1].fileno(), fcntl.F_SETPIPE_SZ, _PIPE_BYTES)
+
     def stream(self, plan: LoadPlan) -> Iterator[Page | WindowDone]:
+        self.start()
+        assert self._child is not None
+        child, (jobs, output) = self._child, self._pipes(self._child)
         levels = {name: logging.getLogger(name).getEffectiveLevel() for name in ("eltops", "httpx")}
-        child = subprocess.Popen(
-            [sys.executable, "-c", "from eltops.orchestra._fetch import child_main; child_main()"],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-        )
-        assert child.stdin is not None
-        assert child.stdout is not None
-        with contextlib.suppress(OSError, AttributeError):  # a bigger pipe: fewer wake-ups per page
-            fcntl.fcntl(child.stdout.fileno(), fcntl.F_SETPIPE_SZ, _PIPE_BYTES)
-        self.pid = child.pid
         before = self._requests
+        finished = False
         try:
-            try:
-                pickle.dump(_Job(self._recipe, plan, levels), child.stdin, protocol=pickle.HIGHEST_PROTOCOL)
-                child.stdin.flush()  # and keep it open: the child lives as long as its stdin does
-            except BrokenPipeError:
-                pass  # the child died at once; reading its output says how
+            with contextlib.suppress(BrokenPipeError):  # a child that died: reading its output says how
+                pickle.dump(_Job(self._recipe, plan, levels), jobs, protocol=pickle.HIGHEST_PROTOCOL)
+                jobs.flush()
             while True:
-                message = _receive(child.stdout)
+                message = _receive(output)
                 if message is None:
                     code = child.wait()
                     raise EltopsError(f"the Orchestra fetch process stopped unexpectedly (exit code {code})")
@@ -172,6 +199,7 @@ class ProcessFetcher:
                     logging.getLogger(message.logger).log(message.level, "%s", message.message)
                 elif isinstance(message, _Finished):
                     self._requests = before + message.requests
+                    finished = True
                     return
                 elif isinstance(message, _Failed):
                     self._requests = before + message.requests
@@ -181,8 +209,33 @@ class ProcessFetcher:
                         self._requests += 1  # a lower bound until the child's own count arrives
                     yield message  # type: ignore[misc]
         finally:
-            _stop(child)
-            self.pid = None
+            if not finished:
+                self.close()
+
+    def close(self) -> None:
+        """Stop the child: closing its stdin ends it between plans; one still fetching is terminated."""
+        child, self._child = self._child, None
+        if child is None:
+            return
+        jobs, output = self._pipes(child)
+        with contextlib.suppress(OSError):
+            jobs.close()
+        try:
+            child.wait(timeout=_QUIT_SECONDS)
+        except subprocess.TimeoutExpired:
+            child.terminate()
+            try:
+                child.wait(timeout=_STOP_SECONDS)
+            except subprocess.TimeoutExpired:
+                child.kill()
+                child.wait()
+        output.close()
+
+    @staticmethod
+    def _pipes(child: subprocess.Popen[bytes]) -> tuple[IO[bytes], IO[bytes]]:
+        assert child.stdin is not None
+        assert child.stdout is not None
+        return child.stdin, child.stdout
 
 
 def _receive(stream: IO[bytes]) -> object | None:
@@ -198,22 +251,6 @@ def _receive(stream: IO[bytes]) -> object | None:
     if isinstance(message, Page):
         return dataclasses.replace(message, body=raw)
     return message
-
-
-def _stop(child: subprocess.Popen[bytes]) -> None:
-    """Close the child's stdin (it exits on that), then make sure it is gone."""
-    with contextlib.suppress(OSError):
-        if child.stdin is not None:
-            child.stdin.close()
-    if child.poll() is None:
-        child.terminate()
-    try:
-        child.wait(timeout=_STOP_SECONDS)
-    except subprocess.TimeoutExpired:
-        child.kill()
-        child.wait()
-    if child.stdout is not None:
-        child.stdout.close()
 
 
 # -- the child -------------------------------------------------------------------------------------------------
@@ -253,28 +290,30 @@ class _Forward(logging.Handler):
 
 
 def child_main() -> None:
-    """The fetch process: read the job on stdin, stream the plan's pages on stdout, exit when stdin closes."""
+    """The fetch process: read jobs on stdin, stream each plan's pages on stdout; exit when stdin closes."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole process group: the parent decides
     out = os.fdopen(os.dup(1), "wb")
     os.dup2(2, 1)  # anything printed by accident goes to stderr, not into the pipe
-    job: _Job = pickle.load(sys.stdin.buffer)  # noqa: S301 (from the parent, over a pipe only it holds)
-    threading.Thread(target=_exit_when_parent_is_gone, name="eltops-fetch-watch", daemon=True).start()
+    threading.Thread(target=_exit_when_orphaned, args=(os.getppid(),), name="eltops-fetch-watch", daemon=True).start()
     channel = _Channel(out)
-    root = logging.getLogger()
-    root.handlers[:] = [_Forward(channel)]
-    for name, level in job.log_levels.items():
-        logging.getLogger(name).setLevel(level)
-    client = job.recipe.create()
-    try:
-        with client:
-            for item in fetch_plan(client, job.plan):
-                channel.send(item)
-        channel.send(_Finished(client.requests))
-    except BrokenPipeError:
-        os._exit(1)  # the parent stopped reading
-    except BaseException as exc:
-        channel.send(_Failed(client.requests, _picklable(exc)))
-    out.close()
+    logging.getLogger().handlers[:] = [_Forward(channel)]
+    while True:
+        try:
+            job: _Job = pickle.load(sys.stdin.buffer)  # noqa: S301 (from the parent, over a pipe only it holds)
+        except EOFError:
+            return
+        for name, level in job.log_levels.items():
+            logging.getLogger(name).setLevel(level)
+        client = job.recipe.create()
+        try:
+            with client:
+                for item in fetch_plan(client, job.plan):
+                    channel.send(item)
+            channel.send(_Finished(client.requests))
+        except BrokenPipeError:
+            os._exit(1)  # the parent stopped reading
+        except BaseException as exc:
+            channel.send(_Failed(client.requests, _picklable(exc)))
 
 
 def _picklable(exc: BaseException) -> BaseException:
@@ -287,6 +326,8 @@ def _picklable(exc: BaseException) -> BaseException:
     return exc
 
 
-def _exit_when_parent_is_gone() -> None:
-    sys.stdin.buffer.read()  # returns at end of file: the parent closed the pipe or died
-    os._exit(0)
+def _exit_when_orphaned(parent: int) -> None:
+    """End the process if its parent dies (it is then adopted: the parent id changes), even mid-request."""
+    while os.getppid() == parent:
+        time.sleep(_ORPHAN_CHECK_SECONDS)
+    os._exit(1)

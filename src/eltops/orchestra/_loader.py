@@ -181,15 +181,19 @@ class Loader:
         full_refresh: bool = False,
     ) -> LoadResult:
         """Load each resource in turn; raises on the first API or warehouse error (committed batches stay)."""
-        self.target.prepare(resources)
-        result = LoadResult(target=self.target.description)
-        for resource in resources:
-            now = self.clock()
-            state = self.target.read_state(resource)
-            open_records = self.target.open_records(resource, created_after=now - OPEN_RUN_HORIZON)
-            plan = plan_load(resource, state, open_records, now=now, since=since, full_refresh=full_refresh)
-            result.resources.append(self._load_one(plan))
-        return result
+        self.fetcher.start()
+        try:
+            self.target.prepare(resources)
+            result = LoadResult(target=self.target.description)
+            for resource in resources:
+                now = self.clock()
+                state = self.target.read_state(resource)
+                open_records = self.target.open_records(resource, created_after=now - OPEN_RUN_HORIZON)
+                plan = plan_load(resource, state, open_records, now=now, since=since, full_refresh=full_refresh)
+                result.resources.append(self._load_one(plan))
+            return result
+        finally:
+            self.fetcher.close()
 
     def _load_one(self, plan: LoadPlan) -> ResourceResult:
         resource = plan.resource
