@@ -8,7 +8,8 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Literal
 
@@ -30,6 +31,18 @@ def _client(served: Served, key: str = API_KEY) -> OrchestraClient:
 
 def _plan(served: Served) -> LoadPlan:
     return plan_load(TASK_RUNS, LoadState(cursor=None), [], now=served.clock())
+
+
+@contextmanager
+def _streaming(served: Served) -> Iterator[tuple[ProcessFetcher, Iterator[Page | WindowDone], int]]:
+    """A process fetcher one page into a stream of the default window, with its child's pid."""
+    with _client(served) as client:
+        assert client.recipe is not None
+        fetcher = ProcessFetcher(client.recipe)
+        stream = fetcher.stream(_plan(served))
+        next(stream)
+        assert fetcher.pid is not None
+        yield fetcher, stream, fetcher.pid
 
 
 def _gone(pid: int) -> bool:
@@ -118,41 +131,26 @@ def test_the_childs_log_records_reach_the_parents_log(served: Served, caplog: py
 
 def test_the_key_reaches_the_child_only_through_its_pipe(served: Served) -> None:
     """The API key is in neither the child's command line nor its environment."""
-    with _client(served) as client:
-        assert client.recipe is not None
-        fetcher = ProcessFetcher(client.recipe)
-        stream = fetcher.stream(_plan(served))
-        next(stream)
-        assert fetcher.pid is not None
-        cmdline = Path(f"/proc/{fetcher.pid}/cmdline").read_bytes()
-        environ = Path(f"/proc/{fetcher.pid}/environ").read_bytes()
+    with _streaming(served) as (_, stream, pid):
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+        environ = Path(f"/proc/{pid}/environ").read_bytes()
         stream.close()
     assert API_KEY.encode() not in cmdline + environ
 
 
 def test_stopping_the_stream_stops_the_child(served: Served) -> None:
     """Closing the stream early (an error or Ctrl-C in the loader) leaves no fetch process behind."""
-    with _client(served) as client:
-        assert client.recipe is not None
-        fetcher = ProcessFetcher(client.recipe)
-        stream = fetcher.stream(_plan(served))
-        next(stream)
-        pid = fetcher.pid
-        assert pid is not None
+    with _streaming(served) as (fetcher, stream, pid):
         assert not _gone(pid)
         stream.close()
+    assert fetcher.pid is None
     assert _gone(pid)
 
 
 def test_a_child_that_dies_fails_the_stream_clearly(served: Served) -> None:
     """A fetch process killed mid-stream fails the load with its exit code, not a hang or a silent end."""
-    with _client(served) as client:
-        assert client.recipe is not None
-        fetcher = ProcessFetcher(client.recipe)
-        stream = fetcher.stream(_plan(served))
-        next(stream)
-        assert fetcher.pid is not None
-        os.kill(fetcher.pid, signal.SIGKILL)
+    with _streaming(served) as (_, stream, pid):
+        os.kill(pid, signal.SIGKILL)
         started = time.monotonic()
         with pytest.raises(EltopsError, match="fetch process stopped unexpectedly"):
             list(stream)
