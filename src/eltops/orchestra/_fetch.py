@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import fcntl
 import logging
 import os
 import pickle
@@ -176,7 +175,9 @@ class ProcessFetcher:
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
             )
-            with contextlib.suppress(OSError, AttributeError):  # a bigger pipe: fewer wake-ups per page
+            with contextlib.suppress(ImportError, OSError, AttributeError):  # a bigger pipe (Linux): fewer wake-ups
+                import fcntl
+
                 fcntl.fcntl(self._pipes(self._child)[1].fileno(), fcntl.F_SETPIPE_SZ, _PIPE_BYTES)
 
     def stream(self, plan: LoadPlan) -> Iterator[Page | WindowDone]:
