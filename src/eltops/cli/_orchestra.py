@@ -34,6 +34,7 @@ from eltops.orchestra import (
     parse_resources,
     parse_window,
 )
+from eltops.orchestra._loader import QuietProgress
 from eltops.secrets import EnvReader
 from eltops.warehouse import Target, WriteCounts, open_target
 
@@ -255,22 +256,13 @@ def _report(out: Output, result: LoadResult, *, json_output: bool) -> None:
         out.line("  ".join(padded))
 
 
-class _Lines:
+class _Lines(QuietProgress):
     """Progress as plain log lines (CI logs, pipes): one per batch written and per resource."""
 
     def __enter__(self) -> _Lines:
         return self
 
     def __exit__(self, *exc_info: object) -> None:
-        pass
-
-    def started(self, plan: LoadPlan) -> None:
-        pass
-
-    def expect(self, resource: Resource, rows: int) -> None:
-        pass
-
-    def fetched(self, resource: Resource, pages: int, rows: int) -> None:
         pass
 
     def written(self, resource: Resource, counts: WriteCounts) -> None:

@@ -13,9 +13,9 @@ Why a process: the warehouse writer runs on a thread of the loading process, and
 it releases the GIL while a statement runs, takes it back between every slice of work to check for Ctrl-C. With
 the fetch threads (HTTP parsing, JSON decoding: Python holding the GIL) in the same process, each of those takes
 waited for the interpreter's switch interval, and the writer ran at well under half its speed (benchmarks/
-orchestra_load.py: 200,000 task runs took 7.3 s in one process, about 5 s with the fetch in its own). In a process
-of its own the fetch has its own GIL, and the loading process is left with a writer and a thread that only reads
-a pipe.
+orchestra_load.py: 200,000 task runs took 7.3 to 8.6 s in one process, 5.7 to 7.9 s with the fetch in its own).
+In a process of its own the fetch has its own GIL, and the loading process is left with a writer and a thread that
+only reads a pipe.
 
 The pipe protocol (child's stdout, the parent reads): messages of two 8-byte little-endian lengths, a pickle and a
 raw body (a page's bytes travel as they are, outside the pickle; empty for other messages), each a

@@ -50,6 +50,7 @@ __all__ = [
     "LoadProgress",
     "LoadResult",
     "Loader",
+    "QuietProgress",
     "ResourceResult",
     "plan_load",
 ]
@@ -79,7 +80,9 @@ class LoadProgress(Protocol):
     def finished(self, result: ResourceResult) -> None: ...
 
 
-class _Silent:
+class QuietProgress:
+    """A :class:`LoadProgress` that reports nothing; subclass it to report only some events."""
+
     def started(self, plan: LoadPlan) -> None:
         pass
 
@@ -168,7 +171,7 @@ class Loader:
             self.fetcher = ProcessFetcher(client.recipe)
         else:
             self.fetcher = ThreadFetcher(client)
-        self.progress: LoadProgress = progress or _Silent()
+        self.progress: LoadProgress = progress or QuietProgress()
         self.batch_rows = batch_rows
         self.clock = clock
         self.queue_pages = queue_pages
