@@ -24,7 +24,7 @@ from eltops.orchestra import (
 )
 from eltops.secrets import EnvReader
 from eltops.warehouse import DuckDbSpec, LoadState, SnowflakeSpec, Target, WriteCounts, parse_target
-from eltops.warehouse._duckdb import DuckDbTarget
+from eltops.warehouse._duckdb import ROW_GROUP_ROWS, DuckDbTarget
 
 CURSOR = datetime(2025, 5, 2, tzinfo=UTC)
 
@@ -246,3 +246,25 @@ def test_a_page_without_an_id_fails_when_fetched() -> None:
     body = orjson.dumps({"page": 4, "pageSize": 100, "total": 1, "results": [{"status": "RUNNING"}]})
     with pytest.raises(ApiResponseError, match=r"task-runs page 4 .*result 0 has no id"):
         parse_page(PageQuery(TASK_RUNS, page=4), body)
+
+
+def test_each_committed_batch_is_checkpointed_into_small_row_groups(tmp_path: Path) -> None:
+    """A committed batch is in the file itself, in row groups of about a batch, with no log left for close."""
+    path = tmp_path / "t.duckdb"
+    duck = DuckDbTarget(path)
+    duck.prepare([TASK_RUNS])
+    wide = "x" * 400  # ~2 MB over the batch: above the log size that makes a commit a checkpoint
+    for start in (0, 3000):
+        records = [task_run(f"run-{n:05}", "RUNNING", message=wide) for n in range(start, start + 3000)]
+        duck.write_batch(TASK_RUNS, page_batch(TASK_RUNS, *(records[i : i + 100] for i in range(0, 3000, 100))), None)
+        wal = path.with_name(path.name + ".wal")
+        assert not wal.exists() or wal.stat().st_size == 0
+    groups = duck.connection.execute(
+        "SELECT row_group_id, max(count) FROM pragma_storage_info('task_runs') GROUP BY ALL"
+    ).fetchall()
+    assert len(groups) == 1 + 6000 // ROW_GROUP_ROWS
+    assert max(rows for _, rows in groups) <= ROW_GROUP_ROWS
+    duck.close()
+    reopened = DuckDbTarget(path)
+    assert len(rows_of(reopened, TASK_RUNS)) == 6000
+    reopened.close()

@@ -298,6 +298,7 @@ def child_main() -> None:
     threading.Thread(target=_exit_when_orphaned, args=(os.getppid(),), name="eltops-fetch-watch", daemon=True).start()
     channel = _Channel(out)
     logging.getLogger().handlers[:] = [_Forward(channel)]
+    _import_client()
     while True:
         try:
             job: _Job = pickle.load(sys.stdin.buffer)  # noqa: S301 (from the parent, over a pipe only it holds)
@@ -315,6 +316,17 @@ def child_main() -> None:
             os._exit(1)  # the parent stopped reading
         except BaseException as exc:
             channel.send(_Failed(client.requests, _picklable(exc)))
+
+
+def _import_client() -> None:
+    """Import the HTTP client now, while the parent prepares the first job, and without httpx's own CLI.
+
+    httpx imports its command-line tool when rich, click and pygments are installed (they are: eltops' CLI uses
+    them), which is half of httpx's import time; this process never runs it, so that import is made to fail,
+    and httpx falls back to a stub, as it does when they are not installed.
+    """
+    sys.modules.setdefault("httpx._main", None)  # type: ignore[arg-type]
+    import eltops.orchestra._client  # noqa: F401
 
 
 def _picklable(exc: BaseException) -> BaseException:
