@@ -23,7 +23,15 @@ from eltops.orchestra import (
     parse_page,
 )
 from eltops.secrets import EnvReader
-from eltops.warehouse import DuckDbSpec, LoadState, SnowflakeSpec, Target, WriteCounts, parse_target
+from eltops.warehouse import (
+    DuckDbSpec,
+    LoadState,
+    PendingBatch,
+    SnowflakeSpec,
+    Target,
+    WriteCounts,
+    parse_target,
+)
 from eltops.warehouse._duckdb import ROW_GROUP_ROWS, DuckDbTarget
 
 CURSOR = datetime(2025, 5, 2, tzinfo=UTC)
@@ -185,6 +193,67 @@ def test_pages_merge_like_arrow(target: Target) -> None:
     assert target.write_batch(TASK_RUNS, second, LoadState(CURSOR)) == WriteCounts(1, 1, 1)
     assert target.write_batch(TASK_RUNS, page_batch(TASK_RUNS), None) == WriteCounts(0, 0, 0)
     assert target.read_state(TASK_RUNS) == LoadState(CURSOR)
+
+
+def test_a_batch_takes_pages_as_they_arrive_and_writes_them_at_commit(target: Target) -> None:
+    """Pages added in groups are invisible until commit, then merge as one batch (a later group's copy wins)."""
+    target.prepare([TASK_RUNS])
+    pages = page_batch(
+        TASK_RUNS, [task_run("a", "RUNNING")], [task_run("b", "QUEUED")], [task_run("a", "FAILED")]
+    ).pages
+    batch = target.begin_batch(TASK_RUNS)
+    batch.add(pages[:2])
+    batch.add(pages[2:])
+    assert target.values(TASK_RUNS, "status", where="id", equals="a") == []
+    assert batch.commit(LoadState(CURSOR)) == WriteCounts(2, 0, 0)
+    assert target.values(TASK_RUNS, "status", where="id", equals="a") == ["FAILED"]
+    assert target.read_state(TASK_RUNS) == LoadState(CURSOR)
+
+
+def test_a_discarded_batch_writes_nothing_and_the_next_one_works(target: Target) -> None:
+    """Discarding a batch (the load stopped) writes no row and no state; the target takes the next batch."""
+    target.prepare([TASK_RUNS])
+    dropped = target.begin_batch(TASK_RUNS)
+    dropped.add(page_batch(TASK_RUNS, [task_run("a", "RUNNING")]).pages)
+    dropped.discard()
+    assert target.values(TASK_RUNS, "status", where="id", equals="a") == []
+    assert target.read_state(TASK_RUNS) == LoadState(None)
+    kept = target.begin_batch(TASK_RUNS)
+    kept.add(page_batch(TASK_RUNS, [task_run("b", "RUNNING")]).pages)
+    assert kept.commit(None) == WriteCounts(1, 0, 0)
+
+
+def _staged_in_groups(duck: DuckDbTarget, last: dict[str, Any]) -> PendingBatch:
+    """A batch of three pages added in two groups, ``last`` alone on the third page."""
+    pages = page_batch(TASK_RUNS, [task_run("a", "RUNNING")], [task_run("b", "RUNNING")], [last]).pages
+    batch = duck.begin_batch(TASK_RUNS)
+    batch.add(pages[:2])
+    batch.add(pages[2:])
+    return batch
+
+
+@pytest.mark.parametrize(("sent", "stored"), [("3", 3), (2.0, 2)])
+def test_a_value_duckdb_refuses_in_a_later_group_is_converted_as_arrow_does(
+    tmp_path: Path, sent: Any, stored: int
+) -> None:
+    """After groups already staged, a value DuckDB will not type sends the whole batch through Arrow."""
+    duck = DuckDbTarget(tmp_path / "t.duckdb")
+    duck.prepare([TASK_RUNS])
+    batch = _staged_in_groups(duck, task_run("c", "RUNNING", numberOfAttempts=sent))
+    assert batch.commit(LoadState(CURSOR)) == WriteCounts(3, 0, 0)
+    assert duck.values(TASK_RUNS, "number_of_attempts", where="id", equals="c") == [stored]
+    assert duck.values(TASK_RUNS, "status", where="id", equals="a") == ["RUNNING"]
+
+
+def test_a_wrong_value_in_a_later_group_names_its_page_and_writes_nothing(tmp_path: Path) -> None:
+    """A wrong value on the third page fails the commit naming that page; the staged groups are not written."""
+    duck = DuckDbTarget(tmp_path / "t.duckdb")
+    duck.prepare([TASK_RUNS])
+    batch = _staged_in_groups(duck, task_run("c", "RUNNING", numberOfAttempts=True))
+    with pytest.raises(ApiResponseError, match=r"task-runs page 3 .*bad record"):
+        batch.commit(LoadState(CURSOR))
+    assert rows_of(duck, TASK_RUNS) == []
+    assert duck.read_state(TASK_RUNS) == LoadState(None)
 
 
 @pytest.mark.parametrize("resource", RESOURCES, ids=lambda r: r.name)

@@ -12,15 +12,16 @@ For each resource:
 2. Fetch. Pages come from :func:`eltops.orchestra._fetch.fetch_plan` (concurrent, bounded), run in a process of
    its own when the client can be rebuilt there (so the fetch threads never hold up the writer's GIL), else on
    the calling thread; either way the calling thread hands them to the writer.
-3. Write. A writer thread gathers pages into batches of ``batch_rows`` and writes each with one merge on ``id``
-   plus the state row, in one transaction. The cursor written with a batch only covers windows all of whose
-   pages are in that batch or an earlier one, so killing the process at any moment loses at most work that
-   the next load redoes; merging on ``id`` makes redoing it harmless.
+3. Write. A writer thread hands the pages to the target's open batch
+   (:meth:`~eltops.warehouse.Target.begin_batch`) ten at a time as they arrive, so the target types them while
+   the fetch goes on, and commits the batch every ``batch_rows`` rows: one merge on ``id`` plus the state row,
+   in one transaction. The cursor written with a batch only covers windows all of whose pages are in that
+   batch or an earlier one, so killing the process at any moment loses at most work that the next load
+   redoes; merging on ``id`` makes redoing it harmless.
 
-Pages travel as the bytes the API sent (checked by the client: envelope, ids, window column), gathered into a
-:class:`~eltops.orchestra._pages.PageBatch`; the target types the values (DuckDB parses the JSON itself, others
-build Arrow from it). Memory stays flat: a bounded queue between fetcher and writer, at most one batch being
-built, and each batch dropped once written.
+Pages travel as the bytes the API sent (checked by the client: envelope, ids, window column); the target
+types the values (DuckDB parses the JSON itself, others build Arrow from it). Memory stays flat: a bounded
+queue between fetcher and writer, one batch open at a time, and each batch dropped once written.
 """
 
 from __future__ import annotations
@@ -37,10 +38,10 @@ from typing import Literal, Protocol
 from eltops.errors import ConfigError
 from eltops.orchestra._client import OrchestraClient
 from eltops.orchestra._fetch import Fetcher, ProcessFetcher, ThreadFetcher, WindowDone
-from eltops.orchestra._pages import Page, PageBatch
+from eltops.orchestra._pages import Page
 from eltops.orchestra._plan import LOOKBACK, OPEN_RUN_HORIZON, LoadPlan, plan_load
 from eltops.orchestra._records import Resource
-from eltops.warehouse._target import LoadState, Target, WriteCounts
+from eltops.warehouse._target import LoadState, PendingBatch, Target, WriteCounts
 
 __all__ = [
     "DEFAULT_BATCH_ROWS",
@@ -58,6 +59,8 @@ __all__ = [
 log = logging.getLogger("eltops.orchestra")
 
 DEFAULT_BATCH_ROWS = 10_000
+STAGE_PAGES = 10
+"""Pages handed to the batch at a time, as they arrive: the target types them while the fetch goes on."""
 
 
 def _utc_now() -> datetime:
@@ -287,35 +290,50 @@ class _Writer:
                     break
 
     def _consume(self) -> None:
-        pending: list[Page] = []
-        rows = 0
+        pending: list[Page] = []  # pages not yet handed to the batch
+        batch: PendingBatch | None = None
+        rows = 0  # rows in the batch, handed over or pending
         dirty_state = False
-        while not self._stop.is_set():
-            try:
-                item = self._queue.get(timeout=0.2)
-            except queue.Empty:
-                continue
-            if item is _END:
-                if pending or dirty_state or self._outcome.batches == 0:
-                    self._flush(pending)
-                self._outcome.cursor = self._cursor
-                return
-            if isinstance(item, WindowDone):
-                if item.newest is not None and (self._cursor is None or item.newest > self._cursor):
-                    self._cursor = item.newest
-                    dirty_state = True
-                continue
-            assert isinstance(item, Page)
-            pending.append(item)
-            rows += item.rows
-            if rows >= self._loader.batch_rows:
-                self._flush(pending)
-                pending, rows, dirty_state = [], 0, False
+        try:
+            while not self._stop.is_set():
+                try:
+                    item = self._queue.get(timeout=0.2)
+                except queue.Empty:
+                    continue
+                if item is _END:
+                    if pending or batch is not None or dirty_state or self._outcome.batches == 0:
+                        self._commit(batch, pending)
+                        batch = None
+                    self._outcome.cursor = self._cursor
+                    return
+                if isinstance(item, WindowDone):
+                    if item.newest is not None and (self._cursor is None or item.newest > self._cursor):
+                        self._cursor = item.newest
+                        dirty_state = True
+                    continue
+                assert isinstance(item, Page)
+                pending.append(item)
+                rows += item.rows
+                if rows >= self._loader.batch_rows:
+                    self._commit(batch, pending)
+                    pending, batch, rows, dirty_state = [], None, 0, False
+                elif len(pending) >= STAGE_PAGES:
+                    batch = batch or self._loader.target.begin_batch(self._plan.resource)
+                    batch.add(pending)
+                    pending = []
+        finally:
+            if batch is not None:
+                batch.discard()  # the load stopped before this batch was complete: the next load redoes it
 
-    def _flush(self, pages: list[Page]) -> None:
+    def _commit(self, batch: PendingBatch | None, pages: list[Page]) -> None:
         resource = self._plan.resource
-        batch = PageBatch(resource, tuple(pages))  # the pages as the API sent them: the target types the values
-        counts = self._loader.target.write_batch(resource, batch, LoadState(cursor=self._cursor))
+        batch = batch or self._loader.target.begin_batch(resource)
+        try:
+            batch.add(pages)
+            counts = batch.commit(LoadState(cursor=self._cursor))
+        except BaseException:
+            batch.discard()
+            raise
         outcome = self._outcome
         outcome.batches += 1
         outcome.inserted += counts.inserted

@@ -12,13 +12,23 @@ from eltops.warehouse._spec import (
     open_target,
     parse_target,
 )
-from eltops.warehouse._target import STATE_TABLE, LoadState, Target, WarehouseError, WriteCounts
+from eltops.warehouse._target import (
+    STATE_TABLE,
+    BufferedBatch,
+    LoadState,
+    PendingBatch,
+    Target,
+    WarehouseError,
+    WriteCounts,
+)
 
 __all__ = [
     "DEFAULT_DUCKDB_FILE",
     "STATE_TABLE",
+    "BufferedBatch",
     "DuckDbSpec",
     "LoadState",
+    "PendingBatch",
     "SnowflakeSpec",
     "Target",
     "TargetSpec",

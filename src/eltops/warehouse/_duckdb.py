@@ -10,6 +10,7 @@ orchestrator's own history) come as Arrow tables and are read in place.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
 from collections.abc import Sequence
@@ -19,7 +20,7 @@ from typing import TYPE_CHECKING
 
 import duckdb
 
-from eltops.orchestra._pages import PageBatch
+from eltops.orchestra._pages import Page, PageBatch
 from eltops.orchestra._records import LOADED_AT, Column, ColumnType, Resource
 from eltops.warehouse._ddl import SQL_TYPES, create_table_sql, quote
 from eltops.warehouse._target import STATE_TABLE, LoadState, WarehouseError, WriteCounts
@@ -27,7 +28,7 @@ from eltops.warehouse._target import STATE_TABLE, LoadState, WarehouseError, Wri
 if TYPE_CHECKING:
     import pyarrow as pa
 
-__all__ = ["DuckDbTarget"]
+__all__ = ["ROW_GROUP_ROWS", "DuckDbTarget", "StagedBatch"]
 
 ROW_GROUP_ROWS = 10_240
 """Rows per row group in the files eltops writes: about one batch, and a multiple of DuckDB's 2,048-row vector."""
@@ -197,49 +198,14 @@ class DuckDbTarget:
         return [r[0] for r in rows]
 
     def write_batch(self, resource: Resource, batch: pa.Table | PageBatch, state: LoadState | None) -> WriteCounts:
-        """Merge ``batch`` on ``id`` and save ``state``, in one transaction.
-
-        Pages are parsed by DuckDB into a temporary table inside the transaction; when a value does not convert
-        (a wrong type, or one the strict SQL casts do not take), the transaction is rolled back and the pages go
-        through :meth:`PageBatch.to_arrow`, which raises ``ApiResponseError`` naming the page with the bad
-        record, or converts the values as the Arrow path always has.
-        """
+        """Merge ``batch`` on ``id`` and save ``state``, in one transaction (pages go through a staged batch)."""
         if isinstance(batch, PageBatch):
-            staged = self._merge_pages(resource, batch, state)
-            if staged is not None:
-                return staged
-            batch = batch.to_arrow()
-        return self._merge_arrow(resource, batch, state)
-
-    def _merge_pages(self, resource: Resource, batch: PageBatch, state: LoadState | None) -> WriteCounts | None:
-        """The merge straight from the pages' JSON; None when a value did not convert (nothing is written)."""
-        stage = f"{_BATCH}_{next(_counter)}"
-        con = self._con
-        select = _pages_sql(resource)
-        try:
-            con.execute("BEGIN TRANSACTION")
+            pending = self.begin_batch(resource)
             try:
-                try:
-                    read = 0
-                    for start in range(0, max(1, len(batch.pages)), _PAGES_PER_STATEMENT):
-                        pages = batch.pages[start : start + _PAGES_PER_STATEMENT]
-                        into = f"INSERT INTO {stage} " if start else f"CREATE TEMP TABLE {stage} AS "
-                        con.execute(into + select, [read, [page.body.decode() for page in pages]])
-                        read += sum(page.rows for page in pages)
-                except (duckdb.ConversionException, duckdb.InvalidInputException):
-                    con.execute("ROLLBACK")
-                    return None
-                counts = self._merge(resource, stage, state)
-                con.execute(f"DROP TABLE {stage}")
-                con.execute("COMMIT")
-            except BaseException:
-                con.execute("ROLLBACK")
-                raise
-        except duckdb.Error as exc:
-            raise WarehouseError(f"writing {resource.table} into {self.path} failed: {exc}") from None
-        return counts
-
-    def _merge_arrow(self, resource: Resource, batch: pa.Table, state: LoadState | None) -> WriteCounts:
+                pending.add(batch.pages)
+                return pending.commit(state)
+            finally:
+                pending.discard()
         import pyarrow as pa
 
         view = f"{_BATCH}_{next(_counter)}"
@@ -248,7 +214,7 @@ class DuckDbTarget:
             con.register(view, batch.append_column(_SEQ, pa.array(range(batch.num_rows), pa.int64())))
             con.execute("BEGIN TRANSACTION")
             try:
-                counts = self._merge(resource, view, state)
+                counts = self.merge(resource, view, state)
                 con.execute("COMMIT")
             except BaseException:
                 con.execute("ROLLBACK")
@@ -258,6 +224,16 @@ class DuckDbTarget:
         finally:
             con.unregister(view)
         return counts
+
+    def begin_batch(self, resource: Resource) -> StagedBatch:
+        return StagedBatch(self, resource)
+
+    def merge(self, resource: Resource, relation: str, state: LoadState | None) -> WriteCounts:
+        """Merge ``relation`` into the resource's table and save ``state``, in the caller's transaction."""
+        try:
+            return self._merge(resource, relation, state)
+        except duckdb.Error as exc:
+            raise WarehouseError(f"writing {resource.table} into {self.path} failed: {exc}") from None
 
     def _merge(self, resource: Resource, batch: str, state: LoadState | None) -> WriteCounts:
         """Merge the relation ``batch`` (the resource's columns and the read order) on ``id``; save ``state``.
@@ -305,3 +281,83 @@ class DuckDbTarget:
         """Run a statement that answers one count (a SELECT count, or the rows an INSERT or UPDATE changed)."""
         row = self._con.execute(sql).fetchone()
         return int(row[0]) if row else 0
+
+
+class StagedBatch:
+    """One batch's transaction, open while its pages arrive: DuckDB types each group of pages into a temporary
+    table as it comes, and :meth:`commit` merges that table into the resource's and commits.
+
+    The typing work is done while the fetch goes on, and all of it inside the transaction (a statement of its
+    own would commit on its own, and each commit costs a checkpoint). The pages are kept until commit: when a
+    value does not convert (a wrong type, or one the strict SQL casts do not take), DuckDB aborts the
+    transaction, and the whole batch goes through :meth:`PageBatch.to_arrow` instead, which raises
+    ``ApiResponseError`` naming the page with the bad record, or converts the values as the Arrow path always
+    has. Nothing reaches the resource's table before :meth:`commit`.
+    """
+
+    def __init__(self, target: DuckDbTarget, resource: Resource) -> None:
+        self._target = target
+        self._resource = resource
+        self._pages: list[Page] = []
+        self._table: str | None = None  # the staging table, while the transaction is open
+        self._read = 0  # records staged so far: the read order of the next one
+        self._typed_by_arrow = False
+
+    def add(self, pages: Sequence[Page]) -> None:
+        self._pages.extend(pages)
+        if self._typed_by_arrow:
+            return
+        table = self._open()
+        con = self._target.connection
+        select = _pages_sql(self._resource)
+        for start in range(0, len(pages), _PAGES_PER_STATEMENT):
+            group = pages[start : start + _PAGES_PER_STATEMENT]
+            try:
+                con.execute(f"INSERT INTO {table} {select}", [self._read, [page.body.decode() for page in group]])
+            except (duckdb.ConversionException, duckdb.InvalidInputException):
+                self._rollback()  # the pages stay: the Arrow path types them all at commit
+                self._typed_by_arrow = True
+                return
+            except duckdb.Error as exc:
+                raise WarehouseError(f"staging {self._resource.table} in {self._target.path} failed: {exc}") from None
+            self._read += sum(page.rows for page in group)
+
+    def commit(self, state: LoadState | None) -> WriteCounts:
+        if self._typed_by_arrow:
+            pages, self._pages = tuple(self._pages), []
+            return self._target.write_batch(self._resource, PageBatch(self._resource, pages).to_arrow(), state)
+        table = self._open()
+        con = self._target.connection
+        try:
+            counts = self._target.merge(self._resource, table, state)
+            con.execute(f"DROP TABLE {table}")
+            con.execute("COMMIT")
+        except BaseException:
+            self.discard()
+            raise
+        self._table, self._pages = None, []
+        return counts
+
+    def discard(self) -> None:
+        self._rollback()
+        self._pages = []
+
+    def _rollback(self) -> None:
+        table, self._table = self._table, None
+        if table is not None:
+            with contextlib.suppress(duckdb.Error):  # nothing to roll back when the transaction already failed
+                self._target.connection.execute("ROLLBACK")
+
+    def _open(self) -> str:
+        """The staging table, in the batch's transaction (both begun on first use)."""
+        if self._table is None:
+            table = f"{_BATCH}_{next(_counter)}"
+            columns = ", ".join(f"{_q(c.name)} {SQL_TYPES['duckdb'][c.type]}" for c in self._resource.columns)
+            try:
+                self._target.connection.execute("BEGIN TRANSACTION")
+                self._table = table
+                self._target.connection.execute(f"CREATE TEMP TABLE {table} ({columns}, {_SEQ} BIGINT)")
+            except duckdb.Error as exc:
+                self._rollback()
+                raise WarehouseError(f"staging {self._resource.table} in {self._target.path} failed: {exc}") from None
+        return self._table

@@ -29,7 +29,7 @@ from eltops.orchestra._pages import PageBatch
 from eltops.orchestra._records import LOADED_AT, ColumnType, Resource, arrow_schema
 from eltops.secrets import EnvReader, Secret
 from eltops.warehouse._ddl import create_table_sql
-from eltops.warehouse._target import STATE_TABLE, LoadState, WarehouseError, WriteCounts
+from eltops.warehouse._target import STATE_TABLE, BufferedBatch, LoadState, WarehouseError, WriteCounts
 
 __all__ = ["SnowflakeSettings", "SnowflakeTarget", "snowflake_settings"]
 
@@ -291,6 +291,10 @@ class SnowflakeTarget:
         except self._error_type as exc:
             raise WarehouseError(f"reading {resource.table} in {self.description} failed: {exc}") from None
         return [r[0] for r in rows]
+
+    def begin_batch(self, resource: Resource) -> BufferedBatch:
+        """Pages are kept until commit: the batch goes to Snowflake as one staged file and one MERGE."""
+        return BufferedBatch(self, resource)
 
     def write_batch(self, resource: Resource, batch: pa.Table | PageBatch, state: LoadState | None) -> WriteCounts:
         if isinstance(batch, PageBatch):
