@@ -134,6 +134,14 @@ def test_the_key_reaches_the_child_only_through_its_pipe(served: Served) -> None
     assert API_KEY.encode() not in cmdline + environ
 
 
+def test_the_child_yields_the_cpu_to_the_writer(served: Served) -> None:
+    """The fetch process runs five niceness steps below the loading process (capped at the lowest priority)."""
+    with _streaming(served) as (_, stream, pid):
+        niceness = os.getpriority(os.PRIO_PROCESS, pid)
+        stream.close()
+    assert niceness == min(os.getpriority(os.PRIO_PROCESS, 0) + 5, 19)
+
+
 def test_stopping_the_stream_stops_the_child(served: Served) -> None:
     """Closing the stream early (an error or Ctrl-C in the loader) leaves no fetch process behind."""
     with _streaming(served) as (fetcher, stream, pid):
