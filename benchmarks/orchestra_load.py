@@ -2,15 +2,19 @@
 
     pip install -e '.[bench]'
     python benchmarks/orchestra_load.py [--task-runs 200000] [--ways floor,eltops,dlt-blueprint,dlt-parquet]
+                                        [--repeat 5] [--dlt-repeat 1]
 
 The emulator (200,000 task runs over 7 days, its clock frozen so every way sees the same records) is served over
-loopback from its own process; each way runs in a fresh process of its own, so its peak RSS
-(``resource.getrusage``) is its own. Page size 100, no artificial latency, no client-side rate limit. The
-emulator renders each page in Python (about 9 ms, more than the loaders spend on it), so a warm-up pass renders
-every page once and the server replays the same bytes afterwards: the timings measure the loaders, not the
-emulator (``--no-warm-up`` times against the live emulator instead). The server speaks HTTP/1.1 with keep-alive
-(werkzeug's development server, ``--server werkzeug``, closes every connection, which costs each request a TCP
-connect and a server thread); all four ways talk to the same server.
+loopback from its own process; each way runs in a fresh process of its own, so its peak memory is its own (the
+resident memory of that process and its children, see :class:`TreeMemory`). Wall times on a shared machine
+vary by a third from one run to the next, so floor and eltops run ``--repeat`` times, interleaved, and the
+figures and ratios are medians (with the range); the dlt ways take minutes each and run ``--dlt-repeat`` times.
+Page size 100, no artificial latency, no client-side rate limit. The emulator renders each page in Python (about
+9 ms, more than the loaders spend on it), so a warm-up pass renders every page once and the server replays the
+same bytes afterwards: the timings measure the loaders, not the emulator (``--no-warm-up`` times against the
+live emulator instead). The server speaks HTTP/1.1 with keep-alive (werkzeug's development server, ``--server
+werkzeug``, closes every connection, which costs each request a TCP connect and a server thread); all four ways
+talk to the same server.
 
 1. floor: eltops' client fetches and parses every page with the loader's concurrency and the loader's parse
    (orjson; the envelope, the stability rule, every ``id`` and the window column checked), writing nothing. The
@@ -29,6 +33,7 @@ import json
 import os
 import resource
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -296,6 +301,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--task-runs", type=int, default=200_000)
     parser.add_argument("--ways", default=",".join(WAYS))
+    parser.add_argument("--repeat", type=int, default=5, help="Runs of floor and eltops (medians reported).")
+    parser.add_argument("--dlt-repeat", type=int, default=1, help="Runs of each dlt way (minutes each).")
     parser.add_argument("--no-warm-up", dest="warm_up", action="store_false", help="Time the live emulator.")
     parser.add_argument(
         "--server",
@@ -333,50 +340,74 @@ def main() -> None:
                 check=True,
             )
             print(f"warm-up pass (renders every page once): {json.loads(warm.stdout)['seconds']:.1f} s")
-        print(f"{'way':<14} {'rows':>9} {'seconds':>8} {'rows/s':>9} {'requests':>9} {'peak MB':>8}")
-        results = []
-        for way in args.ways.split(","):
-            with tempfile.TemporaryDirectory(prefix=f"bench-{way}-") as workdir:
-                before = server_requests(port)
-                child = subprocess.run(
-                    [sys.executable, __file__, "--way", way, "--url", base_url, "--workdir", workdir],
-                    capture_output=True,
-                    text=True,
-                    check=False,
-                    env={**os.environ, "RUNTIME__LOG_LEVEL": "WARNING"},
-                )
-                if child.returncode != 0:
-                    print(f"{way}: failed\n{child.stderr[-3000:]}")
+        runs: list[dict[str, Any]] = []
+        ways = args.ways.split(",")
+        rounds = max(args.repeat, args.dlt_repeat)
+        for round_number in range(1, rounds + 1):
+            for way in ways:
+                if round_number > (args.dlt_repeat if way.startswith("dlt") else args.repeat):
                     continue
-                result = json.loads(child.stdout.strip().splitlines()[-1])
-                result["requests"] = server_requests(port) - before - 0
-                results.append(result)
-                rate = result["rows"] / result["seconds"]
-                print(
-                    f"{way:<14} {result['rows']:>9,} {result['seconds']:>8.1f} {rate:>9,.0f} "
-                    f"{result['requests']:>9,} {result['peak_mb']:>8.0f}"
-                )
-                if way in ("floor", "eltops"):
-                    loaded = {name: name in result["imported"] for name in ("pandas", "pyarrow")}
-                    print(f"  {way}: imported at the end: " + ", ".join(f"{k} {v}" for k, v in loaded.items()))
-        _ratios(results)
+                result = _run_in_child(way, base_url, port)
+                if result is not None:
+                    runs.append(result)
+                    print(
+                        f"run {round_number}: {way:<14} {result['seconds']:6.2f} s  {result['peak_mb']:5.0f} MB  "
+                        f"{result['requests']:,} requests"
+                        + (
+                            f"  imported: {', '.join(result['imported']) or 'neither pandas nor pyarrow'}"
+                            if way in ("floor", "eltops")
+                            else ""
+                        ),
+                        flush=True,
+                    )
+        _summary(runs)
     finally:
         server.terminate()
         server.wait(timeout=10)
 
 
-def _ratios(results: list[dict[str, Any]]) -> None:
-    by_way = {r["way"]: r for r in results}
-    eltops = by_way.get("eltops")
-    if eltops is None:
+def _run_in_child(way: str, base_url: str, port: int) -> dict[str, Any] | None:
+    with tempfile.TemporaryDirectory(prefix=f"bench-{way}-") as workdir:
+        before = server_requests(port)
+        child = subprocess.run(
+            [sys.executable, __file__, "--way", way, "--url", base_url, "--workdir", workdir],
+            capture_output=True,
+            text=True,
+            check=False,
+            env={**os.environ, "RUNTIME__LOG_LEVEL": "WARNING"},
+        )
+        if child.returncode != 0:
+            print(f"{way}: failed\n{child.stderr[-3000:]}")
+            return None
+        result: dict[str, Any] = json.loads(child.stdout.strip().splitlines()[-1])
+        result["requests"] = server_requests(port) - before
+        return result
+
+
+def _summary(runs: list[dict[str, Any]]) -> None:
+    """Per way: median wall time (and range), rows/s at the median, requests, peak memory; then the ratios."""
+    by_way: dict[str, list[dict[str, Any]]] = {}
+    for run in runs:
+        by_way.setdefault(run["way"], []).append(run)
+    header = f"{'way':<14} {'runs':>4} {'rows':>9} {'seconds':>8} {'range':>11} {'rows/s':>9} {'requests':>9}"
+    print(f"\n{header} {'peak MB':>8}")
+    medians: dict[str, float] = {}
+    for way, results in by_way.items():
+        seconds = sorted(r["seconds"] for r in results)
+        medians[way] = statistics.median(seconds)
+        rows = results[0]["rows"]
+        print(
+            f"{way:<14} {len(results):>4} {rows:>9,} {medians[way]:>8.2f} {seconds[0]:>5.2f}-{seconds[-1]:<5.2f} "
+            f"{rows / medians[way]:>9,.0f} {max(r['requests'] for r in results):>9,} "
+            f"{max(r['peak_mb'] for r in results):>8.0f}"
+        )
+    if "eltops" not in medians:
         return
-    rate = eltops["rows"] / eltops["seconds"]
-    if "floor" in by_way:
-        print(f"eltops / floor wall time: {eltops['seconds'] / by_way['floor']['seconds']:.2f}x (target <= 1.5)")
+    if "floor" in medians:
+        print(f"eltops / floor wall time (medians): {medians['eltops'] / medians['floor']:.2f}x (target <= 1.5)")
     for way, target in (("dlt-blueprint", 30), ("dlt-parquet", 5)):
-        if way in by_way:
-            other = by_way[way]["rows"] / by_way[way]["seconds"]
-            print(f"eltops rows/s vs {way}: {rate / other:.1f}x (target >= {target})")
+        if way in medians:
+            print(f"eltops rows/s vs {way} (medians): {medians[way] / medians['eltops']:.1f}x (target >= {target})")
 
 
 def _wait_for(port: int) -> None:
