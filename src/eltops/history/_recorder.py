@@ -19,7 +19,7 @@ from eltops.errors import EltopsError
 from eltops.fivetran import OUTCOMES, FivetranSettings, JobResult
 from eltops.history._ci import CiRun
 from eltops.history._records import operations, pipeline_run, pipeline_status, task_run, task_status
-from eltops.orchestra._records import OPERATIONS, PIPELINE_RUNS, RESOURCES, TASK_RUNS, Resource, records_to_arrow
+from eltops.orchestra._records import OPERATIONS, PIPELINE_RUNS, RESOURCES, TASK_RUNS, Resource
 from eltops.warehouse import Target
 
 log = logging.getLogger("eltops.history")
@@ -121,5 +121,7 @@ class HistoryRecorder:
 
 
 def _merge(target: Target, resource: Resource, records: Sequence[object]) -> None:
+    from eltops.orchestra._arrow import records_to_arrow  # pyarrow: only once there is history to write
+
     if records:
         target.write_batch(resource, records_to_arrow(records, resource), None)  # type: ignore[arg-type]

@@ -1,6 +1,6 @@
 """DuckDB target: a local file, written one merge per batch, from the API's JSON as it came or from Arrow.
 
-The loader's batches are pages as the API sent them (:class:`~eltops.orchestra._pages.PageBatch`); DuckDB parses
+The loader hands a batch its pages as the API sent them, as they arrive (:class:`StagedBatch`); DuckDB parses
 them itself (``from_json``, in C++) into a temporary table typed by the column declarations, so a load into
 DuckDB builds no Python value per record and imports neither pyarrow nor pandas. Typed rows from elsewhere (the
 orchestrator's own history) come as Arrow tables and are read in place.
@@ -75,7 +75,8 @@ def _typed(column: Column) -> str:
 
 
 _PAGES_PER_STATEMENT = 10
-"""Pages parsed per statement: the JSON of a whole batch at once would not fit DuckDB's small buffer pool."""
+"""Pages parsed per statement (about 1 MB of JSON): DuckDB holds a statement's parsed documents at once, and a
+whole batch's would not fit its small buffer pool."""
 
 
 def _pages_sql(resource: Resource) -> str:
