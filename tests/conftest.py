@@ -1,13 +1,24 @@
-"""Shared fixtures: no retry sleeps, a clean masker per test."""
+"""Shared fixtures: no retry sleeps, a clean masker per test; processes the tests start hear Ctrl-C."""
 
 from __future__ import annotations
 
+import signal
 from collections.abc import Iterator
 
 import pytest
 import stamina
 
 from eltops.secrets import MASKER
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Tests send Ctrl-C to the processes they start, which inherit an ignored SIGINT from this one.
+
+    A shell ignores SIGINT in the commands it runs in the background (``make check &``), and Python then
+    installs no KeyboardInterrupt handler, in pytest or in anything it starts.
+    """
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 @pytest.fixture(autouse=True)
