@@ -6,13 +6,13 @@ DDL, the Snowflake DDL and the Snowflake Native App all derive from these declar
 
 Three ways in from an API page, all driven by the same declarations and the same value converters:
 
-- :func:`page_to_arrow` turns a page's ``results`` into an Arrow table with typed columns (the loader's fast path:
-  no per-record Python objects; it lives in :mod:`eltops.orchestra._arrow` and is imported on first use);
+- :func:`eltops.orchestra._arrow.page_to_arrow` turns a page's ``results`` into an Arrow table with typed columns
+  (for Snowflake's ``write_pandas``, and for DuckDB when its own JSON typing refuses a value);
 - :func:`map_record` and :func:`map_page` turn records into ``{column: value}`` dicts in pure Python (the
   Snowflake Native App's path);
 - ``PipelineRun.from_api(obj)`` (and ``TaskRun``, ``Operation``) builds one typed record (for code that handles
-  single runs, such as the orchestrator recording its own history); :func:`records_to_arrow` turns such records
-  into the same Arrow shape.
+  single runs, such as the orchestrator recording its own history);
+  :func:`~eltops.orchestra._arrow.records_to_arrow` turns such records into the same Arrow shape.
 
 A record without an ``id``, or a value of the wrong type, raises :class:`RecordError`; the client adds the resource
 and page to the message.
@@ -39,8 +39,6 @@ except ImportError:  # the Snowflake app's sandbox: the standard library's json 
 if TYPE_CHECKING:
     import pyarrow as pa
 
-    from eltops.orchestra._arrow import arrow_schema, page_to_arrow, records_to_arrow
-
 __all__ = [
     "OPERATIONS",
     "PIPELINE_RUNS",
@@ -53,12 +51,9 @@ __all__ = [
     "RecordError",
     "Resource",
     "TaskRun",
-    "arrow_schema",
     "map_page",
     "map_record",
-    "page_to_arrow",
     "parse_timestamp",
-    "records_to_arrow",
     "resource_named",
 ]
 
@@ -485,15 +480,3 @@ def _check_declarations() -> None:
 
 
 _check_declarations()
-
-
-_ARROW_EXPORTS = frozenset({"arrow_schema", "page_to_arrow", "records_to_arrow"})
-
-
-def __getattr__(name: str) -> Any:
-    """The Arrow functions, from :mod:`eltops.orchestra._arrow` (imported on first use: it needs pyarrow)."""
-    if name in _ARROW_EXPORTS:
-        from eltops.orchestra import _arrow
-
-        return getattr(_arrow, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -13,7 +13,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from eltops.orchestra._records import (
+from eltops.orchestra import (
     OPERATIONS,
     PIPELINE_RUNS,
     RESOURCES,

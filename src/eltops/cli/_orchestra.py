@@ -25,6 +25,7 @@ from eltops.orchestra import (
     LoadResult,
     LoadSettings,
     OrchestraClient,
+    QuietProgress,
     Resource,
     ResourceResult,
     load_settings,
@@ -34,7 +35,6 @@ from eltops.orchestra import (
     parse_resources,
     parse_window,
 )
-from eltops.orchestra._loader import QuietProgress
 from eltops.secrets import EnvReader
 from eltops.warehouse import Target, WriteCounts, open_target
 

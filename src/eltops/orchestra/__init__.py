@@ -35,6 +35,7 @@ if TYPE_CHECKING:
         Loader,
         LoadProgress,
         LoadResult,
+        QuietProgress,
         ResourceResult,
     )
     from eltops.orchestra._pages import (
@@ -94,7 +95,8 @@ _LAZY: dict[str, str] = {
         "eltops.orchestra._config",
     ),
     **dict.fromkeys(
-        ("DEFAULT_BATCH_ROWS", "LoadProgress", "LoadResult", "Loader", "ResourceResult"), "eltops.orchestra._loader"
+        ("DEFAULT_BATCH_ROWS", "LoadProgress", "LoadResult", "Loader", "QuietProgress", "ResourceResult"),
+        "eltops.orchestra._loader",
     ),
     **dict.fromkeys(
         (
@@ -160,6 +162,7 @@ __all__ = [
     "PageQuery",
     "PipelineRun",
     "PlanError",
+    "QuietProgress",
     "RecordError",
     "Resource",
     "ResourceResult",

@@ -290,8 +290,9 @@ class _Writer:
                     break
 
     def _consume(self) -> None:
+        resource = self._plan.resource
+        batch = self._loader.target.begin_batch(resource)
         pending: list[Page] = []  # pages not yet handed to the batch
-        batch: PendingBatch | None = None
         rows = 0  # rows in the batch, handed over or pending
         dirty_state = False
         try:
@@ -301,9 +302,8 @@ class _Writer:
                 except queue.Empty:
                     continue
                 if item is _END:
-                    if pending or batch is not None or dirty_state or self._outcome.batches == 0:
+                    if rows or dirty_state or self._outcome.batches == 0:
                         self._commit(batch, pending)
-                        batch = None
                     self._outcome.cursor = self._cursor
                     return
                 if isinstance(item, WindowDone):
@@ -316,28 +316,20 @@ class _Writer:
                 rows += item.rows
                 if rows >= self._loader.batch_rows:
                     self._commit(batch, pending)
-                    pending, batch, rows, dirty_state = [], None, 0, False
+                    batch, pending, rows, dirty_state = self._loader.target.begin_batch(resource), [], 0, False
                 elif len(pending) >= STAGE_PAGES:
-                    batch = batch or self._loader.target.begin_batch(self._plan.resource)
                     batch.add(pending)
                     pending = []
         finally:
-            if batch is not None:
-                batch.discard()  # the load stopped before this batch was complete: the next load redoes it
+            batch.discard()  # nothing once committed; else the load stopped mid-batch, and the next load redoes it
 
-    def _commit(self, batch: PendingBatch | None, pages: list[Page]) -> None:
-        resource = self._plan.resource
-        batch = batch or self._loader.target.begin_batch(resource)
-        try:
-            batch.add(pages)
-            counts = batch.commit(LoadState(cursor=self._cursor))
-        except BaseException:
-            batch.discard()
-            raise
+    def _commit(self, batch: PendingBatch, pages: list[Page]) -> None:
+        batch.add(pages)
+        counts = batch.commit(LoadState(cursor=self._cursor))
         outcome = self._outcome
         outcome.batches += 1
         outcome.inserted += counts.inserted
         outcome.updated += counts.updated
         outcome.unchanged += counts.unchanged
         outcome.cursor = self._cursor
-        self._loader.progress.written(resource, counts)
+        self._loader.progress.written(self._plan.resource, counts)

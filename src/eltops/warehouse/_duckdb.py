@@ -11,6 +11,7 @@ orchestrator's own history) come as Arrow tables and are read in place.
 from __future__ import annotations
 
 import contextlib
+import functools
 import itertools
 import json
 from collections.abc import Sequence
@@ -79,6 +80,7 @@ _PAGES_PER_STATEMENT = 10
 whole batch's would not fit its small buffer pool."""
 
 
+@functools.cache
 def _pages_sql(resource: Resource) -> str:
     """A ``SELECT`` of the records of the pages bound as a list of JSON texts, typed, with their read order.
 
@@ -229,14 +231,7 @@ class DuckDbTarget:
     def begin_batch(self, resource: Resource) -> StagedBatch:
         return StagedBatch(self, resource)
 
-    def merge(self, resource: Resource, relation: str, state: LoadState | None) -> WriteCounts:
-        """Merge ``relation`` into the resource's table and save ``state``, in the caller's transaction."""
-        try:
-            return self._merge(resource, relation, state)
-        except duckdb.Error as exc:
-            raise WarehouseError(f"writing {resource.table} into {self.path} failed: {exc}") from None
-
-    def _merge(self, resource: Resource, batch: str, state: LoadState | None) -> WriteCounts:
+    def merge(self, resource: Resource, batch: str, state: LoadState | None) -> WriteCounts:
         """Merge the relation ``batch`` (the resource's columns and the read order) on ``id``; save ``state``.
 
         Not one ``MERGE``: a MERGE joins the batch with every column of the whole table, so each batch would
@@ -333,6 +328,9 @@ class StagedBatch:
             counts = self._target.merge(self._resource, table, state)
             con.execute(f"DROP TABLE {table}")
             con.execute("COMMIT")
+        except duckdb.Error as exc:
+            self.discard()
+            raise WarehouseError(f"writing {self._resource.table} into {self._target.path} failed: {exc}") from None
         except BaseException:
             self.discard()
             raise

@@ -25,8 +25,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from eltops.errors import ConfigError
+from eltops.orchestra._arrow import arrow_schema
 from eltops.orchestra._pages import PageBatch
-from eltops.orchestra._records import LOADED_AT, ColumnType, Resource, arrow_schema
+from eltops.orchestra._records import LOADED_AT, ColumnType, Resource
 from eltops.secrets import EnvReader, Secret
 from eltops.warehouse._ddl import create_table_sql
 from eltops.warehouse._target import STATE_TABLE, BufferedBatch, LoadState, WarehouseError, WriteCounts
