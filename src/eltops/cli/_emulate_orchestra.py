@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
 
 from eltops._serve import make_loopback_server
-from eltops.orchestra.emulator import BASE_PATH, DEFAULT_API_KEY, OrchestraEmulator, Volume
+from eltops.orchestra.emulator import BASE_PATH, DEFAULT_API_KEY, DEFAULT_PIPELINES, OrchestraEmulator, Volume
+from eltops.orchestra.emulator import load_pipelines as load_pipeline_scripts
 
 
 @click.command()
@@ -34,6 +37,13 @@ from eltops.orchestra.emulator import BASE_PATH, DEFAULT_API_KEY, OrchestraEmula
     show_default=True,
     help="Seconds to wait before each answer.",
 )
+@click.option(
+    "--pipelines",
+    "pipelines_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="YAML file scripting the pipelines `orchestra run` can start (default: a demo set; see the README).",
+)
 def orchestra_emulator(
     host: str,
     port: int,
@@ -43,16 +53,19 @@ def orchestra_emulator(
     days: float,
     rate_limit: int | None,
     latency: float,
+    pipelines_file: Path | None,
 ) -> None:
     """Serve Orchestra's pipeline_runs, task_runs and operations endpoints, offline, with generated history."""
     try:
         volume = Volume(task_runs=task_runs, days=days)
+        pipelines = DEFAULT_PIPELINES if pipelines_file is None else load_pipeline_scripts(pipelines_file)
         emulator = OrchestraEmulator(
             api_key=api_key,
             seed=seed,
             volume=volume,
             rate_limit_per_minute=rate_limit,
             latency_seconds=latency,
+            pipelines=pipelines,
         )
     except ValueError as exc:
         raise click.BadParameter(str(exc)) from None
@@ -62,6 +75,7 @@ def orchestra_emulator(
     click.echo(
         f"Orchestra emulator: {volume.pipeline_runs} pipeline runs, {volume.task_runs} task runs, "
         f"{volume.operations} operations over {days:g} days (seed {seed}). "
+        f"Pipelines to start: {', '.join(p.alias for p in pipelines)}. "
         "Set ORCHESTRA_API_URL to the URL above; Ctrl-C stops.",
         err=True,
     )

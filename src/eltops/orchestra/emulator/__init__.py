@@ -10,9 +10,24 @@ It serves ``GET /api/engine/public/pipeline_runs``, ``/task_runs`` and ``/operat
 describes them (bearer auth, ``page``/``page_size``, 7-day ``time_from``/``time_to`` windows, the filters, 422
 details shaped like FastAPI's), from a history generated deterministically from the seed without holding it
 in memory. Runs move with the clock; an optional rate limit and ``fail_next`` exercise a client's retries.
+
+It also starts scripted pipelines (``pipelines=``, see ``_runs``): ``POST /pipelines/{id or alias}/start``, the
+run's ``/status``, ``/task_runs``, task logs (list and download, with ``Range``) and ``/cancel``; the runs it starts
+appear in the three listings too.
 """
 
 from eltops.orchestra.emulator._app import OrchestraEmulator
 from eltops.orchestra.emulator._model import BASE_PATH, DEFAULT_API_KEY, RecordedRequest, Volume
+from eltops.orchestra.emulator._runs import DEFAULT_PIPELINES, PipelineScript, TaskScript, load_pipelines
 
-__all__ = ["BASE_PATH", "DEFAULT_API_KEY", "OrchestraEmulator", "RecordedRequest", "Volume"]
+__all__ = [
+    "BASE_PATH",
+    "DEFAULT_API_KEY",
+    "DEFAULT_PIPELINES",
+    "OrchestraEmulator",
+    "PipelineScript",
+    "RecordedRequest",
+    "TaskScript",
+    "Volume",
+    "load_pipelines",
+]

@@ -7,7 +7,7 @@ import math
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from http import HTTPStatus
 from typing import TYPE_CHECKING, Any
@@ -20,6 +20,8 @@ from werkzeug.wrappers import Request, Response
 from eltops.orchestra.emulator._generate import Dataset, to_micros
 from eltops.orchestra.emulator._model import BASE_PATH, DEFAULT_API_KEY, RecordedRequest, Resource, Volume
 from eltops.orchestra.emulator._query import QueryError, Selector, parse_query
+from eltops.orchestra.emulator._run_api import RunEndpoints, matches_listing
+from eltops.orchestra.emulator._runs import DEFAULT_PIPELINES, PipelineScript, RunBook
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIEnvironment
@@ -65,6 +67,7 @@ class OrchestraEmulator:
         future_days: float = 0.0,
         rate_limit_per_minute: int | None = None,
         latency_seconds: float = 0.0,
+        pipelines: Sequence[PipelineScript] = DEFAULT_PIPELINES,
     ) -> None:
         if rate_limit_per_minute is not None and rate_limit_per_minute < 1:
             raise ValueError("rate_limit_per_minute must be >= 1 (or None for no limit)")
@@ -79,6 +82,9 @@ class OrchestraEmulator:
         self.latency_seconds = latency_seconds
         self.dataset = Dataset(seed=seed, volume=self.volume, anchor=self.anchor, future_days=future_days)
         self._selector = Selector(self.dataset)
+        self.runbook = RunBook(pipelines, seed=seed, account_id=self.dataset.account_id)
+        """The pipelines this emulator can start and the runs it started (``pipelines=``, default: a demo set)."""
+        self._run_api = RunEndpoints(self.runbook)
         self._lock = threading.Lock()
         self._request_count = 0
         self._requests: deque[RecordedRequest] = deque(maxlen=_MAX_RECORDED)
@@ -90,6 +96,20 @@ class OrchestraEmulator:
                 Rule(f"{BASE_PATH}/task_runs", endpoint=Resource.TASK_RUNS, methods=["GET"]),
                 Rule(f"{BASE_PATH}/operations", endpoint=Resource.OPERATIONS, methods=["GET"]),
                 Rule(f"{BASE_PATH}/health", endpoint="health", methods=["GET"]),
+                Rule(f"{BASE_PATH}/pipelines/<pipeline_id_or_alias>/start", endpoint="start", methods=["POST"]),
+                Rule(f"{BASE_PATH}/pipeline_runs/<pipeline_run_id>/status", endpoint="status", methods=["GET"]),
+                Rule(f"{BASE_PATH}/pipeline_runs/<pipeline_run_id>/cancel", endpoint="cancel", methods=["POST"]),
+                Rule(f"{BASE_PATH}/pipeline_runs/<pipeline_run_id>/task_runs", endpoint="run_tasks", methods=["GET"]),
+                Rule(
+                    f"{BASE_PATH}/pipeline_runs/<pipeline_run_id>/task_runs/<task_run_id>/logs",
+                    endpoint="logs",
+                    methods=["GET"],
+                ),
+                Rule(
+                    f"{BASE_PATH}/pipeline_runs/<pipeline_run_id>/task_runs/<task_run_id>/logs/download",
+                    endpoint="download",
+                    methods=["GET"],
+                ),
             ],
             strict_slashes=False,
         )
@@ -142,7 +162,7 @@ class OrchestraEmulator:
         if failure is not None:
             return failure
         try:
-            endpoint, _ = self._routes.bind_to_environ(request.environ).match()
+            endpoint, values = self._routes.bind_to_environ(request.environ).match()
         except MethodNotAllowed as exc:
             allowed = ", ".join(exc.valid_methods or ["GET"])
             return _json({"detail": "Method Not Allowed"}, 405, {"Allow": allowed})
@@ -158,8 +178,27 @@ class OrchestraEmulator:
         limited = self._rate_limit()
         if limited is not None:
             return limited
-        assert isinstance(endpoint, Resource)
-        return self._list(endpoint, query)
+        if isinstance(endpoint, Resource):
+            return self._list(endpoint, query)
+        return self._run_endpoint(str(endpoint), request, query, values)
+
+    def _run_endpoint(
+        self, endpoint: str, request: Request, query: dict[str, str], values: Mapping[str, Any]
+    ) -> Response:
+        api, now = self._run_api, self._now()
+        run_id = str(values.get("pipeline_run_id", ""))
+        task_run_id = str(values.get("task_run_id", ""))
+        if endpoint == "start":
+            return api.start(request, str(values["pipeline_id_or_alias"]), now)
+        if endpoint == "status":
+            return api.status(run_id, now)
+        if endpoint == "cancel":
+            return api.cancel(request, run_id, now)
+        if endpoint == "run_tasks":
+            return api.task_runs(run_id, query, now)
+        if endpoint == "logs":
+            return api.logs(run_id, task_run_id, now)
+        return api.download(request, run_id, task_run_id, now)
 
     def _take_failure(self) -> Response | None:
         with self._lock:
@@ -213,13 +252,17 @@ class OrchestraEmulator:
             return _json({"detail": exc.detail}, 422)
         now_us = to_micros(now)
         selection = self._selector.select(query, now_us)
-        indices = selection.page((query.page - 1) * query.page_size, query.page_size)
+        # the runs this emulator started are the newest records: they come first, then the generated history
+        started = [r for r in self.runbook.listing(resource.path, now_us) if matches_listing(r, query, args)]
+        offset = (query.page - 1) * query.page_size
+        results: list[dict[str, Any]] = started[offset : offset + query.page_size]
+        indices = selection.page(max(0, offset - len(started)), query.page_size - len(results))
         dataset = self.dataset
-        results: list[dict[str, Any]]
         if resource is Resource.PIPELINE_RUNS:
-            results = [dataset.pipeline_run(i, now_us) for i in indices]
+            results += [dataset.pipeline_run(i, now_us) for i in indices]
         elif resource is Resource.TASK_RUNS:
-            results = [dataset.task_run(j, now_us) for j in indices]
+            results += [dataset.task_run(j, now_us) for j in indices]
         else:
-            results = [dataset.operation(k) for k in indices]
-        return _json({"page": query.page, "pageSize": query.page_size, "total": selection.total, "results": results})
+            results += [dataset.operation(k) for k in indices]
+        total = selection.total + len(started)
+        return _json({"page": query.page, "pageSize": query.page_size, "total": total, "results": results})
