@@ -236,8 +236,12 @@ class ApiTransport:
         params: Mapping[str, Any] | None = None,
         json: Any = None,
         deadline: Deadline = NO_DEADLINE,
+        headers: Mapping[str, str] | None = None,
     ) -> httpx.Response:
-        """Send one request, retrying per the policy inside the deadline; raise an ``ApiError`` on failure."""
+        """Send one request, retrying per the policy inside the deadline; raise an ``ApiError`` on failure.
+
+        ``headers`` are sent with this request only (e.g. ``Range``), besides the client's own.
+        """
         failures = 0
         gave_up_for_deadline = False
 
@@ -271,7 +275,9 @@ class ApiTransport:
         try:
             for attempt in stamina.retry_context(on=backoff_or_stop, attempts=self.retry.attempts, timeout=None):
                 with attempt:
-                    return self._send_once(method, path, params=params, json=json, deadline=deadline)
+                    return self._send_once(
+                        method, path, params=params, json=json, deadline=deadline, extra_headers=headers
+                    )
         except httpx.HTTPStatusError as exc:
             raise self._status_error(method, exc.response, gave_up_for_deadline) from None
         except httpx.TransportError as exc:
@@ -291,6 +297,7 @@ class ApiTransport:
         params: Mapping[str, Any] | None,
         json: Any,
         deadline: Deadline,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> httpx.Response:
         if deadline.expired:
             raise JobTimeout(f"the deadline passed before {method} {path} could be sent")
@@ -298,8 +305,12 @@ class ApiTransport:
             self.rate_limiter.acquire(deadline)
         timeout = min(self.retry.request_timeout, deadline.remaining())
         content = None if json is None else orjson.dumps(json)
-        headers = {"Content-Type": "application/json"} if content is not None else None
-        response = self._client.request(method, path, params=params, content=content, headers=headers, timeout=timeout)
+        headers = dict(extra_headers or {})
+        if content is not None:
+            headers["Content-Type"] = "application/json"
+        response = self._client.request(
+            method, path, params=params, content=content, headers=headers or None, timeout=timeout
+        )
         response.raise_for_status()
         return response
 

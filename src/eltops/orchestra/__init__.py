@@ -73,8 +73,25 @@ if TYPE_CHECKING:
         map_record,
         resource_named,
     )
+    from eltops.orchestra._run_models import (
+        FINAL_STATUSES,
+        LogTail,
+        PipelineRunState,
+        StartedPipeline,
+        TaskRunState,
+    )
+    from eltops.orchestra._run_settings import RunFlags, RunSettings, run_settings
+    from eltops.orchestra._runner import FailedTaskLog, PipelineRunner, RunCancelled, RunResult, app_link
 
 _LAZY: dict[str, str] = {
+    **dict.fromkeys(
+        ("FINAL_STATUSES", "LogTail", "PipelineRunState", "StartedPipeline", "TaskRunState"),
+        "eltops.orchestra._run_models",
+    ),
+    **dict.fromkeys(("RunFlags", "RunSettings", "run_settings"), "eltops.orchestra._run_settings"),
+    **dict.fromkeys(
+        ("FailedTaskLog", "PipelineRunner", "RunCancelled", "RunResult", "app_link"), "eltops.orchestra._runner"
+    ),
     **dict.fromkeys(("arrow_schema", "page_to_arrow", "records_to_arrow"), "eltops.orchestra._arrow"),
     "OrchestraClient": "eltops.orchestra._client",
     **dict.fromkeys(("Page", "PageBatch", "parse_page"), "eltops.orchestra._pages"),
@@ -140,6 +157,7 @@ __all__ = [
     "DEFAULT_API_URL",
     "DEFAULT_BATCH_ROWS",
     "DEFAULT_RATE_LIMIT",
+    "FINAL_STATUSES",
     "MAX_PAGE_SIZE",
     "MAX_WINDOW",
     "OPERATIONS",
@@ -148,12 +166,14 @@ __all__ = [
     "TASK_RUNS",
     "Column",
     "ColumnType",
+    "FailedTaskLog",
     "LoadPlan",
     "LoadProgress",
     "LoadResult",
     "LoadSettings",
     "LoadState",
     "Loader",
+    "LogTail",
     "Operation",
     "OrchestraClient",
     "OrchestraSettings",
@@ -161,13 +181,22 @@ __all__ = [
     "PageBatch",
     "PageQuery",
     "PipelineRun",
+    "PipelineRunState",
+    "PipelineRunner",
     "PlanError",
     "QuietProgress",
     "RecordError",
     "Resource",
     "ResourceResult",
+    "RunCancelled",
+    "RunFlags",
+    "RunResult",
+    "RunSettings",
+    "StartedPipeline",
     "TaskRun",
+    "TaskRunState",
     "Window",
+    "app_link",
     "arrow_schema",
     "group_ids_by_window",
     "iter_window",
@@ -186,6 +215,7 @@ __all__ = [
     "plan_load",
     "records_to_arrow",
     "resource_named",
+    "run_settings",
     "walk_windows",
 ]
 

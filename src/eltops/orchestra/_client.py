@@ -16,14 +16,15 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TypeVar
+from typing import Any, TypeVar
+from urllib.parse import quote
 
 import httpx
 
 from eltops import __version__
 from eltops._deadline import NO_DEADLINE, Deadline
 from eltops._http import ApiTransport, RateLimiter, RetryPolicy
-from eltops.errors import ConfigError
+from eltops.errors import ApiResponseError, ApiStatusError, ConfigError
 from eltops.orchestra import _plan
 from eltops.orchestra._pages import Page, PageBatch, parse_page
 from eltops.orchestra._plan import (
@@ -38,6 +39,7 @@ from eltops.orchestra._plan import (
     walk_windows,
 )
 from eltops.orchestra._records import Resource
+from eltops.orchestra._run_models import LogTail, PipelineRunState, StartedPipeline, TaskRunState
 from eltops.secrets import Secret
 
 __all__ = [  # the planning names are _plan's and the page types _pages', re-exported here for existing imports
@@ -46,6 +48,7 @@ __all__ = [  # the planning names are _plan's and the page types _pages', re-exp
     "IDS_PER_REQUEST",
     "MAX_PAGE_SIZE",
     "MAX_WINDOW",
+    "TASK_RUNS_PAGE_SIZE",
     "WINDOW_PASSES",
     "ClientRecipe",
     "OrchestraClient",
@@ -61,6 +64,8 @@ __all__ = [  # the planning names are _plan's and the page types _pages', re-exp
 log = logging.getLogger("eltops.orchestra")
 
 DEFAULT_CONCURRENCY = 4
+TASK_RUNS_PAGE_SIZE = 50
+"""The most ``GET /pipeline_runs/{id}/task_runs`` gives per page (the spec's maximum)."""
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -226,3 +231,87 @@ class OrchestraClient:
             if self._pool is None:
                 self._pool = ThreadPoolExecutor(self.concurrency, thread_name_prefix="eltops-orchestra")
             return self._pool
+
+    # -- one pipeline run: start, status, task runs, logs, cancel ---------------------------------------------
+
+    def start_pipeline(
+        self, pipeline: str, body: Mapping[str, Any], deadline: Deadline = NO_DEADLINE
+    ) -> StartedPipeline:
+        """``POST /pipelines/{id or alias}/start``; an unknown pipeline is an ApiStatusError that says so."""
+        path = f"/pipelines/{quote(pipeline, safe='')}/start"
+        try:
+            answer = self._api.request_json("POST", path, json=dict(body), deadline=deadline)
+        except ApiStatusError as exc:
+            if exc.status_code == 404:
+                raise ApiStatusError(
+                    f"Orchestra knows no pipeline {pipeline!r} (HTTP 404): check the pipeline id or alias "
+                    "(ORCHESTRA_PIPELINE) and that this API key's workspace holds it",
+                    method=exc.method,
+                    url=exc.url,
+                    status_code=404,
+                ) from None
+            raise
+        return StartedPipeline.from_api(answer)
+
+    def run_status(self, run_id: str, deadline: Deadline = NO_DEADLINE) -> PipelineRunState:
+        """``GET /pipeline_runs/{id}/status``."""
+        answer = self._api.request_json("GET", f"/pipeline_runs/{quote(run_id, safe='')}/status", deadline=deadline)
+        return PipelineRunState.from_api(answer)
+
+    def run_task_runs(self, run_id: str, deadline: Deadline = NO_DEADLINE) -> tuple[TaskRunState, ...]:
+        """Every task run of one pipeline run (``GET /pipeline_runs/{id}/task_runs``, page by page)."""
+        path = f"/pipeline_runs/{quote(run_id, safe='')}/task_runs"
+        found: list[TaskRunState] = []
+        page = 1
+        while True:
+            params = {"page": page, "page_size": TASK_RUNS_PAGE_SIZE}
+            answer = self._api.request_json("GET", path, params=params, deadline=deadline)
+            if not isinstance(answer, dict) or not isinstance(answer.get("results"), list):
+                raise ApiResponseError(f"Orchestra answered GET {path} without a results list")
+            found.extend(TaskRunState.from_api(record) for record in answer["results"])
+            total = answer.get("total")
+            if not answer["results"] or not isinstance(total, int) or page * TASK_RUNS_PAGE_SIZE >= total:
+                return tuple(found)
+            page += 1
+
+    def log_tail(
+        self, run_id: str, task_run_id: str, max_bytes: int, deadline: Deadline = NO_DEADLINE
+    ) -> LogTail | None:
+        """The last ``max_bytes`` of a task run's (last) log file, cut at a line start; None when it has none."""
+        base = f"/pipeline_runs/{quote(run_id, safe='')}/task_runs/{quote(task_run_id, safe='')}/logs"
+        listing = self._api.request_json("GET", base, deadline=deadline)
+        names = listing.get("filenames") if isinstance(listing, dict) else None
+        if not isinstance(names, list) or not names or not isinstance(names[-1], str):
+            return None
+        filename = names[-1]
+        response = self._api.request(
+            "GET",
+            f"{base}/download",
+            params={"filename": filename},
+            headers={"Range": f"bytes=-{max_bytes + 1}"},  # one byte more: is the tail's first line whole?
+            deadline=deadline,
+        )
+        data = response.content
+        total = len(data)
+        if response.status_code == 206:
+            total = _range_total(response.headers.get("Content-Range"), len(data))
+        elif len(data) > max_bytes + 1:  # a server that ignores Range: keep the tail ourselves
+            data = data[-(max_bytes + 1) :]
+        if total > len(data) or len(data) > max_bytes:  # something is cut: start at a whole line
+            newline = data.find(b"\n") + 1
+            data = data[newline:] if newline > 0 else data[-max_bytes:]
+        cut = total - len(data)
+        return LogTail(filename, data.decode("utf-8", errors="replace"), cut, total)
+
+    def cancel_run(self, run_id: str, deadline: Deadline = NO_DEADLINE) -> None:
+        """``POST /pipeline_runs/{id}/cancel`` (answered 204)."""
+        self._api.request("POST", f"/pipeline_runs/{quote(run_id, safe='')}/cancel", json={}, deadline=deadline)
+
+
+def _range_total(content_range: str | None, fallback: int) -> int:
+    """The complete length from ``Content-Range: bytes a-b/total``."""
+    if content_range and "/" in content_range:
+        total = content_range.rsplit("/", 1)[1].strip()
+        if total.isdigit():
+            return int(total)
+    return fallback
