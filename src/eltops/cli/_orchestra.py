@@ -14,6 +14,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextC
 from rich.table import Table
 
 from eltops.cli._app import AppContext, pass_app
+from eltops.cli._orchestra_run import run as run_command
 from eltops.cli._output import Output
 from eltops.errors import EltopsError
 from eltops.orchestra import (
@@ -50,6 +51,9 @@ def orchestra() -> None:
     Needs ORCHESTRA_API_KEY (a DATAOPS_VAULT(...) reference works); ORCHESTRA_API_URL picks another base URL.
     Exit codes: 0 success, 1 warehouse error, 2 bad input (before any request), 4 API error.
     """
+
+
+orchestra.add_command(run_command)
 
 
 @orchestra.command(context_settings={"show_default": True})

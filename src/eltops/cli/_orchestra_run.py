@@ -1,0 +1,272 @@
+"""``eltops orchestra run [PIPELINE]``: start an Orchestra pipeline from CI and wait for it within a deadline."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import click
+import orjson
+from rich.markup import escape
+from rich.status import Status
+from rich.table import Table
+
+from eltops._junit import write_junit
+from eltops._step_outputs import write_step_outputs
+from eltops.cli._app import AppContext, pass_app
+from eltops.cli._output import Output
+from eltops.orchestra import OrchestraClient, PipelineRunner, RunFlags, RunResult, RunSettings, run_settings
+from eltops.orchestra._run_models import PipelineRunState, TaskRunState
+from eltops.orchestra._run_report import run_junit_cases, run_markdown_summary, run_to_json, task_rows
+from eltops.secrets import MASKER, EnvReader
+
+if TYPE_CHECKING:
+    from eltops.history import RunRecorder
+
+_STYLES = {"SUCCEEDED": "green", "WARNING": "yellow", "SKIPPED": "yellow", "RUNNING": "cyan"}
+
+
+@click.command(context_settings={"show_default": True})
+@click.argument("pipeline", required=False)
+@click.option("--environment", help="Orchestra environment name or id. [ORCHESTRA_ENVIRONMENT]")
+@click.option(
+    "--task-ids", multiple=True, help="Run only these task ids (comma-separated or repeated). [ORCHESTRA_TASK_IDS]"
+)
+@click.option(
+    "--run-inputs", help='Run inputs as a JSON object, e.g. \'{"date": "2025-05-01"}\'. [ORCHESTRA_RUN_INPUTS]'
+)
+@click.option(
+    "--retry-from-failed", is_flag=True, default=None, help="Retry from the failed tasks. [ORCHESTRA_RETRY_FROM_FAILED]"
+)
+@click.option(
+    "--continue-downstream",
+    is_flag=True,
+    default=None,
+    help="With --task-ids: also run what is downstream of them. [ORCHESTRA_CONTINUE_DOWNSTREAM]",
+)
+@click.option("--branch", help="Git branch (default: the CI's). [ORCHESTRA_BRANCH]")
+@click.option("--commit", help="Git commit (default: the CI's, unless a branch is given). [ORCHESTRA_COMMIT]")
+@click.option("--ci-run-id", help="CI run id (default: CI_PIPELINE_ID / GITHUB_RUN_ID). [ORCHESTRA_CI_RUN_ID]")
+@click.option(
+    "--wait/--no-wait", default=None, help="Wait for the run to end (default), or only start it. [ORCHESTRA_WAIT]"
+)
+@click.option("--timeout", type=float, help="Seconds the whole job may take (default 3600). [ORCHESTRA_TIMEOUT]")
+@click.option("--poll-interval", type=float, help="Seconds between polls (default 10). [ORCHESTRA_POLL_INTERVAL]")
+@click.option(
+    "--cancel-on-timeout/--no-cancel-on-timeout",
+    default=None,
+    help="Cancel the run when the deadline passes (default). [ORCHESTRA_CANCEL_ON_TIMEOUT]",
+)
+@click.option(
+    "--fail-on-warning", is_flag=True, default=None, help="Exit 1 on WARNING or SKIPPED. [ORCHESTRA_FAIL_ON_WARNING]"
+)
+@click.option(
+    "--log-tail-bytes",
+    type=int,
+    help="Bytes of each failed task's log to show (default 16384). [ORCHESTRA_LOG_TAIL_BYTES]",
+)
+@click.option("--api-url", help="Orchestra API base URL. [ORCHESTRA_API_URL]")
+@click.option(
+    "--junit",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write a JUnit XML report. [ORCHESTRA_JUNIT_REPORT]",
+)
+@click.option("--json", "json_output", is_flag=True, help="Print one machine-readable result object on stdout.")
+@click.option("--record-to", metavar="TARGET", help="Record this job in the warehouse. [ELTOPS_WAREHOUSE]")
+@pass_app
+def run(
+    app: AppContext,
+    pipeline: str | None,
+    environment: str | None,
+    task_ids: tuple[str, ...],
+    run_inputs: str | None,
+    retry_from_failed: bool | None,
+    continue_downstream: bool | None,
+    branch: str | None,
+    commit: str | None,
+    ci_run_id: str | None,
+    wait: bool | None,
+    timeout: float | None,
+    poll_interval: float | None,
+    cancel_on_timeout: bool | None,
+    fail_on_warning: bool | None,
+    log_tail_bytes: int | None,
+    api_url: str | None,
+    junit: Path | None,
+    json_output: bool,
+    record_to: str | None,
+) -> int:
+    """Start an Orchestra pipeline (id or alias) and wait for it; cancel it when the job is stopped or times out.
+
+    PIPELINE defaults to ORCHESTRA_PIPELINE; a flag beats its variable. Exit codes: 0 succeeded (also WARNING or
+    SKIPPED, with a warning), 1 failed or cancelled, 2 bad input, 3 timed out, 4 API error.
+    """
+    flags = RunFlags(
+        pipeline=pipeline,
+        environment=environment,
+        task_ids=task_ids,
+        run_inputs=run_inputs,
+        retry_from_failed=retry_from_failed,
+        continue_downstream=continue_downstream,
+        branch=branch,
+        commit=commit,
+        ci_run_id=ci_run_id,
+        wait=wait,
+        timeout=timeout,
+        poll_interval=poll_interval,
+        cancel_on_timeout=cancel_on_timeout,
+        fail_on_warning=fail_on_warning,
+        log_tail_bytes=log_tail_bytes,
+        api_url=api_url,
+        junit=junit,
+        json_output=json_output,
+    )
+    env = EnvReader(app.env)
+    settings = run_settings(env, flags)
+    recorder = _recorder(app, env, settings, record_to)
+    out = app.output
+    if recorder is not None:
+        recorder.started()
+    status = _ProgressLine(out) if out.colour and settings.wait else None
+    runner: PipelineRunner | None = None
+    try:
+        with OrchestraClient.create(
+            api_url=settings.orchestra.api_url,
+            api_key=settings.orchestra.api_key,
+            rate_limit_per_minute=settings.orchestra.rate_limit_per_minute,
+        ) as client:
+            runner = PipelineRunner(client, settings, progress=status.update if status else None)
+            with out.section("orchestra_run", f"Orchestra run: {settings.pipeline}"):
+                try:
+                    result = runner.run()
+                finally:
+                    if status is not None:
+                        status.stop()
+    except (KeyboardInterrupt, SystemExit):
+        if recorder is not None:
+            recorder.finished(None, run_id=runner.run_id if runner else None, cancelled=True)
+        _write_outputs(app, runner.run_id if runner else None, "CANCELLING", settings)
+        raise
+    except BaseException as exc:
+        if recorder is not None:
+            recorder.finished(None, run_id=runner.run_id if runner else None, error=exc)
+        raise
+    if recorder is not None:
+        recorder.finished(result)
+    _report(app, out, settings, result)
+    return int(result.exit_code)
+
+
+def _report(app: AppContext, out: Output, settings: RunSettings, result: RunResult) -> None:
+    if result.task_runs:
+        _print_tasks(out, result)
+    for found in result.failed_logs:
+        task = found.task
+        with out.section(f"orchestra_log_{task.task_id}", f"Log of failed task {task.task_name}"):
+            if found.tail is not None:
+                if found.tail.cut_bytes:
+                    out.line(
+                        f"[… {found.tail.cut_bytes:,} of {found.tail.total_bytes:,} bytes cut: this is the end of "
+                        f"{found.tail.filename}; the whole log is in Orchestra]"
+                    )
+                for line in found.tail.text.splitlines():
+                    out.line(line)
+            else:
+                out.line(f"[{found.note}]")
+        if task.platform_link:
+            out.line(f"{task.task_name}: {task.platform_link}")
+        out.error(
+            f"task {task.task_name} ({task.integration}) failed: {task.message or 'no message'}",
+            title=f"Orchestra {result.pipeline_name}: {task.task_name}",
+        )
+    out.line(f"Orchestra run {result.run_id}: {result.status} — {result.message}")
+    out.line(f"  {result.link}")
+    if result.warning is not None:
+        if out.ci.value == "github":
+            out.stderr.write(f"::warning title=Orchestra {result.pipeline_name}::{MASKER.redact(result.warning)}\n")
+        else:
+            out.line(f"Warning: {result.warning}")
+    if result.exit_code:
+        out.error(f"Orchestra {result.pipeline_name}: {result.message}", title=f"Orchestra {result.pipeline_name}")
+    if settings.json_output:
+        out.result(orjson.dumps(run_to_json(result), option=orjson.OPT_INDENT_2).decode())
+    if settings.junit_path is not None:
+        write_junit(settings.junit_path, suite=f"orchestra {result.pipeline}", cases=run_junit_cases(result))
+    summary_file = app.env.get("GITHUB_STEP_SUMMARY")
+    if summary_file:
+        try:
+            with Path(summary_file).open("a", encoding="utf-8") as handle:
+                handle.write(MASKER.redact(run_markdown_summary(result)))
+        except OSError:
+            pass  # a courtesy; never the job's outcome
+    _write_outputs(app, result.run_id, result.status, settings, link=result.link)
+
+
+def _write_outputs(
+    app: AppContext, run_id: str | None, status: str, settings: RunSettings, *, link: str | None = None
+) -> None:
+    if run_id is None:
+        return
+    from eltops.orchestra import app_link
+
+    outputs = {
+        "ORCHESTRA_PIPELINE_RUN_ID": run_id,
+        "ORCHESTRA_RUN_STATUS": status,
+        "ORCHESTRA_RUN_LINK": link or app_link(settings.orchestra.api_url, run_id),
+    }
+    write_step_outputs(outputs, app.env)
+
+
+def _print_tasks(out: Output, result: RunResult) -> None:
+    rows = task_rows(result)
+    if out.colour:
+        table = Table(title=f"Orchestra {escape(result.pipeline_name)}", title_justify="left")
+        for column in ("task", "integration", "status", "duration", "message"):
+            table.add_column(column)
+        for name, integration, status, duration, message in rows:
+            style = _STYLES.get(status, "red")
+            table.add_row(
+                escape(MASKER.redact(name)),
+                integration,
+                f"[{style}]{status}[/]",
+                duration,
+                escape(MASKER.redact(message)),
+            )
+        out.console().print(table)
+        return
+    width = max(len(r[0]) for r in rows)
+    integration_width = max(len(r[1]) for r in rows)
+    for name, integration, status, duration, message in rows:
+        out.line(f"{name:<{width}}  {integration:<{integration_width}}  {status:<10} {duration:>7}  {message}")
+
+
+class _ProgressLine:
+    """One live line on a terminal: the run's status, tasks done, time waited."""
+
+    def __init__(self, out: Output) -> None:
+        self._status = Status("starting…", console=out.console())
+        self._status.start()
+
+    def update(self, state: PipelineRunState, tasks: tuple[TaskRunState, ...], elapsed: float) -> None:
+        done = sum(1 for t in tasks if t.completed_at is not None)
+        running = ", ".join(t.task_name for t in tasks if t.status == "RUNNING")
+        detail = f" · running: {running}" if running else ""
+        self._status.update(
+            escape(MASKER.redact(f"{state.status} · {done}/{len(tasks)} tasks done · {elapsed:.0f}s{detail}"))
+        )
+
+    def stop(self) -> None:
+        self._status.stop()
+
+
+def _recorder(app: AppContext, env: EnvReader, settings: RunSettings, record_to: str | None) -> RunRecorder | None:
+    """A recorder when a warehouse is named (checked now, before any request), else None."""
+    target_text = record_to or env.get("ELTOPS_WAREHOUSE")
+    if not target_text:
+        return None
+    from eltops.history import RunRecorder, detect_ci_run
+    from eltops.warehouse import open_target, parse_target
+
+    spec = parse_target(target_text, env)
+    ci = detect_ci_run(app.env, job_label=f"orchestra run {settings.pipeline}")
+    return RunRecorder(lambda: open_target(spec), ci, settings)
