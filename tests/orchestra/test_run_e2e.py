@@ -128,7 +128,8 @@ def test_success_exit_0_with_a_summary_table(served: Served) -> None:
     assert "SUCCEEDED" in result.stderr
     assert "/pipeline-runs/" in result.stderr
     summary = [line for line in result.stderr.splitlines() if line.startswith("dbt build")]
-    assert summary and "DBT_CORE" in summary[0]
+    assert summary
+    assert "DBT_CORE" in summary[0]
 
 
 def test_failure_shows_the_failed_tasks_log_tail(served: Served) -> None:
