@@ -14,7 +14,7 @@ from rich.table import Table
 from eltops._junit import write_junit
 from eltops._step_outputs import write_step_outputs
 from eltops.cli._app import AppContext, pass_app
-from eltops.cli._output import Output
+from eltops.cli._output import CiKind, Output
 from eltops.orchestra import OrchestraClient, PipelineRunner, RunFlags, RunResult, RunSettings, run_settings
 from eltops.orchestra._run_models import PipelineRunState, TaskRunState
 from eltops.orchestra._run_report import run_junit_cases, run_markdown_summary, run_to_json, task_rows
@@ -182,7 +182,7 @@ def _report(app: AppContext, out: Output, settings: RunSettings, result: RunResu
     out.line(f"Orchestra run {result.run_id}: {result.status} — {result.message}")
     out.line(f"  {result.link}")
     if result.warning is not None:
-        if out.ci.value == "github":
+        if out.ci is CiKind.GITHUB:
             out.stderr.write(f"::warning title=Orchestra {result.pipeline_name}::{MASKER.redact(result.warning)}\n")
         else:
             out.line(f"Warning: {result.warning}")
