@@ -183,6 +183,7 @@ class ApiTransport:
         rate_limiter: RateLimiter | None = None,
         error_parser: ErrorParser = default_error_parser,
         service: str = "API",
+        on_response: Callable[[httpx.Response], None] | None = None,
     ) -> None:
         self.retry = retry or RetryPolicy()
         self.rate_limiter = rate_limiter
@@ -196,6 +197,7 @@ class ApiTransport:
             timeout=self.retry.request_timeout,
             follow_redirects=False,
             verify=_trust_nothing() if urlsplit(base_url).scheme == "http" else True,
+            event_hooks={"response": [on_response]} if on_response is not None else None,
         )
 
     def close(self) -> None:

@@ -116,12 +116,12 @@ def test_force_resync(served: Served) -> None:
 
 def test_several_connections_print_a_summary(served: Served) -> None:
     """Several connections run together; the summary lists each and the job fails if one failed."""
-    result = served.run("fivetran", env=served.env(CONNECTOR_ID="good,bad,Warehouse/shop_db"))
+    result = served.run("fivetran", env=served.env(CONNECTOR_ID="good,bad,Warehouse/erp"))
     assert result.code == 1
     lines = result.stderr.splitlines()
     assert any(line.startswith("good ") and "succeeded" in line for line in lines)
     assert any(line.startswith("bad ") and "failed" in line for line in lines)
-    assert any(line.startswith("Warehouse/shop_db") and "succeeded" in line for line in lines)
+    assert any(line.startswith("Warehouse/erp") and "succeeded" in line for line in lines)
     assert "1 of 3 connections did not succeed" in result.stderr
 
 

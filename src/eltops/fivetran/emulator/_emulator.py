@@ -34,6 +34,8 @@ class FivetranEmulator:
 
     ``clock`` returns epoch seconds; every sync moves along it (pass a fake clock to step time by hand).
     ``paths`` chooses which URL families answer: ``/v1/connections/...``, ``/v1/connectors/...`` or both.
+    ``rate_limit`` is the account's budget of requests per rolling hour: every answer carries ``X-Rate-Limit`` and
+    ``X-Rate-Limit-Remaining``, and a request past it gets 429 with ``Retry-After``.
     """
 
     def __init__(
@@ -43,8 +45,9 @@ class FivetranEmulator:
         api_secret: str = DEFAULT_API_SECRET,
         clock: Callable[[], float] = time.time,
         paths: PathFamilies = "both",
+        rate_limit: int = 20_000,
     ) -> None:
-        self._account = Account(clock)
+        self._account = Account(clock, rate_limit=rate_limit)
         self._app = FivetranApp(self._account, api_key=api_key, api_secret=api_secret, paths=paths)
         self.api_key = api_key
         self.api_secret = api_secret
