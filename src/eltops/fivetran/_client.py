@@ -45,7 +45,8 @@ class ResponseWatch:
         self.budget: ApiBudget | None = None
 
     def __call__(self, response: httpx.Response) -> None:
-        date = _http_date(response.headers.get("Date"))
+        dates = response.headers.get_list("Date")  # a proxy or server may add its own; the application's is last
+        date = _http_date(dates[-1] if dates else None)
         remaining = _integer(response.headers.get("X-Rate-Limit-Remaining"))
         limit = _integer(response.headers.get("X-Rate-Limit"))
         with self._lock:

@@ -330,7 +330,7 @@ class _ConnectionRun:
             self.finish(
                 ExitCode.OK,
                 f"{'sync' if action is Action.START else 're-sync'} asked for, not waited for (FIVETRAN_WAIT=false); "
-                f"a WAIT job waits for a sync that ends after {format_timestamp(self.baseline)}",
+                f"a WAIT job waits for {_after(self.baseline)}",
                 label=TRIGGERED,
             )
 
@@ -343,7 +343,7 @@ class _ConnectionRun:
                 "the baseline of the job that triggered it"
             )
         self.baseline = moment
-        self.info("waiting for a sync that ends after %s", format_timestamp(moment))
+        self.info("waiting for %s", _after(moment))
         self.observe(self.connection)
 
     def _make_schedule_manual(self) -> None:
@@ -663,6 +663,12 @@ class _FleetWait:
         log.info(
             "still waiting for %d connection(s) after %.0f s: %s", len(self.runs), self.deadline.elapsed(), summary
         )
+
+
+def _after(baseline: datetime | None) -> str:
+    if baseline is None:
+        return "its first sync to end (none has yet)"
+    return f"a sync that ends after {format_timestamp(baseline)}"
 
 
 def _listing(tests: Sequence[SetupTest]) -> str:

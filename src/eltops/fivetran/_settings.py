@@ -280,6 +280,33 @@ def _credentials(env: EnvReader) -> tuple[Secret, Secret]:
     return key, secret
 
 
+@dataclass(frozen=True)
+class ListSettings:
+    """``eltops fivetran list``: where to ask, with which credentials, and which group (None: every group)."""
+
+    api_key: Secret = field(repr=False)
+    api_secret: Secret = field(repr=False)
+    api_url: str = DEFAULT_API_URL
+    group: str | None = None
+    json_output: bool = False
+
+
+def load_list_settings(
+    env_vars: Mapping[str, str],
+    *,
+    api_url: str | None = None,
+    group: str | None = None,
+    json_output: bool = False,
+    env: EnvReader | None = None,
+) -> ListSettings:
+    env = env or EnvReader(env_vars)
+    url = validate_base_url(api_url or env.get("FIVETRAN_API_URL") or DEFAULT_API_URL, variable="FIVETRAN_API_URL")
+    if group is not None and not group.strip():
+        raise ConfigError("--group must name a group")
+    key, secret = _credentials(env)
+    return ListSettings(key, secret, url, group.strip() if group else None, json_output)
+
+
 def load_settings(env_vars: Mapping[str, str], flags: FlagValues, *, env: EnvReader | None = None) -> FivetranSettings:
     """Validate and combine variables, vault values and flags into settings; raise ConfigError on bad input."""
     env = env or EnvReader(env_vars)
