@@ -9,7 +9,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from eltops.fivetran.emulator._state import ApiProblem, Connection, Group
+from eltops.fivetran.emulator._script import FailureBurst
+from eltops.fivetran.emulator._state import ApiProblem, BurstCounter, Connection, Group
 
 
 @dataclass(frozen=True)
@@ -44,6 +45,20 @@ class Account:
         self.rate_limit = rate_limit
         self._requests: list[RecordedRequest] = []
         self._spent: deque[float] = deque()
+        self._bursts: list[BurstCounter] = []
+
+    def add_bursts(self, bursts: tuple[FailureBurst, ...]) -> None:
+        with self.lock:
+            self._bursts.extend(BurstCounter(burst, burst.count) for burst in bursts)
+
+    def take_burst(self, method: str, path: str) -> FailureBurst | None:
+        """Consume one answer from the first account-wide failure burst that matches this request, if any."""
+        with self.lock:
+            for counter in self._bursts:
+                if counter.remaining > 0 and counter.burst.matches(method, path):
+                    counter.remaining -= 1
+                    return counter.burst
+        return None
 
     def spend_request(self) -> int:
         """Count one request against the rolling hour; the requests left after it, or a 429 past the budget."""

@@ -22,6 +22,7 @@ from werkzeug.routing import Map, RequestRedirect, Rule
 from werkzeug.wrappers import Request, Response
 
 from eltops.fivetran.emulator._account import TOO_MANY_REQUESTS, Account, RecordedRequest
+from eltops.fivetran.emulator._script import FailureBurst
 from eltops.fivetran.emulator._state import SCHEDULE_TYPES, SYNC_FREQUENCIES, ApiProblem, Connection
 
 if TYPE_CHECKING:
@@ -212,6 +213,9 @@ class FivetranApp:
         if not _accepts_json(request.headers.get("Accept")):
             raise ApiProblem(406, "NotAcceptable", "The Accept header must allow application/json")
         endpoint, args = self._route(request)
+        account_burst = self._account.take_burst(request.method, request.path)
+        if account_burst is not None:
+            self._fail(account_burst)
         connection_id = args.pop("connection_id", None)
         noun = "Connector" if args.get("family") == "connectors" else "Connection"
         if connection_id is not None:
@@ -269,8 +273,10 @@ class FivetranApp:
             burst = connection.take_burst(request.method, request.path)
         if latency > 0:
             time.sleep(latency)
-        if burst is None:
-            return
+        if burst is not None:
+            self._fail(burst)
+
+    def _fail(self, burst: FailureBurst) -> None:
         headers = {} if burst.retry_after is None else {"Retry-After": _seconds_header(burst.retry_after)}
         if burst.status == 429:
             raise ApiProblem(429, "TooManyRequests", TOO_MANY_REQUESTS.format(limit=self._account.rate_limit), headers)

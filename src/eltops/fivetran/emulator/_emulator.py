@@ -11,7 +11,7 @@ from typing import Any
 
 from eltops.fivetran.emulator._account import Account, RecordedRequest
 from eltops.fivetran.emulator._app import FivetranApp, PathFamilies
-from eltops.fivetran.emulator._script import ConnectionScript
+from eltops.fivetran.emulator._script import ConnectionScript, FailureBurst
 from eltops.fivetran.emulator._state import (
     SCHEDULE_TYPES,
     SETUP_STATES,
@@ -145,6 +145,16 @@ class FivetranEmulator:
             if "failures" in changes:
                 connection.reset_bursts()
             return connection.script
+
+    def fail_requests(self, *bursts: FailureBurst) -> None:
+        """Answer the next matching requests of any path (group listings included) with a scripted failure."""
+        self._account.add_bursts(tuple(bursts))
+
+    def remove_connection(self, connection_id: str) -> None:
+        """Delete a connection, as ``DELETE {c}`` or the UI would: it leaves listings and its reads answer 404."""
+        with self._account.lock:
+            self._connection(connection_id)
+            del self._account.connections[connection_id]
 
     def set_setup_state(self, connection_id: str, setup_state: SetupState) -> None:
         """Break or repair a connection's setup from the outside, as a change in the source would."""
