@@ -154,7 +154,8 @@ def test_wait_follows_an_earlier_trigger(harness: Harness, outcome: str, code: E
     baseline = step_outputs(first)["FIVETRAN_BASELINE"]
     job = harness.run(FIVETRAN_ACTION="WAIT", FIVETRAN_BASELINE=baseline)
     assert job.exit_code is code, job.results[0].message
-    assert harness.calls("POST") == [] and harness.calls("PATCH") == []
+    assert harness.calls("POST") == []
+    assert harness.calls("PATCH") == []
     assert step_outputs(job)["ELTOPS_FIVETRAN_RESULTS"].count('"sync_end":"2023-11-14T') == 1
 
 

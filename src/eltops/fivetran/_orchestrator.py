@@ -12,8 +12,9 @@ strictly past it, and it succeeded when the newer of the two is ``succeeded_at``
 report progress and to notice a *rescheduled* sync, which under manual scheduling Fivetran never resumes by itself:
 the orchestrator triggers it again at ``rescheduled_for``.
 
-Time: ``clock`` (monotonic) measures the deadline, ``wall_clock`` (epoch seconds) is only compared with
-``rescheduled_for``, and ``sleep`` is injected so tests run without waiting.
+Time: ``clock`` (monotonic) measures the deadline, ``wall_clock`` (epoch seconds) only schedules the wait for
+``rescheduled_for`` (the delay itself is taken on the API's clock, its ``Date``), and ``sleep`` is injected so tests run
+without waiting.
 """
 
 from __future__ import annotations
@@ -246,6 +247,7 @@ class _ConnectionRun:
         self.baseline: datetime | None = None
         self.then_sync = False  # FIVETRAN_IF_SYNCING=wait-then-sync: once the running sync ends, trigger ours
         self.retrigger_at: float | None = None  # wall-clock moment to trigger a rescheduled sync again
+        self.resume_at: datetime | None = None  # the same moment as Fivetran said it (rescheduled_for)
         self.last_state = connection.sync_state if connection else ""
         self.result: ConnectionResult | None = None
 
@@ -534,7 +536,10 @@ class _ConnectionRun:
         resume_at = current.rescheduled_for
         if resume_at is None or self.retrigger_at is not None:
             return
-        if resume_at.timestamp() - self.o.wall_clock() >= self.deadline.remaining():
+        # how long until then by the API's clock (its Date header), where the API says; else by the runner's
+        api_now = self.client.watch.api_now
+        delay = (resume_at - api_now).total_seconds() if api_now else resume_at.timestamp() - self.o.wall_clock()
+        if delay >= self.deadline.remaining():
             self.fail(
                 JobTimeout(
                     f"Fivetran rescheduled the sync (the source's API quota ran out) to resume at "
@@ -545,13 +550,23 @@ class _ConnectionRun:
             )
             return
         self.info("rescheduled by Fivetran until %s; triggering it again then", format_timestamp(resume_at))
-        self.retrigger_at = resume_at.timestamp()
+        self.resume_at = resume_at
+        self.retrigger_at = self.o.wall_clock() + max(0.0, delay)
+
+    def retrigger_due(self, wall: float) -> bool:
+        """Once ``rescheduled_for`` has come, by the API's clock or (failing that) by the runner's estimate."""
+        if self.retrigger_at is None:
+            return False
+        api_now = self.client.watch.api_now
+        return wall >= self.retrigger_at or (
+            api_now is not None and self.resume_at is not None and api_now >= self.resume_at
+        )
 
     def read_directly(self) -> None:
         self.observe(self.client.get_connection(self.connection_id, deadline=self.deadline))
 
     def retrigger(self) -> None:
-        self.retrigger_at = None
+        self.retrigger_at = self.resume_at = None
         self.client.trigger_sync(self.connection_id, force=False, deadline=self.deadline)
         self.info("sync triggered again after the reschedule")
 
@@ -574,7 +589,7 @@ class _FleetWait:
                 self._sleep()
                 wall = self.o.wall_clock()
                 for run in self.runs:
-                    if run.retrigger_at is not None and run.retrigger_at <= wall:
+                    if run.retrigger_due(wall):
                         run.guarded(run.retrigger)
                 self._poll([run for run in self.runs if run.result is None])
                 self.runs = [run for run in self.runs if run.result is None]
