@@ -170,7 +170,11 @@ def _trust_nothing() -> ssl.SSLContext:
 
 
 class ApiTransport:
-    """An ``httpx.Client`` with the retry, deadline and rate-limit rules above; returns parsed JSON."""
+    """An ``httpx.Client`` with the retry, deadline and rate-limit rules above; returns parsed JSON.
+
+    ``on_response`` sees every answer (retried ones included) before it is checked: a client reads headers such as
+    the server's clock or its request budget there.
+    """
 
     def __init__(
         self,
