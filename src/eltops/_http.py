@@ -170,7 +170,11 @@ def _trust_nothing() -> ssl.SSLContext:
 
 
 class ApiTransport:
-    """An ``httpx.Client`` with the retry, deadline and rate-limit rules above; returns parsed JSON."""
+    """An ``httpx.Client`` with the retry, deadline and rate-limit rules above; returns parsed JSON.
+
+    ``on_response`` sees every answer (retried ones included) before it is checked: a client reads headers such as
+    the server's clock or its request budget there.
+    """
 
     def __init__(
         self,
@@ -183,6 +187,7 @@ class ApiTransport:
         rate_limiter: RateLimiter | None = None,
         error_parser: ErrorParser = default_error_parser,
         service: str = "API",
+        on_response: Callable[[httpx.Response], None] | None = None,
     ) -> None:
         self.retry = retry or RetryPolicy()
         self.rate_limiter = rate_limiter
@@ -196,6 +201,7 @@ class ApiTransport:
             timeout=self.retry.request_timeout,
             follow_redirects=False,
             verify=_trust_nothing() if urlsplit(base_url).scheme == "http" else True,
+            event_hooks={"response": [on_response]} if on_response is not None else None,
         )
 
     def close(self) -> None:

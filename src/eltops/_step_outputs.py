@@ -1,59 +1,92 @@
-"""Step outputs: values a CI job hands to later steps or jobs (a run id, a status, a link).
+"""Step outputs: values a later CI step or job reads, written where the CI system looks for them.
 
-- GitHub Actions: appended to the file named by ``GITHUB_OUTPUT`` as ``name=value``, or, for a value with a line
-  break, as ``name<<DELIMITER`` / value / ``DELIMITER`` with a random delimiter that is not in the value.
-- GitLab CI: appended as ``NAME=value`` lines to the dotenv file named by ``ELTOPS_DOTENV_FILE``, which the job
-  declares as ``artifacts: reports: dotenv:``. A dotenv value is one line, so line breaks become spaces.
+- GitHub Actions: appended to the file named by ``GITHUB_OUTPUT``, ``name=value`` per line; a multi-line value in
+  the ``name<<DELIMITER`` form with a random delimiter (what GitHub's own toolkit does), so no value can end it.
+- GitLab CI: appended as ``KEY=value`` lines to the dotenv file named by ``ELTOPS_DOTENV_FILE``, which the job
+  declares as its ``artifacts:reports:dotenv``. GitLab's dotenv rules: a key is ASCII letters, digits and
+  underscores; a value is one line (no multi-line values, quotes are kept as they are, nothing is expanded);
+  the file stays under 5 KB and 20 variables (GitLab.com's smallest plan limit), else GitLab refuses the report.
+  A value that does not fit is left out with a warning rather than spoiling the whole report.
 
-Every value goes through the masker first. Writing is a courtesy: an unwritable file is a warning, never the job's
-outcome.
+Every value passes through the secrets masker first. Writing is a courtesy: a file that cannot be written is a
+warning, never a change of the command's outcome.
 """
 
 from __future__ import annotations
 
 import logging
-import secrets
+import re
+import uuid
 from collections.abc import Mapping
 from pathlib import Path
 
 from eltops.secrets import MASKER
 
-__all__ = ["write_step_outputs"]
+__all__ = ["DOTENV_MAX_BYTES", "DOTENV_MAX_VARIABLES", "write_step_outputs"]
 
-log = logging.getLogger("eltops")
+log = logging.getLogger("eltops.ci")
 
-
-def _github_lines(outputs: Mapping[str, str]) -> str:
-    lines = []
-    for name, value in outputs.items():
-        if "\n" in value or "\r" in value:
-            delimiter = f"ghadelimiter_{secrets.token_hex(8)}"
-            while delimiter in value:
-                delimiter = f"ghadelimiter_{secrets.token_hex(8)}"
-            lines.append(f"{name}<<{delimiter}\n{value}\n{delimiter}\n")
-        else:
-            lines.append(f"{name}={value}\n")
-    return "".join(lines)
-
-
-def _dotenv_lines(outputs: Mapping[str, str]) -> str:
-    return "".join(f"{name}={' '.join(value.splitlines())}\n" for name, value in outputs.items())
-
-
-def _append(path: Path, text: str) -> None:
-    try:
-        with path.open("a", encoding="utf-8") as handle:
-            handle.write(text)
-    except OSError as exc:
-        log.warning("could not write the step outputs to %s: %s", path, exc.strerror or exc)
+DOTENV_MAX_BYTES = 5 * 1024
+DOTENV_MAX_VARIABLES = 20
+_DOTENV_KEY = re.compile(r"[A-Za-z0-9_]+")
+_GITHUB_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*")
 
 
 def write_step_outputs(outputs: Mapping[str, str], environ: Mapping[str, str]) -> None:
-    """Append ``outputs`` (masked) to GitHub's ``GITHUB_OUTPUT`` and/or GitLab's ``ELTOPS_DOTENV_FILE``."""
+    """Append ``outputs`` to GitHub's ``$GITHUB_OUTPUT`` and/or GitLab's dotenv file ``$ELTOPS_DOTENV_FILE``."""
     masked = {name: MASKER.redact(value) for name, value in outputs.items()}
     github = environ.get("GITHUB_OUTPUT")
     if github:
-        _append(Path(github), _github_lines(masked))
+        _append(Path(github), "".join(_github_entry(name, value) for name, value in masked.items()))
     dotenv = environ.get("ELTOPS_DOTENV_FILE")
     if dotenv:
-        _append(Path(dotenv), _dotenv_lines(masked))
+        _append_dotenv(Path(dotenv), masked)
+
+
+def _github_entry(name: str, value: str) -> str:
+    if not _GITHUB_NAME.fullmatch(name):
+        raise ValueError(f"{name!r} is not a valid GitHub step output name")
+    if "\n" not in value and "\r" not in value:
+        return f"{name}={value}\n"
+    delimiter = f"ghadelimiter_{uuid.uuid4()}"
+    return f"{name}<<{delimiter}\n{value}\n{delimiter}\n"
+
+
+def _append_dotenv(path: Path, outputs: Mapping[str, str]) -> None:
+    try:
+        existing = path.read_bytes() if path.exists() else b""
+    except OSError as exc:
+        log.warning("could not read the dotenv file %s, so no step outputs were written to it: %s", path, exc)
+        return
+    size = len(existing)
+    count = sum(1 for line in existing.splitlines() if b"=" in line)
+    lines: list[str] = []
+    for name, value in outputs.items():
+        if not _DOTENV_KEY.fullmatch(name):
+            raise ValueError(f"{name!r} is not a valid GitLab dotenv variable name")
+        line = f"{name}={' '.join(value.split())}\n"  # one line: GitLab has no multi-line dotenv values
+        encoded = len(line.encode())
+        if size + encoded > DOTENV_MAX_BYTES or count + 1 > DOTENV_MAX_VARIABLES:
+            log.warning(
+                "left %s out of the dotenv file %s: GitLab refuses a dotenv report over %d bytes or %d variables",
+                name,
+                path,
+                DOTENV_MAX_BYTES,
+                DOTENV_MAX_VARIABLES,
+            )
+            continue
+        lines.append(line)
+        size += encoded
+        count += 1
+    prefix = "\n" if existing and not existing.endswith(b"\n") else ""
+    _append(path, prefix + "".join(lines))
+
+
+def _append(path: Path, text: str) -> None:
+    if not text:
+        return
+    try:
+        with path.open("a", encoding="utf-8", newline="\n") as handle:
+            handle.write(text)
+    except OSError as exc:
+        log.warning("could not write step outputs to %s: %s", path, exc)

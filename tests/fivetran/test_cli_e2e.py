@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import xml.etree.ElementTree as ET
 
+import orjson
 import pytest
 
 from tests.fivetran.conftest import E2E_KEY, E2E_SECRET, SECRETS, Served
@@ -84,7 +85,25 @@ def test_unreachable_api_is_exit_4(served: Served) -> None:
 @pytest.mark.parametrize(
     ("env", "message"),
     [
-        ({"FIVETRAN_ACTION": "SYNC"}, "must be one of STATUS, START, TEST, FORCE_RESYNC"),
+        ({"FIVETRAN_ACTION": "SYNC"}, "must be one of STATUS, START, TEST, FORCE_RESYNC, RESYNC, WAIT"),
+        ({"FIVETRAN_IF_SYNCING": "sometimes"}, "FIVETRAN_IF_SYNCING must be one of wait, wait-then-sync, restart"),
+        ({"FIVETRAN_WAIT": "maybe"}, "FIVETRAN_WAIT must be true or false"),
+        ({"FIVETRAN_ACTION": "STATUS", "FIVETRAN_WAIT": "false"}, "only applies to START, FORCE_RESYNC and RESYNC"),
+        ({"FIVETRAN_ACTION": "WAIT"}, "WAIT needs the moment"),
+        ({"FIVETRAN_ACTION": "WAIT", "FIVETRAN_COMPLETED_AFTER": "yesterday"}, "FIVETRAN_COMPLETED_AFTER must be"),
+        ({"FIVETRAN_ACTION": "WAIT", "FIVETRAN_COMPLETED_AFTER": "2024-12-01T15:43:29"}, "must say its time zone"),
+        ({"FIVETRAN_COMPLETED_AFTER": "2024-12-01T15:43:29Z"}, "FIVETRAN_COMPLETED_AFTER only applies to WAIT"),
+        ({"FIVETRAN_ACTION": "WAIT", "FIVETRAN_BASELINE": "good"}, "FIVETRAN_BASELINE must list"),
+        ({"FIVETRAN_ACTION": "WAIT", "FIVETRAN_BASELINE": "other=never"}, "FIVETRAN_BASELINE has no entry for good"),
+        ({"FIVETRAN_SKIP_IF_SYNCED_WITHIN": "soon"}, "FIVETRAN_SKIP_IF_SYNCED_WITHIN must be a positive duration"),
+        ({"FIVETRAN_SKIP_IF_SYNCED_WITHIN": "-5"}, "FIVETRAN_SKIP_IF_SYNCED_WITHIN must be a positive duration"),
+        (
+            {"FIVETRAN_ACTION": "TEST", "FIVETRAN_SKIP_IF_SYNCED_WITHIN": "30m"},
+            "FIVETRAN_SKIP_IF_SYNCED_WITHIN only applies to START",
+        ),
+        ({"FIVETRAN_ACTION": "RESYNC", "TABLE": "orders"}, "names no schema"),
+        ({"FIVETRAN_ACTION": "RESYNC", "SCHEMA": "public"}, "RESYNC with SCHEMA needs TABLE"),
+        ({"CONNECTOR_ID": "group:"}, "must name a group after group:"),
         ({"CONNECTOR_ID": ""}, "CONNECTOR_ID is required"),
         ({"FIVETRAN_ACTION": "FORCE_RESYNC"}, "FORCE_RESYNC needs TABLE and SCHEMA"),
         ({"FIVETRAN_TIMEOUT": "soon"}, "FIVETRAN_TIMEOUT must be a number"),
@@ -116,12 +135,12 @@ def test_force_resync(served: Served) -> None:
 
 def test_several_connections_print_a_summary(served: Served) -> None:
     """Several connections run together; the summary lists each and the job fails if one failed."""
-    result = served.run("fivetran", env=served.env(CONNECTOR_ID="good,bad,Warehouse/shop_db"))
+    result = served.run("fivetran", env=served.env(CONNECTOR_ID="good,bad,Warehouse/erp"))
     assert result.code == 1
     lines = result.stderr.splitlines()
     assert any(line.startswith("good ") and "succeeded" in line for line in lines)
     assert any(line.startswith("bad ") and "failed" in line for line in lines)
-    assert any(line.startswith("Warehouse/shop_db") and "succeeded" in line for line in lines)
+    assert any(line.startswith("Warehouse/erp") and "succeeded" in line for line in lines)
     assert "1 of 3 connections did not succeed" in result.stderr
 
 
@@ -200,3 +219,41 @@ def test_no_colour_off_a_terminal(served: Served) -> None:
     """Output to a pipe has no colour codes (CI-section markers aside)."""
     result = served.run("fivetran", env=served.env(CONNECTOR_ID="good,bad"))
     assert "\x1b[" not in result.stderr
+
+
+def test_list_prints_groups_and_connections(served: Served) -> None:
+    """`eltops fivetran list` prints every connection with its state; --json gives the same as objects."""
+    result = served.run("fivetran", "list", env=served.env(FIVETRAN_ACTION=""))
+    assert result.code == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0].split()[:3] == ["group", "id", "name"]
+    assert any(line.split()[:3] == ["Warehouse", "good", "shop_db"] for line in lines)
+    as_json = served.run("fivetran", "list", "--group", "Warehouse", "--json", env=served.env())
+    [group] = orjson.loads(as_json.stdout)
+    assert [c["id"] for c in group["connections"]] == ["good", "bad", "slow", "tested"]
+    assert group["connections"][0]["setup_state"] == "connected"
+
+
+def test_list_of_an_unknown_group_lists_the_groups(served: Served) -> None:
+    """`list --group` with a name that matches nothing is exit 2 naming the groups there are."""
+    result = served.run("fivetran", "list", "--group", "Nowhere", env=served.env())
+    assert result.code == 2
+    assert "the groups are: Warehouse" in result.stderr
+
+
+def test_trigger_now_wait_later_through_step_outputs(served: Served) -> None:
+    """--no-wait writes the baselines to GITHUB_OUTPUT and the dotenv file; a WAIT job given them succeeds."""
+    github, dotenv = served.tmp / "github-output", served.tmp / "job.env"
+    env = served.env(GITHUB_OUTPUT=str(github), ELTOPS_DOTENV_FILE=str(dotenv), FIVETRAN_WAIT="false")
+    first = served.run("fivetran", env=env)
+    assert first.code == 0, first.stderr
+    lines = dict(line.split("=", 1) for line in dotenv.read_text().splitlines())
+    assert lines["FIVETRAN_BASELINE"] == "good=never"
+    assert lines["ELTOPS_FIVETRAN_OUTCOME"] == "succeeded"
+    assert orjson.loads(lines["ELTOPS_FIVETRAN_RESULTS"])["good"]["outcome"] == "triggered"
+    assert "FIVETRAN_BASELINE=good=never" in github.read_text()
+    second = served.run(
+        "fivetran", env=served.env(FIVETRAN_ACTION="WAIT", FIVETRAN_BASELINE=lines["FIVETRAN_BASELINE"])
+    )
+    assert second.code == 0, second.stderr
+    assert [r.method for r in served.emulator.requests].count("POST") == 1

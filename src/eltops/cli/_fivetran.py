@@ -9,28 +9,37 @@ import orjson
 from rich.markup import escape
 from rich.table import Table
 
+from eltops._deadline import Deadline
 from eltops._junit import write_junit
+from eltops._step_outputs import write_step_outputs
 from eltops.cli._app import AppContext, pass_app
 from eltops.cli._output import Output
-from eltops.errors import ExitCode
+from eltops.errors import ConfigError, ExitCode
 from eltops.fivetran import (
     Action,
     FivetranClient,
     FivetranSettings,
     FlagValues,
+    IfSyncing,
     JobResult,
+    ListSettings,
     Orchestrator,
     junit_cases,
+    load_list_settings,
     load_settings,
     markdown_summary,
     result_to_json,
+    step_outputs,
     summary_rows,
 )
+from eltops.fivetran._client import Directory
+from eltops.fivetran._models import format_timestamp
 from eltops.history import HistoryRecorder, detect_ci_run
 from eltops.secrets import MASKER, EnvReader
 from eltops.warehouse import open_target, parse_target
 
-_ACTIONS = [a.value for a in Action] + [a.value.lower().replace("_", "-") for a in Action]
+_ACTIONS = [a.value for a in Action] + [a.value.lower().replace("_", "-") for a in Action] + ["list"]
+LIST_TIMEOUT_SECONDS = 120.0
 
 
 @click.command(context_settings={"show_default": True})
@@ -40,10 +49,40 @@ _ACTIONS = [a.value for a in Action] + [a.value.lower().replace("_", "-") for a 
     "--connection-id",
     "connector_ids",
     multiple=True,
-    help="Connection id, or <group name>/<connection name>; repeat or comma-separate for several. [CONNECTOR_ID]",
+    help="Connection id, <group name>/<connection name>, or group:<group name> for all of a group; repeat or "
+    "comma-separate for several. [CONNECTOR_ID]",
 )
-@click.option("--schema", help="Schema of the table(s) to re-sync (FORCE_RESYNC). [SCHEMA]")
-@click.option("--table", help="Table(s) to re-sync, comma-separated (FORCE_RESYNC). [TABLE]")
+@click.option("--schema", help="Schema of the table(s) to re-sync (FORCE_RESYNC, RESYNC). [SCHEMA]")
+@click.option("--table", help="Table(s) to re-sync, comma-separated; SCHEMA.TABLE for RESYNC across schemas. [TABLE]")
+@click.option(
+    "--if-syncing",
+    type=click.Choice([p.value for p in IfSyncing], case_sensitive=False),
+    help="What START does when the connection is already syncing (default wait-then-sync). [FIVETRAN_IF_SYNCING]",
+)
+@click.option(
+    "--wait/--no-wait",
+    default=None,
+    help="--no-wait: trigger and exit 0 at once; the baselines go to the step outputs. [FIVETRAN_WAIT]",
+)
+@click.option(
+    "--completed-after",
+    metavar="MOMENT",
+    help="WAIT: for a sync that ends after this ISO-8601 moment. [FIVETRAN_COMPLETED_AFTER]",
+)
+@click.option(
+    "--skip-if-synced-within",
+    metavar="DURATION",
+    help="START: succeed without a sync when the last success is this recent (30m, 2h). "
+    "[FIVETRAN_SKIP_IF_SYNCED_WITHIN]",
+)
+@click.option(
+    "--repair-setup",
+    is_flag=True,
+    default=None,
+    help="Run the setup tests when the setup is broken or incomplete, and go on if that repairs it. "
+    "[FIVETRAN_REPAIR_SETUP]",
+)
+@click.option("--group", "group_name", metavar="NAME", help="list: only this group's connections.")
 @click.option("--timeout", type=float, help="Seconds the whole job may take (default 300). [FIVETRAN_TIMEOUT]")
 @click.option("--poll-interval", type=float, help="Seconds between status polls (default 10). [FIVETRAN_POLL_INTERVAL]")
 @click.option("--api-url", help="Fivetran API base URL. [FIVETRAN_API_URL]")
@@ -72,6 +111,12 @@ def fivetran(
     connector_ids: tuple[str, ...],
     schema: str | None,
     table: str | None,
+    if_syncing: str | None,
+    wait: bool | None,
+    completed_after: str | None,
+    skip_if_synced_within: str | None,
+    repair_setup: bool | None,
+    group_name: str | None,
     timeout: float | None,
     poll_interval: float | None,
     api_url: str | None,
@@ -81,12 +126,20 @@ def fivetran(
     json_output: bool,
     record_to: str | None,
 ) -> int:
-    """Check, sync, test or re-sync Fivetran connections, then wait for the outcome.
+    """Check, sync, test or re-sync Fivetran connections, then wait for the outcome; or list them.
 
     With no arguments it reads the DataOps orchestrator's variables (FIVETRAN_ACTION, CONNECTOR_ID,
-    FIVETRAN_API_KEY, FIVETRAN_API_SECRET, ...); ACTION is STATUS, START, TEST or FORCE_RESYNC, and a flag beats
-    its variable. Exit codes: 0 success, 1 the operation failed, 2 bad input, 3 timed out, 4 API error.
+    FIVETRAN_API_KEY, FIVETRAN_API_SECRET, ...); ACTION is STATUS, START, TEST, FORCE_RESYNC, RESYNC or WAIT, and
+    a flag beats its variable. `list` prints the groups and their connections. Exit codes: 0 success, 1 the
+    operation failed, 2 bad input, 3 timed out, 4 API error.
     """
+    if action is not None and action.lower() == "list":
+        return _list(app, load_list_settings(app.env, api_url=api_url, group=group_name, json_output=json_output))
+    if group_name is not None:
+        raise ConfigError(
+            "--group only applies to `eltops fivetran list`; select a group's connections with "
+            "--connector-id group:<group name>"
+        )
     flags = FlagValues(
         action=action,
         connector_ids=connector_ids,
@@ -99,6 +152,11 @@ def fivetran(
         unpause=unpause,
         junit=junit,
         json_output=json_output,
+        if_syncing=if_syncing,
+        wait=wait,
+        completed_after=completed_after,
+        skip_if_synced_within=skip_if_synced_within,
+        repair_setup=repair_setup,
     )
     settings = load_settings(app.env, flags)
     recorder = _recorder(app, settings, record_to)
@@ -132,6 +190,7 @@ def fivetran(
     _print_summary(out, job)
     if settings.junit_path is not None:
         write_junit(settings.junit_path, suite=f"fivetran {settings.action.value}", cases=junit_cases(job))
+    write_step_outputs(step_outputs(job), app.env)
     summary_file = app.env.get("GITHUB_STEP_SUMMARY")
     if summary_file:
         _append(Path(summary_file), MASKER.redact(markdown_summary(job)))
@@ -139,6 +198,61 @@ def fivetran(
         if not result.ok:
             out.error(f"{result.ref}: {result.outcome}: {result.message}", title=f"Fivetran {result.ref}")
     return int(job.exit_code)
+
+
+def _list(app: AppContext, settings: ListSettings) -> int:
+    """``eltops fivetran list``: every group (or one) with its connections, as a table or as JSON on stdout."""
+    with FivetranClient.create(
+        api_url=settings.api_url, api_key=settings.api_key, api_secret=settings.api_secret
+    ) as client:
+        directory = Directory(client, Deadline(LIST_TIMEOUT_SECONDS))
+        groups = [directory.group(settings.group)] if settings.group else directory.groups()
+        listing = [(group, directory.group_connections(group)) for group in groups]
+    if settings.json_output:
+        payload = [
+            {
+                "id": group.id,
+                "name": group.name,
+                "connections": [
+                    {
+                        "id": c.id,
+                        "name": c.name,
+                        "service": c.service,
+                        "schedule_type": c.schedule_type,
+                        "paused": c.paused,
+                        "setup_state": c.setup_state,
+                        "sync_state": c.sync_state,
+                        "succeeded_at": None if c.succeeded_at is None else format_timestamp(c.succeeded_at),
+                        "failed_at": None if c.failed_at is None else format_timestamp(c.failed_at),
+                    }
+                    for c in connections
+                ],
+            }
+            for group, connections in listing
+        ]
+        app.output.result(orjson.dumps(payload, option=orjson.OPT_INDENT_2).decode())
+        return int(ExitCode.OK)
+    header = ("group", "id", "name", "service", "schedule", "paused", "setup", "last success", "last failure")
+    rows = [
+        (
+            group.name,
+            c.id,
+            c.name,
+            c.service,
+            c.schedule_type,
+            "yes" if c.is_paused else "no",
+            c.setup_state,
+            format_timestamp(c.succeeded_at),
+            format_timestamp(c.failed_at),
+        )
+        for group, connections in listing
+        for c in connections
+    ]
+    widths = [max(len(str(row[i])) for row in [header, *rows]) for i in range(len(header))]
+    lines = ["  ".join(f"{cell:<{w}}" for cell, w in zip(row, widths, strict=True)).rstrip() for row in [header, *rows]]
+    empty = [f"{group.name} ({group.id}): no connections" for group, connections in listing if not connections]
+    app.output.result("\n".join(lines + empty))
+    return int(ExitCode.OK)
 
 
 def _recorder(app: AppContext, settings: FivetranSettings, record_to: str | None) -> HistoryRecorder | None:
@@ -168,7 +282,7 @@ def _print_summary(out: Output, job: JobResult) -> None:
         for column in ("connection", "outcome", "duration", "message"):
             table.add_column(column)
         for ref, outcome, duration, message in rows:
-            style = "green" if outcome == "succeeded" else "red"
+            style = "green" if outcome in ("succeeded", "triggered", "skipped") else "red"
             table.add_row(
                 escape(MASKER.redact(ref)), f"[{style}]{outcome}[/]", duration, escape(MASKER.redact(message))
             )

@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from email.utils import parsedate_to_datetime
 from typing import Any
 
 import httpx
@@ -25,13 +28,44 @@ ACCEPT = "application/json;version=2"
 PATH_FAMILIES = ("connections", "connectors")
 
 
+@dataclass(frozen=True)
+class ApiBudget:
+    """What the newest answer said about the account's request budget (``X-Rate-Limit[-Remaining]``)."""
+
+    limit: int | None
+    remaining: int
+
+
+class ResponseWatch:
+    """Keeps what every answer's headers tell: the API's clock (``Date``) and the request budget left."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.api_now: datetime | None = None
+        self.budget: ApiBudget | None = None
+
+    def __call__(self, response: httpx.Response) -> None:
+        dates = response.headers.get_list("Date")  # a proxy or server may add its own; the application's is last
+        date = _http_date(dates[-1] if dates else None)
+        remaining = _integer(response.headers.get("X-Rate-Limit-Remaining"))
+        limit = _integer(response.headers.get("X-Rate-Limit"))
+        with self._lock:
+            if date is not None:
+                self.api_now = date
+            if remaining is not None:
+                self.budget = ApiBudget(limit, remaining)
+
+
 class FivetranClient:
     """Fivetran API calls over an :class:`~eltops._http.ApiTransport` (retries, deadline, masking)."""
 
-    def __init__(self, transport: ApiTransport, *, path_family: str = "connections") -> None:
+    def __init__(
+        self, transport: ApiTransport, *, path_family: str = "connections", watch: ResponseWatch | None = None
+    ) -> None:
         self._api = transport
         self._family = path_family
         self._family_lock = threading.Lock()
+        self.watch = watch or ResponseWatch()
 
     @classmethod
     def create(
@@ -44,6 +78,7 @@ class FivetranClient:
         retry: RetryPolicy | None = None,
     ) -> FivetranClient:
         MASKER.add_basic_auth(api_key.reveal(), api_secret.reveal())
+        watch = ResponseWatch()
         api = ApiTransport(
             base_url=api_url,
             headers={"Accept": ACCEPT, "User-Agent": f"eltops/{__version__}"},
@@ -51,8 +86,9 @@ class FivetranClient:
             transport=transport,
             retry=retry,
             service="Fivetran",
+            on_response=watch,
         )
-        return cls(api)
+        return cls(api, watch=watch)
 
     def close(self) -> None:
         self._api.close()
@@ -79,8 +115,20 @@ class FivetranClient:
             self._connection_call("PATCH", connection_id, "", json=dict(changes), deadline=deadline)
         )
 
-    def trigger_sync(self, connection_id: str, *, force: bool = True, deadline: Deadline = NO_DEADLINE) -> None:
+    def trigger_sync(self, connection_id: str, *, force: bool = False, deadline: Deadline = NO_DEADLINE) -> None:
+        """``force=True`` stops a sync in progress and starts again; ``False`` starts one only if none runs."""
         self._connection_call("POST", connection_id, "/sync", json={"force": force}, deadline=deadline)
+
+    def resync(
+        self,
+        connection_id: str,
+        scope: Mapping[str, Sequence[str]] | None = None,
+        *,
+        deadline: Deadline = NO_DEADLINE,
+    ) -> None:
+        """A historical re-sync of the whole connection, or of ``scope`` ({schema: [table, ...]})."""
+        body = None if scope is None else {"scope": {schema: list(tables) for schema, tables in scope.items()}}
+        self._connection_call("POST", connection_id, "/resync", json=body, deadline=deadline)
 
     def resync_tables(
         self, connection_id: str, schema: str, tables: Sequence[str], *, deadline: Deadline = NO_DEADLINE
@@ -116,20 +164,7 @@ class FivetranClient:
 
     def find_connection(self, group_name: str, connection_name: str, *, deadline: Deadline = NO_DEADLINE) -> str:
         """The id of the connection named ``connection_name`` (its ``schema``) in the group named ``group_name``."""
-        groups = [g for g in self.groups(deadline=deadline) if g.name == group_name]
-        if not groups:
-            raise ConfigError(f"no Fivetran group is named {group_name!r}")
-        matches = [
-            c.id for g in groups for c in self.group_connections(g.id, deadline=deadline) if c.name == connection_name
-        ]
-        if not matches:
-            raise ConfigError(f"group {group_name!r} has no connection named {connection_name!r}")
-        if len(matches) > 1:
-            raise ConfigError(
-                f"{group_name}/{connection_name} matches {len(matches)} connections ({', '.join(matches)}); "
-                "use the connection id"
-            )
-        return matches[0]
+        return Directory(self, deadline).connection(group_name, connection_name).id
 
     # -- plumbing -----------------------------------------------------------------------------------------------
 
@@ -178,6 +213,77 @@ class FivetranClient:
             yield from items
             if not cursor:
                 return
+
+
+class Directory:
+    """Groups and their connections, each listed at most once, for resolving names; errors list what exists."""
+
+    def __init__(self, client: FivetranClient, deadline: Deadline) -> None:
+        self._client = client
+        self._deadline = deadline
+        self._groups: list[Group] | None = None
+        self._connections: dict[str, list[Connection]] = {}
+
+    def groups(self) -> list[Group]:
+        if self._groups is None:
+            self._groups = list(self._client.groups(deadline=self._deadline))
+        return self._groups
+
+    def group_connections(self, group: Group) -> list[Connection]:
+        if group.id not in self._connections:
+            self._connections[group.id] = list(self._client.group_connections(group.id, deadline=self._deadline))
+        return self._connections[group.id]
+
+    def group(self, name: str) -> Group:
+        matches = [g for g in self.groups() if g.name == name]
+        if not matches:
+            raise ConfigError(f"no Fivetran group is named {name!r}; the groups are: {_names(self.groups())}")
+        if len(matches) > 1:
+            ids = ", ".join(g.id for g in matches)
+            raise ConfigError(f"{len(matches)} Fivetran groups are named {name!r} ({ids}); name a connection by id")
+        return matches[0]
+
+    def connection(self, group_name: str, connection_name: str) -> Connection:
+        group = self.group(group_name)
+        connections = self.group_connections(group)
+        matches = [c for c in connections if c.name == connection_name]
+        if not matches:
+            listing = _names(connections, with_ids=True) if connections else "(none)"
+            raise ConfigError(
+                f"group {group_name!r} has no connection named {connection_name!r}; its connections are: {listing}"
+            )
+        if len(matches) > 1:
+            raise ConfigError(
+                f"{group_name}/{connection_name} matches {len(matches)} connections "
+                f"({', '.join(c.id for c in matches)}); use the connection id"
+            )
+        return matches[0]
+
+
+MAX_NAMES_LISTED = 30
+
+
+def _names(items: Sequence[Group] | Sequence[Connection], *, with_ids: bool = False) -> str:
+    shown = [f"{item.name} ({item.id})" if with_ids else item.name for item in items[:MAX_NAMES_LISTED]]
+    more = len(items) - len(shown)
+    return ", ".join(shown) + (f" and {more} more (see `eltops fivetran list`)" if more > 0 else "")
+
+
+def _http_date(value: str | None) -> datetime | None:
+    if not value:
+        return None
+    try:
+        moment = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return moment if moment.tzinfo is not None else None
+
+
+def _integer(value: str | None) -> int | None:
+    try:
+        return int(value) if value is not None else None
+    except ValueError:
+        return None
 
 
 def _page(body: Any) -> tuple[list[Any], str | None]:

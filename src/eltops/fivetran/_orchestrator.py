@@ -1,4 +1,10 @@
-"""The orchestrator: one action (STATUS, START, TEST, FORCE_RESYNC) on one or more connections, within a deadline.
+"""The orchestrator: one action (STATUS, START, TEST, FORCE_RESYNC, RESYNC, WAIT) on a fleet, within one deadline.
+
+Two phases. First each connection is read, prepared and triggered (a bounded pool: the API calls are short).
+Then one loop waits for all of them: per poll interval it reads each group's connection listing once
+(``GET /v1/groups/{id}/connections``, every item carries ``succeeded_at``, ``failed_at`` and ``status``) instead
+of one ``GET`` per connection, so waiting has no concurrency cap and costs one request per group per poll. A
+connection alone in its group, or missing from its group's listing, is read directly.
 
 How a sync is known to be over (API-NOTES "Deciding that a sync finished"): read the connection right before the
 trigger and keep ``max(succeeded_at, failed_at)`` as the baseline; the sync is over once either timestamp moves
@@ -6,8 +12,9 @@ strictly past it, and it succeeded when the newer of the two is ``succeeded_at``
 report progress and to notice a *rescheduled* sync, which under manual scheduling Fivetran never resumes by itself:
 the orchestrator triggers it again at ``rescheduled_for``.
 
-Time: ``clock`` (monotonic) measures the deadline, ``wall_clock`` (epoch seconds) is only compared with
-``rescheduled_for``, and ``sleep`` is injected so tests run without waiting.
+Time: ``clock`` (monotonic) measures the deadline, ``wall_clock`` (epoch seconds) only schedules the wait for
+``rescheduled_for`` (the delay itself is taken on the API's clock, its ``Date``), and ``sleep`` is injected so tests run
+without waiting.
 """
 
 from __future__ import annotations
@@ -15,26 +22,35 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections import Counter
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import partial
+from typing import TypeVar
 
 from eltops._deadline import Clock, Deadline, Sleep
 from eltops.errors import (
     ApiError,
+    ApiStatusError,
+    ConfigError,
     EltopsError,
     ExitCode,
     JobTimeout,
     RemoteOperationFailed,
 )
-from eltops.fivetran._client import FivetranClient
+from eltops.fivetran._client import Directory, FivetranClient
 from eltops.fivetran._models import Connection, SetupTest, SyncOutcome, format_timestamp
-from eltops.fivetran._settings import Action, ConnectionRef, FivetranSettings
+from eltops.fivetran._settings import Action, ConnectionRef, FivetranSettings, IfSyncing
 
 log = logging.getLogger("eltops.fivetran")
 
-MAX_CONCURRENT_CONNECTIONS = 16
+MAX_CONCURRENT_TRIGGERS = 16
 HEARTBEAT_SECONDS = 60.0
+LOW_BUDGET_FRACTION = 0.1  # below this share of X-Rate-Limit left, polls are spread over the rest of the hour
+LOW_BUDGET_REQUESTS = 2000  # the same, when the API does not say its limit
+MAX_SLOWDOWN = 10.0  # a budget-stretched poll interval is at most this many poll intervals (and at least 60 s)
 
 
 # When connections end differently, the job's exit code is the most severe: an API error (we cannot tell what
@@ -48,9 +64,17 @@ OUTCOMES = {
 }
 """How each exit code is said in summaries and recorded as an external status."""
 
+TRIGGERED = "triggered"  # FIVETRAN_WAIT=false: the sync was asked for, not waited for (exit 0)
+SKIPPED = "skipped"  # FIVETRAN_SKIP_IF_SYNCED_WITHIN: fresh enough already (exit 0)
+DECLINED = "declined"  # RESYNC answered 409: a running sync could not be completed (exit 1)
+
 
 class JobCancelled(Exception):
     """The job was interrupted (Ctrl-C or SIGTERM) while waiting; not an EltopsError, so it is never a result."""
+
+
+class ResyncDeclined(RemoteOperationFailed):
+    """Fivetran answered a re-sync with 409: a sync is running and could not be completed."""
 
 
 _SEVERITY = [ExitCode.OK, ExitCode.TIMEOUT, ExitCode.REMOTE_FAILED, ExitCode.CONFIG, ExitCode.API]
@@ -68,6 +92,8 @@ class ConnectionResult:
     finished_at: datetime
     connection: Connection | None = None
     setup_tests: tuple[SetupTest, ...] = ()
+    baseline: datetime | None = None  # the sync awaited (or to await later) is one that ends strictly after this
+    label: str | None = None  # an outcome of its own (triggered, skipped, declined); else the exit code's
 
     @property
     def ok(self) -> bool:
@@ -75,7 +101,7 @@ class ConnectionResult:
 
     @property
     def outcome(self) -> str:
-        return OUTCOMES[self.exit_code]
+        return self.label or OUTCOMES[self.exit_code]
 
     @property
     def duration_seconds(self) -> float:
@@ -98,15 +124,22 @@ def _now_utc(wall_clock: Clock) -> datetime:
     return datetime.fromtimestamp(wall_clock(), tz=UTC)
 
 
+_T = TypeVar("_T")
+
+
 @dataclass
 class Orchestrator:
-    """Runs ``settings.action`` on every configured connection, concurrently, and reports each outcome."""
+    """Runs ``settings.action`` on every configured connection and reports each outcome.
+
+    ``poll_by_group=False`` polls each connection with its own ``GET`` (the benchmark's comparison).
+    """
 
     client: FivetranClient
     settings: FivetranSettings
     clock: Clock = time.monotonic
     wall_clock: Clock = time.time
     sleep: Sleep | None = None  # None: wait on ``cancelled``, so cancel() interrupts every wait at once
+    poll_by_group: bool = True
 
     cancelled: threading.Event = field(default_factory=threading.Event)
 
@@ -125,54 +158,109 @@ class Orchestrator:
     def run(self) -> JobResult:
         deadline = Deadline(self.settings.timeout, self.clock)
         started = _now_utc(self.wall_clock)
-        refs = self.settings.connections
-        if len(refs) == 1:
-            results = [self._run_one(refs[0], deadline)]
-        else:
-            workers = min(len(refs), MAX_CONCURRENT_CONNECTIONS)
-            pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="fivetran")
-            try:
-                results = list(pool.map(lambda ref: self._run_one(ref, deadline), refs))
-            except BaseException:
-                # interrupted (Ctrl-C, SIGTERM): stop the workers' waits instead of waiting for their syncs
-                self.cancel()
-                raise
-            finally:
-                pool.shutdown(wait=True, cancel_futures=True)
+        slots = self._resolve(deadline)
+        runs = [slot for slot in slots if isinstance(slot, _ConnectionRun)]
+        self._each(runs, lambda run: run.prepare())
+        waiting = [run for run in runs if run.result is None]
+        if waiting:
+            _FleetWait(self, waiting, deadline).run()
+        results = [slot if isinstance(slot, ConnectionResult) else slot.final() for slot in slots]
         return JobResult(self.settings.action, tuple(results), started, _now_utc(self.wall_clock))
 
-    # -- one connection -----------------------------------------------------------------------------------------
+    def _each(self, items: Sequence[_T], work: Callable[[_T], None]) -> None:
+        """``work`` on every item: inline for one, on a bounded pool for several (short API calls, no waits)."""
+        if len(items) <= 1:
+            for item in items:
+                work(item)
+            return
+        pool = ThreadPoolExecutor(max_workers=min(len(items), MAX_CONCURRENT_TRIGGERS), thread_name_prefix="fivetran")
+        try:
+            list(pool.map(work, items))
+        except BaseException:
+            self.cancel()  # interrupted (Ctrl-C, SIGTERM): the other workers stop at their next wait
+            raise
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
 
-    def _run_one(self, ref: ConnectionRef, deadline: Deadline) -> ConnectionResult:
-        return _ConnectionRun(self, ref, deadline).execute()
+    def _resolve(self, deadline: Deadline) -> list[_ConnectionRun | ConnectionResult]:
+        """One run per connection (ids, ``<group>/<name>``, every connection of ``group:<name>``), in order.
+
+        Names are resolved with one listing of the groups and one of each group named; the listing's item is the
+        connection's first read. A reference that cannot be resolved becomes its own result.
+        """
+        directory = Directory(self.client, deadline)
+        slots: list[_ConnectionRun | ConnectionResult] = []
+        seen: set[str] = set()
+        for ref in self.settings.connections:
+            started = _now_utc(self.wall_clock)
+            try:
+                found = self._lookup(directory, ref)
+            except EltopsError as exc:
+                log.error("%s: %s", ref, exc)
+                slots.append(
+                    ConnectionResult(str(ref), None, exc.exit_code, str(exc), started, _now_utc(self.wall_clock))
+                )
+                continue
+            for label, connection_id, connection in found:
+                if connection_id not in seen:
+                    seen.add(connection_id)
+                    slots.append(_ConnectionRun(self, label, connection_id, connection, deadline))
+        return slots
+
+    @staticmethod
+    def _lookup(directory: Directory, ref: ConnectionRef) -> list[tuple[str, str, Connection | None]]:
+        if ref.id is not None:
+            return [(ref.id, ref.id, None)]
+        assert ref.group_name is not None
+        if ref.connection_name is None:
+            group = directory.group(ref.group_name)
+            connections = directory.group_connections(group)
+            if not connections:
+                raise ConfigError(f"group {ref.group_name!r} has no connections")
+            log.info("%s: %d connections", ref, len(connections))
+            return [(c.id, c.id, c) for c in connections]
+        connection = directory.connection(ref.group_name, ref.connection_name)
+        log.info("%s: is connection %s", ref, connection.id)
+        return [(str(ref), connection.id, connection)]
 
 
 class _ConnectionRun:
-    """The state of one connection's action: which id, the last connection read, and how it ended."""
+    """One connection's action: its last read, what is awaited, and (once known) how it ended."""
 
-    def __init__(self, orchestrator: Orchestrator, ref: ConnectionRef, deadline: Deadline) -> None:
+    def __init__(
+        self,
+        orchestrator: Orchestrator,
+        ref: str,
+        connection_id: str,
+        connection: Connection | None,
+        deadline: Deadline,
+    ) -> None:
         self.o = orchestrator
         self.client = orchestrator.client
         self.settings = orchestrator.settings
         self.ref = ref
         self.deadline = deadline
-        self.connection_id = ref.id
-        self.connection: Connection | None = None
+        self.connection_id = connection_id
+        self.connection = connection
         self.setup_tests: tuple[SetupTest, ...] = ()
         self.started_at = _now_utc(orchestrator.wall_clock)
+        self.baseline: datetime | None = None
+        self.then_sync = False  # FIVETRAN_IF_SYNCING=wait-then-sync: once the running sync ends, trigger ours
+        self.retrigger_at: float | None = None  # wall-clock moment to trigger a rescheduled sync again
+        self.resume_at: datetime | None = None  # the same moment as Fivetran said it (rescheduled_for)
+        self.last_state = connection.sync_state if connection else ""
+        self.result: ConnectionResult | None = None
 
     def info(self, message: str, *args: object) -> None:
         log.info(f"{self.ref}: {message}", *args)
 
-    def execute(self) -> ConnectionResult:
-        try:
-            message = self._act()
-            code = ExitCode.OK
-        except EltopsError as exc:
-            message, code = str(exc), exc.exit_code
+    # -- endings ------------------------------------------------------------------------------------------------
+
+    def finish(self, code: ExitCode, message: str, *, label: str | None = None) -> None:
+        if code is not ExitCode.OK:
             log.error("%s: %s", self.ref, message)
-        return ConnectionResult(
-            ref=str(self.ref),
+        self.result = ConnectionResult(
+            ref=self.ref,
             connection_id=self.connection_id,
             exit_code=code,
             message=message,
@@ -180,30 +268,85 @@ class _ConnectionRun:
             finished_at=_now_utc(self.o.wall_clock),
             connection=self.connection,
             setup_tests=self.setup_tests,
+            baseline=self.baseline,
+            label=label,
         )
 
-    def _act(self) -> str:
-        connection_id = self._resolve_id()
-        self.connection = self.client.get_connection(connection_id, deadline=self.deadline)
+    def fail(self, exc: EltopsError) -> None:
+        self.finish(exc.exit_code, str(exc), label=DECLINED if isinstance(exc, ResyncDeclined) else None)
+
+    def time_out(self) -> None:
+        state = self.connection.sync_state if self.connection else "unknown"
+        self.fail(
+            JobTimeout(
+                f"the sync did not finish within {self.settings.timeout:g} s (last sync_state: {state}); it goes "
+                "on in Fivetran, which has no API to cancel it. Raise FIVETRAN_TIMEOUT to wait longer"
+            )
+        )
+
+    def final(self) -> ConnectionResult:
+        assert self.result is not None, "every run ends with a result"
+        return self.result
+
+    def guarded(self, step: Callable[[], None]) -> None:
+        """Run one step; an EltopsError ends this connection (a timeout ends the whole wait: it is re-raised)."""
+        try:
+            step()
+        except JobTimeout:
+            raise
+        except EltopsError as exc:
+            self.fail(exc)
+
+    # -- phase 1: read, prepare, trigger --------------------------------------------------------------------------
+
+    def prepare(self) -> None:
+        try:
+            self._prepare()
+        except EltopsError as exc:
+            self.fail(exc)
+
+    def _prepare(self) -> None:
+        if self.connection is None:
+            self.connection = self.client.get_connection(self.connection_id, deadline=self.deadline)
+            self.last_state = self.connection.sync_state
+        action = self.settings.action
+        if action is Action.WAIT:
+            self._prepare_wait()
+            return
         if self.settings.disable_schedule:
             self._make_schedule_manual()
-        action = self.settings.action
         if action is Action.STATUS:
-            return f"status read: setup {self.connection.setup_state}, sync {self.connection.sync_state}"
+            self.finish(
+                ExitCode.OK, f"status read: setup {self.connection.setup_state}, sync {self.connection.sync_state}"
+            )
+            return
         if action is Action.TEST:
-            return self._run_setup_tests()
-        return self._sync_and_wait()
+            self.finish(ExitCode.OK, self._run_setup_tests())
+            return
+        self._check_can_sync()
+        if action is Action.START and self._fresh_enough():
+            return
+        self.baseline = self.connection.last_finished_at
+        self._trigger()
+        if not self.settings.wait:
+            self.finish(
+                ExitCode.OK,
+                f"{'sync' if action is Action.START else 're-sync'} asked for, not waited for (FIVETRAN_WAIT=false); "
+                f"a WAIT job waits for {_after(self.baseline)}",
+                label=TRIGGERED,
+            )
 
-    def _resolve_id(self) -> str:
-        if self.ref.id is not None:
-            return self.ref.id
-        assert self.ref.group_name is not None
-        assert self.ref.connection_name is not None
-        self.connection_id = self.client.find_connection(
-            self.ref.group_name, self.ref.connection_name, deadline=self.deadline
-        )
-        self.info("is connection %s", self.connection_id)
-        return self.connection_id
+    def _prepare_wait(self) -> None:
+        assert self.connection is not None
+        known, moment = self.settings.wait_baseline(self.connection_id)
+        if not known:
+            raise ConfigError(
+                f"FIVETRAN_BASELINE has no entry for {self.connection_id}; set FIVETRAN_COMPLETED_AFTER, or pass "
+                "the baseline of the job that triggered it"
+            )
+        self.baseline = moment
+        self.info("waiting for %s", _after(moment))
+        self.observe(self.connection)
 
     def _make_schedule_manual(self) -> None:
         """Switch to manual scheduling, only when needed (each PATCH alerts the customer); warn if it fails."""
@@ -220,8 +363,6 @@ class _ConnectionRun:
         except ApiError as exc:
             log.warning("%s: could not set schedule_type to manual, going on: %s", self.ref, exc)
 
-    # -- TEST ---------------------------------------------------------------------------------------------------
-
     def _run_setup_tests(self) -> str:
         assert self.connection is not None
         self.connection, self.setup_tests = self.client.run_setup_tests(self.connection.id, deadline=self.deadline)
@@ -231,38 +372,8 @@ class _ConnectionRun:
         failed = [t for t in self.setup_tests if not t.passed]
         summary = f"{len(self.setup_tests) - len(failed)} passed, {len(failed)} failed"
         if failed:
-            listing = "; ".join(f"{t.title} [{t.status}]{': ' + t.message if t.message else ''}" for t in failed)
-            raise RemoteOperationFailed(f"setup tests: {summary} — {listing}")
+            raise RemoteOperationFailed(f"setup tests: {summary} — {_listing(failed)}")
         return f"setup tests: {summary}"
-
-    # -- START / FORCE_RESYNC -----------------------------------------------------------------------------------
-
-    def _sync_and_wait(self) -> str:
-        assert self.connection is not None
-        self._check_can_sync()
-        connection_id = self.connection.id
-        baseline = self.connection.last_finished_at
-        if self.settings.action is Action.FORCE_RESYNC:
-            assert self.settings.schema is not None
-            self.client.resync_tables(connection_id, self.settings.schema, self.settings.tables, deadline=self.deadline)
-            self.info("re-sync of %s.%s triggered", self.settings.schema, ",".join(self.settings.tables))
-        else:
-            self.client.trigger_sync(connection_id, deadline=self.deadline)
-            self.info("sync triggered")
-        finished = self._wait_until_finished(baseline)
-        self.connection = finished
-        self.info(
-            "final status: sync_state=%s setup_state=%s succeeded_at=%s failed_at=%s",
-            finished.sync_state,
-            finished.setup_state,
-            format_timestamp(finished.succeeded_at),
-            format_timestamp(finished.failed_at),
-        )
-        if finished.last_outcome is SyncOutcome.FAILED:
-            raise RemoteOperationFailed(
-                f"the sync failed at {format_timestamp(finished.failed_at)} (see the connection's logs in Fivetran)"
-            )
-        return f"the sync succeeded at {format_timestamp(finished.succeeded_at)}"
 
     def _check_can_sync(self) -> None:
         assert self.connection is not None
@@ -277,65 +388,303 @@ class _ConnectionRun:
             )
             self.info("unpaused")
         if self.connection.setup_is_broken:
+            if self.settings.repair_setup:
+                self._repair_setup()
+                return
             raise RemoteOperationFailed(
                 f"the connection's setup is {self.connection.setup_state}, so a sync cannot succeed; run the "
-                "setup tests (FIVETRAN_ACTION=TEST) to see what is wrong and fix it in Fivetran"
+                "setup tests (FIVETRAN_ACTION=TEST) to see what is wrong and fix it in Fivetran, or let eltops "
+                "run them first with --repair-setup (FIVETRAN_REPAIR_SETUP=1)"
             )
 
-    def _wait_until_finished(self, baseline: datetime | None) -> Connection:
+    def _repair_setup(self) -> None:
+        """Run the setup tests, which re-evaluate the setup; go on when they leave it connected."""
         assert self.connection is not None
-        connection_id = self.connection.id
-        last_state = self.connection.sync_state
-        waited_since_heartbeat = 0.0
-        while True:
-            self._sleep(self.settings.poll_interval)
-            waited_since_heartbeat += self.settings.poll_interval
-            try:
-                current = self.client.get_connection(connection_id, deadline=self.deadline)
-            except JobTimeout:
-                raise self._timeout() from None
-            self.connection = current
-            if current.finished_since(baseline):
-                return current
-            if current.sync_state != last_state:
-                self.info("sync_state %s → %s", last_state, current.sync_state)
-                last_state = current.sync_state
-            elif waited_since_heartbeat >= HEARTBEAT_SECONDS:
-                self.info("still %s after %.0f s", current.sync_state, self.deadline.elapsed())
-                waited_since_heartbeat = 0.0
-            if current.is_rescheduled and current.is_manual:
-                self._trigger_again_when_rescheduled(current)
-            elif current.is_paused:
-                raise RemoteOperationFailed("the connection was paused while the sync was awaited")
+        state = self.connection.setup_state
+        self.info("setup is %s: running the setup tests to repair it (FIVETRAN_REPAIR_SETUP)", state)
+        self.connection, self.setup_tests = self.client.run_setup_tests(self.connection.id, deadline=self.deadline)
+        if self.connection.setup_is_broken:
+            failed = [t for t in self.setup_tests if not t.passed]
+            detail = f": {_listing(failed)}" if failed else ""
+            raise RemoteOperationFailed(
+                f"the connection's setup is {self.connection.setup_state} and running the setup tests did not "
+                f"repair it{detail}; fix it in Fivetran"
+            )
+        self.info("the setup tests repaired the setup (%s → %s)", state, self.connection.setup_state)
 
-    def _trigger_again_when_rescheduled(self, current: Connection) -> None:
+    def _fresh_enough(self) -> bool:
+        """FIVETRAN_SKIP_IF_SYNCED_WITHIN: succeed without a sync when the last success is that recent.
+
+        Measured on the API's clock (the ``Date`` of its answers), never the runner's.
+        """
+        within = self.settings.skip_if_synced_within
+        if within is None:
+            return False
+        assert self.connection is not None
+        now = self.client.watch.api_now
+        succeeded = self.connection.succeeded_at
+        if now is None:
+            log.warning("%s: Fivetran sent no Date header, so the last sync's age is unknown; syncing", self.ref)
+            return False
+        if succeeded is None:
+            return False
+        age = (now - succeeded).total_seconds()
+        if age > within:
+            self.info("last successful sync %.0f s ago, more than %g s: syncing", age, within)
+            return False
+        self.baseline = self.connection.last_finished_at
+        self.finish(
+            ExitCode.OK,
+            f"fresh enough: the last sync succeeded at {format_timestamp(succeeded)}, {max(age, 0):.0f} s ago by "
+            f"Fivetran's clock (FIVETRAN_SKIP_IF_SYNCED_WITHIN is {within:g} s); no sync triggered",
+            label=SKIPPED,
+        )
+        return True
+
+    def _trigger(self) -> None:
+        assert self.connection is not None
+        action = self.settings.action
+        if action is Action.FORCE_RESYNC:
+            assert self.settings.schema is not None
+            self.client.resync_tables(
+                self.connection_id, self.settings.schema, self.settings.tables, deadline=self.deadline
+            )
+            self.info("re-sync of %s.%s triggered", self.settings.schema, ",".join(self.settings.tables))
+        elif action is Action.RESYNC:
+            self._resync()
+        elif not self.connection.is_syncing:
+            # force=false: should a schedule start a sync between the read and now, it is not thrown away
+            self.client.trigger_sync(self.connection_id, force=False, deadline=self.deadline)
+            self.info("sync triggered")
+        else:
+            self._already_syncing()
+
+    def _already_syncing(self) -> None:
+        policy = self.settings.if_syncing
+        if policy is IfSyncing.RESTART:
+            self.client.trigger_sync(self.connection_id, force=True, deadline=self.deadline)
+            self.info("already syncing: stopped that sync and started again (FIVETRAN_IF_SYNCING=restart)")
+        elif policy is IfSyncing.WAIT:
+            self.info("already syncing: waiting for that sync (FIVETRAN_IF_SYNCING=wait)")
+        elif self.settings.wait:
+            self.then_sync = True
+            self.info("already syncing: waiting for that sync to end, then syncing again (FIVETRAN_IF_SYNCING)")
+        else:
+            self.info(
+                "already syncing: not waiting (FIVETRAN_WAIT=false), so no second sync follows it; the running "
+                "sync is the one a WAIT job sees"
+            )
+
+    def _resync(self) -> None:
+        scope = self.settings.resync_scope
+        try:
+            self.client.resync(self.connection_id, scope, deadline=self.deadline)
+        except ApiStatusError as exc:
+            if exc.status_code != 409:
+                raise
+            raise ResyncDeclined(
+                "Fivetran declined the re-sync (409): a sync is running and could not be completed first. Nothing "
+                "was re-synced; run RESYNC again once that sync has ended"
+            ) from None
+        what = "historical re-sync of the whole connection"
+        if scope is not None:
+            what = "historical re-sync of " + ", ".join(f"{s}.{t}" for s, tables in scope.items() for t in tables)
+        self.info("%s triggered", what)
+
+    # -- phase 2: what a poll shows ---------------------------------------------------------------------------------
+
+    def observe(self, current: Connection) -> None:
+        """Take in a fresh read of the connection: finished, rescheduled, paused, or still going."""
+        self.connection = current
+        if current.finished_since(self.baseline):
+            self._conclude(current)
+            return
+        if current.sync_state != self.last_state:
+            self.info("sync_state %s → %s", self.last_state or "unknown", current.sync_state)
+            self.last_state = current.sync_state
+        if current.is_rescheduled and current.is_manual:
+            self._plan_retrigger(current)
+        elif current.is_paused:
+            raise RemoteOperationFailed("the connection is paused, so the awaited sync will not end")
+
+    def _conclude(self, finished: Connection) -> None:
+        if self.then_sync:
+            self.info(
+                "the sync that was running ended at %s; now syncing again", format_timestamp(finished.last_finished_at)
+            )
+            self.then_sync = False
+            self.baseline = finished.last_finished_at
+            self.client.trigger_sync(self.connection_id, force=False, deadline=self.deadline)
+            return
+        self.info(
+            "final status: sync_state=%s setup_state=%s succeeded_at=%s failed_at=%s",
+            finished.sync_state,
+            finished.setup_state,
+            format_timestamp(finished.succeeded_at),
+            format_timestamp(finished.failed_at),
+        )
+        if finished.last_outcome is SyncOutcome.FAILED:
+            self.finish(
+                ExitCode.REMOTE_FAILED,
+                f"the sync failed at {format_timestamp(finished.failed_at)} (see the connection's logs in Fivetran)",
+            )
+        else:
+            self.finish(ExitCode.OK, f"the sync succeeded at {format_timestamp(finished.succeeded_at)}")
+
+    def _plan_retrigger(self, current: Connection) -> None:
         """Under manual scheduling a rescheduled sync only resumes when triggered again at ``rescheduled_for``."""
         resume_at = current.rescheduled_for
-        if resume_at is None:
+        if resume_at is None or self.retrigger_at is not None:
             return
-        wait = resume_at.timestamp() - self.o.wall_clock()
-        if wait >= self.deadline.remaining():
-            resume = format_timestamp(resume_at)
-            raise JobTimeout(
-                f"Fivetran rescheduled the sync (the source's API quota ran out) to resume at {resume}, "
-                f"which is after this job's deadline ({self.settings.timeout:g} s). Under manual scheduling it "
-                "will not resume by itself: run this job again after that moment, or raise FIVETRAN_TIMEOUT"
+        # how long until then by the API's clock (its Date header), where the API says; else by the runner's
+        api_now = self.client.watch.api_now
+        delay = (resume_at - api_now).total_seconds() if api_now else resume_at.timestamp() - self.o.wall_clock()
+        if delay >= self.deadline.remaining():
+            self.fail(
+                JobTimeout(
+                    f"Fivetran rescheduled the sync (the source's API quota ran out) to resume at "
+                    f"{format_timestamp(resume_at)}, which is after this job's deadline ({self.settings.timeout:g} "
+                    "s). Under manual scheduling it will not resume by itself: run this job again after that "
+                    "moment, or raise FIVETRAN_TIMEOUT"
+                )
             )
+            return
         self.info("rescheduled by Fivetran until %s; triggering it again then", format_timestamp(resume_at))
-        if wait > 0:
-            self.o.wait(wait)
-        self.client.trigger_sync(current.id, deadline=self.deadline)
+        self.resume_at = resume_at
+        self.retrigger_at = self.o.wall_clock() + max(0.0, delay)
+
+    def retrigger_due(self, wall: float) -> bool:
+        """Once ``rescheduled_for`` has come, by the API's clock or (failing that) by the runner's estimate."""
+        if self.retrigger_at is None:
+            return False
+        api_now = self.client.watch.api_now
+        return wall >= self.retrigger_at or (
+            api_now is not None and self.resume_at is not None and api_now >= self.resume_at
+        )
+
+    def read_directly(self) -> None:
+        self.observe(self.client.get_connection(self.connection_id, deadline=self.deadline))
+
+    def retrigger(self) -> None:
+        self.retrigger_at = self.resume_at = None
+        self.client.trigger_sync(self.connection_id, force=False, deadline=self.deadline)
         self.info("sync triggered again after the reschedule")
 
-    def _sleep(self, seconds: float) -> None:
+
+class _FleetWait:
+    """The one loop that waits for every triggered connection: a listing per group per poll, one deadline."""
+
+    def __init__(self, orchestrator: Orchestrator, runs: list[_ConnectionRun], deadline: Deadline) -> None:
+        self.o = orchestrator
+        self.client = orchestrator.client
+        self.poll_interval = orchestrator.settings.poll_interval
+        self.runs = runs
+        self.deadline = deadline
+        self.slowed_to: float | None = None
+        self.next_heartbeat = HEARTBEAT_SECONDS
+
+    def run(self) -> None:
+        try:
+            while self.runs:
+                self._sleep()
+                wall = self.o.wall_clock()
+                for run in self.runs:
+                    if run.retrigger_due(wall):
+                        run.guarded(run.retrigger)
+                self._poll([run for run in self.runs if run.result is None])
+                self.runs = [run for run in self.runs if run.result is None]
+                self._heartbeat()
+        except JobTimeout:
+            for run in self.runs:
+                if run.result is None:
+                    run.time_out()
+
+    def _sleep(self) -> None:
+        wait = self._interval()
+        retriggers = [run.retrigger_at for run in self.runs if run.retrigger_at is not None]
+        if retriggers:
+            wait = min(wait, max(0.0, min(retriggers) - self.o.wall_clock()))
         remaining = self.deadline.remaining()
         if remaining <= 0:
-            raise self._timeout()
-        self.o.wait(min(seconds, remaining))
+            raise JobTimeout("deadline")
+        self.o.wait(min(wait, remaining))
 
-    def _timeout(self) -> JobTimeout:
-        state = self.connection.sync_state if self.connection else "unknown"
-        return JobTimeout(
-            f"the sync did not finish within {self.settings.timeout:g} s (last sync_state: {state}); it goes "
-            "on in Fivetran, which has no API to cancel it. Raise FIVETRAN_TIMEOUT to wait longer"
+    def _groups(self, runs: list[_ConnectionRun]) -> tuple[dict[str, list[_ConnectionRun]], list[_ConnectionRun]]:
+        """(group id → runs polled through its listing, runs read one by one)."""
+        by_group: dict[str, list[_ConnectionRun]] = {}
+        for run in runs:
+            group_id = run.connection.group_id if run.connection is not None else ""
+            by_group.setdefault(group_id, []).append(run)
+        listed = {g: members for g, members in by_group.items() if g and len(members) > 1 and self.o.poll_by_group}
+        single = [run for g, members in by_group.items() if g not in listed for run in members]
+        return listed, single
+
+    def _poll(self, runs: list[_ConnectionRun]) -> None:
+        listed, single = self._groups(runs)
+        for group_id, members in listed.items():
+            try:
+                listing = {c.id: c for c in self.client.group_connections(group_id, deadline=self.deadline)}
+            except JobTimeout:
+                raise
+            except EltopsError as exc:
+                for run in members:
+                    run.fail(exc)
+                continue
+            for run in members:
+                current = listing.get(run.connection_id)
+                if current is None:
+                    run.info("is no longer in its group's listing; reading it directly")
+                    single.append(run)
+                else:
+                    run.guarded(partial(run.observe, current))
+        for run in single:
+            run.guarded(run.read_directly)
+
+    def _interval(self) -> float:
+        """The poll interval, stretched when the account's request budget runs low (``X-Rate-Limit-Remaining``)."""
+        budget = self.client.watch.budget
+        poll = self.poll_interval
+        if budget is None:
+            return poll
+        low = LOW_BUDGET_FRACTION * budget.limit if budget.limit else LOW_BUDGET_REQUESTS
+        if budget.remaining >= low:
+            if self.slowed_to is not None:
+                log.info("Fivetran's request budget has recovered: polling every %g s again", poll)
+                self.slowed_to = None
+            return poll
+        listed, single = self._groups(self.runs)
+        per_poll = len(listed) + len(single)
+        stretched = 3600.0 * per_poll / max(budget.remaining, 1)
+        interval = min(max(poll, stretched), max(poll * MAX_SLOWDOWN, 60.0))
+        if self.slowed_to is None or abs(interval - self.slowed_to) > 0.25 * self.slowed_to:
+            of = f" of {budget.limit}" if budget.limit else ""
+            log.warning(
+                "Fivetran's rate limit leaves %d%s requests this hour: polling every %.0f s instead of %g s so "
+                "the account does not run dry",
+                budget.remaining,
+                of,
+                interval,
+                poll,
+            )
+            self.slowed_to = interval
+        return interval
+
+    def _heartbeat(self) -> None:
+        if not self.runs or self.deadline.elapsed() < self.next_heartbeat:
+            return
+        self.next_heartbeat = self.deadline.elapsed() + HEARTBEAT_SECONDS
+        states = Counter(run.connection.sync_state if run.connection else "unknown" for run in self.runs)
+        summary = ", ".join(f"{n} {state}" for state, n in sorted(states.items()))
+        log.info(
+            "still waiting for %d connection(s) after %.0f s: %s", len(self.runs), self.deadline.elapsed(), summary
         )
+
+
+def _after(baseline: datetime | None) -> str:
+    if baseline is None:
+        return "its first sync to end (none has yet)"
+    return f"a sync that ends after {format_timestamp(baseline)}"
+
+
+def _listing(tests: Sequence[SetupTest]) -> str:
+    return "; ".join(f"{t.title} [{t.status}]{': ' + t.message if t.message else ''}" for t in tests)

@@ -5,11 +5,13 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+import orjson
+
 from eltops._junit import JUnitCase
 from eltops.errors import ExitCode
 from eltops.fivetran._models import format_timestamp
-from eltops.fivetran._orchestrator import ConnectionResult, JobResult
-from eltops.fivetran._settings import Action
+from eltops.fivetran._orchestrator import OUTCOMES, ConnectionResult, JobResult
+from eltops.fivetran._settings import Action, format_baselines
 
 
 def _iso(moment: datetime | None) -> str | None:
@@ -43,10 +45,54 @@ def _connection_json(result: ConnectionResult) -> dict[str, Any]:
         "failed_at": _iso(conn.failed_at) if conn else None,
         "sync_state": conn.sync_state if conn else None,
         "setup_state": conn.setup_state if conn else None,
+        "baseline": _iso(result.baseline),
     }
     if result.setup_tests:
         body["setup_tests"] = [{"title": t.title, "status": t.status, "message": t.message} for t in result.setup_tests]
     return body
+
+
+def _sync_end(job: JobResult, result: ConnectionResult) -> datetime | None:
+    """When the sync this job saw ended: the awaited one for actions that wait, the newest one otherwise."""
+    conn = result.connection
+    if conn is None:
+        return None
+    if job.action.waits_for_sync and not conn.finished_since(result.baseline):
+        return None
+    return conn.last_finished_at
+
+
+def step_outputs(job: JobResult) -> dict[str, str]:
+    """The CI step outputs: the job's outcome, each connection's as JSON, and the baselines a WAIT job needs.
+
+    ``FIVETRAN_BASELINE`` is named so that a GitLab dotenv report hands it to a later ``WAIT`` job as it is.
+    """
+    per_connection = {
+        (r.connection_id or r.ref): {
+            "outcome": r.outcome,
+            "exit_code": int(r.exit_code),
+            "sync_end": _iso(_sync_end(job, r)),
+            "succeeded_at": _iso(r.connection.succeeded_at) if r.connection else None,
+            "failed_at": _iso(r.connection.failed_at) if r.connection else None,
+            "baseline": _iso(r.baseline),
+        }
+        for r in job.results
+    }
+    outputs = {
+        "ELTOPS_FIVETRAN_ACTION": job.action.value,
+        "ELTOPS_FIVETRAN_OUTCOME": OUTCOMES[job.exit_code],
+        "ELTOPS_FIVETRAN_EXIT_CODE": str(int(job.exit_code)),
+    }
+    if job.action.waits_for_sync:
+        baselines = {
+            r.connection_id: r.baseline
+            for r in job.results
+            if r.connection_id is not None and r.connection is not None and (r.ok or job.action is Action.WAIT)
+        }
+        if baselines:
+            outputs["FIVETRAN_BASELINE"] = format_baselines(baselines)
+    outputs["ELTOPS_FIVETRAN_RESULTS"] = orjson.dumps(per_connection).decode()
+    return outputs
 
 
 def summary_rows(job: JobResult) -> list[tuple[str, str, str, str]]:

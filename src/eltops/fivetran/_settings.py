@@ -7,8 +7,10 @@ with a message naming the variable.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from enum import Enum
 from pathlib import Path
 
@@ -28,6 +30,8 @@ class Action(Enum):
     START = "START"
     TEST = "TEST"
     FORCE_RESYNC = "FORCE_RESYNC"
+    RESYNC = "RESYNC"
+    WAIT = "WAIT"
 
     @classmethod
     def parse(cls, value: str, *, source: str) -> Action:
@@ -40,19 +44,51 @@ class Action(Enum):
 
     @property
     def waits_for_sync(self) -> bool:
-        return self in (Action.START, Action.FORCE_RESYNC)
+        return self in (Action.START, Action.FORCE_RESYNC, Action.RESYNC, Action.WAIT)
+
+    @property
+    def triggers_sync(self) -> bool:
+        return self in (Action.START, Action.FORCE_RESYNC, Action.RESYNC)
+
+
+class IfSyncing(Enum):
+    """What START does when the connection is already syncing (someone else's sync: a schedule, another job)."""
+
+    WAIT = "wait"  # that sync is the one this job waits for
+    WAIT_THEN_SYNC = "wait-then-sync"  # let it finish, then sync again, so the data is as fresh as the job promises
+    RESTART = "restart"  # stop it and start over (Fivetran's force: true); its work so far is thrown away
+
+    @classmethod
+    def parse(cls, value: str, *, source: str) -> IfSyncing:
+        try:
+            return cls(value.strip().lower().replace("_", "-"))
+        except ValueError:
+            choices = ", ".join(c.value for c in cls)
+            raise ConfigError(f"{source} must be one of {choices}, got {value!r}") from None
+
+
+DEFAULT_IF_SYNCING = IfSyncing.WAIT_THEN_SYNC
 
 
 @dataclass(frozen=True)
 class ConnectionRef:
-    """A connection named by id, or by ``<group name>/<connection name>`` to be looked up."""
+    """A connection named by id, by ``<group name>/<connection name>``, or every one of ``group:<group name>``."""
 
     id: str | None = None
     group_name: str | None = None
     connection_name: str | None = None
 
+    @property
+    def is_whole_group(self) -> bool:
+        return self.id is None and self.connection_name is None
+
     @classmethod
     def parse(cls, text: str) -> ConnectionRef:
+        if text.startswith("group:"):
+            group = text.removeprefix("group:").strip()
+            if not group:
+                raise ConfigError(f"CONNECTOR_ID {text!r} must name a group after group: (group:<group name>)")
+            return cls(group_name=group)
         if "/" in text:
             group, _, name = text.partition("/")
             if not group.strip() or not name.strip():
@@ -61,7 +97,11 @@ class ConnectionRef:
         return cls(id=text)
 
     def __str__(self) -> str:
-        return self.id if self.id is not None else f"{self.group_name}/{self.connection_name}"
+        if self.id is not None:
+            return self.id
+        if self.connection_name is None:
+            return f"group:{self.group_name}"
+        return f"{self.group_name}/{self.connection_name}"
 
 
 @dataclass(frozen=True)
@@ -79,6 +119,11 @@ class FlagValues:
     unpause: bool | None = None
     junit: Path | None = None
     json_output: bool = False
+    if_syncing: str | None = None
+    wait: bool | None = None
+    completed_after: str | None = None
+    skip_if_synced_within: str | None = None
+    repair_setup: bool | None = None
 
 
 @dataclass(frozen=True)
@@ -96,6 +141,21 @@ class FivetranSettings:
     poll_interval: float = DEFAULT_POLL_INTERVAL_SECONDS
     junit_path: Path | None = None
     json_output: bool = False
+    if_syncing: IfSyncing = DEFAULT_IF_SYNCING
+    wait: bool = True
+    completed_after: datetime | None = None
+    baselines: Mapping[str, datetime | None] = field(default_factory=dict)
+    skip_if_synced_within: float | None = None
+    repair_setup: bool = False
+    resync_scope: Mapping[str, tuple[str, ...]] | None = None
+
+    def wait_baseline(self, connection_id: str) -> tuple[bool, datetime | None]:
+        """For WAIT: (known, moment) — the sync to wait for is one that completes strictly after ``moment``."""
+        if self.completed_after is not None:
+            return True, self.completed_after
+        if connection_id in self.baselines:
+            return True, self.baselines[connection_id]
+        return False, None
 
 
 def _split_list(text: str) -> tuple[str, ...]:
@@ -112,6 +172,100 @@ def _positive_seconds(text: str | float, *, source: str) -> float:
     return value
 
 
+_BOOLEAN_WORDS = {
+    "true": True,
+    "1": True,
+    "yes": True,
+    "on": True,
+    "false": False,
+    "0": False,
+    "no": False,
+    "off": False,
+}
+_DURATION = re.compile(r"(?:(\d+(?:\.\d+)?)h)?(?:(\d+(?:\.\d+)?)m)?(?:(\d+(?:\.\d+)?)s)?")
+
+
+def _boolean(text: str, *, source: str) -> bool:
+    try:
+        return _BOOLEAN_WORDS[text.strip().lower()]
+    except KeyError:
+        raise ConfigError(f"{source} must be true or false, got {text!r}") from None
+
+
+def _duration(text: str, *, source: str) -> float:
+    """``90``, ``90s``, ``30m``, ``2h``, ``1h30m`` as seconds (positive)."""
+    compact = text.strip().lower().replace(" ", "")
+    match = _DURATION.fullmatch(compact)
+    if compact and match is not None and any(match.groups()):
+        hours, minutes, seconds = (float(g) if g else 0.0 for g in match.groups())
+        value = hours * 3600 + minutes * 60 + seconds
+    else:
+        try:
+            value = float(compact)
+        except ValueError:
+            value = math.nan
+    if not math.isfinite(value) or value <= 0:
+        raise ConfigError(f"{source} must be a positive duration such as 90s, 30m, 2h or 1h30m, got {text!r}")
+    return value
+
+
+def _moment(text: str, *, source: str) -> datetime:
+    """An ISO-8601 moment with its zone (``2024-12-01T15:43:29Z``): a zone-less one would be read in no clock."""
+    try:
+        moment = datetime.fromisoformat(text.strip().replace("Z", "+00:00").replace("z", "+00:00"))
+    except ValueError:
+        raise ConfigError(f"{source} must be an ISO-8601 moment such as 2024-12-01T15:43:29Z, got {text!r}") from None
+    if moment.tzinfo is None:
+        raise ConfigError(f"{source} must say its time zone (end it in Z for UTC), got {text!r}")
+    return moment
+
+
+BASELINE_NEVER = "never"
+
+
+def parse_baselines(text: str, *, source: str = "FIVETRAN_BASELINE") -> dict[str, datetime | None]:
+    """``id=2024-12-01T15:43:29.013729Z,id2=never`` (what ``FIVETRAN_WAIT=false`` writes) as a mapping."""
+    baselines: dict[str, datetime | None] = {}
+    for part in _split_list(text):
+        connection_id, sep, value = part.partition("=")
+        if not sep or not connection_id.strip() or not value.strip():
+            raise ConfigError(f"{source} must list <connection id>=<moment or never>, comma-separated; got {part!r}")
+        value = value.strip()
+        baselines[connection_id.strip()] = (
+            None if value == BASELINE_NEVER else _moment(value, source=f"{source} for {connection_id.strip()}")
+        )
+    return baselines
+
+
+def format_baselines(baselines: Mapping[str, datetime | None]) -> str:
+    return ",".join(
+        f"{cid}={BASELINE_NEVER if m is None else m.isoformat().replace('+00:00', 'Z')}" for cid, m in baselines.items()
+    )
+
+
+def _resync_scope(tables: tuple[str, ...], schema: str | None) -> dict[str, tuple[str, ...]] | None:
+    """RESYNC's scope: ``SCHEMA.TABLE`` entries (or bare tables of ``SCHEMA``) grouped by schema; None = everything."""
+    if not tables:
+        if schema:
+            raise ConfigError("RESYNC with SCHEMA needs TABLE (the tables of it to re-sync); leave both unset for all")
+        return None
+    scope: dict[str, list[str]] = {}
+    for entry in tables:
+        table_schema, dot, table = entry.rpartition(".")
+        if not dot:
+            if not schema:
+                raise ConfigError(
+                    f"RESYNC's TABLE entry {entry!r} names no schema: write SCHEMA.TABLE, or set SCHEMA for bare names"
+                )
+            table_schema, table = schema, entry
+        if not table_schema or not table:
+            raise ConfigError(f"RESYNC's TABLE entry {entry!r} must be SCHEMA.TABLE")
+        scope.setdefault(table_schema, [])
+        if table not in scope[table_schema]:
+            scope[table_schema].append(table)
+    return {name: tuple(names) for name, names in scope.items()}
+
+
 def _credentials(env: EnvReader) -> tuple[Secret, Secret]:
     if env.flag("SET_FIVETRAN_KEYS_TO_ENV"):
         return env.vault_secret(VAULT_API_KEY), env.vault_secret(*VAULT_API_SECRET)
@@ -126,13 +280,40 @@ def _credentials(env: EnvReader) -> tuple[Secret, Secret]:
     return key, secret
 
 
+@dataclass(frozen=True)
+class ListSettings:
+    """``eltops fivetran list``: where to ask, with which credentials, and which group (None: every group)."""
+
+    api_key: Secret = field(repr=False)
+    api_secret: Secret = field(repr=False)
+    api_url: str = DEFAULT_API_URL
+    group: str | None = None
+    json_output: bool = False
+
+
+def load_list_settings(
+    env_vars: Mapping[str, str],
+    *,
+    api_url: str | None = None,
+    group: str | None = None,
+    json_output: bool = False,
+    env: EnvReader | None = None,
+) -> ListSettings:
+    env = env or EnvReader(env_vars)
+    url = validate_base_url(api_url or env.get("FIVETRAN_API_URL") or DEFAULT_API_URL, variable="FIVETRAN_API_URL")
+    if group is not None and not group.strip():
+        raise ConfigError("--group must name a group")
+    key, secret = _credentials(env)
+    return ListSettings(key, secret, url, group.strip() if group else None, json_output)
+
+
 def load_settings(env_vars: Mapping[str, str], flags: FlagValues, *, env: EnvReader | None = None) -> FivetranSettings:
     """Validate and combine variables, vault values and flags into settings; raise ConfigError on bad input."""
     env = env or EnvReader(env_vars)
 
     action_text = flags.action or env.get("FIVETRAN_ACTION")
     if not action_text:
-        raise ConfigError("FIVETRAN_ACTION is required: one of STATUS, START, TEST, FORCE_RESYNC")
+        raise ConfigError(f"FIVETRAN_ACTION is required: one of {', '.join(a.value for a in Action)}")
     action = Action.parse(action_text, source="the action" if flags.action else "FIVETRAN_ACTION")
 
     id_texts = [t for text in flags.connector_ids for t in _split_list(text)]
@@ -166,6 +347,9 @@ def load_settings(env_vars: Mapping[str, str], flags: FlagValues, *, env: EnvRea
     junit_text = env.get("FIVETRAN_JUNIT_REPORT")
     junit = flags.junit or (Path(junit_text) if junit_text else None)
 
+    resync_scope = _resync_scope(tables, schema) if action is Action.RESYNC else None
+    fleet = _fleet_settings(env, flags, action, connections)
+
     api_key, api_secret = _credentials(env)
     dont_disable = (
         flags.dont_disable_sync if flags.dont_disable_sync is not None else env.flag("FIVETRAN_DONT_DISABLE_SYNC")
@@ -184,4 +368,72 @@ def load_settings(env_vars: Mapping[str, str], flags: FlagValues, *, env: EnvRea
         poll_interval=poll,
         junit_path=junit,
         json_output=flags.json_output,
+        resync_scope=resync_scope,
+        if_syncing=fleet.if_syncing,
+        wait=fleet.wait,
+        completed_after=fleet.completed_after,
+        baselines=fleet.baselines,
+        skip_if_synced_within=fleet.skip_if_synced_within,
+        repair_setup=fleet.repair_setup,
     )
+
+
+@dataclass(frozen=True)
+class _WaitSettings:
+    if_syncing: IfSyncing
+    wait: bool
+    completed_after: datetime | None
+    baselines: Mapping[str, datetime | None]
+    skip_if_synced_within: float | None
+    repair_setup: bool
+
+
+def _fleet_settings(
+    env: EnvReader, flags: FlagValues, action: Action, connections: tuple[ConnectionRef, ...]
+) -> _WaitSettings:
+    """The settings of fleets and of waiting apart from triggering, each checked against the action."""
+    if_syncing_text = flags.if_syncing or env.get("FIVETRAN_IF_SYNCING")
+    if_syncing = (
+        DEFAULT_IF_SYNCING
+        if if_syncing_text is None
+        else IfSyncing.parse(if_syncing_text, source="--if-syncing" if flags.if_syncing else "FIVETRAN_IF_SYNCING")
+    )
+    wait_text = env.get("FIVETRAN_WAIT")
+    wait = (
+        flags.wait
+        if flags.wait is not None
+        else (True if wait_text is None else _boolean(wait_text, source="FIVETRAN_WAIT"))
+    )
+    if not wait and not action.triggers_sync:
+        raise ConfigError(
+            f"FIVETRAN_WAIT=false (--no-wait) only applies to START, FORCE_RESYNC and RESYNC, not {action.value}"
+        )
+
+    within_text = flags.skip_if_synced_within or env.get("FIVETRAN_SKIP_IF_SYNCED_WITHIN")
+    within = None if within_text is None else _duration(within_text, source="FIVETRAN_SKIP_IF_SYNCED_WITHIN")
+    if within is not None and action is not Action.START:
+        raise ConfigError(f"FIVETRAN_SKIP_IF_SYNCED_WITHIN only applies to START, not {action.value}")
+
+    after_text = flags.completed_after or env.get("FIVETRAN_COMPLETED_AFTER")
+    completed_after = None if after_text is None else _moment(after_text, source="FIVETRAN_COMPLETED_AFTER")
+    # FIVETRAN_BASELINE is only read by WAIT: a GitLab dotenv report hands it to every later job, START included
+    baseline_text = env.get("FIVETRAN_BASELINE") if action is Action.WAIT else None
+    baselines = parse_baselines(baseline_text) if baseline_text else {}
+    if action is Action.WAIT and completed_after is None:
+        if not baselines:
+            raise ConfigError(
+                "WAIT needs the moment the awaited syncs complete after: FIVETRAN_COMPLETED_AFTER "
+                "(--completed-after, e.g. 2024-12-01T15:43:29Z), or FIVETRAN_BASELINE as an earlier "
+                "FIVETRAN_WAIT=false job wrote it to its step outputs"
+            )
+        missing = [r.id for r in connections if r.id is not None and r.id not in baselines]
+        if missing:
+            raise ConfigError(
+                f"FIVETRAN_BASELINE has no entry for {', '.join(missing)}; set FIVETRAN_COMPLETED_AFTER, or pass "
+                "the baseline of the job that triggered them"
+            )
+    elif completed_after is not None and action is not Action.WAIT:
+        raise ConfigError(f"FIVETRAN_COMPLETED_AFTER only applies to WAIT, not {action.value}")
+
+    repair = flags.repair_setup if flags.repair_setup is not None else env.flag("FIVETRAN_REPAIR_SETUP")
+    return _WaitSettings(if_syncing, wait, completed_after, baselines, within, repair)

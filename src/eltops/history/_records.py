@@ -61,6 +61,17 @@ def task_parameters(settings: FivetranSettings) -> dict[str, Any]:
     if settings.action is Action.FORCE_RESYNC:
         parameters["schema"] = settings.schema
         parameters["tables"] = list(settings.tables)
+    if settings.action is Action.RESYNC:
+        scope = settings.resync_scope
+        parameters["scope"] = None if scope is None else {schema: list(tables) for schema, tables in scope.items()}
+    if settings.action is Action.START:
+        parameters["if_syncing"] = settings.if_syncing.value
+        if settings.skip_if_synced_within is not None:
+            parameters["skip_if_synced_within_seconds"] = settings.skip_if_synced_within
+    if settings.action.triggers_sync:
+        parameters["wait"] = settings.wait
+    if settings.action is Action.WAIT and settings.completed_after is not None:
+        parameters["completed_after"] = settings.completed_after.isoformat()
     return parameters
 
 

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import math
 import threading
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from eltops.fivetran.emulator._state import ApiProblem, Connection, Group
+from eltops.fivetran.emulator._script import FailureBurst
+from eltops.fivetran.emulator._state import ApiProblem, BurstCounter, Connection, Group
 
 
 @dataclass(frozen=True)
@@ -21,15 +24,61 @@ class RecordedRequest:
     time: float  # the emulator clock when it arrived
 
 
-class Account:
-    """Everything the API can see. Hold ``lock`` while reading or changing anything in it."""
+RATE_WINDOW_SECONDS = 3600.0
+TOO_MANY_REQUESTS = "Max {limit} api calls allowed in one-hour rolling time period"
 
-    def __init__(self, clock: Callable[[], float]) -> None:
+
+class Account:
+    """Everything the API can see. Hold ``lock`` while reading or changing anything in it.
+
+    ``rate_limit`` is the account's budget of requests in any rolling hour (Fivetran: 20,000 on paid plans, 500
+    on trials); every authenticated request spends one, and a request past it is answered 429.
+    """
+
+    def __init__(self, clock: Callable[[], float], *, rate_limit: int = 20_000) -> None:
+        if rate_limit < 1:
+            raise ValueError("rate_limit must be at least 1")
         self.clock = clock
         self.lock = threading.RLock()
         self.groups: dict[str, Group] = {}
         self.connections: dict[str, Connection] = {}
+        self.rate_limit = rate_limit
         self._requests: list[RecordedRequest] = []
+        self._spent: deque[float] = deque()
+        self._bursts: list[BurstCounter] = []
+
+    def add_bursts(self, bursts: tuple[FailureBurst, ...]) -> None:
+        with self.lock:
+            self._bursts.extend(BurstCounter(burst, burst.count) for burst in bursts)
+
+    def take_burst(self, method: str, path: str) -> FailureBurst | None:
+        """Consume one answer from the first account-wide failure burst that matches this request, if any."""
+        with self.lock:
+            for counter in self._bursts:
+                if counter.remaining > 0 and counter.burst.matches(method, path):
+                    counter.remaining -= 1
+                    return counter.burst
+        return None
+
+    def spend_request(self) -> int:
+        """Count one request against the rolling hour; the requests left after it, or a 429 past the budget."""
+        with self.lock:
+            now = self.clock()
+            while self._spent and self._spent[0] <= now - RATE_WINDOW_SECONDS:
+                self._spent.popleft()
+            if len(self._spent) >= self.rate_limit:
+                retry_after = max(1, math.ceil(self._spent[0] + RATE_WINDOW_SECONDS - now))
+                raise ApiProblem(
+                    429,
+                    "TooManyRequests",
+                    TOO_MANY_REQUESTS.format(limit=self.rate_limit),
+                    {"Retry-After": str(retry_after), **self.rate_headers(0)},
+                )
+            self._spent.append(now)
+            return self.rate_limit - len(self._spent)
+
+    def rate_headers(self, remaining: int) -> dict[str, str]:
+        return {"X-Rate-Limit": str(self.rate_limit), "X-Rate-Limit-Remaining": str(remaining)}
 
     def record(self, request: RecordedRequest) -> None:
         with self.lock:

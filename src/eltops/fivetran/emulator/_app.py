@@ -17,10 +17,12 @@ from http import HTTPStatus
 from typing import TYPE_CHECKING, Any, Literal
 
 from werkzeug.exceptions import MethodNotAllowed, NotFound
+from werkzeug.http import http_date
 from werkzeug.routing import Map, RequestRedirect, Rule
 from werkzeug.wrappers import Request, Response
 
-from eltops.fivetran.emulator._account import Account, RecordedRequest
+from eltops.fivetran.emulator._account import TOO_MANY_REQUESTS, Account, RecordedRequest
+from eltops.fivetran.emulator._script import FailureBurst
 from eltops.fivetran.emulator._state import SCHEDULE_TYPES, SYNC_FREQUENCIES, ApiProblem, Connection
 
 if TYPE_CHECKING:
@@ -62,7 +64,6 @@ _ERROR_CODES = {
     503: "ServiceUnavailable",
     504: "GatewayTimeout",
 }
-_TOO_MANY_REQUESTS = "Max 20000 api calls allowed in one-hour rolling time period"
 _PATCH_FIELDS = frozenset(
     {
         "schedule_type",
@@ -181,6 +182,8 @@ class FivetranApp:
             response = _json_response(
                 problem.status, {"code": problem.code, "message": problem.message}, problem.headers
             )
+        # the API's own clock, which clients compare Fivetran timestamps with (never their own clock)
+        response.headers["Date"] = http_date(self._account.clock())
         return response(environ, start_response)
 
     # --- the gate ---------------------------------------------------------------------------------
@@ -197,9 +200,22 @@ class FivetranApp:
             )
         )
         self._check_credentials(request)
+        remaining = self._account.spend_request()
+        try:
+            response = self._checked(request, raw_body)
+        except ApiProblem as problem:
+            problem.headers = {**self._account.rate_headers(remaining), **problem.headers}
+            raise
+        response.headers.update(self._account.rate_headers(remaining))
+        return response
+
+    def _checked(self, request: Request, raw_body: bytes) -> Response:
         if not _accepts_json(request.headers.get("Accept")):
             raise ApiProblem(406, "NotAcceptable", "The Accept header must allow application/json")
         endpoint, args = self._route(request)
+        account_burst = self._account.take_burst(request.method, request.path)
+        if account_burst is not None:
+            self._fail(account_burst)
         connection_id = args.pop("connection_id", None)
         noun = "Connector" if args.get("family") == "connectors" else "Connection"
         if connection_id is not None:
@@ -257,11 +273,13 @@ class FivetranApp:
             burst = connection.take_burst(request.method, request.path)
         if latency > 0:
             time.sleep(latency)
-        if burst is None:
-            return
+        if burst is not None:
+            self._fail(burst)
+
+    def _fail(self, burst: FailureBurst) -> None:
         headers = {} if burst.retry_after is None else {"Retry-After": _seconds_header(burst.retry_after)}
         if burst.status == 429:
-            raise ApiProblem(429, "TooManyRequests", _TOO_MANY_REQUESTS, headers)
+            raise ApiProblem(429, "TooManyRequests", TOO_MANY_REQUESTS.format(limit=self._account.rate_limit), headers)
         phrase = HTTPStatus(burst.status).phrase if burst.status in HTTPStatus._value2member_map_ else "Error"
         code = _ERROR_CODES.get(burst.status, phrase.replace(" ", ""))
         raise ApiProblem(burst.status, code, f"{phrase} (scripted by the emulator)", headers)

@@ -11,7 +11,7 @@ from typing import Any
 
 from eltops.fivetran.emulator._account import Account, RecordedRequest
 from eltops.fivetran.emulator._app import FivetranApp, PathFamilies
-from eltops.fivetran.emulator._script import ConnectionScript
+from eltops.fivetran.emulator._script import ConnectionScript, FailureBurst
 from eltops.fivetran.emulator._state import (
     SCHEDULE_TYPES,
     SETUP_STATES,
@@ -34,6 +34,8 @@ class FivetranEmulator:
 
     ``clock`` returns epoch seconds; every sync moves along it (pass a fake clock to step time by hand).
     ``paths`` chooses which URL families answer: ``/v1/connections/...``, ``/v1/connectors/...`` or both.
+    ``rate_limit`` is the account's budget of requests per rolling hour: every answer carries ``X-Rate-Limit`` and
+    ``X-Rate-Limit-Remaining``, and a request past it gets 429 with ``Retry-After``.
     """
 
     def __init__(
@@ -43,8 +45,9 @@ class FivetranEmulator:
         api_secret: str = DEFAULT_API_SECRET,
         clock: Callable[[], float] = time.time,
         paths: PathFamilies = "both",
+        rate_limit: int = 20_000,
     ) -> None:
-        self._account = Account(clock)
+        self._account = Account(clock, rate_limit=rate_limit)
         self._app = FivetranApp(self._account, api_key=api_key, api_secret=api_secret, paths=paths)
         self.api_key = api_key
         self.api_secret = api_secret
@@ -142,6 +145,16 @@ class FivetranEmulator:
             if "failures" in changes:
                 connection.reset_bursts()
             return connection.script
+
+    def fail_requests(self, *bursts: FailureBurst) -> None:
+        """Answer the next matching requests of any path (group listings included) with a scripted failure."""
+        self._account.add_bursts(tuple(bursts))
+
+    def remove_connection(self, connection_id: str) -> None:
+        """Delete a connection, as ``DELETE {c}`` or the UI would: it leaves listings and its reads answer 404."""
+        with self._account.lock:
+            self._connection(connection_id)
+            del self._account.connections[connection_id]
 
     def set_setup_state(self, connection_id: str, setup_state: SetupState) -> None:
         """Break or repair a connection's setup from the outside, as a change in the source would."""
