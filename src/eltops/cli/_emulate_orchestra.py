@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import click
 
-from eltops._serve import make_loopback_server
-from eltops.orchestra.emulator import BASE_PATH, DEFAULT_API_KEY, OrchestraEmulator, Volume
+from eltops.orchestra.emulator import BASE_PATH, DEFAULT_API_KEY, Volume
 
 
 @click.command()
@@ -45,6 +44,9 @@ def orchestra_emulator(
     latency: float,
 ) -> None:
     """Serve Orchestra's pipeline_runs, task_runs and operations endpoints, offline, with generated history."""
+    from eltops._serve import make_loopback_server
+    from eltops.orchestra.emulator import OrchestraEmulator
+
     try:
         volume = Volume(task_runs=task_runs, days=days)
         emulator = OrchestraEmulator(

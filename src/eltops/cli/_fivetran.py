@@ -3,32 +3,19 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
-import orjson
-from rich.markup import escape
-from rich.table import Table
 
-from eltops._junit import write_junit
 from eltops.cli._app import AppContext, pass_app
-from eltops.cli._output import Output
 from eltops.errors import ExitCode
-from eltops.fivetran import (
-    Action,
-    FivetranClient,
-    FivetranSettings,
-    FlagValues,
-    JobResult,
-    Orchestrator,
-    junit_cases,
-    load_settings,
-    markdown_summary,
-    result_to_json,
-    summary_rows,
-)
-from eltops.history import HistoryRecorder, detect_ci_run
+from eltops.fivetran import Action, FivetranSettings, FlagValues, load_settings
 from eltops.secrets import MASKER, EnvReader
-from eltops.warehouse import open_target, parse_target
+
+if TYPE_CHECKING:  # the client, the history and rich are imported once the input is known to be good
+    from eltops.cli._output import Output
+    from eltops.fivetran import JobResult
+    from eltops.history import HistoryRecorder
 
 _ACTIONS = [a.value for a in Action] + [a.value.lower().replace("_", "-") for a in Action]
 
@@ -102,6 +89,11 @@ def fivetran(
     )
     settings = load_settings(app.env, flags)
     recorder = _recorder(app, settings, record_to)
+    import orjson
+
+    from eltops._junit import write_junit
+    from eltops.fivetran import FivetranClient, Orchestrator, junit_cases, markdown_summary, result_to_json
+
     out = app.output
     refs = ", ".join(str(r) for r in settings.connections)
     if recorder is not None:
@@ -147,6 +139,9 @@ def _recorder(app: AppContext, settings: FivetranSettings, record_to: str | None
     target_text = record_to or env.get("ELTOPS_WAREHOUSE")
     if not target_text:
         return None
+    from eltops.history import HistoryRecorder, detect_ci_run
+    from eltops.warehouse import open_target, parse_target
+
     spec = parse_target(target_text, env)
     ci = detect_ci_run(app.env, job_label=f"fivetran {settings.action.value}")
     return HistoryRecorder(lambda: open_target(spec), ci, settings)
@@ -154,6 +149,8 @@ def _recorder(app: AppContext, settings: FivetranSettings, record_to: str | None
 
 def _print_status(out: Output, job: JobResult) -> None:
     """STATUS prints the connection's ``data`` object (an array of them for several connections) and nothing else."""
+    import orjson
+
     objects = [dict(r.connection.raw) for r in job.results if r.connection is not None and r.ok]
     if not objects:
         return
@@ -162,8 +159,13 @@ def _print_status(out: Output, job: JobResult) -> None:
 
 
 def _print_summary(out: Output, job: JobResult) -> None:
+    from eltops.fivetran import summary_rows
+
     rows = summary_rows(job)
     if out.colour:
+        from rich.markup import escape
+        from rich.table import Table
+
         table = Table(title=f"Fivetran {job.action.value}", title_justify="left")
         for column in ("connection", "outcome", "duration", "message"):
             table.add_column(column)

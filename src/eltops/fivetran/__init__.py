@@ -1,10 +1,51 @@
-"""Fivetran: the API client, the orchestrator that drives syncs from CI, and (in ``.emulator``) the emulator."""
+"""Fivetran: the API client, the orchestrator that drives syncs from CI, and (in ``.emulator``) the emulator.
 
-from eltops.fivetran._client import DEFAULT_API_URL, FivetranClient
-from eltops.fivetran._models import Connection, Group, SetupTest, SyncOutcome
-from eltops.fivetran._orchestrator import OUTCOMES, ConnectionResult, JobCancelled, JobResult, Orchestrator
-from eltops.fivetran._report import junit_cases, markdown_summary, result_to_json, summary_rows
-from eltops.fivetran._settings import Action, ConnectionRef, FivetranSettings, FlagValues, load_settings
+Every name below is importable from here, but its module is imported on first use (``eltops._lazy``): the
+settings and the models need only the standard library, the client and the orchestrator need httpx. So a
+command that only checks its input, or shows its help, starts fast.
+"""
+
+from typing import TYPE_CHECKING
+
+from eltops._lazy import lazy_exports
+
+if TYPE_CHECKING:
+    from eltops.fivetran._client import FivetranClient
+    from eltops.fivetran._models import Connection, Group, SetupTest, SyncOutcome
+    from eltops.fivetran._orchestrator import OUTCOMES, ConnectionResult, JobCancelled, JobResult, Orchestrator
+    from eltops.fivetran._report import junit_cases, markdown_summary, result_to_json, summary_rows
+    from eltops.fivetran._settings import (
+        DEFAULT_API_URL,
+        Action,
+        ConnectionRef,
+        FivetranSettings,
+        FlagValues,
+        load_settings,
+    )
+else:
+    __getattr__, __dir__ = lazy_exports(
+        __name__,
+        {
+            "eltops.fivetran._client": ["FivetranClient"],
+            "eltops.fivetran._models": ["Connection", "Group", "SetupTest", "SyncOutcome"],
+            "eltops.fivetran._orchestrator": [
+                "OUTCOMES",
+                "ConnectionResult",
+                "JobCancelled",
+                "JobResult",
+                "Orchestrator",
+            ],
+            "eltops.fivetran._report": ["junit_cases", "markdown_summary", "result_to_json", "summary_rows"],
+            "eltops.fivetran._settings": [
+                "DEFAULT_API_URL",
+                "Action",
+                "ConnectionRef",
+                "FivetranSettings",
+                "FlagValues",
+                "load_settings",
+            ],
+        },
+    )
 
 __all__ = [
     "DEFAULT_API_URL",

@@ -9,6 +9,9 @@ from typing import Any
 
 from eltops.fivetran.emulator._state import ApiProblem, Connection, Group
 
+DEFAULT_API_KEY = "emulator-key"
+DEFAULT_API_SECRET = "emulator-secret"  # noqa: S105 - the emulator's documented default, not a real secret
+
 
 @dataclass(frozen=True)
 class RecordedRequest:

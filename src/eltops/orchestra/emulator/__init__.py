@@ -12,7 +12,14 @@ details shaped like FastAPI's), from a history generated deterministically from 
 in memory. Runs move with the clock; an optional rate limit and ``fail_next`` exercise a client's retries.
 """
 
-from eltops.orchestra.emulator._app import OrchestraEmulator
+from typing import TYPE_CHECKING
+
+from eltops._lazy import lazy_exports
 from eltops.orchestra.emulator._model import BASE_PATH, DEFAULT_API_KEY, RecordedRequest, Volume
+
+if TYPE_CHECKING:
+    from eltops.orchestra.emulator._app import OrchestraEmulator
+else:  # the web framework is imported when the emulator is built, not for its defaults
+    __getattr__, __dir__ = lazy_exports(__name__, {"eltops.orchestra.emulator._app": ["OrchestraEmulator"]})
 
 __all__ = ["BASE_PATH", "DEFAULT_API_KEY", "OrchestraEmulator", "RecordedRequest", "Volume"]
