@@ -81,7 +81,7 @@ def main() -> int:
             over += bool(flag or wrong)
             shown = " ".join(arguments) or "(nothing)"
             print(
-                f"{shown:<52} {median:>9.3f} {min(times):>6.3f}–{max(times):<6.3f} {cpu:>6.3f}  "
+                f"{shown:<52} {median:>9.3f} {min(times):>6.3f}-{max(times):<6.3f} {cpu:>6.3f}  "
                 f"{','.join(map(str, sorted(codes)))}{flag}{wrong}"
             )
     print(f"{len(cases)} cases, {args.repeat} runs each; {over} over the target or with an unexpected exit code")
