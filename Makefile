@@ -1,21 +1,28 @@
-# One command each: `make demo` installs everything and runs the main job; `make check` installs and runs
-# lint, type check and every test (what CI runs).
+# One command each: `make demo` installs eltops (and nothing else) and runs the demo; `make check` also installs the
+# dev toolchain and runs lint, type check and every test (what CI runs).
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
+RUN_STAMP := $(VENV)/.installed-run
 STAMP := $(VENV)/.installed
 
 .PHONY: install demo check lint typecheck test bench clean
 
-$(STAMP): pyproject.toml
+# what the demo needs: eltops and its runtime dependencies
+$(RUN_STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e .
+	touch $(RUN_STAMP)
+
+# what development needs on top: the test, lint and type-check toolchain, fakesnow, the Snowflake CLI
+$(STAMP): $(RUN_STAMP)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
 install: $(STAMP)
 
-demo: $(STAMP)
+demo: $(RUN_STAMP)
 	$(BIN)/eltops demo
 
 lint: $(STAMP)

@@ -12,7 +12,6 @@ The transport is injected (``transport=``) so tests can talk to an in-process em
 
 from __future__ import annotations
 
-import ipaddress
 import logging
 import ssl
 import threading
@@ -28,11 +27,11 @@ import orjson
 import stamina
 
 from eltops._deadline import NO_DEADLINE, Clock, Deadline, Sleep
+from eltops._url import validate_base_url
 from eltops.errors import (
     ApiConnectionError,
     ApiResponseError,
     ApiStatusError,
-    ConfigError,
     JobTimeout,
 )
 
@@ -84,28 +83,6 @@ def retry_after_seconds(response: httpx.Response, *, now: float | None = None) -
     except (TypeError, ValueError):
         return None
     return max(0.0, when.timestamp() - (time.time() if now is None else now))
-
-
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
-
-
-def validate_base_url(url: str, *, variable: str) -> str:
-    """Return ``url`` without a trailing slash; refuse anything but https, or plain http to a loopback host."""
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ConfigError(f"{variable} must be an http(s) URL such as https://host/path, got {url!r}")
-    if parts.scheme == "http" and not _is_loopback(parts.hostname):
-        raise ConfigError(
-            f"{variable} uses plain http to {parts.hostname}; credentials are only sent over https "
-            "(plain http is allowed to loopback addresses such as 127.0.0.1, where the emulators run)"
-        )
-    return url.rstrip("/")
 
 
 class RateLimiter:

@@ -49,33 +49,40 @@ def test_a_run_records_pipeline_task_and_operations(served: Served) -> None:
     db = served.tmp / "history.duckdb"
     result = served.run("fivetran", env=served.env(**GITLAB, CONNECTOR_ID="good,bad", ELTOPS_WAREHOUSE=str(db)))
     assert result.code == 1
-    [pipeline] = _rows(db, "SELECT id, pipeline_name, run_status, branch, commit, completed_at FROM pipeline_runs")
+    [pipeline] = _rows(
+        db, "SELECT id, pipeline_name, run_status, branch, commit, completed_at, message FROM pipeline_runs"
+    )
     assert uuid.UUID(pipeline[0])
     assert pipeline[1:5] == ("acme/analytics", "FAILED", "main", GITLAB["CI_COMMIT_SHA"])
     assert pipeline[5] is not None
+    assert pipeline[6].startswith("Task 'fivetran-start' failed: bad: failed: the sync failed")
     [task] = _rows(
         db,
         "SELECT pipeline_run_id, task_name, integration, integration_job, status, external_status, message, "
-        "platform_link, connection_id, task_parameters->>'action', run_parameters->>'pipeline_url' FROM task_runs",
+        "platform_link, connection_id, task_parameters->>'action', run_parameters->>'pipeline_url', "
+        "external_message FROM task_runs",
     )
     assert task[0] == pipeline[0]
     assert task[1:6] == ("fivetran-start", "FIVETRAN", "START", "FAILED", "failed")
     assert "bad: failed: the sync failed" in task[6]
     assert task[7:] == (
-        "https://fivetran.com/dashboard/connectors/good",
+        "https://fivetran.com/dashboard/connectors/bad",  # the connection a person has to look at
         "good,bad",
         "START",
         GITLAB["CI_PIPELINE_URL"],
+        None,  # Fivetran itself said nothing (no status.tasks or warnings): not a copy of eltops' message
     )
     operations = _rows(
         db,
-        "SELECT external_id, operation_type, operation_status, external_status, integration, integration_job, "
-        "operation_duration > 0, task_run_id = (SELECT id FROM task_runs), started_at <= completed_at "
+        "SELECT external_id, operation_name, operation_type, operation_status, external_status, integration, "
+        "integration_job, operation_duration > 0, task_run_id = (SELECT id FROM task_runs), "
+        "started_at <= completed_at, external_detail LIKE 'service=%; schema=' || "
+        "CASE external_id WHEN 'good' THEN 'shop_db' ELSE 'crm' END || '; group_id=group_1; %' "
         "FROM operations ORDER BY external_id",
     )
     assert operations == [
-        ("bad", "INGESTION", "FAILED", "scheduled", "FIVETRAN", "START", True, True, True),
-        ("good", "INGESTION", "SUCCEEDED", "scheduled", "FIVETRAN", "START", True, True, True),
+        ("bad", "sync bad", "INGESTION", "FAILED", "scheduled", "FIVETRAN", "START", True, True, True, True),
+        ("good", "sync good", "INGESTION", "SUCCEEDED", "scheduled", "FIVETRAN", "START", True, True, True, True),
     ]
 
 
@@ -84,10 +91,15 @@ def test_jobs_of_one_pipeline_share_its_row(served: Served) -> None:
     db = served.tmp / "history.duckdb"
     env = served.env(**GITLAB, ELTOPS_WAREHOUSE=str(db))
     assert served.run("fivetran", env={**env, "CONNECTOR_ID": "good"}).code == 0
-    assert _rows(db, "SELECT run_status FROM pipeline_runs") == [("SUCCEEDED",)]
-    assert served.run("fivetran", env={**env, "CONNECTOR_ID": "bad", "CI_JOB_ID": "102"}).code == 1
-    assert _rows(db, "SELECT run_status FROM pipeline_runs") == [("FAILED",)]
-    assert _rows(db, "SELECT count(*), count(DISTINCT id) FROM task_runs") == [(2, 2)]
+    assert _rows(db, "SELECT run_status, message FROM pipeline_runs") == [("SUCCEEDED", "Pipeline run succeeded")]
+    bad_job = {"CONNECTOR_ID": "bad", "CI_JOB_ID": "102", "CI_JOB_NAME": "fivetran-crm"}
+    assert served.run("fivetran", env={**env, **bad_job}).code == 1
+    [(status, message)] = _rows(db, "SELECT run_status, message FROM pipeline_runs")
+    assert status == "FAILED"
+    assert message.startswith("Task 'fivetran-crm' failed: bad: failed: the sync failed")
+    assert served.run("fivetran", env={**env, "CONNECTOR_ID": "good", "CI_JOB_ID": "103"}).code == 0
+    assert _rows(db, "SELECT run_status, message FROM pipeline_runs") == [("FAILED", message)]  # still says why
+    assert _rows(db, "SELECT count(*), count(DISTINCT id) FROM task_runs") == [(3, 3)]
 
 
 def test_a_rerun_updates_rows_in_place(served: Served) -> None:
@@ -232,3 +244,53 @@ def test_pipeline_status_sums_up_its_tasks(statuses: list[str], expected: str) -
 def test_task_status(code: ExitCode | None, cancelled: bool, expected: str) -> None:
     """A task run's status follows the job's exit code, or its cancellation."""
     assert task_status(code, cancelled=cancelled) == expected
+
+
+@pytest.mark.parametrize(
+    ("status", "external_message", "detail_tail"),
+    [
+        ({"tasks": [], "warnings": []}, None, "failed_at=null"),
+        (
+            {"tasks": [{"code": "reconnect", "message": "Reconnect the source"}], "warnings": []},
+            "shop: reconnect: Reconnect the source",
+            "fivetran says: reconnect: Reconnect the source",
+        ),
+        (
+            {"tasks": [], "warnings": [{"code": "table_skipped", "message": "orders has no primary key"}]},
+            "shop: table_skipped: orders has no primary key",
+            "fivetran says: table_skipped: orders has no primary key",
+        ),
+    ],
+)
+def test_fivetran_own_words_land_in_the_external_columns(
+    status: dict[str, Any], external_message: str | None, detail_tail: str
+) -> None:
+    """The task run's external_message and the operation's detail carry Fivetran's tasks and warnings, nothing else."""
+    from datetime import UTC, datetime
+
+    from eltops.fivetran import Action, Connection, ConnectionResult, FlagValues, JobResult, load_settings
+    from eltops.history import detect_ci_run
+    from eltops.history._records import operations, task_run
+
+    env = {**GITLAB, "FIVETRAN_API_KEY": "k" * 8, "FIVETRAN_API_SECRET": "s" * 8}
+    settings = load_settings(env, FlagValues(action="START", connector_ids=("shop",)))
+    ci = detect_ci_run(env, job_label="fivetran START")
+    when = datetime(2026, 1, 1, tzinfo=UTC)
+    connection = Connection.from_api(
+        {
+            "id": "shop",
+            "group_id": "g",
+            "service": "postgres",
+            "schema": "shop_db",
+            "status": {"sync_state": "scheduled", **status},
+        }
+    )
+    result = ConnectionResult("shop", "shop", ExitCode.OK, "the sync succeeded", when, when, connection)
+    job = JobResult(Action.START, (result,), when, when)
+    task = task_run(ci, settings, status="SUCCEEDED", message="shop: ok", started_at=when, now=when, job=job)
+    assert (task.message, task.external_message) == ("shop: ok", external_message)
+    [operation] = operations(ci, job)
+    assert operation.operation_name == "sync shop"
+    assert operation.external_detail is not None
+    assert operation.external_detail.startswith("service=postgres; schema=shop_db; group_id=g; sync_state=scheduled")
+    assert operation.external_detail.endswith(detail_tail)

@@ -112,7 +112,7 @@ def _check_against_sql(db: Path, page: Page) -> None:
     shown = {row[0]: row for row in page.tables["pipeline-durations"]}
     assert set(shown) == {name for name, _, _ in durations}
     for name, runs, p50 in durations:
-        assert shown[name][1] == str(runs)
+        assert shown[name][1] == f"{runs:,}"
         assert shown[name][2] == _seconds(p50)
 
     integrations = con.execute(
@@ -120,7 +120,7 @@ def _check_against_sql(db: Path, page: Page) -> None:
         "coalesce(sum(rows_affected), 0) FROM operations GROUP BY 1"
     ).fetchall()
     assert sorted(page.tables["integrations-table"]) == sorted(
-        [name, str(n), str(failed), f"{rows:,}"] for name, n, failed, rows in integrations
+        [name, f"{n:,}", f"{failed:,}", f"{rows:,}"] for name, n, failed, rows in integrations
     )
     failures = _one(con, "SELECT count(*) FROM task_runs WHERE status = 'FAILED'")
     assert len(page.tables["recent-failures"]) == min(int(failures), 25)  # type: ignore[call-overload]
@@ -272,6 +272,8 @@ def test_demo_end_to_end(tmp_path: Path) -> None:
         "SELECT count(*) FROM operations WHERE external_id IN ('demo_shop','demo_crm','demo_erp')"
     ).fetchone() == (4,)
     assert con.execute("SELECT count(*) FROM task_runs").fetchone()[0] > 1000  # type: ignore[index]
+    [(message,)] = con.execute("SELECT message FROM pipeline_runs WHERE pipeline_name = 'acme/analytics'").fetchall()
+    assert message.startswith("Task 'fivetran-start' failed: demo_crm: failed: the sync failed")
     con.close()
     _check_against_sql(db, Page(report.read_text()))
     again = _eltops("report", "--from", str(db), "--out", str(tmp_path / "again.html"), cwd=tmp_path)

@@ -6,6 +6,7 @@ import importlib
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any, NamedTuple
 
 import click
 
@@ -24,36 +25,81 @@ class AppContext:
 
 pass_app = click.make_pass_decorator(AppContext)
 
-_COMMANDS = {
-    "demo": "eltops.cli._demo:demo",
-    "emulate": "eltops.cli._emulate:emulate",
-    "fivetran": "eltops.cli._fivetran:fivetran",
-    "orchestra": "eltops.cli._orchestra:orchestra",
-    "report": "eltops.cli._report:report",
+
+class Lazy(NamedTuple):
+    """A command registered by name: where it lives (``module:attribute``) and its one-line summary.
+
+    The summary is what ``--help`` lists, so listing commands imports none of them (a test checks that it is
+    the command's own first docstring line).
+    """
+
+    target: str
+    summary: str
+
+
+class LazyGroup(click.Group):
+    """A group that imports a command's module only when that command runs or shows its own help.
+
+    Each command brings its own dependencies: the report Plotly and DuckDB, the emulators their web server, the
+    run history pyarrow. Imported together they cost every start half a second and 40 MB.
+    """
+
+    def __init__(self, *args: Any, lazy: Mapping[str, Lazy], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.lazy = dict(lazy)
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*self.lazy, *self.commands})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in self.commands or cmd_name not in self.lazy:
+            return self.commands.get(cmd_name)
+        module, name = self.lazy[cmd_name].target.split(":")
+        command = getattr(importlib.import_module(module), name)
+        assert isinstance(command, click.Command), f"{self.lazy[cmd_name].target} is not a click command"
+        self.commands[cmd_name] = command
+        return command
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """List the commands from their registered summaries, without importing them."""
+        rows = [
+            (name, self.lazy[name].summary if name in self.lazy else self.commands[name].get_short_help_str(300))
+            for name in self.list_commands(ctx)
+            if name in self.lazy or not self.commands[name].hidden
+        ]
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
+
+
+# one line per command
+COMMANDS = {
+    "demo": Lazy(
+        "eltops.cli._demo:demo",
+        "Run the whole product against both emulators, into eltops-demo.duckdb, and write a report.",
+    ),
+    "emulate": Lazy(
+        "eltops.cli._emulate:emulate",
+        "Serve a faithful emulator of a vendor API on loopback, to test pipelines offline.",
+    ),
+    "fivetran": Lazy(
+        "eltops.cli._fivetran:fivetran",
+        "Check, sync, test or re-sync Fivetran connections, then wait for the outcome.",
+    ),
+    "orchestra": Lazy(
+        "eltops.cli._orchestra:orchestra",
+        "Orchestra run metadata: read pages from its API, or load them into DuckDB or Snowflake.",
+    ),
+    "report": Lazy(
+        "eltops.cli._report:report",
+        "Write one self-contained HTML report of the run history: runs over time, durations, failures, operations.",
+    ),
 }
 
 
-class _LazyGroup(click.Group):
-    """Imports a command's module when that command runs (or help lists it), not at every start.
-
-    Each command brings its own dependencies: the report Plotly, the emulators their web server, the run
-    history pyarrow. Imported together they cost every command half a second and 40 MB.
-    """
-
-    def list_commands(self, ctx: click.Context) -> list[str]:
-        return sorted(_COMMANDS)
-
-    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
-        target = _COMMANDS.get(cmd_name)
-        if target is None:
-            return None
-        module, name = target.split(":")
-        command = getattr(importlib.import_module(module), name)
-        assert isinstance(command, click.Command)
-        return command
-
-
-@click.group(cls=_LazyGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110})
+@click.group(
+    cls=LazyGroup, lazy=COMMANDS, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110}
+)
 @click.version_option(__version__, prog_name="eltops")
 @click.option("-v", "--verbose", count=True, help="More log detail (-vv also logs every HTTP request).")
 @click.pass_context

@@ -10,16 +10,15 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
-from eltops._serve import serve_in_thread
 from eltops.cli._app import AppContext, pass_app, run_command
 from eltops.errors import EltopsError
-from eltops.fivetran.emulator import ConnectionScript, FivetranEmulator, SetupTest
-from eltops.orchestra.emulator import OrchestraEmulator, Volume
-from eltops.report import write_report
-from eltops.warehouse import DuckDbSpec
+
+if TYPE_CHECKING:
+    from eltops.fivetran.emulator import FivetranEmulator
 
 DEMO_DB = "eltops-demo.duckdb"
 DEMO_REPORT = "eltops-demo-report.html"
@@ -59,6 +58,8 @@ STEPS: list[tuple[str, dict[str, str], int]] = [
 
 
 def fivetran_demo() -> FivetranEmulator:
+    from eltops.fivetran.emulator import ConnectionScript, FivetranEmulator, SetupTest
+
     emulator = FivetranEmulator(api_key=KEY, api_secret=SECRET)
     emulator.add_group("demo_group", name="Demo Warehouse")
     emulator.add_connection(
@@ -100,6 +101,11 @@ def fivetran_demo() -> FivetranEmulator:
 @pass_app
 def demo(app: AppContext, directory: Path) -> int:
     """Run the whole product against both emulators, into eltops-demo.duckdb, and write a report."""
+    from eltops._serve import serve_in_thread
+    from eltops.orchestra.emulator import OrchestraEmulator, Volume
+    from eltops.report import write_report
+    from eltops.warehouse import DuckDbSpec
+
     started = time.monotonic()
     out = app.output
     directory.mkdir(parents=True, exist_ok=True)

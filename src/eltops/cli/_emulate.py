@@ -4,18 +4,20 @@ from __future__ import annotations
 
 import click
 
+from eltops.cli._app import Lazy, LazyGroup
 
-@click.group()
+EMULATORS = {
+    "fivetran": Lazy(
+        "eltops.cli._emulate_fivetran:fivetran_emulator",
+        "Serve an emulated Fivetran REST API on loopback, to test pipelines offline.",
+    ),
+    "orchestra": Lazy(
+        "eltops.cli._emulate_orchestra:orchestra_emulator",
+        "Serve Orchestra's pipeline_runs, task_runs and operations endpoints, offline, with generated history.",
+    ),
+}
+
+
+@click.group(cls=LazyGroup, lazy=EMULATORS)
 def emulate() -> None:
     """Serve a faithful emulator of a vendor API on loopback, to test pipelines offline."""
-
-
-def _register() -> None:
-    from eltops.cli._emulate_fivetran import fivetran_emulator
-    from eltops.cli._emulate_orchestra import orchestra_emulator
-
-    emulate.add_command(fivetran_emulator, "fivetran")
-    emulate.add_command(orchestra_emulator, "orchestra")
-
-
-_register()

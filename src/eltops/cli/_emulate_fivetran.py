@@ -3,17 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
-from eltops._serve import make_loopback_server
-from eltops.fivetran.emulator import (
-    DEFAULT_API_KEY,
-    DEFAULT_API_SECRET,
-    DEMO_SCENARIO,
-    FivetranEmulator,
-    PathFamilies,
-)
+from eltops.fivetran.emulator import DEFAULT_API_KEY, DEFAULT_API_SECRET
+
+if TYPE_CHECKING:
+    from eltops.fivetran.emulator import PathFamilies
 
 DEFAULT_PORT = 8765
 
@@ -50,6 +47,9 @@ def fivetran_emulator(
     demo: demo_shop succeeds, demo_crm fails, demo_billing is broken until its setup tests run, demo_ads
     gets rescheduled once, demo_paused is paused.
     """
+    from eltops._serve import make_loopback_server
+    from eltops.fivetran.emulator import DEMO_SCENARIO, FivetranEmulator
+
     emulator = FivetranEmulator.from_scenario(
         scenario if scenario is not None else DEMO_SCENARIO, api_key=api_key, api_secret=api_secret, paths=paths
     )

@@ -6,9 +6,7 @@ from pathlib import Path
 
 import click
 
-from eltops._serve import make_loopback_server
-from eltops.orchestra.emulator import BASE_PATH, DEFAULT_API_KEY, DEFAULT_PIPELINES, OrchestraEmulator, Volume
-from eltops.orchestra.emulator import load_pipelines as load_pipeline_scripts
+from eltops.orchestra.emulator import BASE_PATH, DEFAULT_API_KEY, Volume
 
 
 @click.command()
@@ -56,6 +54,10 @@ def orchestra_emulator(
     pipelines_file: Path | None,
 ) -> None:
     """Serve Orchestra's pipeline_runs, task_runs and operations endpoints, offline, with generated history."""
+    from eltops._serve import make_loopback_server
+    from eltops.orchestra.emulator import DEFAULT_PIPELINES, OrchestraEmulator
+    from eltops.orchestra.emulator import load_pipelines as load_pipeline_scripts
+
     try:
         volume = Volume(task_runs=task_runs, days=days)
         pipelines = DEFAULT_PIPELINES if pipelines_file is None else load_pipeline_scripts(pipelines_file)

@@ -3,40 +3,27 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
-import orjson
-from rich.markup import escape
-from rich.table import Table
 
-from eltops._deadline import Deadline
-from eltops._junit import write_junit
-from eltops._step_outputs import write_step_outputs
 from eltops.cli._app import AppContext, pass_app
-from eltops.cli._output import Output
 from eltops.errors import ConfigError, ExitCode
 from eltops.fivetran import (
     Action,
-    FivetranClient,
     FivetranSettings,
     FlagValues,
     IfSyncing,
-    JobResult,
     ListSettings,
-    Orchestrator,
-    junit_cases,
     load_list_settings,
     load_settings,
-    markdown_summary,
-    result_to_json,
-    step_outputs,
-    summary_rows,
 )
-from eltops.fivetran._client import Directory
-from eltops.fivetran._models import format_timestamp
-from eltops.history import HistoryRecorder, detect_ci_run
 from eltops.secrets import MASKER, EnvReader
-from eltops.warehouse import open_target, parse_target
+
+if TYPE_CHECKING:  # the client, the history and rich are imported once the input is known to be good
+    from eltops.cli._output import Output
+    from eltops.fivetran import JobResult
+    from eltops.history import HistoryRecorder
 
 _ACTIONS = [a.value for a in Action] + [a.value.lower().replace("_", "-") for a in Action] + ["list"]
 LIST_TIMEOUT_SECONDS = 120.0
@@ -160,6 +147,19 @@ def fivetran(
     )
     settings = load_settings(app.env, flags)
     recorder = _recorder(app, settings, record_to)
+    import orjson
+
+    from eltops._junit import write_junit
+    from eltops._step_outputs import write_step_outputs
+    from eltops.fivetran import (
+        FivetranClient,
+        Orchestrator,
+        junit_cases,
+        markdown_summary,
+        result_to_json,
+        step_outputs,
+    )
+
     out = app.output
     refs = ", ".join(str(r) for r in settings.connections)
     if recorder is not None:
@@ -202,6 +202,11 @@ def fivetran(
 
 def _list(app: AppContext, settings: ListSettings) -> int:
     """``eltops fivetran list``: every group (or one) with its connections, as a table or as JSON on stdout."""
+    import orjson
+
+    from eltops._deadline import Deadline
+    from eltops.fivetran import Directory, FivetranClient, format_timestamp
+
     with FivetranClient.create(
         api_url=settings.api_url, api_key=settings.api_key, api_secret=settings.api_secret
     ) as client:
@@ -261,6 +266,9 @@ def _recorder(app: AppContext, settings: FivetranSettings, record_to: str | None
     target_text = record_to or env.get("ELTOPS_WAREHOUSE")
     if not target_text:
         return None
+    from eltops.history import HistoryRecorder, detect_ci_run
+    from eltops.warehouse import open_target, parse_target
+
     spec = parse_target(target_text, env)
     ci = detect_ci_run(app.env, job_label=f"fivetran {settings.action.value}")
     return HistoryRecorder(lambda: open_target(spec), ci, settings)
@@ -268,6 +276,8 @@ def _recorder(app: AppContext, settings: FivetranSettings, record_to: str | None
 
 def _print_status(out: Output, job: JobResult) -> None:
     """STATUS prints the connection's ``data`` object (an array of them for several connections) and nothing else."""
+    import orjson
+
     objects = [dict(r.connection.raw) for r in job.results if r.connection is not None and r.ok]
     if not objects:
         return
@@ -276,8 +286,13 @@ def _print_status(out: Output, job: JobResult) -> None:
 
 
 def _print_summary(out: Output, job: JobResult) -> None:
+    from eltops.fivetran import summary_rows
+
     rows = summary_rows(job)
     if out.colour:
+        from rich.markup import escape
+        from rich.table import Table
+
         table = Table(title=f"Fivetran {job.action.value}", title_justify="left")
         for column in ("connection", "outcome", "duration", "message"):
             table.add_column(column)

@@ -7,15 +7,13 @@ import threading
 import time
 from datetime import datetime
 from types import TracebackType
+from typing import TYPE_CHECKING
 
 import click
 import orjson
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
-from rich.table import Table
 
 from eltops.cli._app import AppContext, pass_app
 from eltops.cli._orchestra_run import run as run_command
-from eltops.cli._output import Output
 from eltops.errors import EltopsError
 from eltops.orchestra import (
     DEFAULT_BATCH_ROWS,
@@ -25,7 +23,6 @@ from eltops.orchestra import (
     LoadPlan,
     LoadResult,
     LoadSettings,
-    OrchestraClient,
     QuietProgress,
     Resource,
     ResourceResult,
@@ -38,6 +35,12 @@ from eltops.orchestra import (
 )
 from eltops.secrets import EnvReader
 from eltops.warehouse import Target, WriteCounts, open_target
+
+if TYPE_CHECKING:  # the client (httpx) and rich are imported once the input is known to be good
+    from rich.progress import TaskID
+
+    from eltops.cli._output import Output
+    from eltops.orchestra import OrchestraClient
 
 log = logging.getLogger("eltops.orchestra")
 
@@ -88,6 +91,8 @@ def get(
     chosen = parse_resources([resource])[0]
     query = page_query(chosen, page, page_size, parse_window(since, until), parse_filters(chosen, filters))
     settings = orchestra_settings(EnvReader(app.env), api_url=api_url, rate_limit=0)
+    from eltops.orchestra import OrchestraClient
+
     with OrchestraClient.create(api_url=settings.api_url, api_key=settings.api_key) as client:
         body = client.get_body(query)
     try:
@@ -147,6 +152,8 @@ def load(
     )
     out = app.output
     orchestra_cfg = settings.orchestra
+    from eltops.orchestra import OrchestraClient
+
     client = OrchestraClient.create(
         api_url=orchestra_cfg.api_url,
         api_key=orchestra_cfg.api_key,
@@ -246,6 +253,8 @@ def _report(out: Output, result: LoadResult, *, json_output: bool) -> None:
         for r in result.resources
     ]
     if out.colour:
+        from rich.table import Table
+
         table = Table(title=f"Loaded into {result.target}", title_justify="left")
         for header in headers:
             table.add_column(header, justify="left" if header == "table" else "right")
@@ -292,6 +301,8 @@ class _Bars:
     """A rich progress bar per resource: rows read of the rows the API announced, pages, rate."""
 
     def __init__(self, out: Output) -> None:
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
         self._progress = Progress(
             TextColumn("{task.description:<14}"),
             BarColumn(),

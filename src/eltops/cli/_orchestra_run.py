@@ -7,21 +7,18 @@ from typing import TYPE_CHECKING
 
 import click
 import orjson
-from rich.markup import escape
-from rich.status import Status
-from rich.table import Table
 
 from eltops._junit import write_junit
 from eltops._step_outputs import write_step_outputs
 from eltops.cli._app import AppContext, pass_app
 from eltops.cli._output import CiKind, Output
-from eltops.orchestra import OrchestraClient, PipelineRunner, RunFlags, RunResult, RunSettings, run_settings
-from eltops.orchestra._run_models import PipelineRunState, TaskRunState
-from eltops.orchestra._run_report import run_junit_cases, run_markdown_summary, run_to_json, task_rows
+from eltops.orchestra import RunFlags, RunSettings, run_settings
 from eltops.secrets import MASKER, EnvReader
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # the client (httpx), the job and rich are imported once the input is known to be good
     from eltops.history import RunRecorder
+    from eltops.orchestra import PipelineRunner, RunResult
+    from eltops.orchestra._run_models import PipelineRunState, TaskRunState
 
 _STYLES = {"SUCCEEDED": "green", "WARNING": "yellow", "SKIPPED": "yellow", "RUNNING": "cyan"}
 
@@ -124,6 +121,8 @@ def run(
     env = EnvReader(app.env)
     settings = run_settings(env, flags)
     recorder = _recorder(app, env, settings, record_to)
+    from eltops.orchestra import OrchestraClient, PipelineRunner
+
     out = app.output
     if recorder is not None:
         recorder.started()
@@ -158,6 +157,8 @@ def run(
 
 
 def _report(app: AppContext, out: Output, settings: RunSettings, result: RunResult) -> None:
+    from eltops.orchestra._run_report import run_junit_cases, run_markdown_summary, run_to_json
+
     if result.task_runs:
         _print_tasks(out, result)
     for found in result.failed_logs:
@@ -218,8 +219,13 @@ def _write_outputs(
 
 
 def _print_tasks(out: Output, result: RunResult) -> None:
+    from eltops.orchestra._run_report import task_rows
+
     rows = task_rows(result)
     if out.colour:
+        from rich.markup import escape
+        from rich.table import Table
+
         table = Table(title=f"Orchestra {escape(result.pipeline_name)}", title_justify="left")
         for column in ("task", "integration", "status", "duration", "message"):
             table.add_column(column)
@@ -244,11 +250,15 @@ class _ProgressLine:
     """One live line on a terminal: the run's status, tasks done, time waited."""
 
     def __init__(self, out: Output) -> None:
+        from rich.status import Status
+
         self._status = Status("starting…", console=out.console())
         self._status.start()
 
     def update(self, state: PipelineRunState, tasks: tuple[TaskRunState, ...], elapsed: float) -> None:
         done = sum(1 for t in tasks if t.completed_at is not None)
+        from rich.markup import escape
+
         running = ", ".join(t.task_name for t in tasks if t.status == "RUNNING")
         detail = f" · running: {running}" if running else ""
         self._status.update(

@@ -14,12 +14,12 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from enum import Enum
-from typing import TextIO
-
-from rich.console import Console
-from rich.logging import RichHandler
+from typing import TYPE_CHECKING, TextIO
 
 from eltops.secrets import MASKER, MaskingFilter
+
+if TYPE_CHECKING:  # rich is imported when something is drawn: a start that only prints or fails pays nothing
+    from rich.console import Console
 
 
 class CiKind(Enum):
@@ -101,6 +101,8 @@ class Output:
 
     def console(self) -> Console:
         """A rich console on stderr (progress bars, tables) that respects the colour decision."""
+        from rich.console import Console
+
         return Console(
             file=self.stderr,
             no_color=not self.colour,
@@ -115,6 +117,8 @@ def configure_logging(output: Output, *, verbosity: int) -> None:
     level = logging.DEBUG if verbosity > 0 else logging.INFO
     handler: logging.Handler
     if output.colour:
+        from rich.logging import RichHandler
+
         handler = RichHandler(console=output.console(), show_path=False, markup=False, rich_tracebacks=False)
         handler.setFormatter(logging.Formatter("%(message)s"))
     else:

@@ -8,7 +8,6 @@ import click
 
 from eltops.cli._app import AppContext, pass_app
 from eltops.orchestra._config import parse_time
-from eltops.report import write_report
 from eltops.secrets import EnvReader
 from eltops.warehouse import parse_target
 
@@ -25,6 +24,8 @@ def report(app: AppContext, source: str | None, out: Path, since: str | None) ->
     env = EnvReader(app.env)
     spec = parse_target(source or env.get("ELTOPS_WAREHOUSE"), env)
     since_moment = parse_time(since, "--since") if since else None
+    from eltops.report import write_report  # DuckDB and Plotly, once the input is known to be good
+
     data = write_report(spec, out, since=since_moment)
     head = data.headline
     app.output.line(

@@ -1,19 +1,63 @@
-"""Fivetran: the API client, the orchestrator that drives syncs from CI, and (in ``.emulator``) the emulator."""
+"""Fivetran: the API client, the orchestrator that drives syncs from CI, and (in ``.emulator``) the emulator.
 
-from eltops.fivetran._client import DEFAULT_API_URL, FivetranClient
-from eltops.fivetran._models import Connection, Group, SetupTest, SyncOutcome
-from eltops.fivetran._orchestrator import OUTCOMES, ConnectionResult, JobCancelled, JobResult, Orchestrator
-from eltops.fivetran._report import junit_cases, markdown_summary, result_to_json, step_outputs, summary_rows
-from eltops.fivetran._settings import (
-    Action,
-    ConnectionRef,
-    FivetranSettings,
-    FlagValues,
-    IfSyncing,
-    ListSettings,
-    load_list_settings,
-    load_settings,
-)
+Every name below is importable from here, but its module is imported on first use (``eltops._lazy``): the
+settings and the models need only the standard library, the client and the orchestrator need httpx. So a
+command that only checks its input, or shows its help, starts fast.
+"""
+
+from typing import TYPE_CHECKING
+
+from eltops._lazy import lazy_exports
+
+if TYPE_CHECKING:
+    from eltops.fivetran._client import Directory, FivetranClient
+    from eltops.fivetran._models import Connection, Group, SetupTest, SyncOutcome, format_timestamp
+    from eltops.fivetran._orchestrator import OUTCOMES, ConnectionResult, JobCancelled, JobResult, Orchestrator
+    from eltops.fivetran._report import junit_cases, markdown_summary, result_to_json, step_outputs, summary_rows
+    from eltops.fivetran._settings import (
+        DEFAULT_API_URL,
+        Action,
+        ConnectionRef,
+        FivetranSettings,
+        FlagValues,
+        IfSyncing,
+        ListSettings,
+        load_list_settings,
+        load_settings,
+    )
+else:
+    __getattr__, __dir__ = lazy_exports(
+        __name__,
+        {
+            "eltops.fivetran._client": ["Directory", "FivetranClient"],
+            "eltops.fivetran._models": ["Connection", "Group", "SetupTest", "SyncOutcome", "format_timestamp"],
+            "eltops.fivetran._orchestrator": [
+                "OUTCOMES",
+                "ConnectionResult",
+                "JobCancelled",
+                "JobResult",
+                "Orchestrator",
+            ],
+            "eltops.fivetran._report": [
+                "junit_cases",
+                "markdown_summary",
+                "result_to_json",
+                "step_outputs",
+                "summary_rows",
+            ],
+            "eltops.fivetran._settings": [
+                "DEFAULT_API_URL",
+                "Action",
+                "ConnectionRef",
+                "FivetranSettings",
+                "FlagValues",
+                "IfSyncing",
+                "ListSettings",
+                "load_list_settings",
+                "load_settings",
+            ],
+        },
+    )
 
 __all__ = [
     "DEFAULT_API_URL",
@@ -22,6 +66,7 @@ __all__ = [
     "Connection",
     "ConnectionRef",
     "ConnectionResult",
+    "Directory",
     "FivetranClient",
     "FivetranSettings",
     "FlagValues",
@@ -33,6 +78,7 @@ __all__ = [
     "Orchestrator",
     "SetupTest",
     "SyncOutcome",
+    "format_timestamp",
     "junit_cases",
     "load_list_settings",
     "load_settings",

@@ -23,7 +23,6 @@ from eltops.errors import ApiResponseError, ApiStatusError, ConfigError
 from eltops.fivetran._models import Connection, Group, SetupTest
 from eltops.secrets import MASKER, Secret
 
-DEFAULT_API_URL = "https://api.fivetran.com"
 ACCEPT = "application/json;version=2"
 PATH_FAMILIES = ("connections", "connectors")
 

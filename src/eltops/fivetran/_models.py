@@ -50,6 +50,7 @@ class Connection:
     update_state: str
     is_historical_sync: bool
     rescheduled_for: datetime | None
+    notices: tuple[str, ...]  # Fivetran's own words: status.tasks then status.warnings, "code: message"
     raw: Mapping[str, Any]
 
     @classmethod
@@ -71,6 +72,7 @@ class Connection:
             update_state=str(status.get("update_state") or ""),
             is_historical_sync=bool(status.get("is_historical_sync")),
             rescheduled_for=parse_timestamp(status.get("rescheduled_for"), field="status.rescheduled_for"),
+            notices=_notices(status),
             raw=data,
         )
 
@@ -149,3 +151,15 @@ class Group:
         if not isinstance(data, Mapping) or not isinstance(data.get("id"), str):
             raise ApiResponseError("Fivetran answered with a group object that has no id")
         return cls(id=data["id"], name=str(data.get("name") or ""))
+
+
+def _notices(status: Mapping[str, Any]) -> tuple[str, ...]:
+    """``status.tasks`` (what needs doing) and ``status.warnings`` as ``code: message`` lines."""
+    found: list[str] = []
+    for key in ("tasks", "warnings"):
+        items = status.get(key)
+        for item in items if isinstance(items, list) else []:
+            if isinstance(item, Mapping) and (item.get("message") or item.get("code")):
+                code, message = str(item.get("code") or ""), str(item.get("message") or "")
+                found.append(f"{code}: {message}" if code and message else code or message)
+    return tuple(found)

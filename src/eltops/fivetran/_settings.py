@@ -14,10 +14,11 @@ from datetime import datetime
 from enum import Enum
 from pathlib import Path
 
-from eltops._http import validate_base_url
+from eltops._url import validate_base_url
 from eltops.errors import ConfigError
-from eltops.fivetran._client import DEFAULT_API_URL
 from eltops.secrets import EnvReader, Secret
+
+DEFAULT_API_URL = "https://api.fivetran.com"
 
 DEFAULT_TIMEOUT_SECONDS = 300.0
 DEFAULT_POLL_INTERVAL_SECONDS = 10.0

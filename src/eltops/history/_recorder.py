@@ -18,8 +18,15 @@ from eltops._deadline import Clock
 from eltops.errors import EltopsError
 from eltops.fivetran import OUTCOMES, FivetranSettings, JobResult
 from eltops.history._ci import CiRun
-from eltops.history._records import operations, pipeline_run, pipeline_status, task_run, task_status
-from eltops.orchestra._records import OPERATIONS, PIPELINE_RUNS, RESOURCES, TASK_RUNS, Resource
+from eltops.history._records import (
+    operations,
+    pipeline_message,
+    pipeline_run,
+    pipeline_status,
+    task_run,
+    task_status,
+)
+from eltops.orchestra._records import OPERATIONS, PIPELINE_RUNS, RESOURCES, TASK_RUNS, Resource, TaskRun
 from eltops.warehouse import Target
 
 log = logging.getLogger("eltops.history")
@@ -78,7 +85,7 @@ class HistoryRecorder:
             self.ci, self.settings, status="RUNNING", message="running", started_at=self.started_at, now=now
         )
         _merge(target, TASK_RUNS, [task])
-        self._write_pipeline(target, now)
+        self._write_pipeline(target, now, task)
 
     def _write_end(self, target: Target, job: JobResult | None, error: BaseException | None, cancelled: bool) -> None:
         now = self._now()
@@ -102,21 +109,31 @@ class HistoryRecorder:
             started_at=self.started_at,
             now=now,
             external_status=external,
+            job=job,
         )
         _merge(target, TASK_RUNS, [task])
-        self._write_pipeline(target, now)
+        self._write_pipeline(target, now, task)
 
-    def _write_pipeline(self, target: Target, now: datetime) -> None:
-        """The pipeline run's status sums up all its task runs in the warehouse, this job's and earlier ones'."""
-        statuses = [
-            str(s) for s in target.values(TASK_RUNS, "status", where="pipeline_run_id", equals=self.ci.pipeline_run_id)
-        ]
-        earlier = target.values(PIPELINE_RUNS, "started_at", where="id", equals=self.ci.pipeline_run_id)
+    def _write_pipeline(self, target: Target, now: datetime, task: TaskRun) -> None:
+        """The pipeline run's status sums up all its task runs in the warehouse, this job's and earlier ones';
+        its message says which task failed and why."""
+        run_id = self.ci.pipeline_run_id
+        statuses = [str(s) for s in target.values(TASK_RUNS, "status", where="pipeline_run_id", equals=run_id)]
+        earlier = target.values(PIPELINE_RUNS, "started_at", where="id", equals=run_id)
         started = min([self.started_at, *[s for s in earlier if isinstance(s, datetime)]])
+        earlier_message = next(
+            (str(m) for m in target.values(PIPELINE_RUNS, "message", where="id", equals=run_id) if m), None
+        )
+        status = pipeline_status(statuses)
+        message = pipeline_message(
+            statuses,
+            task_name=task.task_name or self.ci.task_name,
+            task_status=task.status or "",
+            task_message=task.message or "",
+            earlier=earlier_message,
+        )
         _merge(
-            target,
-            PIPELINE_RUNS,
-            [pipeline_run(self.ci, status=pipeline_status(statuses), started_at=started, now=now)],
+            target, PIPELINE_RUNS, [pipeline_run(self.ci, status=status, started_at=started, now=now, message=message)]
         )
 
 

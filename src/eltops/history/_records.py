@@ -75,14 +75,43 @@ def task_parameters(settings: FivetranSettings) -> dict[str, Any]:
     return parameters
 
 
-def pipeline_run(ci: CiRun, *, status: str, started_at: datetime, now: datetime) -> PipelineRun:
+_PIPELINE_MESSAGES = {
+    "RUNNING": "Pipeline run in progress",
+    "SUCCEEDED": "Pipeline run succeeded",
+    "FAILED": "Pipeline run failed",
+    "CANCELLED": "Pipeline run cancelled",
+    "CREATED": "Pipeline run created",
+}
+_TROUBLE = {"FAILED": "failed", "CANCELLED": "was cancelled"}
+
+
+def pipeline_message(
+    statuses: Iterable[str], *, task_name: str, task_status: str, task_message: str, earlier: str | None
+) -> str:
+    """What a person reading the pipeline run needs: which task made it fail or stop, and why.
+
+    ``statuses`` are all its task runs' statuses. When this job's task run failed or was cancelled, it explains
+    the pipeline run; otherwise the explanation an earlier job wrote stays as long as a task run is still in
+    trouble; otherwise the pipeline's status in words.
+    """
+    seen = set(statuses)
+    if task_status in _TROUBLE:
+        return f"Task '{task_name}' {_TROUBLE[task_status]}: {task_message}"
+    if earlier and earlier.startswith("Task '") and seen & _TROUBLE.keys():
+        return earlier
+    return _PIPELINE_MESSAGES.get(pipeline_status(seen), "")
+
+
+def pipeline_run(
+    ci: CiRun, *, status: str, started_at: datetime, now: datetime, message: str | None = None
+) -> PipelineRun:
     return PipelineRun(
         id=ci.pipeline_run_id,
         pipeline_id=ci.pipeline_id,
         pipeline_name=ci.pipeline_name,
         env_name=ci.env_name,
         run_status=status,
-        message=None,
+        message=message,
         created_at=started_at,
         updated_at=now,
         started_at=started_at,
@@ -101,8 +130,16 @@ def task_run(
     started_at: datetime,
     now: datetime,
     external_status: str | None = None,
+    job: JobResult | None = None,
 ) -> TaskRun:
-    first = next((c.id for c in settings.connections if c.id), None)
+    """The job as a task run; with ``job`` (it completed) the resolved connection ids, and the link to the
+    connection that did not succeed (the one a person has to look at), else to the first."""
+    results = job.results if job is not None else ()
+    ids = [r.connection_id or r.ref for r in results] or [str(c) for c in settings.connections]
+    failed = [r.connection_id for r in results if not r.ok and r.connection_id]
+    first = failed[0] if failed else next((r.connection_id for r in results if r.connection_id), None)
+    if first is None:
+        first = next((c.id for c in settings.connections if c.id), None)
     return TaskRun(
         id=ci.task_run_id,
         pipeline_run_id=ci.pipeline_run_id,
@@ -114,17 +151,30 @@ def task_run(
         status=status,
         message=message,
         external_status=external_status,
-        external_message=message if status != "RUNNING" else None,
+        external_message=_fivetran_words(results),
         platform_link=FIVETRAN_DASHBOARD.format(id=first) if first else None,
         task_parameters=task_parameters(settings),
         run_parameters=ci.parameters(),
-        connection_id=",".join(str(c) for c in settings.connections),
+        connection_id=",".join(ids),
         number_of_attempts=ci.attempt,
         created_at=started_at,
         updated_at=now,
         started_at=started_at,
         completed_at=None if status == "RUNNING" else now,
     )
+
+
+def _fivetran_words(results: Iterable[ConnectionResult]) -> str | None:
+    """What Fivetran itself said (its ``status.tasks`` and ``status.warnings``), per connection; None when silent."""
+    said = [
+        f"{r.connection_id or r.ref}: {'; '.join(r.connection.notices)}"
+        for r in results
+        if r.connection is not None and r.connection.notices
+    ]
+    return " | ".join(said) or None
+
+
+_VERBS = {Action.START: "sync", Action.TEST: "setup tests", Action.FORCE_RESYNC: "resync", Action.STATUS: "status"}
 
 
 def operations(ci: CiRun, job: JobResult) -> list[Operation]:
@@ -142,17 +192,19 @@ def _operation(ci: CiRun, action: Action, result: ConnectionResult) -> Operation
         succeeded = format_timestamp(connection.succeeded_at, missing="null")
         failed = format_timestamp(connection.failed_at, missing="null")
         detail = (
+            f"service={connection.service}; schema={connection.name}; group_id={connection.group_id}; "
             f"sync_state={connection.sync_state}; setup_state={connection.setup_state}; "
             f"succeeded_at={succeeded}; failed_at={failed}"
         )
-    name = connection.name if connection is not None and connection.name else result.ref
+        if connection.notices:
+            detail += "; fivetran says: " + "; ".join(connection.notices)
     return Operation(
         id=stable_id("operation", ci.task_run_id, external_id),
         pipeline_run_id=ci.pipeline_run_id,
         task_run_id=ci.task_run_id,
         inserted_at=result.finished_at,
         message=result.message,
-        operation_name=f"{action.value.lower().replace('_', ' ')} {name}",
+        operation_name=f"{_VERBS[action]} {external_id}",  # the connection, as external_id names it
         operation_status=_OPERATION_STATUS[result.exit_code],
         operation_type="TEST" if action is Action.TEST else "INGESTION",
         external_status=connection.sync_state if connection is not None else None,

@@ -112,12 +112,13 @@ _LAZY: dict[str, str] = {
         "eltops.orchestra._config",
     ),
     **dict.fromkeys(
-        ("DEFAULT_BATCH_ROWS", "LoadProgress", "LoadResult", "Loader", "QuietProgress", "ResourceResult"),
+        ("LoadProgress", "LoadResult", "Loader", "QuietProgress", "ResourceResult"),
         "eltops.orchestra._loader",
     ),
     **dict.fromkeys(
         (
             "DEFAULT_API_URL",
+            "DEFAULT_BATCH_ROWS",
             "MAX_PAGE_SIZE",
             "MAX_WINDOW",
             "LoadPlan",

@@ -29,6 +29,7 @@ from eltops.orchestra import _plan
 from eltops.orchestra._pages import Page, PageBatch, parse_page
 from eltops.orchestra._plan import (
     DEFAULT_API_URL,
+    DEFAULT_CONCURRENCY,
     IDS_PER_REQUEST,
     MAX_PAGE_SIZE,
     MAX_WINDOW,
@@ -63,7 +64,6 @@ __all__ = [  # the planning names are _plan's and the page types _pages', re-exp
 
 log = logging.getLogger("eltops.orchestra")
 
-DEFAULT_CONCURRENCY = 4
 TASK_RUNS_PAGE_SIZE = 50
 """The most ``GET /pipeline_runs/{id}/task_runs`` gives per page (the spec's maximum)."""
 

@@ -12,11 +12,17 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, time
 from pathlib import Path
 
-from eltops._http import validate_base_url
+from eltops._url import validate_base_url
 from eltops.errors import ConfigError
-from eltops.orchestra._client import DEFAULT_CONCURRENCY
-from eltops.orchestra._loader import DEFAULT_BATCH_ROWS
-from eltops.orchestra._plan import DEFAULT_API_URL, DEFAULT_RATE_LIMIT, PageQuery, PlanError, Window
+from eltops.orchestra._plan import (
+    DEFAULT_API_URL,
+    DEFAULT_BATCH_ROWS,
+    DEFAULT_CONCURRENCY,
+    DEFAULT_RATE_LIMIT,
+    PageQuery,
+    PlanError,
+    Window,
+)
 from eltops.orchestra._records import RESOURCES, Resource, resource_named
 from eltops.secrets import EnvReader, Secret
 from eltops.warehouse._spec import TargetSpec, parse_target

@@ -33,15 +33,17 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Literal, Protocol
+from typing import TYPE_CHECKING, Literal, Protocol
 
 from eltops.errors import ConfigError
-from eltops.orchestra._client import OrchestraClient
 from eltops.orchestra._fetch import Fetcher, ProcessFetcher, ThreadFetcher, WindowDone
 from eltops.orchestra._pages import Page
-from eltops.orchestra._plan import LOOKBACK, OPEN_RUN_HORIZON, LoadPlan, plan_load
+from eltops.orchestra._plan import DEFAULT_BATCH_ROWS, LOOKBACK, OPEN_RUN_HORIZON, LoadPlan, plan_load
 from eltops.orchestra._records import Resource
 from eltops.warehouse._target import LoadState, PendingBatch, Target, WriteCounts
+
+if TYPE_CHECKING:  # the client (httpx) is imported by whoever builds it, not by the loader
+    from eltops.orchestra._client import OrchestraClient
 
 __all__ = [
     "DEFAULT_BATCH_ROWS",
@@ -58,7 +60,6 @@ __all__ = [
 
 log = logging.getLogger("eltops.orchestra")
 
-DEFAULT_BATCH_ROWS = 10_000
 STAGE_PAGES = 10
 """Pages handed to the batch at a time, as they arrive: the target types them while the fetch goes on."""
 

@@ -31,6 +31,8 @@ if TYPE_CHECKING:
 
 __all__ = [
     "DEFAULT_API_URL",
+    "DEFAULT_BATCH_ROWS",
+    "DEFAULT_CONCURRENCY",
     "DEFAULT_RATE_LIMIT",
     "IDS_PER_REQUEST",
     "LOOKBACK",
@@ -63,6 +65,8 @@ DEFAULT_API_URL = "https://app.getorchestra.io/api/engine/public"
 MAX_PAGE_SIZE = 100
 MAX_WINDOW = timedelta(days=7)
 DEFAULT_RATE_LIMIT = 50.0  # requests per minute: what Orchestra's own scripts stay under
+DEFAULT_CONCURRENCY = 4  # parallel page requests
+DEFAULT_BATCH_ROWS = 10_000  # rows per warehouse transaction
 IDS_PER_REQUEST = 50  # ids per filtered request: one page, and a URL far below common limits
 WINDOW_PASSES = 3
 LOOKBACK = timedelta(minutes=10)

@@ -10,6 +10,7 @@ from datetime import datetime
 
 import plotly.graph_objects as go
 import plotly.io as pio
+from plotly.subplots import make_subplots
 
 from eltops import __version__
 from eltops.report._data import ReportData
@@ -26,13 +27,17 @@ STATUS_COLOURS = {
     "QUEUED": "#86b3ee",
     "CREATED": "#a9c9f5",
 }
+DEFAULT_HEIGHT = 380
 LAYOUT = {
     "template": "plotly_white",
     "margin": {"l": 60, "r": 20, "t": 50, "b": 50},
-    "height": 380,
+    "height": DEFAULT_HEIGHT,
     "font": {"family": "system-ui, -apple-system, Segoe UI, sans-serif", "size": 12},
-    "legend": {"orientation": "h", "y": -0.2},
+    "legend": {"orientation": "h", "yanchor": "top", "y": -0.12, "x": 0},
+    "separators": ".,",  # 1,234 and 1.5: the same separators as the tables
 }
+PLOT_CONFIG = {"displayModeBar": False, "responsive": True}  # no toolbar: the figures are read, not edited
+PERCENTILES = (("p50", "#3b7dd8"), ("p90", "#e3a008"), ("p99", "#d64545"))
 MAX_TREND_PIPELINES = 8
 NONE = "\N{EN DASH}"
 
@@ -44,8 +49,10 @@ header p { margin: 0; opacity: .8; font-size: 13px; }
 main { padding: 24px 32px; max-width: 1400px; margin: auto; }
 .tiles { display: grid; grid-template-columns: repeat(auto-fit, minmax(170px, 1fr)); gap: 12px; margin-bottom: 20px; }
 .tile { background: #fff; border-radius: 8px; padding: 14px 16px; box-shadow: 0 1px 2px rgba(0,0,0,.08); }
-.tile .value { font-size: 24px; font-weight: 600; }
+.tile { min-width: 0; }
+.tile .value { font-size: 20px; font-weight: 600; font-variant-numeric: tabular-nums; white-space: nowrap; }
 .tile .label { font-size: 12px; color: #57606a; text-transform: uppercase; letter-spacing: .04em; }
+.tile .note { font-size: 11px; color: #57606a; margin-top: 4px; }
 .grid { display: grid; grid-template-columns: repeat(auto-fill, minmax(560px, 1fr)); gap: 16px; }
 .grid section { min-width: 0; }
 section { background: #fff; border-radius: 8px; padding: 12px 16px; box-shadow: 0 1px 2px rgba(0,0,0,.08);
@@ -54,7 +61,8 @@ section h2 { font-size: 15px; margin: 6px 0 8px; }
 table { border-collapse: collapse; width: 100%; font-size: 13px; }
 th, td { text-align: left; padding: 5px 8px; border-bottom: 1px solid #eaecef; vertical-align: top; }
 th { color: #57606a; font-weight: 600; }
-td.num { text-align: right; font-variant-numeric: tabular-nums; }
+th.num, td.num { text-align: right; font-variant-numeric: tabular-nums; }
+.chart-note { font-size: 12px; color: #57606a; margin: 0 0 4px; }
 td.msg { font-family: ui-monospace, monospace; font-size: 12px; white-space: pre-wrap; word-break: break-word; }
 .empty { color: #57606a; font-style: italic; }
 """
@@ -78,16 +86,24 @@ def _when(moment: datetime | None) -> str:
     return NONE if moment is None else moment.strftime("%Y-%m-%d %H:%M UTC")
 
 
+def _cell(value: object) -> str:
+    """A count with thousands separators; anything else as it is."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return f"{value:,}"
+    return str(value)
+
+
 def _table(
     headers: Sequence[str], rows: Iterable[Sequence[object]], numeric: Sequence[int] = (), message: int = -1
 ) -> str:
-    head = "".join(f"<th>{_esc(h)}</th>" for h in headers)
+    num = ' class="num"'
+    head = "".join(f"<th{num if i in numeric else ''}>{_esc(h)}</th>" for i, h in enumerate(headers))
     body = []
     for row in rows:
         cells = []
         for i, value in enumerate(row):
             cls = ' class="num"' if i in numeric else (' class="msg"' if i == message else "")
-            cells.append(f"<td{cls}>{_esc(value)}</td>")
+            cells.append(f"<td{cls}>{_esc(_cell(value))}</td>")
         body.append(f"<tr>{''.join(cells)}</tr>")
     if not body:
         return '<p class="empty">Nothing in this period.</p>'
@@ -95,7 +111,8 @@ def _table(
 
 
 def _figure_html(fig: go.Figure, *, include_js: bool, div_id: str) -> str:
-    fig.update_layout(**LAYOUT)
+    height = fig.layout.height or DEFAULT_HEIGHT
+    fig.update_layout(**{**LAYOUT, "height": height})
     return str(
         pio.to_html(
             fig,
@@ -103,10 +120,15 @@ def _figure_html(fig: go.Figure, *, include_js: bool, div_id: str) -> str:
             include_plotlyjs=include_js,
             div_id=div_id,
             default_width="100%",
-            default_height=f"{LAYOUT['height']}px",
-            config={"displaylogo": False, "responsive": True},
+            default_height=f"{height}px",
+            config=PLOT_CONFIG,
         )
     )
+
+
+def _bar_height(bars: int) -> int:
+    """A horizontal bar chart tall enough for every bar to be read (about 18 px each)."""
+    return max(DEFAULT_HEIGHT, 120 + 18 * bars)
 
 
 def _runs_by_day(data: ReportData) -> go.Figure:
@@ -119,7 +141,9 @@ def _runs_by_day(data: ReportData) -> go.Figure:
         fig.add_bar(
             x=days, y=[by_status[status][d] for d in days], name=status, marker_color=STATUS_COLOURS.get(status)
         )
-    fig.update_layout(barmode="stack", title="Pipeline runs per day, by status", yaxis_title="runs")
+    fig.update_layout(
+        barmode="stack", title="Pipeline runs per day, by status", yaxis={"title": "runs", "tickformat": ",d"}
+    )
     return fig
 
 
@@ -134,17 +158,41 @@ def _duration_trend(data: ReportData) -> go.Figure:
             mode="lines+markers",
             name=name,
         )
-    fig.update_layout(title="Median pipeline duration per day", yaxis_title="minutes")
+    pipelines = len(data.pipeline_durations)
+    title = "Median pipeline duration per day"
+    if pipelines > len(busiest):  # say what is left out: every pipeline is in the durations table
+        title += f"<br><sup>the {len(busiest)} busiest of {pipelines} pipelines; all are in the table below</sup>"
+    fig.update_layout(title=title, yaxis_title="minutes")
     return fig
 
 
 def _percentiles(data: ReportData) -> go.Figure:
-    rows = data.pipeline_durations[: MAX_TREND_PIPELINES * 2]
+    """Horizontal bars (names read level, never clipped), each labelled with its value so a short one is seen."""
+    rows = list(reversed(data.pipeline_durations[: MAX_TREND_PIPELINES * 2]))
     names = [r.pipeline_name for r in rows]
     fig = go.Figure()
-    for label, attr, colour in (("p50", "p50", "#3b7dd8"), ("p90", "p90", "#e3a008"), ("p99", "p99", "#d64545")):
-        fig.add_bar(x=names, y=[getattr(r, attr) / 60 for r in rows], name=label, marker_color=colour)
-    fig.update_layout(barmode="group", title="Pipeline duration percentiles", yaxis_title="minutes")
+    for label, colour in reversed(PERCENTILES):
+        values = [getattr(r, label) for r in rows]
+        fig.add_bar(
+            y=names,
+            x=[v / 60 for v in values],
+            orientation="h",
+            name=label,
+            marker_color=colour,
+            text=[_seconds(v) for v in values],
+            textposition="outside",
+            cliponaxis=False,
+            textfont={"size": 10},
+        )
+    longest = max((r.p99 for r in rows), default=0) / 60
+    fig.update_layout(
+        barmode="group",
+        title="Pipeline duration percentiles",
+        xaxis={"title": "minutes", "range": [0, longest * 1.25 or 1]},
+        yaxis={"automargin": True},
+        legend={"traceorder": "reversed"},
+        height=_bar_height(3 * len(rows)),
+    )
     return fig
 
 
@@ -157,7 +205,13 @@ def _slowest_tasks(data: ReportData) -> go.Figure:
     fig.add_bar(
         y=[r.task_name for r in rows], x=[r.p50 / 60 for r in rows], orientation="h", name="p50", marker_color="#3b7dd8"
     )
-    fig.update_layout(title="Slowest tasks (p90 duration)", xaxis_title="minutes", barmode="overlay")
+    fig.update_layout(
+        title="Slowest tasks (p90 duration)",
+        xaxis_title="minutes",
+        barmode="overlay",
+        yaxis={"automargin": True},
+        height=_bar_height(len(rows)),
+    )
     return fig
 
 
@@ -169,31 +223,53 @@ def _failing_tasks(data: ReportData) -> go.Figure:
         x=[r.failures for r in rows],
         orientation="h",
         marker_color="#d64545",
-        text=[f"{r.failure_rate:.0%} of {r.runs}" for r in rows],
-        textposition="auto",
+        text=[f"{r.failures:,} of {r.runs:,} runs ({r.failure_rate:.0%})" for r in rows],
+        textposition="outside",  # beside the bar, in the page's text colour: readable whatever the bar's length
+        textfont={"size": 11, "color": "#1f2328"},
+        cliponaxis=False,
         name="failures",
     )
-    fig.update_layout(title="Most failing tasks", xaxis_title="failed runs", showlegend=False)
+    most = max((r.failures for r in rows), default=0)
+    fig.update_layout(
+        title="Most failing tasks",
+        xaxis={"title": "failed runs", "tickformat": ",d", "range": [0, most * 1.6 or 1]},
+        yaxis={"automargin": True},
+        showlegend=False,
+        height=_bar_height(len(rows)),
+    )
     return fig
 
 
 def _integrations(data: ReportData) -> go.Figure:
-    names = [r.integration for r in data.integrations]
-    fig = go.Figure()
-    fig.add_bar(x=names, y=[r.operations for r in data.integrations], name="operations", marker_color="#3b7dd8")
-    fig.add_bar(
-        x=names,
-        y=[r.rows_affected for r in data.integrations],
-        name="rows affected",
-        yaxis="y2",
-        marker_color="#2e9d5b",
-        opacity=0.6,
+    """Two panels side by side, each on its own axis: no bars on top of each other, round ticks on both."""
+    rows = list(reversed(data.integrations))
+    names = [r.integration for r in rows]
+    fig = make_subplots(
+        rows=1, cols=2, shared_yaxes=True, horizontal_spacing=0.06, subplot_titles=("operations", "rows affected")
     )
+    fig.add_bar(
+        y=names,
+        x=[r.operations for r in rows],
+        orientation="h",
+        name="operations",
+        marker_color="#3b7dd8",
+        row=1,
+        col=1,
+    )
+    fig.add_bar(
+        y=names,
+        x=[r.rows_affected for r in rows],
+        orientation="h",
+        name="rows affected",
+        marker_color="#2e9d5b",
+        row=1,
+        col=2,
+    )
+    fig.update_xaxes(tickformat=",d", row=1, col=1)
+    fig.update_xaxes(tickformat="~s", row=1, col=2)  # 200M, 400M: SI prefixes on round steps
+    fig.update_yaxes(automargin=True)
     fig.update_layout(
-        title="Operations and rows affected per integration",
-        barmode="group",
-        yaxis={"title": "operations"},
-        yaxis2={"title": "rows affected", "overlaying": "y", "side": "right"},
+        title="Operations and rows affected per integration", showlegend=False, height=_bar_height(len(rows))
     )
     return fig
 
@@ -202,6 +278,8 @@ def render(data: ReportData, *, source: str) -> str:
     """The whole report as one HTML document."""
     h = data.headline
     rate = NONE if h.success_rate is None else f"{h.success_rate:.1%}"
+    finished = f"{h.pipeline_runs_succeeded:,} SUCCEEDED of {h.pipeline_runs_finished:,} finished"
+    notes = {"pipeline success rate": f"{finished}; WARNING, SKIPPED and CANCELLED count as not succeeded"}
     tiles = [
         ("pipeline runs", f"{h.pipeline_runs:,}"),
         ("pipeline success rate", rate),
@@ -213,7 +291,9 @@ def render(data: ReportData, *, source: str) -> str:
     ]
     tile_html = "".join(
         f'<div class="tile" data-metric="{_esc(label)}"><div class="value">{_esc(value)}</div>'
-        f'<div class="label">{_esc(label)}</div></div>'
+        f'<div class="label">{_esc(label)}</div>'
+        + (f'<div class="note">{_esc(notes[label])}</div>' if label in notes else "")
+        + "</div>"
         for label, value in tiles
     )
     charts = [
@@ -265,7 +345,7 @@ def render(data: ReportData, *, source: str) -> str:
             "integrations-table",
             _table(
                 ["integration", "operations", "failed", "rows affected"],
-                [(r.integration, r.operations, r.failed, f"{r.rows_affected:,}") for r in data.integrations],
+                [(r.integration, r.operations, r.failed, r.rows_affected) for r in data.integrations],
                 numeric=(1, 2, 3),
             ),
         ),

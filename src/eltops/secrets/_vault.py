@@ -12,8 +12,6 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Protocol
 
-import yaml
-
 from eltops.errors import ConfigError
 from eltops.secrets._masking import MASKER, Secret
 
@@ -54,6 +52,8 @@ class FileVault:
                 ) from None
             except OSError as exc:
                 raise ConfigError(f"cannot read the DataOps vault file {self.path}: {exc.strerror}") from None
+            import yaml  # only a vault reference needs the parser
+
             try:
                 tree = yaml.safe_load(text)  # JSON is YAML too
             except yaml.YAMLError:

@@ -1,14 +1,31 @@
 """A faithful emulator of the Fivetran REST API calls a CI orchestrator makes, served as a WSGI app.
 
 Build it in Python (``FivetranEmulator`` + ``add_group`` + ``add_connection``) or from a scenario file, then
-serve ``emulator.wsgi_app`` (``eltops._serve.serve_in_thread``, or ``eltops emulate fivetran``).
+serve ``emulator.wsgi_app`` (``eltops._serve.serve_in_thread``, or ``eltops emulate fivetran``). Each name is
+imported on first use (``eltops._lazy``): the defaults and the scenario need no web framework.
 """
 
-from eltops.fivetran.emulator._account import RecordedRequest
-from eltops.fivetran.emulator._app import PathFamilies
-from eltops.fivetran.emulator._emulator import DEFAULT_API_KEY, DEFAULT_API_SECRET, FivetranEmulator
-from eltops.fivetran.emulator._scenario import DEMO_SCENARIO
-from eltops.fivetran.emulator._script import ConnectionScript, FailureBurst, SetupTest
+from typing import TYPE_CHECKING
+
+from eltops._lazy import lazy_exports
+
+if TYPE_CHECKING:
+    from eltops.fivetran.emulator._account import DEFAULT_API_KEY, DEFAULT_API_SECRET, RecordedRequest
+    from eltops.fivetran.emulator._app import PathFamilies
+    from eltops.fivetran.emulator._emulator import FivetranEmulator
+    from eltops.fivetran.emulator._scenario import DEMO_SCENARIO
+    from eltops.fivetran.emulator._script import ConnectionScript, FailureBurst, SetupTest
+else:
+    __getattr__, __dir__ = lazy_exports(
+        __name__,
+        {
+            "eltops.fivetran.emulator._account": ["DEFAULT_API_KEY", "DEFAULT_API_SECRET", "RecordedRequest"],
+            "eltops.fivetran.emulator._app": ["PathFamilies"],
+            "eltops.fivetran.emulator._emulator": ["FivetranEmulator"],
+            "eltops.fivetran.emulator._scenario": ["DEMO_SCENARIO"],
+            "eltops.fivetran.emulator._script": ["ConnectionScript", "FailureBurst", "SetupTest"],
+        },
+    )
 
 __all__ = [
     "DEFAULT_API_KEY",

@@ -12,6 +12,9 @@ from typing import Any
 from eltops.fivetran.emulator._script import FailureBurst
 from eltops.fivetran.emulator._state import ApiProblem, BurstCounter, Connection, Group
 
+DEFAULT_API_KEY = "emulator-key"
+DEFAULT_API_SECRET = "emulator-secret"  # noqa: S105 - the emulator's documented default, not a real secret
+
 
 @dataclass(frozen=True)
 class RecordedRequest:

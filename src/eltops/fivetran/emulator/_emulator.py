@@ -9,7 +9,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from eltops.fivetran.emulator._account import Account, RecordedRequest
+from eltops.fivetran.emulator._account import DEFAULT_API_KEY, DEFAULT_API_SECRET, Account, RecordedRequest
 from eltops.fivetran.emulator._app import FivetranApp, PathFamilies
 from eltops.fivetran.emulator._script import ConnectionScript, FailureBurst
 from eltops.fivetran.emulator._state import (
@@ -22,9 +22,6 @@ from eltops.fivetran.emulator._state import (
     default_config,
     to_epoch,
 )
-
-DEFAULT_API_KEY = "emulator-key"
-DEFAULT_API_SECRET = "emulator-secret"  # noqa: S105 - the emulator's documented default, not a real secret
 
 Timestamp = datetime | str | float | None
 

@@ -37,8 +37,6 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import yaml
-
 from eltops.errors import ConfigError
 from eltops.fivetran.emulator._script import ConnectionScript, FailureBurst, SetupTest
 
@@ -135,6 +133,8 @@ def read_scenario_file(path: Path) -> Mapping[str, Any]:
     except OSError as exc:
         raise ConfigError(f"cannot read the scenario file {path}: {exc.strerror}") from None
     try:
+        import yaml  # a scenario file is the only YAML the emulator reads
+
         data = json.loads(text) if path.suffix.lower() == ".json" else yaml.safe_load(text)
     except (ValueError, yaml.YAMLError) as exc:
         raise ConfigError(f"the scenario file {path} is not valid {path.suffix.lstrip('.') or 'YAML'}: {exc}") from None

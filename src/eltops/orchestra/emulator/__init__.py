@@ -16,9 +16,22 @@ run's ``/status``, ``/task_runs``, task logs (list and download, with ``Range``)
 appear in the three listings too.
 """
 
-from eltops.orchestra.emulator._app import OrchestraEmulator
+from typing import TYPE_CHECKING
+
+from eltops._lazy import lazy_exports
 from eltops.orchestra.emulator._model import BASE_PATH, DEFAULT_API_KEY, RecordedRequest, Volume
-from eltops.orchestra.emulator._runs import DEFAULT_PIPELINES, PipelineScript, TaskScript, load_pipelines
+
+if TYPE_CHECKING:
+    from eltops.orchestra.emulator._app import OrchestraEmulator
+    from eltops.orchestra.emulator._runs import DEFAULT_PIPELINES, PipelineScript, TaskScript, load_pipelines
+else:  # the web framework and YAML are imported when the emulator is built, not for its defaults
+    __getattr__, __dir__ = lazy_exports(
+        __name__,
+        {
+            "eltops.orchestra.emulator._app": ["OrchestraEmulator"],
+            "eltops.orchestra.emulator._runs": ["DEFAULT_PIPELINES", "PipelineScript", "TaskScript", "load_pipelines"],
+        },
+    )
 
 __all__ = [
     "BASE_PATH",

@@ -1,0 +1,116 @@
+"""How the report reads: aligned numbers, separators, honest titles and notes, no toolbar, and (in headless
+Chromium, when it is installed) a page that renders every chart at 1400 px and 900 px with no console message."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+import pytest
+
+from eltops.cli import run_command
+from eltops.cli._output import CiKind, Output
+
+CHARTS = ("runs-by-day", "duration-trend", "duration-percentiles", "slowest-tasks", "failing-tasks", "integrations")
+BROWSER = shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+@pytest.fixture(scope="module")
+def demo_report(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """The report ``eltops demo`` writes (both emulators' history and the demo's own recorded runs)."""
+    directory = tmp_path_factory.mktemp("demo")
+    with tempfile.TemporaryFile("w+") as sink:
+        output = Output(ci=CiKind.NONE, colour=False, stdout=sink, stderr=sink)
+        assert run_command(["demo", "--dir", str(directory)], env={}, output=output) == 0
+    return str(directory / "eltops-demo-report.html")
+
+
+def _cells(page: str, tag: str, table: str) -> list[str]:
+    section = page.split(f'<section id="{table}">', 1)[1].split("</section>", 1)[0]
+    return re.findall(rf"<{tag}( class=\"num\")?>", section)
+
+
+@pytest.mark.parametrize("table", ["pipeline-durations", "failing-tasks-table", "integrations-table"])
+def test_a_numeric_column_is_right_aligned_under_its_header(demo_report: str, table: str) -> None:
+    """Each numeric column's header carries the same right-aligned class as its cells."""
+    page = Path(demo_report).read_text()
+    headers = _cells(page, "th", table)
+    section = page.split(f'<section id="{table}">', 1)[1].split("</section>", 1)[0]
+    first_row = re.findall(r"<td( class=\"(?:num|msg)\")?>", section.split("<tbody><tr>", 1)[1].split("</tr>", 1)[0])
+    assert [h == ' class="num"' for h in headers] == [c == ' class="num"' for c in first_row]
+    assert any(h == ' class="num"' for h in headers)
+
+
+def test_counts_have_thousands_separators_and_the_success_rate_says_what_it_counts(demo_report: str) -> None:
+    """Counts over 999 are written 1,234, and the success-rate tile says that WARNING counts as not succeeded."""
+    page = Path(demo_report).read_text()
+    integrations = page.split('<section id="integrations-table">', 1)[1].split("</section>", 1)[0]
+    counts = re.findall(r'<td class="num">([\d,]+)</td>', integrations)
+    assert counts
+    assert all(re.fullmatch(r"\d{1,3}(,\d{3})*", c) for c in counts)
+    assert any("," in c for c in counts)
+    assert "WARNING, SKIPPED and CANCELLED count as not succeeded" in page
+
+
+def test_no_chart_shows_plotly_toolbar_and_a_shortened_chart_says_so(demo_report: str) -> None:
+    """Every chart is configured without the toolbar; the daily-duration chart names how many pipelines it shows."""
+    page = Path(demo_report).read_text()
+    assert page.count('"displayModeBar": false') == len(CHARTS)
+    assert "the 8 busiest of 11 pipelines; all are in the table below" in page
+
+
+def _chromium(page: str, width: int) -> tuple[str, list[str]]:
+    """The DOM after scripts ran, and every console message, of ``page`` at ``width`` px in headless Chromium."""
+    assert BROWSER is not None
+    with tempfile.TemporaryDirectory() as profile:
+        done = subprocess.run(
+            [
+                BROWSER,
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-quic",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                f"--user-data-dir={profile}",
+                "--enable-logging=stderr",
+                "--v=0",
+                "--virtual-time-budget=5000",
+                f"--window-size={width},2400",
+                "--dump-dom",
+                f"file://{page}",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=90,
+            check=True,
+        )
+    console = [line for line in done.stderr.splitlines() if ":CONSOLE" in line]
+    return done.stdout, console
+
+
+@pytest.mark.skipif(BROWSER is None, reason="chromium is not installed (.ci/run installs it)")
+def test_the_console_check_sees_an_error(tmp_path: Path) -> None:
+    """The console capture the report test relies on does report a page's error."""
+    broken = tmp_path / "broken.html"
+    broken.write_text("<html><body><script>throw new Error('broken-on-purpose')</script></body></html>")
+    _, console = _chromium(str(broken), 900)
+    assert any("broken-on-purpose" in line for line in console)
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(BROWSER is None, reason="chromium is not installed (.ci/run installs it)")
+@pytest.mark.parametrize("width", [1400, 900])
+def test_the_report_renders_in_chromium_without_console_messages(demo_report: str, width: int) -> None:
+    """At 1400 px and 900 px every chart is drawn by Plotly, no toolbar is drawn, and the console stays silent."""
+    dom, console = _chromium(demo_report, width)
+    assert console == []
+    for chart in CHARTS:
+        assert re.search(rf'<div id="{chart}" class="plotly-graph-div js-plotly-plot', dom), chart
+    assert dom.count('class="main-svg"') >= len(CHARTS)
+    assert 'class="modebar ' not in dom
