@@ -84,11 +84,11 @@ COMMANDS = {
     ),
     "fivetran": Lazy(
         "eltops.cli._fivetran:fivetran",
-        "Check, sync, test or re-sync Fivetran connections, then wait for the outcome.",
+        "Check, sync, test or re-sync Fivetran connections, then wait for the outcome; or list them.",
     ),
     "orchestra": Lazy(
         "eltops.cli._orchestra:orchestra",
-        "Orchestra run metadata: read pages from its API, or load them into DuckDB or Snowflake.",
+        "Orchestra: run a pipeline from CI, read run metadata pages, or load them into DuckDB or Snowflake.",
     ),
     "report": Lazy(
         "eltops.cli._report:report",

@@ -49,7 +49,7 @@ _RESOURCE_NAMES = [r.name for r in RESOURCES]
 
 @click.group()
 def orchestra() -> None:
-    """Orchestra run metadata: read pages from its API, or load them into DuckDB or Snowflake.
+    """Orchestra: run a pipeline from CI, read run metadata pages, or load them into DuckDB or Snowflake.
 
     Needs ORCHESTRA_API_KEY (a DATAOPS_VAULT(...) reference works); ORCHESTRA_API_URL picks another base URL.
     Exit codes: 0 success, 1 warehouse error, 2 bad input (before any request), 4 API error.
