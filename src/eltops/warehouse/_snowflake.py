@@ -1,9 +1,7 @@
 """Snowflake target through the official connector, configured as the Snowflake CLI is.
 
-Connection settings come from the Snowflake CLI's ``connections.toml`` (``$SNOWFLAKE_HOME``, ``~/.snowflake`` or
-``~/.config/snowflake``; the connection named in the URL, else ``SNOWFLAKE_DEFAULT_CONNECTION_NAME``, else the
-file's ``default_connection_name``, else ``default``) and the ``SNOWFLAKE_*`` variables, which win. Key-pair
-(``private_key_file``) and password both work; secrets may be ``DATAOPS_VAULT(...)`` values.
+Connection settings are found by :mod:`eltops.warehouse._snowflake_config` (``connections.toml``/``config.toml``
+and the ``SNOWFLAKE_*`` variables, with the Snowflake CLI's precedence); every option goes to the connector.
 
 Each batch is bulk-loaded with ``write_pandas`` (staged Parquet files and ``COPY INTO``) into a temporary table,
 then merged on ``id`` in one MERGE statement; the state row is written only after that statement committed.
@@ -13,13 +11,9 @@ then merged on ``id`` in one MERGE statement; the state row is written only afte
 
 from __future__ import annotations
 
-import tomllib
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qsl, unquote, urlsplit
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -28,137 +22,11 @@ from eltops.errors import ConfigError
 from eltops.orchestra._arrow import arrow_schema
 from eltops.orchestra._pages import PageBatch
 from eltops.orchestra._records import LOADED_AT, ColumnType, Resource
-from eltops.secrets import EnvReader, Secret
 from eltops.warehouse._ddl import create_table_sql
+from eltops.warehouse._snowflake_config import SnowflakeSettings, snowflake_settings
 from eltops.warehouse._target import STATE_TABLE, BufferedBatch, LoadState, WarehouseError, WriteCounts
 
 __all__ = ["SnowflakeSettings", "SnowflakeTarget", "snowflake_settings"]
-
-_KEYS = (
-    "account",
-    "user",
-    "role",
-    "warehouse",
-    "database",
-    "schema",
-    "authenticator",
-    "private_key_file",
-    "host",
-    "port",
-    "protocol",
-)
-_SECRET_KEYS = ("password", "private_key_file_pwd", "token")
-_ALIASES = {"private_key_path": "private_key_file", "private_key_passphrase": "private_key_file_pwd"}
-
-
-@dataclass(frozen=True)
-class SnowflakeSettings:
-    """Everything needed to connect; secrets kept as :class:`Secret`."""
-
-    params: Mapping[str, str]
-    secrets: Mapping[str, Secret] = field(default_factory=dict)
-    connection_name: str | None = None
-
-    @property
-    def database(self) -> str:
-        return self.params["database"]
-
-    @property
-    def schema(self) -> str:
-        return self.params["schema"]
-
-    @property
-    def description(self) -> str:
-        where = f"{self.database}.{self.schema}"
-        via = f" (connection {self.connection_name})" if self.connection_name else ""
-        account = self.params.get("account", "")
-        return f"Snowflake {account + ' ' if account else ''}{where}{via}"
-
-    def connect_kwargs(self) -> dict[str, Any]:
-        kwargs: dict[str, Any] = dict(self.params)
-        if "port" in kwargs:
-            kwargs["port"] = int(kwargs["port"])
-        kwargs.update({k: v.reveal() for k, v in self.secrets.items()})
-        return kwargs
-
-
-def _config_dir(env: Mapping[str, str]) -> Path | None:
-    if env.get("SNOWFLAKE_HOME"):
-        return Path(env["SNOWFLAKE_HOME"]).expanduser()
-    home = env.get("HOME")
-    if not home:
-        return None
-    for candidate in (Path(home) / ".snowflake", Path(home) / ".config" / "snowflake"):
-        if candidate.is_dir():
-            return candidate
-    return None
-
-
-def _read_toml(path: Path) -> dict[str, Any]:
-    try:
-        with path.open("rb") as handle:
-            return tomllib.load(handle)
-    except FileNotFoundError:
-        return {}
-    except (OSError, tomllib.TOMLDecodeError) as exc:
-        raise ConfigError(f"cannot read {path}: {exc}") from None
-
-
-def snowflake_settings(url: str, env: EnvReader) -> SnowflakeSettings:
-    """Parse ``snowflake://[CONNECTION][/DATABASE[/SCHEMA]][?warehouse=..&role=..]`` with the environment."""
-    parts = urlsplit(url)
-    if parts.password:
-        raise ConfigError("put the Snowflake password in SNOWFLAKE_PASSWORD or connections.toml, not in the URL")
-    name = unquote(parts.hostname or "") or None
-    path_parts = [unquote(p) for p in parts.path.split("/") if p]
-    if len(path_parts) > 2:
-        raise ConfigError(f"a Snowflake target is snowflake://[CONNECTION][/DATABASE[/SCHEMA]], got {url!r}")
-    directory = _config_dir(env.env)
-    sections: dict[str, Any] = {}
-    default_name = env.get("SNOWFLAKE_DEFAULT_CONNECTION_NAME")
-    if directory is not None:
-        sections = _read_toml(directory / "connections.toml")
-        default_name = default_name or _read_toml(directory / "config.toml").get("default_connection_name")
-    chosen = str(name or default_name or "default")
-    if name and name not in sections:
-        raise ConfigError(
-            f"there is no Snowflake connection named {name!r} in "
-            f"{directory / 'connections.toml' if directory else 'connections.toml (no SNOWFLAKE_HOME)'}"
-        )
-    raw: dict[str, str] = {}
-    section = sections.get(chosen, {})
-    if isinstance(section, Mapping):
-        for key, value in section.items():
-            name_in_file = str(key)
-            raw[_ALIASES.get(name_in_file, name_in_file)] = str(value)
-    for key in (*_KEYS, *_SECRET_KEYS, *_ALIASES.keys()):
-        for variable in (f"SNOWFLAKE_CONNECTIONS_{chosen.upper()}_{key.upper()}", f"SNOWFLAKE_{key.upper()}"):
-            value = env.get(variable)
-            if value is not None:
-                raw[_ALIASES.get(key, key)] = value
-                break
-    if parts.username:
-        raw["user"] = unquote(parts.username)
-    if path_parts:
-        raw["database"] = path_parts[0]
-    if len(path_parts) == 2:
-        raw["schema"] = path_parts[1]
-    for key, value in parse_qsl(parts.query):
-        if key not in _KEYS:
-            raise ConfigError(f"unknown Snowflake URL option {key!r} (known: {', '.join(_KEYS)})")
-        raw[key] = value
-    missing = [k for k in ("database", "schema") if not raw.get(k)]
-    if missing:
-        raise ConfigError(
-            f"the Snowflake target needs a {' and a '.join(missing)}: snowflake://CONNECTION/DATABASE/SCHEMA, "
-            "SNOWFLAKE_DATABASE/SNOWFLAKE_SCHEMA, or the connection in connections.toml"
-        )
-    if not raw.get("account") and not raw.get("host"):
-        raise ConfigError("the Snowflake target needs an account (SNOWFLAKE_ACCOUNT or connections.toml)")
-    secrets = {k: Secret(raw.pop(k)) for k in _SECRET_KEYS if raw.get(k)}
-    params = {k: v for k, v in raw.items() if k in _KEYS}
-    return SnowflakeSettings(params=params, secrets=secrets, connection_name=chosen if sections else None)
-
 
 _CASTS = {
     ColumnType.TEXT: "{}",
