@@ -84,7 +84,7 @@ def _json_rows(resource: Resource, batch: pa.Table) -> list[bytes]:
         if column.type is ColumnType.TIMESTAMP:
             values = pc.strftime(values, format="%Y-%m-%dT%H:%M:%S+00:00")  # %S keeps the fraction
         arrays.append(values)
-    rows = pa.Table.from_arrays(arrays, names=resource.column_names).to_pylist()
+    rows = pa.Table.from_arrays(arrays, names=list(resource.column_names)).to_pylist()
     latest = {str(row["id"]): row for row in rows}  # dict order: first sight; value: the last copy
     distinct = list(latest.values())
     return [orjson.dumps(distinct[i : i + MERGE_ROWS]) for i in range(0, len(distinct), MERGE_ROWS)]
