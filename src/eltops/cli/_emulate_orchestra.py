@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import click
 
 from eltops._serve import make_loopback_server
@@ -34,6 +36,14 @@ from eltops.orchestra.emulator import BASE_PATH, DEFAULT_API_KEY, OrchestraEmula
     show_default=True,
     help="Seconds to wait before each answer.",
 )
+@click.option(
+    "--default-window",
+    "default_windows",
+    multiple=True,
+    metavar="RESOURCE=HOURS",
+    help="Serve RESOURCE (pipeline_runs, task_runs, operations) without time_from/time_to over the last HOURS "
+    "instead of 7 days, e.g. task_runs=24. Repeatable.",
+)
 def orchestra_emulator(
     host: str,
     port: int,
@@ -43,6 +53,7 @@ def orchestra_emulator(
     days: float,
     rate_limit: int | None,
     latency: float,
+    default_windows: tuple[str, ...],
 ) -> None:
     """Serve Orchestra's pipeline_runs, task_runs and operations endpoints, offline, with generated history."""
     try:
@@ -53,6 +64,7 @@ def orchestra_emulator(
             volume=volume,
             rate_limit_per_minute=rate_limit,
             latency_seconds=latency,
+            default_windows=_parse_default_windows(default_windows),
         )
     except ValueError as exc:
         raise click.BadParameter(str(exc)) from None
@@ -71,3 +83,16 @@ def orchestra_emulator(
         pass
     finally:
         server.server_close()
+
+
+def _parse_default_windows(values: tuple[str, ...]) -> dict[str, timedelta]:
+    windows: dict[str, timedelta] = {}
+    for value in values:
+        name, _, hours = value.partition("=")
+        try:
+            windows[name.strip()] = timedelta(hours=float(hours))
+        except ValueError:
+            raise click.BadParameter(
+                f"{value!r}: use RESOURCE=HOURS, e.g. task_runs=24", param_hint="--default-window"
+            ) from None
+    return windows

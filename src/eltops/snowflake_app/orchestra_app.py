@@ -74,6 +74,13 @@ RATE_LIMIT_PER_MINUTE: float | None = _plan.DEFAULT_RATE_LIMIT
 USER_AGENT = "eltops-orchestra-data-app"
 
 
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+CLOCK: Callable[[], datetime] = _utc_now  # where the entry points read the time (tests use the emulator's clock)
+
+
 class AppError(Exception):
     """A failure the procedure or function reports as its error message (never a success with nothing loaded)."""
 
@@ -468,7 +475,6 @@ def load(
             "from": (first.start if first is not None else now - _plan.MAX_WINDOW).isoformat(),
             "to": (last.end if last is not None else now).isoformat(),
             "windows": len(plan.windows),
-            "api_default": first is None,
         },
         "reopened_runs": len(plan.reopen),
         "pages": pages,
@@ -552,8 +558,7 @@ def snowpark_sql(session: Any) -> Sql:
 def _load_entry(session: Any, resources: Sequence[_records.Resource], since: Any, *, full_refresh: bool = False) -> Any:
     sql, api, start = snowpark_sql(session), _api(), parse_since(since)
     summaries = [
-        load(sql, api, resource, now=datetime.now(UTC), since=start, full_refresh=full_refresh)
-        for resource in resources
+        load(sql, api, resource, now=CLOCK(), since=start, full_refresh=full_refresh) for resource in resources
     ]
     return summaries[0] if len(summaries) == 1 else summaries
 
