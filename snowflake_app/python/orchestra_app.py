@@ -558,8 +558,7 @@ def snowpark_sql(session: Any) -> Sql:
 def _load_entry(session: Any, resources: Sequence[_records.Resource], since: Any, *, full_refresh: bool = False) -> Any:
     sql, api, start = snowpark_sql(session), _api(), parse_since(since)
     summaries = [
-        load(sql, api, resource, now=CLOCK(), since=start, full_refresh=full_refresh)
-        for resource in resources
+        load(sql, api, resource, now=CLOCK(), since=start, full_refresh=full_refresh) for resource in resources
     ]
     return summaries[0] if len(summaries) == 1 else summaries
 

@@ -34,7 +34,7 @@ def test_a_shorter_task_runs_default_serves_only_that_window(make_emulator: Emul
 )
 def test_a_default_window_the_api_could_not_have_is_refused(windows: dict[str, timedelta]) -> None:
     """An unknown listing, or a default of nothing or more than the 7-day maximum, is a ValueError."""
-    with pytest.raises(ValueError, match="default window|unknown resource"):
+    with pytest.raises(ValueError, match=r"default window|unknown resource"):
         OrchestraEmulator(default_windows=windows)
 
 
