@@ -72,6 +72,7 @@ SECRET_NAME = "api_key"  # noqa: S105 (the name in SECRETS = (...) of the setup 
 BATCH_ROWS = 2_000  # rows per MERGE: the batch travels as one bound JSON string, far below Snowflake's limits
 RATE_LIMIT_PER_MINUTE: float | None = _plan.DEFAULT_RATE_LIMIT
 USER_AGENT = "eltops-orchestra-data-app"
+UTC_NOW = "CONVERT_TIMEZONE('UTC', CURRENT_TIMESTAMP())"  # CURRENT_TIMESTAMP() alone carries the session TIMEZONE
 
 
 def _utc_now() -> datetime:
@@ -118,9 +119,9 @@ def merge_sql(resource: _records.Resource) -> str:
         ") AS s ON t.id = s.id\n"
         f"WHEN MATCHED AND ({changed}) THEN UPDATE SET "
         + ", ".join(f"{c} = s.{c}" for c in columns[1:])
-        + f", {loaded_at} = CURRENT_TIMESTAMP()\n"
+        + f", {loaded_at} = {UTC_NOW}\n"
         f"WHEN NOT MATCHED THEN INSERT ({', '.join(columns)}, {loaded_at}) "
-        f"VALUES ({', '.join(f's.{c}' for c in columns)}, CURRENT_TIMESTAMP())"
+        f"VALUES ({', '.join(f's.{c}' for c in columns)}, {UTC_NOW})"
     )
 
 
@@ -401,7 +402,7 @@ class _Batch:
             sql(f"DELETE FROM {DATA_SCHEMA}.{_plan.STATE_TABLE} WHERE resource = ?", [resource.name])
             sql(
                 f"INSERT INTO {DATA_SCHEMA}.{_plan.STATE_TABLE} (resource, table_name, cursor, saved_at) "
-                "SELECT ?, ?, CAST(? AS TIMESTAMP_TZ), CURRENT_TIMESTAMP()",
+                f"SELECT ?, ?, CAST(? AS TIMESTAMP_TZ), {UTC_NOW}",
                 [resource.name, resource.table, cursor.isoformat() if cursor else None],
             )
             sql("COMMIT")
