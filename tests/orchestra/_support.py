@@ -121,4 +121,5 @@ def make_served(
         yield Served(emulator, server, clock, tmp_path)
 
 
-SMALL = Volume(task_runs=600, days=7, tasks_per_pipeline_run=4, operations_per_task_run=2)
+# six days of history a day behind the real clock: all of it inside the explicit 7-day window of a first load
+SMALL = Volume(task_runs=600, days=6, tasks_per_pipeline_run=4, operations_per_task_run=2)

@@ -315,3 +315,27 @@ def test_every_keeps_loading_until_ctrl_c(served: Served, wait_until: Callable[.
     assert served.emulator.request_count > requests  # a second load ran
     assert count(db, "pipeline_runs") == first  # and changed nothing: no duplicates
     assert API_KEY not in "".join(lines)
+
+
+@pytest.fixture
+def short_default(tmp_path: Path) -> Iterator[Served]:
+    """The emulator serving task runs over the last 24 hours when a request names no window."""
+    yield from make_served(tmp_path, volume=SMALL, default_windows={"task_runs": timedelta(hours=24)})
+
+
+def test_a_first_load_reads_seven_days_whatever_the_apis_default(short_default: Served) -> None:
+    """With the API's task-runs default cut to 24 hours, a first load still holds all 7 days (6 of history here)."""
+    served = short_default
+    one_day = visible_total(served, "task-runs")
+    run = served.load("task-runs")
+    assert run.code == 0, run.stderr
+    since = (served.clock.now - timedelta(days=7)).isoformat()
+    until = served.clock.now.isoformat()
+    listed = served.run("orchestra", "get", "task-runs", "--page-size", "1", "--since", since, "--until", until)
+    assert listed.code == 0, listed.stderr
+    seven_days = int(json.loads(listed.stdout)["total"])
+    assert one_day < seven_days
+    assert count(served.tmp / "eltops.duckdb", "task_runs") == (seven_days, seven_days)
+    loads = [r for r in served.emulator.requests if r.path.endswith("/task_runs") and r.query["page_size"] == "100"]
+    assert loads
+    assert all("time_from" in r.query and "time_to" in r.query for r in loads)

@@ -29,6 +29,7 @@ from eltops.orchestra import (
     walk_windows,
 )
 from eltops.orchestra._client import IDS_PER_REQUEST, group_ids_by_window
+from eltops.orchestra._plan import Window
 from eltops.warehouse import LoadState
 
 NOW = datetime(2025, 6, 1, 12, tzinfo=UTC)
@@ -145,10 +146,10 @@ def test_ids_are_grouped_into_windows_and_small_requests() -> None:
         assert all(window.start <= created[i] <= window.end for i in ids)
 
 
-def test_first_load_uses_the_default_window() -> None:
-    """With no state and no --since the plan is the API's own default window."""
+def test_first_load_sends_an_explicit_seven_day_window() -> None:
+    """With no state and no --since the plan is the last 7 days, explicitly: never the API's own default."""
     plan = plan_load(TASK_RUNS, LoadState(None), [], now=NOW)
-    assert plan.windows == (None,)
+    assert plan.windows == (Window(NOW - timedelta(days=7), NOW),)
 
 
 def test_later_loads_start_before_the_cursor_and_reopen_old_open_runs() -> None:

@@ -348,6 +348,7 @@ def test_procedure_entry_points_return_a_summary(
     fake_snowflake_module: dict[str, str],
     snowflake_sql: FakesnowSql,
     monkeypatch: pytest.MonkeyPatch,
+    clock: Clock,
 ) -> None:
     """``CALL core.load_x()`` runs through a Snowpark-like session and returns inserted/updated/pages/window."""
 
@@ -362,6 +363,7 @@ def test_procedure_entry_points_return_a_summary(
             return Result()
 
     monkeypatch.setattr(app, "API_URL", api_url)
+    monkeypatch.setattr(app, "CLOCK", clock)  # the procedures plan their windows on the emulator's time
     monkeypatch.setattr(app, "RATE_LIMIT_PER_MINUTE", None)
     result = entry(Session(), NOW.date() - timedelta(days=9) if entry is app.backfill else None)
     summaries = result if isinstance(result, list) else [result]

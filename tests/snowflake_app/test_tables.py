@@ -81,3 +81,15 @@ def test_merge_updates_changed_rows_only(resource: _records.Resource, snowflake_
     assert [int(v) for v in second[0]] == [0, 1]
     values = {r["id"]: r[resource.columns[1].name] for r in snowflake_sql.rows(resource.table)}
     assert values == {"id-0": "v0", "id-1": "new", "id-2": "v2"}
+
+
+@pytest.mark.parametrize("resource", list(_records.RESOURCES), ids=str)
+def test_the_apps_merge_stamps_loaded_at_in_utc(resource: _records.Resource) -> None:
+    """Each CURRENT_TIMESTAMP() in the app's MERGE sits inside CONVERT_TIMEZONE('UTC', ...) (Snowflake's dialect)."""
+    import sqlglot
+    from sqlglot import exp
+
+    tree = sqlglot.parse_one(app.merge_sql(resource).replace("?", "'x'"), read="snowflake")
+    stamps = list(tree.find_all(exp.CurrentTimestamp))
+    assert stamps
+    assert all(isinstance(s.parent, exp.ConvertTimezone) and s.parent.args["target_tz"].name == "UTC" for s in stamps)

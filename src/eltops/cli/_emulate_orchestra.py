@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 import click
@@ -42,6 +43,14 @@ from eltops.orchestra.emulator import BASE_PATH, DEFAULT_API_KEY, Volume
     default=None,
     help="YAML file scripting the pipelines `orchestra run` can start (default: a demo set; see the README).",
 )
+@click.option(
+    "--default-window",
+    "default_windows",
+    multiple=True,
+    metavar="RESOURCE=HOURS",
+    help="Serve RESOURCE (pipeline_runs, task_runs, operations) without time_from/time_to over the last HOURS "
+    "instead of 7 days, e.g. task_runs=24. Repeatable.",
+)
 def orchestra_emulator(
     host: str,
     port: int,
@@ -52,6 +61,7 @@ def orchestra_emulator(
     rate_limit: int | None,
     latency: float,
     pipelines_file: Path | None,
+    default_windows: tuple[str, ...],
 ) -> None:
     """Serve Orchestra's pipeline_runs, task_runs and operations endpoints, offline, with generated history."""
     from eltops._serve import make_loopback_server
@@ -68,6 +78,7 @@ def orchestra_emulator(
             rate_limit_per_minute=rate_limit,
             latency_seconds=latency,
             pipelines=pipelines,
+            default_windows=_parse_default_windows(default_windows),
         )
     except ValueError as exc:
         raise click.BadParameter(str(exc)) from None
@@ -87,3 +98,16 @@ def orchestra_emulator(
         pass
     finally:
         server.server_close()
+
+
+def _parse_default_windows(values: tuple[str, ...]) -> dict[str, timedelta]:
+    windows: dict[str, timedelta] = {}
+    for value in values:
+        name, _, hours = value.partition("=")
+        try:
+            windows[name.strip()] = timedelta(hours=float(hours))
+        except ValueError:
+            raise click.BadParameter(
+                f"{value!r}: use RESOURCE=HOURS, e.g. task_runs=24", param_hint="--default-window"
+            ) from None
+    return windows

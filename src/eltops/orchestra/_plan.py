@@ -322,7 +322,11 @@ class LoadState:
 
 @dataclass(frozen=True)
 class LoadPlan:
-    """What one load of one resource reads: windows (None = the API's default) and open records to re-read."""
+    """What one load of one resource reads: explicit windows and the open records to re-read.
+
+    A window of None would be the API's default; :func:`plan_load` never plans one (a first load reads the last
+    7 days with ``time_from``/``time_to``).
+    """
 
     resource: Resource
     windows: tuple[Window | None, ...]
@@ -359,7 +363,8 @@ def plan_load(
     elif since is not None:
         windows = tuple(walk_windows(since, now))
     else:
-        windows = (None,)
+        # the last 7 days, sent explicitly: the API's default window is Orchestra's to change (and may be shorter)
+        windows = tuple(walk_windows(now - MAX_WINDOW, now))
     first = windows[0]
     covered_from = first.start if first is not None else now - MAX_WINDOW
     reopen = tuple(

@@ -64,9 +64,8 @@ def _copy_snowflake(con: duckdb.DuckDBPyConnection, source: TargetSpec, since: d
     from eltops.warehouse._snowflake import SnowflakeTarget
 
     assert not isinstance(source, DuckDbSpec)
-    target = SnowflakeTarget(source.settings)
+    target = SnowflakeTarget(source.settings, read_only=True)  # a report only reads: it creates nothing
     try:
-        target.prepare(RESOURCES)
         for resource in RESOURCES:
             table = target.read_table(resource, since=since)
             con.register(f"{resource.table}_arrow", table)

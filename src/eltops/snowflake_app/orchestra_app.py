@@ -72,6 +72,14 @@ SECRET_NAME = "api_key"  # noqa: S105 (the name in SECRETS = (...) of the setup 
 BATCH_ROWS = 2_000  # rows per MERGE: the batch travels as one bound JSON string, far below Snowflake's limits
 RATE_LIMIT_PER_MINUTE: float | None = _plan.DEFAULT_RATE_LIMIT
 USER_AGENT = "eltops-orchestra-data-app"
+UTC_NOW = "CONVERT_TIMEZONE('UTC', CURRENT_TIMESTAMP())"  # CURRENT_TIMESTAMP() alone carries the session TIMEZONE
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+CLOCK: Callable[[], datetime] = _utc_now  # where the entry points read the time (tests use the emulator's clock)
 
 
 class AppError(Exception):
@@ -111,9 +119,9 @@ def merge_sql(resource: _records.Resource) -> str:
         ") AS s ON t.id = s.id\n"
         f"WHEN MATCHED AND ({changed}) THEN UPDATE SET "
         + ", ".join(f"{c} = s.{c}" for c in columns[1:])
-        + f", {loaded_at} = CURRENT_TIMESTAMP()\n"
+        + f", {loaded_at} = {UTC_NOW}\n"
         f"WHEN NOT MATCHED THEN INSERT ({', '.join(columns)}, {loaded_at}) "
-        f"VALUES ({', '.join(f's.{c}' for c in columns)}, CURRENT_TIMESTAMP())"
+        f"VALUES ({', '.join(f's.{c}' for c in columns)}, {UTC_NOW})"
     )
 
 
@@ -394,7 +402,7 @@ class _Batch:
             sql(f"DELETE FROM {DATA_SCHEMA}.{_plan.STATE_TABLE} WHERE resource = ?", [resource.name])
             sql(
                 f"INSERT INTO {DATA_SCHEMA}.{_plan.STATE_TABLE} (resource, table_name, cursor, saved_at) "
-                "SELECT ?, ?, CAST(? AS TIMESTAMP_TZ), CURRENT_TIMESTAMP()",
+                f"SELECT ?, ?, CAST(? AS TIMESTAMP_TZ), {UTC_NOW}",
                 [resource.name, resource.table, cursor.isoformat() if cursor else None],
             )
             sql("COMMIT")
@@ -468,7 +476,6 @@ def load(
             "from": (first.start if first is not None else now - _plan.MAX_WINDOW).isoformat(),
             "to": (last.end if last is not None else now).isoformat(),
             "windows": len(plan.windows),
-            "api_default": first is None,
         },
         "reopened_runs": len(plan.reopen),
         "pages": pages,
@@ -552,8 +559,7 @@ def snowpark_sql(session: Any) -> Sql:
 def _load_entry(session: Any, resources: Sequence[_records.Resource], since: Any, *, full_refresh: bool = False) -> Any:
     sql, api, start = snowpark_sql(session), _api(), parse_since(since)
     summaries = [
-        load(sql, api, resource, now=datetime.now(UTC), since=start, full_refresh=full_refresh)
-        for resource in resources
+        load(sql, api, resource, now=CLOCK(), since=start, full_refresh=full_refresh) for resource in resources
     ]
     return summaries[0] if len(summaries) == 1 else summaries
 

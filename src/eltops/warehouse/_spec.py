@@ -11,7 +11,7 @@ from eltops.secrets import EnvReader
 from eltops.warehouse._target import Target
 
 if TYPE_CHECKING:
-    from eltops.warehouse._snowflake import SnowflakeSettings
+    from eltops.warehouse._snowflake_config import SnowflakeSettings
 
 DEFAULT_DUCKDB_FILE = "eltops.duckdb"
 
@@ -42,7 +42,7 @@ def parse_target(text: str | None, env: EnvReader, *, cwd: Path | None = None) -
         return DuckDbSpec(base / DEFAULT_DUCKDB_FILE)
     text = text.strip()
     if text.startswith("snowflake://"):
-        from eltops.warehouse._snowflake import snowflake_settings
+        from eltops.warehouse._snowflake_config import snowflake_settings
 
         return SnowflakeSpec(snowflake_settings(text, env))
     if text.startswith("duckdb://"):

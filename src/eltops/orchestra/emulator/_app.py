@@ -18,7 +18,14 @@ from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
 
 from eltops.orchestra.emulator._generate import Dataset, to_micros
-from eltops.orchestra.emulator._model import BASE_PATH, DEFAULT_API_KEY, RecordedRequest, Resource, Volume
+from eltops.orchestra.emulator._model import (
+    BASE_PATH,
+    DEFAULT_API_KEY,
+    MAX_WINDOW_DAYS,
+    RecordedRequest,
+    Resource,
+    Volume,
+)
 from eltops.orchestra.emulator._query import QueryError, Selector, parse_query
 from eltops.orchestra.emulator._run_api import RunEndpoints, matches_listing
 from eltops.orchestra.emulator._runs import DEFAULT_PIPELINES, PipelineScript, RunBook
@@ -47,13 +54,26 @@ class _FailurePlan:
         self.status, self.count, self.retry_after = status, count, retry_after
 
 
+def _default_windows(windows: Mapping[str, timedelta]) -> dict[Resource, timedelta]:
+    """The window each listing serves without ``time_from``/``time_to``: 7 days unless told otherwise."""
+    by_path = {r.path: r for r in Resource}
+    unknown = sorted(set(windows) - set(by_path))
+    if unknown:
+        raise ValueError(f"unknown resource {', '.join(unknown)} (known: {', '.join(by_path)})")
+    for name, window in windows.items():
+        if not timedelta(0) < window <= timedelta(days=MAX_WINDOW_DAYS):
+            raise ValueError(f"the default window of {name} must be more than 0 and at most {MAX_WINDOW_DAYS} days")
+    return {r: windows.get(r.path, timedelta(days=MAX_WINDOW_DAYS)) for r in Resource}
+
+
 class OrchestraEmulator:
     """Orchestra's ``/public/pipeline_runs``, ``/public/task_runs`` and ``/public/operations``, offline.
 
     Records are generated from ``seed`` on demand (nothing is held in memory): ``volume`` says how many, spread
     evenly over ``[anchor - volume.days, anchor + future_days]``. Only records created (operations: inserted)
     at or before ``now()`` are visible, and a run's status follows the clock, so advancing an injected clock
-    makes runs finish and new runs appear.
+    makes runs finish and new runs appear. ``default_windows`` (by path: ``{"task_runs": timedelta(hours=24)}``)
+    changes the window a listing serves when the request names none, as Orchestra may change its default.
     """
 
     def __init__(
@@ -68,11 +88,13 @@ class OrchestraEmulator:
         rate_limit_per_minute: int | None = None,
         latency_seconds: float = 0.0,
         pipelines: Sequence[PipelineScript] = DEFAULT_PIPELINES,
+        default_windows: Mapping[str, timedelta] | None = None,
     ) -> None:
         if rate_limit_per_minute is not None and rate_limit_per_minute < 1:
             raise ValueError("rate_limit_per_minute must be >= 1 (or None for no limit)")
         if latency_seconds < 0:
             raise ValueError("latency_seconds must be >= 0")
+        self.default_windows = _default_windows(default_windows or {})
         self.api_key = api_key
         self.seed = seed
         self.volume = volume or Volume()
@@ -247,7 +269,7 @@ class OrchestraEmulator:
     def _list(self, resource: Resource, args: dict[str, str]) -> Response:
         now = self._now()
         try:
-            query = parse_query(resource, args, now, self.dataset)
+            query = parse_query(resource, args, now, self.dataset, default_window=self.default_windows[resource])
         except QueryError as exc:
             return _json({"detail": exc.detail}, 422)
         now_us = to_micros(now)

@@ -179,10 +179,12 @@ def _value_error(name: str, raw: str | None, message: str) -> ErrorDetail:
     return {"type": "value_error", "loc": ["query", name], "msg": f"Value error, {message}", "input": raw}
 
 
-def _window(args: Mapping[str, str], now: datetime, errors: list[ErrorDetail]) -> tuple[int, int]:
+def _window(
+    args: Mapping[str, str], now: datetime, errors: list[ErrorDetail], default_window: timedelta
+) -> tuple[int, int]:
     raw_from, raw_to = args.get("time_from") or None, args.get("time_to") or None
     if raw_from is None and raw_to is None:
-        return to_micros(now - timedelta(days=MAX_WINDOW_DAYS)), to_micros(now)
+        return to_micros(now - default_window), to_micros(now)
     if raw_from is None or raw_to is None:
         missing = "time_from" if raw_from is None else "time_to"
         errors.append(_value_error(missing, None, "time_from and time_to must be provided together"))
@@ -242,7 +244,14 @@ def _uuid4_param(args: Mapping[str, str], name: str, errors: list[ErrorDetail]) 
     return text
 
 
-def parse_query(resource: Resource, args: Mapping[str, str], now: datetime, dataset: Dataset) -> ListQuery:
+def parse_query(
+    resource: Resource,
+    args: Mapping[str, str],
+    now: datetime,
+    dataset: Dataset,
+    *,
+    default_window: timedelta = timedelta(days=MAX_WINDOW_DAYS),
+) -> ListQuery:
     """Validate a list request's query string the way the API does; unknown parameters are ignored."""
     errors: list[ErrorDetail] = []
     page = _int_param(args, "page", 1, 1, None)
@@ -279,7 +288,7 @@ def parse_query(resource: Resource, args: Mapping[str, str], now: datetime, data
             statuses=_enum_single(args, "status", OPERATION_STATUSES, errors),
             ids=ids,
         )
-    time_from, time_to = _window(args, now, errors)
+    time_from, time_to = _window(args, now, errors, default_window)
     if errors:
         raise QueryError(errors)
     assert isinstance(page, int)
