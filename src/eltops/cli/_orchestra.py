@@ -84,7 +84,7 @@ def get(
     chosen = parse_resources([resource])[0]
     query = page_query(chosen, page, page_size, parse_window(since, until), parse_filters(chosen, filters))
     settings = orchestra_settings(EnvReader(app.env), api_url=api_url, rate_limit=0)
-    with OrchestraClient.create(api_url=settings.api_url, api_key=settings.api_key) as client:
+    with OrchestraClient.create(api_url=settings.api_url, api_key=settings.api_key, retry=settings.retry) as client:
         body = client.get_body(query)
     try:
         app.output.result(orjson.dumps(orjson.loads(body), option=orjson.OPT_INDENT_2).decode())
@@ -148,6 +148,7 @@ def load(
         api_key=orchestra_cfg.api_key,
         rate_limit_per_minute=orchestra_cfg.rate_limit_per_minute,
         concurrency=orchestra_cfg.concurrency,
+        retry=orchestra_cfg.retry,
     )
     with client:
         if settings.every_seconds is None:

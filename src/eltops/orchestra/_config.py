@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, time
 from pathlib import Path
 
-from eltops._http import validate_base_url
+from eltops._http import DEFAULT_RETRY_AFTER_MAX, RetryPolicy, validate_base_url
 from eltops.errors import ConfigError
 from eltops.orchestra._client import DEFAULT_CONCURRENCY
 from eltops.orchestra._loader import DEFAULT_BATCH_ROWS
@@ -43,6 +43,13 @@ class OrchestraSettings:
     api_key: Secret
     rate_limit_per_minute: float | None  # None: no client-side limit
     concurrency: int = DEFAULT_CONCURRENCY
+    retry_after_max: float = DEFAULT_RETRY_AFTER_MAX
+    """Seconds: the longest ``Retry-After`` obeyed (``ORCHESTRA_RETRY_AFTER_MAX``)."""
+
+    @property
+    def retry(self) -> RetryPolicy:
+        """The HTTP retry policy these settings ask for."""
+        return RetryPolicy(retry_after_max=self.retry_after_max)
 
 
 @dataclass(frozen=True)
@@ -62,7 +69,8 @@ class LoadSettings:
 def orchestra_settings(
     env: EnvReader, *, api_url: str | None = None, rate_limit: float | None = None
 ) -> OrchestraSettings:
-    """``ORCHESTRA_API_KEY`` (vault references work), ``ORCHESTRA_API_URL``, ``ORCHESTRA_RATE_LIMIT``."""
+    """``ORCHESTRA_API_KEY`` (vault references work), ``ORCHESTRA_API_URL``, ``ORCHESTRA_RATE_LIMIT``,
+    ``ORCHESTRA_CONCURRENCY`` and ``ORCHESTRA_RETRY_AFTER_MAX``."""
     key = env.secret("ORCHESTRA_API_KEY")
     if key is None:
         raise ConfigError(
@@ -80,8 +88,18 @@ def orchestra_settings(
         concurrency = int(_number(concurrency_raw, "ORCHESTRA_CONCURRENCY"))
         if not 1 <= concurrency <= 32:
             raise ConfigError(f"ORCHESTRA_CONCURRENCY must be between 1 and 32, got {concurrency_raw!r}")
+    retry_after_raw = env.get("ORCHESTRA_RETRY_AFTER_MAX")
+    retry_after_max = DEFAULT_RETRY_AFTER_MAX
+    if retry_after_raw is not None:
+        retry_after_max = _number(retry_after_raw, "ORCHESTRA_RETRY_AFTER_MAX")
+        if not 0 <= retry_after_max <= 86400:
+            raise ConfigError(f"ORCHESTRA_RETRY_AFTER_MAX must be seconds between 0 and 86400, got {retry_after_raw!r}")
     return OrchestraSettings(
-        api_url=url, api_key=key, rate_limit_per_minute=rate_limit or None, concurrency=concurrency
+        api_url=url,
+        api_key=key,
+        rate_limit_per_minute=rate_limit or None,
+        concurrency=concurrency,
+        retry_after_max=retry_after_max,
     )
 
 
