@@ -44,8 +44,8 @@ from eltops.secrets import Secret
 __all__ = [  # the planning names are _plan's and the page types _pages', re-exported here for existing imports
     "DEFAULT_API_URL",
     "DEFAULT_CONCURRENCY",
-    "LOCAL_CLOCK_MARGIN",
     "IDS_PER_REQUEST",
+    "LOCAL_CLOCK_MARGIN",
     "MAX_PAGE_SIZE",
     "MAX_WINDOW",
     "WINDOW_PASSES",
@@ -74,6 +74,7 @@ at the bound never skips a record created before the next load's start."""
 
 def _utc_now() -> datetime:
     return datetime.now(UTC)
+
 
 T = TypeVar("T")
 R = TypeVar("R")

@@ -23,9 +23,11 @@ byte for byte, as a top-level module next to its handlers.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import math
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -279,6 +281,7 @@ def _dumps(value: JsonValue) -> str:
 
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 """The range of an integer column (``BIGINT``, ``NUMBER(38,0)`` holds it too): nothing outside it is stored."""
+_INTEGER_TEXT = re.compile(r"\s*[+-]?\d+\s*")
 _EXACT_FLOAT = 2**53
 """Beyond this a JSON number read as a float may not be the integer that was sent (2**63 + 1 reads as 2**63)."""
 
@@ -302,11 +305,8 @@ def _integer(value: JsonValue, column: Column) -> int | None:
         if abs(value) > _EXACT_FLOAT:
             raise RecordError(f"{column.source} is out of range for a 64-bit integer, got {value!r}")
         number = int(value)
-    elif isinstance(value, str):
-        try:
-            number = int(value)
-        except ValueError:
-            pass
+    elif isinstance(value, str) and _INTEGER_TEXT.fullmatch(value):
+        number = int(value)
     if number is None:
         raise RecordError(f"{column.source} should be an integer, got {_shorten(value)}")
     if not INT64_MIN <= number <= INT64_MAX:
@@ -323,13 +323,9 @@ def _float(value: JsonValue, column: Column) -> float | None:
     if value is None:
         return None
     number: float | None = None
-    try:
-        if isinstance(value, int | float) and not isinstance(value, bool):
+    if isinstance(value, int | float | str) and not isinstance(value, bool):
+        with contextlib.suppress(ValueError, OverflowError):
             number = float(value)
-        elif isinstance(value, str):
-            number = float(value)
-    except (ValueError, OverflowError):
-        pass
     if number is None or not math.isfinite(number):
         raise RecordError(f"{column.source} should be a finite number, got {_shorten(value)}")
     return number
