@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from eltops._serve import make_loopback_server
-from eltops.orchestra.emulator import BASE_PATH, DEFAULT_API_KEY, OrchestraEmulator, Volume
+from eltops.orchestra.emulator import BASE_PATH, DEFAULT_API_KEY, OrchestraEmulator, Volume, parse_fault
 
 
 @click.command()
@@ -34,6 +34,14 @@ from eltops.orchestra.emulator import BASE_PATH, DEFAULT_API_KEY, OrchestraEmula
     show_default=True,
     help="Seconds to wait before each answer.",
 )
+@click.option(
+    "--fault",
+    "faults",
+    multiple=True,
+    metavar="SPEC",
+    help="Serve faulty pages: RESOURCE:pad:FIELD:SIZE, RESOURCE:empty-page:PAGE or RESOURCE:value:FIELD:JSON "
+    "(repeatable), e.g. task-runs:pad:message:4096.",
+)
 def orchestra_emulator(
     host: str,
     port: int,
@@ -43,6 +51,7 @@ def orchestra_emulator(
     days: float,
     rate_limit: int | None,
     latency: float,
+    faults: tuple[str, ...],
 ) -> None:
     """Serve Orchestra's pipeline_runs, task_runs and operations endpoints, offline, with generated history."""
     try:
@@ -54,6 +63,7 @@ def orchestra_emulator(
             rate_limit_per_minute=rate_limit,
             latency_seconds=latency,
         )
+        emulator.inject(*(parse_fault(spec) for spec in faults))
     except ValueError as exc:
         raise click.BadParameter(str(exc)) from None
     server = make_loopback_server(emulator.wsgi_app, host=host, port=port)

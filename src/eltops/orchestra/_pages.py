@@ -94,7 +94,8 @@ def parse_page(query: PageQuery, body: bytes, *, not_after: tuple[datetime, str]
         raise ApiResponseError(
             f"Orchestra answered {query.describe()} with {_megabytes(len(body))} of JSON, more than the "
             f"{_megabytes(MAX_PAGE_BYTES)} eltops loads in one page (records of about "
-            f"{_megabytes(MAX_PAGE_BYTES // query.page_size)} each at most); nothing of this window is saved"
+            f"{_megabytes(MAX_PAGE_BYTES // query.page_size)} each at most): the load stops here, and its cursor does "
+            "not move past this window"
         )
     results, total, page_size = _decode(query, body)
     try:

@@ -14,7 +14,7 @@ import contextlib
 import functools
 import itertools
 import json
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -43,6 +43,10 @@ _counter = itertools.count()
 
 def _q(name: str) -> str:
     return quote(name, "duckdb")
+
+
+def _literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
 
 
 def _json_column(column: Column) -> str:
@@ -76,8 +80,36 @@ def _typed(column: Column) -> str:
 
 
 _PAGES_PER_STATEMENT = 10
-"""Pages parsed per statement (about 1 MB of JSON): DuckDB holds a statement's parsed documents at once, and a
-whole batch's would not fit its small buffer pool."""
+_STATEMENT_BYTES = 2_000_000
+"""Pages parsed per statement: ten, or fewer once they hold this much JSON (one page at least). DuckDB holds a
+statement's parsed documents at once, and a whole batch's would not fit its small buffer pool."""
+_BYTES_PER_JSON_BYTE = 6
+"""Memory DuckDB needs to parse a statement's JSON, per byte of it (its buffers grow in powers of two: a 10 MB page
+needed 64 MB, a 30 MB one 192 MB). A statement larger than ``_STATEMENT_BYTES`` runs with the memory limit raised
+by that much, and the limit goes back down after it."""
+
+
+_BATCH_BYTES = 16_000_000
+"""A batch of more JSON than this (one page of up to 32 MB) merges and commits with the memory limit raised."""
+
+
+def _statements(pages: Sequence[Page]) -> Iterator[list[Page]]:
+    """``pages`` in groups of at most ``_PAGES_PER_STATEMENT`` pages and ``_STATEMENT_BYTES`` (a page at least)."""
+    group: list[Page] = []
+    size = 0
+    for page in pages:
+        if group and (len(group) >= _PAGES_PER_STATEMENT or size + len(page.body) > _STATEMENT_BYTES):
+            yield group
+            group, size = [], 0
+        group.append(page)
+        size += len(page.body)
+    if group:
+        yield group
+
+
+def _parse_memory(size: int) -> int:
+    """Bytes of memory for parsing ``size`` bytes of JSON in one statement (the next power of two, times six)."""
+    return _BYTES_PER_JSON_BYTE * (1 << max(0, size - 1).bit_length())
 
 
 @functools.cache
@@ -122,15 +154,18 @@ class DuckDbTarget:
         with the default size meant rewriting up to 120,000 rows after every batch.
         """
         self.path = path
+        self._memory_limit = memory_limit
         try:
             self._con = duckdb.connect(config={"threads": threads})
             # API timestamps without an offset are UTC (as page_to_arrow reads them), whatever the machine's zone
             self._con.execute("SET TimeZone = 'UTC'")
+            # what does not fit the buffer pool spills next to the file (DuckDB's own place for a database file),
+            # not into a .tmp folder in the working directory
+            self._con.execute(f"SET temp_directory = {_literal(str(path) + '.tmp')}")
             if memory_limit:
                 self._con.execute(f"SET memory_limit = '{memory_limit}'")
             self._con.execute(f"SET checkpoint_threshold = '{_CHECKPOINT_EVERY}'")
-            literal = "'" + str(path).replace("'", "''") + "'"
-            self._con.execute(f"ATTACH {literal} AS {_DATABASE} (ROW_GROUP_SIZE {row_group_rows})")
+            self._con.execute(f"ATTACH {_literal(str(path))} AS {_DATABASE} (ROW_GROUP_SIZE {row_group_rows})")
             self._con.execute(f"USE {_DATABASE}")
         except duckdb.Error as exc:
             raise WarehouseError(f"cannot open the DuckDB database {path}: {exc}") from None
@@ -138,6 +173,19 @@ class DuckDbTarget:
     @property
     def description(self) -> str:
         return f"DuckDB {self.path}"
+
+    @contextlib.contextmanager
+    def memory_for(self, json_bytes: int, *, above: int = _STATEMENT_BYTES) -> Iterator[None]:
+        """Run statements over ``json_bytes`` of JSON with the memory they need, when that is more than ``above``."""
+        if not self._memory_limit or json_bytes <= above:
+            yield
+            return
+        self._con.execute(f"SET memory_limit = '{_parse_memory(json_bytes) // 1_000_000 + 32}MB'")
+        try:
+            yield
+        finally:
+            with contextlib.suppress(duckdb.Error):  # back to the small pool: written blocks are not kept cached
+                self._con.execute(f"SET memory_limit = {_literal(self._memory_limit)}")
 
     @property
     def connection(self) -> duckdb.DuckDBPyConnection:
@@ -306,14 +354,21 @@ class StagedBatch:
         table = self._open()
         con = self._target.connection
         select = _pages_sql(self._resource)
-        for start in range(0, len(pages), _PAGES_PER_STATEMENT):
-            group = pages[start : start + _PAGES_PER_STATEMENT]
+        for group in _statements(pages):
+            size = sum(len(page.body) for page in group)
             try:
-                con.execute(f"INSERT INTO {table} {select}", [self._read, [page.body.decode() for page in group]])
+                with self._target.memory_for(size):
+                    con.execute(f"INSERT INTO {table} {select}", [self._read, [page.body.decode() for page in group]])
             except (duckdb.ConversionException, duckdb.InvalidInputException):
                 self._rollback()  # the pages stay: the Arrow path types them all at commit
                 self._typed_by_arrow = True
                 return
+            except duckdb.OutOfMemoryException as exc:
+                pages_read = ", ".join(str(page.query.page) for page in group)
+                raise WarehouseError(
+                    f"DuckDB ran out of memory typing {self._resource} page{'s' if len(group) > 1 else ''} "
+                    f"{pages_read} ({size / 1_000_000:.1f} MB of JSON) into {self._target.path}: {exc}"
+                ) from None
             except duckdb.Error as exc:
                 raise WarehouseError(f"staging {self._resource.table} in {self._target.path} failed: {exc}") from None
             self._read += sum(page.rows for page in group)
@@ -324,10 +379,12 @@ class StagedBatch:
             return self._target.write_batch(self._resource, PageBatch(self._resource, pages).to_arrow(), state)
         table = self._open()
         con = self._target.connection
+        size = sum(len(page.body) for page in self._pages)
         try:
-            counts = self._target.merge(self._resource, table, state)
-            con.execute(f"DROP TABLE {table}")
-            con.execute("COMMIT")
+            with self._target.memory_for(size, above=_BATCH_BYTES):
+                counts = self._target.merge(self._resource, table, state)
+                con.execute(f"DROP TABLE {table}")
+                con.execute("COMMIT")
         except duckdb.Error as exc:
             self.discard()
             raise WarehouseError(f"writing {self._resource.table} into {self._target.path} failed: {exc}") from None

@@ -9,10 +9,23 @@
 It serves ``GET /api/engine/public/pipeline_runs``, ``/task_runs`` and ``/operations`` as the OpenAPI spec
 describes them (bearer auth, ``page``/``page_size``, 7-day ``time_from``/``time_to`` windows, the filters, 422
 details shaped like FastAPI's), from a history generated deterministically from the seed without holding it
-in memory. Runs move with the clock; an optional rate limit and ``fail_next`` exercise a client's retries.
+in memory. Runs move with the clock; an optional rate limit and ``fail_next`` exercise a client's retries, and
+``inject`` serves faulty pages (large records, an inconsistent window, odd values: see ``_faults``).
 """
 
 from eltops.orchestra.emulator._app import OrchestraEmulator
+from eltops.orchestra.emulator._faults import EmptyPage, Fault, PadField, SetValue, parse_fault
 from eltops.orchestra.emulator._model import BASE_PATH, DEFAULT_API_KEY, RecordedRequest, Volume
 
-__all__ = ["BASE_PATH", "DEFAULT_API_KEY", "OrchestraEmulator", "RecordedRequest", "Volume"]
+__all__ = [
+    "BASE_PATH",
+    "DEFAULT_API_KEY",
+    "EmptyPage",
+    "Fault",
+    "OrchestraEmulator",
+    "PadField",
+    "RecordedRequest",
+    "SetValue",
+    "Volume",
+    "parse_fault",
+]
