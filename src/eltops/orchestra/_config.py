@@ -31,6 +31,7 @@ __all__ = [
     "parse_interval",
     "parse_resources",
     "parse_time",
+    "parse_wait",
     "parse_window",
 ]
 
@@ -64,6 +65,8 @@ class LoadSettings:
     every_seconds: float | None
     json_output: bool
     batch_rows: int = DEFAULT_BATCH_ROWS
+    wait_seconds: float = 0.0
+    """How long to wait for another process writing the DuckDB file (``--wait``, ``ELTOPS_WAREHOUSE_WAIT``)."""
 
 
 def orchestra_settings(
@@ -115,6 +118,7 @@ def load_settings(
     api_url: str | None = None,
     json_output: bool = False,
     batch_rows: int = DEFAULT_BATCH_ROWS,
+    wait: float | None = None,
     cwd: Path | None = None,
 ) -> LoadSettings:
     """Everything ``load`` needs, validated: exit code 2 before any request when something is wrong."""
@@ -131,7 +135,19 @@ def load_settings(
         every_seconds=every_seconds,
         json_output=json_output,
         batch_rows=batch_rows,
+        wait_seconds=parse_wait(env, wait),
     )
+
+
+def parse_wait(env: EnvReader, wait: float | None) -> float:
+    """``--wait SECONDS`` (else ``ELTOPS_WAREHOUSE_WAIT``, else 0): how long to wait for a busy DuckDB file."""
+    seconds = wait
+    if seconds is None:
+        raw = env.get("ELTOPS_WAREHOUSE_WAIT")
+        seconds = _number(raw, "ELTOPS_WAREHOUSE_WAIT") if raw is not None else 0.0
+    if not 0 <= seconds <= 86400:
+        raise ConfigError(f"the wait for a busy warehouse must be seconds between 0 and 86400, got {seconds:g}")
+    return seconds
 
 
 def parse_resources(names: Sequence[str]) -> tuple[Resource, ...]:

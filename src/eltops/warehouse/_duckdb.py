@@ -24,6 +24,7 @@ import duckdb
 from eltops.orchestra._pages import Page, PageBatch
 from eltops.orchestra._records import LOADED_AT, Column, ColumnType, Resource
 from eltops.warehouse._ddl import SQL_TYPES, create_table_sql, quote
+from eltops.warehouse._lock import busy_error
 from eltops.warehouse._target import STATE_TABLE, LoadState, WarehouseError, WriteCounts
 
 if TYPE_CHECKING:
@@ -168,6 +169,9 @@ class DuckDbTarget:
             self._con.execute(f"ATTACH {_literal(str(path))} AS {_DATABASE} (ROW_GROUP_SIZE {row_group_rows})")
             self._con.execute(f"USE {_DATABASE}")
         except duckdb.Error as exc:
+            busy = busy_error(path, exc)
+            if busy is not None:
+                raise busy from None
             raise WarehouseError(f"cannot open the DuckDB database {path}: {exc}") from None
 
     @property
