@@ -34,6 +34,8 @@ from tests._clock import NOW, Clock
 KEY = "fuzz-orchestra-key-7f3a91"
 VOLUME = Volume(task_runs=250, days=6)  # three pages of task runs
 FIELDS = [column.source for column in TASK_RUNS.columns]
+TYPED = ["numberOfAttempts", "createdAt", "startedAt", "id", "taskParameters"]  # typed or checked: tried more often
+EDGES = [2**63, -(2**63) - 1, 2**64, 10**30, 2.5, -0.5, 1e300, -1, 0, "", "1e3", "2**63"]
 WsgiApp = Callable[..., Any]
 
 json_values = st.recursive(
@@ -95,7 +97,12 @@ class Truncate:
 Mutation = SetField | DropField | SetEnvelope | Truncate
 
 mutations = st.one_of(
-    st.builds(SetField, st.integers(0, 99), st.sampled_from(FIELDS), json_values),
+    st.builds(
+        SetField,
+        st.integers(0, 99),
+        st.sampled_from(TYPED) | st.sampled_from(FIELDS),
+        st.sampled_from(EDGES) | json_values,
+    ),
     st.builds(DropField, st.integers(0, 99), st.sampled_from(["id", "createdAt", *FIELDS])),
     st.builds(
         SetEnvelope,
