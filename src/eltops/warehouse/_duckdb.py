@@ -14,6 +14,7 @@ import contextlib
 import functools
 import itertools
 import json
+import re
 from collections.abc import Iterator, Sequence
 from datetime import datetime
 from pathlib import Path
@@ -90,8 +91,14 @@ needed 64 MB, a 30 MB one 192 MB). A statement larger than ``_STATEMENT_BYTES`` 
 by that much, and the limit goes back down after it."""
 
 
-_BATCH_BYTES = 16_000_000
-"""A batch of more JSON than this (one page of up to 32 MB) merges and commits with the memory limit raised."""
+_COMMIT_BYTES_PER_JSON_BYTE = 2
+"""A batch merges and commits (a checkpoint: its row groups are compressed and written) with the memory limit
+raised by twice its JSON (rounded up to a power of two), then lowered again: at 32 MB the checkpoint of a batch
+of 10,000 records of 1.2 KB now and then failed to pin a block, and one of a 30 MB page always did."""
+_ROW_GROUP_BYTES = 16_000_000
+"""Above this, the row group a checkpoint rewrites is added to the commit's memory: with records of 100 KB a row
+group of 10,240 rows holds 1 GB, and DuckDB pins the whole of it (measured: a checkpoint of 1,800 such rows failed
+at 128 MB). So memory stays flat in rows, and grows with the record size only for records of kilobytes."""
 
 
 def _statements(pages: Sequence[Page]) -> Iterator[list[Page]]:
@@ -108,9 +115,35 @@ def _statements(pages: Sequence[Page]) -> Iterator[list[Page]]:
         yield group
 
 
+def _power_of_two(size: int) -> int:
+    """The smallest power of two at or above ``size`` (DuckDB's buffers grow that way)."""
+    return 1 << max(0, size - 1).bit_length()
+
+
 def _parse_memory(size: int) -> int:
-    """Bytes of memory for parsing ``size`` bytes of JSON in one statement (the next power of two, times six)."""
-    return _BYTES_PER_JSON_BYTE * (1 << max(0, size - 1).bit_length())
+    """The extra memory a statement parsing ``size`` bytes of JSON needs (none for up to ``_STATEMENT_BYTES``)."""
+    return 0 if size <= _STATEMENT_BYTES else _BYTES_PER_JSON_BYTE * _power_of_two(size)
+
+
+def _commit_memory(size: int, rows: int, stored: int) -> int:
+    """The extra memory merging and checkpointing a batch of ``rows`` records in ``size`` bytes of JSON needs.
+
+    Twice the batch's JSON; and when the row group the checkpoint rewrites (the last one, holding the
+    ``stored`` rows' remainder and the batch's) would hold more than ``_ROW_GROUP_BYTES`` of such records, that
+    much again: DuckDB pins the whole row group to rewrite it.
+    """
+    extra = _COMMIT_BYTES_PER_JSON_BYTE * _power_of_two(size)
+    if rows:
+        open_rows = min(ROW_GROUP_ROWS, stored % ROW_GROUP_ROWS + rows)
+        row_group = open_rows * size // rows
+        if row_group > _ROW_GROUP_BYTES:
+            extra += row_group
+    return extra
+
+
+def _megabytes(limit: str) -> int:
+    match = re.fullmatch(r"\s*(\d+)\s*MB\s*", limit, re.IGNORECASE)
+    return int(match.group(1)) if match else 32
 
 
 @functools.cache
@@ -179,17 +212,21 @@ class DuckDbTarget:
         return f"DuckDB {self.path}"
 
     @contextlib.contextmanager
-    def memory_for(self, json_bytes: int, *, above: int = _STATEMENT_BYTES) -> Iterator[None]:
-        """Run statements over ``json_bytes`` of JSON with the memory they need, when that is more than ``above``."""
-        if not self._memory_limit or json_bytes <= above:
+    def more_memory(self, extra: int) -> Iterator[None]:
+        """Run statements with the memory limit raised by ``extra`` bytes (none: as it is), then lowered again."""
+        if not self._memory_limit or extra <= 0:
             yield
             return
-        self._con.execute(f"SET memory_limit = '{_parse_memory(json_bytes) // 1_000_000 + 32}MB'")
+        base = _megabytes(self._memory_limit)
+        self._con.execute(f"SET memory_limit = '{base + extra // 1_000_000 + 1}MB'")
         try:
             yield
         finally:
             with contextlib.suppress(duckdb.Error):  # back to the small pool: written blocks are not kept cached
                 self._con.execute(f"SET memory_limit = {_literal(self._memory_limit)}")
+
+    def _rows(self, resource: Resource) -> int:
+        return self._count(f"SELECT count(*) FROM {_q(resource.table)}")
 
     @property
     def connection(self) -> duckdb.DuckDBPyConnection:
@@ -361,7 +398,7 @@ class StagedBatch:
         for group in _statements(pages):
             size = sum(len(page.body) for page in group)
             try:
-                with self._target.memory_for(size):
+                with self._target.more_memory(_parse_memory(size)):
                     con.execute(f"INSERT INTO {table} {select}", [self._read, [page.body.decode() for page in group]])
             except (duckdb.ConversionException, duckdb.InvalidInputException):
                 self._rollback()  # the pages stay: the Arrow path types them all at commit
@@ -385,7 +422,8 @@ class StagedBatch:
         con = self._target.connection
         size = sum(len(page.body) for page in self._pages)
         try:
-            with self._target.memory_for(size, above=_BATCH_BYTES):
+            extra = _commit_memory(size, self._read, self._target._rows(self._resource))
+            with self._target.more_memory(extra):
                 counts = self._target.merge(self._resource, table, state)
                 con.execute(f"DROP TABLE {table}")
                 con.execute("COMMIT")
