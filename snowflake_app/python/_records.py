@@ -23,8 +23,11 @@ byte for byte, as a top-level module next to its handlers.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
+import math
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -276,34 +279,56 @@ def _dumps(value: JsonValue) -> str:
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
 
 
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+"""The range of an integer column (``BIGINT``, ``NUMBER(38,0)`` holds it too): nothing outside it is stored."""
+_INTEGER_TEXT = re.compile(r"\s*[+-]?\d+\s*")
+_EXACT_FLOAT = 2**53
+"""Beyond this a JSON number read as a float may not be the integer that was sent (2**63 + 1 reads as 2**63)."""
+
+
 def _integer(value: JsonValue, column: Column) -> int | None:
+    """An integer, exactly: a fraction, or a value outside 64 bits, is an error rather than a different number.
+
+    A float is taken only when it is integral and small enough to be exact (a JSON ``3.0``); a numeric string
+    only when it spells an integer.
+    """
     if value is None:
         return None
     if isinstance(value, bool):
         raise RecordError(f"{column.source} should be an integer, got {value!r}")
+    number: int | None = None
     if isinstance(value, int):
-        return value
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    if isinstance(value, str):
-        try:
-            return int(value)
-        except ValueError:
-            pass
-    raise RecordError(f"{column.source} should be an integer, got {value!r}")
+        number = value
+    elif isinstance(value, float):
+        if not value.is_integer():
+            raise RecordError(f"{column.source} should be an integer, got {value!r} (a fraction is not stored)")
+        if abs(value) > _EXACT_FLOAT:
+            raise RecordError(f"{column.source} is out of range for a 64-bit integer, got {value!r}")
+        number = int(value)
+    elif isinstance(value, str) and _INTEGER_TEXT.fullmatch(value):
+        number = int(value)
+    if number is None:
+        raise RecordError(f"{column.source} should be an integer, got {_shorten(value)}")
+    if not INT64_MIN <= number <= INT64_MAX:
+        raise RecordError(f"{column.source} is out of range for a 64-bit integer, got {_shorten(number)}")
+    return number
+
+
+def _shorten(value: JsonValue, limit: int = 60) -> str:
+    text = repr(value) if not isinstance(value, int) else str(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def _float(value: JsonValue, column: Column) -> float | None:
     if value is None:
         return None
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        return float(value)
-    if isinstance(value, str):
-        try:
-            return float(value)
-        except ValueError:
-            pass
-    raise RecordError(f"{column.source} should be a number, got {value!r}")
+    number: float | None = None
+    if isinstance(value, int | float | str) and not isinstance(value, bool):
+        with contextlib.suppress(ValueError, OverflowError):
+            number = float(value)
+    if number is None or not math.isfinite(number):
+        raise RecordError(f"{column.source} should be a finite number, got {_shorten(value)}")
+    return number
 
 
 def _timestamp(value: JsonValue, column: Column) -> datetime | None:

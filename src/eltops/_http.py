@@ -37,7 +37,11 @@ from eltops.errors import (
 
 log = logging.getLogger("eltops.http")
 
+DEFAULT_RETRY_AFTER_MAX = 120.0
+"""Seconds: the longest ``Retry-After`` obeyed (two minutes: more than a per-minute rate limit ever asks)."""
+
 __all__ = [
+    "DEFAULT_RETRY_AFTER_MAX",
     "ApiTransport",
     "RateLimiter",
     "RetryPolicy",
@@ -49,13 +53,19 @@ __all__ = [
 
 @dataclass(frozen=True, kw_only=True)
 class RetryPolicy:
-    """How hard to try: attempts per call, backoff bounds, and the per-request timeout."""
+    """How hard to try: attempts per call, backoff bounds, the longest ``Retry-After`` obeyed, the request timeout.
+
+    A server's ``Retry-After`` is honoured up to ``retry_after_max`` seconds: a longer one (``3600``) is waited
+    for that long only, then the request is tried again (and counts as an attempt), so one answer can never park
+    a job for an hour per attempt.
+    """
 
     attempts: int = 6
     wait_initial: float = 0.5
     wait_max: float = 30.0
     wait_exp_base: float = 2.0
     request_timeout: float = 30.0
+    retry_after_max: float = DEFAULT_RETRY_AFTER_MAX
 
 
 def is_retryable(exc: BaseException) -> bool:
@@ -233,23 +243,29 @@ class ApiTransport:
             if not is_retryable(exc):
                 return False
             failures += 1
-            wait = None
-            if isinstance(exc, httpx.HTTPStatusError):
-                wait = retry_after_seconds(exc.response)
-            if wait is None:
+            asked = retry_after_seconds(exc.response) if isinstance(exc, httpx.HTTPStatusError) else None
+            if asked is None:
                 wait = min(
                     self.retry.wait_max,
                     self.retry.wait_initial * self.retry.wait_exp_base ** (failures - 1),
                 )
+                why = "backoff"
+            elif asked > self.retry.retry_after_max:
+                wait = self.retry.retry_after_max
+                why = f"the server asked for {asked:.0f} s with Retry-After; waiting at most {wait:.0f} s"
+            else:
+                wait = asked
+                why = "as the server asked with Retry-After"
             if wait >= deadline.remaining():
                 gave_up_for_deadline = True
                 return False
             log.warning(
-                "%s %s %s; retrying in %.1f s (attempt %d of %d)",
+                "%s %s %s; retrying in %.1f s (%s; attempt %d of %d)",
                 method,
                 path,
                 _describe(exc),
                 wait,
+                why,
                 failures + 1,
                 self.retry.attempts,
             )

@@ -196,3 +196,25 @@ def test_rate_limiter_spaces_requests_evenly() -> None:
     for _ in range(3):
         limiter.acquire()
     assert slept == [1.0, 2.0]
+
+
+@pytest.mark.parametrize(
+    ("header", "cap", "logged"),
+    [
+        ("3600", 60.0, "retrying in 60.0 s (the server asked for 3600 s with Retry-After; waiting at most 60 s;"),
+        ("3600", 120.0, "retrying in 120.0 s (the server asked for 3600 s with Retry-After; waiting at most 120 s;"),
+        ("7", 60.0, "retrying in 7.0 s (as the server asked with Retry-After;"),
+        (None, 60.0, "retrying in 0.5 s (backoff;"),
+    ],
+)
+def test_retry_after_is_capped_and_the_wait_logged(
+    header: str | None, cap: float, logged: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A Retry-After beyond the policy's cap waits the cap only; the log says how long and why."""
+    headers = {"Retry-After": header} if header is not None else {}
+    handler, seen = _scripted(httpx.Response(429, headers=headers), httpx.Response(200, json={"ok": True}))
+    assert _api(handler, retry=RetryPolicy(retry_after_max=cap)).request_json("GET", "/x") == {"ok": True}
+    assert len(seen) == 2
+    assert [r.getMessage() for r in caplog.records if "retrying" in r.getMessage()] == [
+        f"GET /x answered HTTP 429; {logged} attempt 2 of 6)"
+    ]

@@ -263,7 +263,12 @@ def _corrupting(resource: str, page: str, body: bytes) -> Callable[[Any], Any]:
         ),
         (
             orjson.dumps(
-                {"page": 2, "pageSize": 100, "total": 600, "results": [{"id": "a", "numberOfAttempts": "many"}]}
+                {
+                    "page": 2,
+                    "pageSize": 100,
+                    "total": 600,
+                    "results": [{"id": "a", "numberOfAttempts": "many"}] + [{"id": f"b{i}"} for i in range(99)],
+                }
             ),
             "numberOfAttempts",
         ),

@@ -2,11 +2,23 @@
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 import time
 
 import pytest
 
-from eltops.orchestra.emulator import OrchestraEmulator, RecordedRequest
+from eltops.orchestra.emulator import (
+    EmptyPage,
+    Fault,
+    OrchestraEmulator,
+    PadField,
+    RecordedRequest,
+    SetValue,
+    parse_fault,
+)
+from eltops.orchestra.emulator._model import Resource as EmulatedResource
 from tests._clock import Clock
 from tests.orchestra_emulator.conftest import EmulatorFactory, client_for
 
@@ -83,3 +95,65 @@ def test_invalid_settings_are_refused(make_emulator: EmulatorFactory, kwargs: di
     """Nonsensical settings raise ValueError at construction."""
     with pytest.raises(ValueError, match="must be"):
         make_emulator(**kwargs)
+
+
+def test_injected_faults_change_the_pages_as_described(emulator: OrchestraEmulator) -> None:
+    """Padding, an empty page and a raw JSON value are served as asked; heal() brings back the real pages."""
+    emulator.inject(
+        PadField(EmulatedResource.TASK_RUNS, "message", 4096),
+        EmptyPage(EmulatedResource.TASK_RUNS, 2),
+        SetValue(EmulatedResource.TASK_RUNS, "numberOfAttempts", "123456789012345678901234567890"),
+    )
+    with client_for(emulator) as client:
+        first = client.get("/task_runs", params={"page_size": 10})
+        second = client.get("/task_runs", params={"page": 2, "page_size": 10})
+        pipeline_runs = client.get("/pipeline_runs", params={"page_size": 10}).json()
+        emulator.heal()
+        healed = client.get("/task_runs", params={"page": 2, "page_size": 10}).json()
+    page = json.loads(first.content)  # the standard library reads integers of any size
+    assert {len(r["message"]) for r in page["results"]} == {4096}
+    assert page["results"][0]["numberOfAttempts"] == 123456789012345678901234567890
+    assert all(isinstance(r["numberOfAttempts"], int) and r["numberOfAttempts"] < 100 for r in page["results"][1:])
+    assert second.json()["results"] == []
+    assert second.json()["total"] == page["total"] > 10
+    assert all(len(r.get("message") or "") < 4096 for r in pipeline_runs["results"]), "other resources unchanged"
+    assert len(healed["results"]) == 10
+
+
+@pytest.mark.parametrize(
+    ("spec", "fault"),
+    [
+        ("task-runs:pad:message:4096", PadField(EmulatedResource.TASK_RUNS, "message", 4096)),
+        ("operations:empty-page:2", EmptyPage(EmulatedResource.OPERATIONS, 2)),
+        (
+            'pipeline-runs:value:createdAt:"9999-12-31T23:59:59Z"',
+            SetValue(EmulatedResource.PIPELINE_RUNS, "createdAt", '"9999-12-31T23:59:59Z"'),
+        ),
+        ("task-runs:value:numberOfAttempts:2.5", SetValue(EmulatedResource.TASK_RUNS, "numberOfAttempts", "2.5")),
+    ],
+)
+def test_fault_specs_parse(spec: str, fault: Fault) -> None:
+    """The --fault forms name the resource, the kind and its arguments."""
+    assert parse_fault(spec) == fault
+
+
+@pytest.mark.parametrize(
+    "spec", ["jobs:pad:message:1", "task-runs:explode", "task-runs:pad:message:big", "task-runs:value:x:{", "x"]
+)
+def test_bad_fault_specs_are_refused(spec: str) -> None:
+    """A --fault that does not parse is a ValueError saying what is wrong."""
+    with pytest.raises(ValueError, match="fault"):
+        parse_fault(spec)
+
+
+def test_a_bad_fault_on_the_command_line_is_a_usage_error() -> None:
+    """eltops emulate orchestra --fault with a spec that does not parse exits 2, saying which."""
+    bad = subprocess.run(
+        [sys.executable, "-m", "eltops", "emulate", "orchestra", "--port", "0", "--fault", "nope"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert bad.returncode == 2
+    assert "fault 'nope'" in bad.stderr

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -337,3 +338,28 @@ def test_each_committed_batch_is_checkpointed_into_small_row_groups(tmp_path: Pa
     reopened = DuckDbTarget(path)
     assert len(rows_of(reopened, TASK_RUNS)) == 6000
     reopened.close()
+
+
+@pytest.mark.parametrize(
+    ("literal", "message"),
+    [
+        ("2.5", "numberOfAttempts should be an integer, got 2.5"),
+        ("-9223372036854775809", "numberOfAttempts is out of range for a 64-bit integer"),
+        ("9223372036854775808", "numberOfAttempts is out of range for a 64-bit integer, got 9223372036854775808"),
+        ("18446744073709551616", "numberOfAttempts is out of range for a 64-bit integer"),
+        ("123456789012345678901234567890", "numberOfAttempts is out of range for a 64-bit integer"),
+        ("1e300", "numberOfAttempts is out of range for a 64-bit integer"),
+    ],
+)
+def test_odd_numbers_fail_naming_page_and_field_in_every_target(target: Target, literal: str, message: str) -> None:
+    """A fraction or a number outside 64 bits fails the batch naming page and field (DuckDB, Arrow, Snowflake)."""
+    target.prepare([TASK_RUNS])
+    good = orjson.dumps({"page": 1, "pageSize": 100, "total": 0, "results": [task_run("a", "RUNNING")]})
+    odd = orjson.dumps(
+        {"page": 2, "pageSize": 100, "total": 0, "results": [task_run("b", "RUNNING", numberOfAttempts="@")]}
+    ).replace(b'"@"', literal.encode())
+    pages = tuple(parse_page(PageQuery(TASK_RUNS, page=n), body) for n, body in ((1, good), (2, odd)))
+    with pytest.raises(ApiResponseError, match=rf"task-runs page 2 .*bad record: result 0: {re.escape(message)}"):
+        target.write_batch(TASK_RUNS, PageBatch(TASK_RUNS, pages), LoadState(CURSOR))
+    assert target.values(TASK_RUNS, "id", where="status", equals="RUNNING") == []
+    assert target.read_state(TASK_RUNS) == LoadState(None)

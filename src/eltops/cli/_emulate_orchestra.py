@@ -51,6 +51,14 @@ from eltops.orchestra.emulator import BASE_PATH, DEFAULT_API_KEY, Volume
     help="Serve RESOURCE (pipeline_runs, task_runs, operations) without time_from/time_to over the last HOURS "
     "instead of 7 days, e.g. task_runs=24. Repeatable.",
 )
+@click.option(
+    "--fault",
+    "faults",
+    multiple=True,
+    metavar="SPEC",
+    help="Serve faulty pages: RESOURCE:pad:FIELD:SIZE, RESOURCE:empty-page:PAGE or RESOURCE:value:FIELD:JSON "
+    "(repeatable), e.g. task-runs:pad:message:4096.",
+)
 def orchestra_emulator(
     host: str,
     port: int,
@@ -62,10 +70,11 @@ def orchestra_emulator(
     latency: float,
     pipelines_file: Path | None,
     default_windows: tuple[str, ...],
+    faults: tuple[str, ...],
 ) -> None:
     """Serve Orchestra's pipeline_runs, task_runs and operations endpoints, offline, with generated history."""
     from eltops._serve import make_loopback_server
-    from eltops.orchestra.emulator import DEFAULT_PIPELINES, OrchestraEmulator
+    from eltops.orchestra.emulator import DEFAULT_PIPELINES, OrchestraEmulator, parse_fault
     from eltops.orchestra.emulator import load_pipelines as load_pipeline_scripts
 
     try:
@@ -80,6 +89,7 @@ def orchestra_emulator(
             pipelines=pipelines,
             default_windows=_parse_default_windows(default_windows),
         )
+        emulator.inject(*(parse_fault(spec) for spec in faults))
     except ValueError as exc:
         raise click.BadParameter(str(exc)) from None
     server = make_loopback_server(emulator.wsgi_app, host=host, port=port)

@@ -34,7 +34,7 @@ from eltops.orchestra import (
     parse_window,
 )
 from eltops.secrets import EnvReader
-from eltops.warehouse import Target, WriteCounts, open_target
+from eltops.warehouse import Target, WriteCounts, open_target, open_when_free
 
 if TYPE_CHECKING:  # the client (httpx) and rich are imported once the input is known to be good
     from rich.progress import TaskID
@@ -45,6 +45,7 @@ if TYPE_CHECKING:  # the client (httpx) and rich are imported once the input is 
 log = logging.getLogger("eltops.orchestra")
 
 _RESOURCE_NAMES = [r.name for r in RESOURCES]
+_WAIT_HINT = "; load again once it has finished, or wait for it with --wait SECONDS (ELTOPS_WAREHOUSE_WAIT)"
 
 
 @click.group()
@@ -52,7 +53,8 @@ def orchestra() -> None:
     """Orchestra: run a pipeline from CI, read run metadata pages, or load them into DuckDB or Snowflake.
 
     Needs ORCHESTRA_API_KEY (a DATAOPS_VAULT(...) reference works); ORCHESTRA_API_URL picks another base URL.
-    Exit codes: 0 success, 1 warehouse error, 2 bad input (before any request), 4 API error.
+    Exit codes: 0 success, 1 warehouse error (also: another process is writing the DuckDB file), 2 bad input
+    (before any request), 3 --wait ran out while another process was writing the file, 4 API error.
     """
 
 
@@ -93,7 +95,7 @@ def get(
     settings = orchestra_settings(EnvReader(app.env), api_url=api_url, rate_limit=0)
     from eltops.orchestra import OrchestraClient
 
-    with OrchestraClient.create(api_url=settings.api_url, api_key=settings.api_key) as client:
+    with OrchestraClient.create(api_url=settings.api_url, api_key=settings.api_key, retry=settings.retry) as client:
         body = client.get_body(query)
     try:
         app.output.result(orjson.dumps(orjson.loads(body), option=orjson.OPT_INDENT_2).decode())
@@ -119,6 +121,13 @@ def get(
     default=DEFAULT_BATCH_ROWS,
     help="Rows per warehouse transaction.",
 )
+@click.option(
+    "--wait",
+    type=float,
+    metavar="SECONDS",
+    help="When another process is writing the DuckDB file, wait this long for it (default 0: fail at once). "
+    "[ELTOPS_WAREHOUSE_WAIT]",
+)
 @click.option("--json", "json_output", is_flag=True, help="Print the load summary as JSON on stdout.")
 @pass_app
 def load(
@@ -131,6 +140,7 @@ def load(
     rate_limit: float | None,
     api_url: str | None,
     batch_rows: int,
+    wait: float | None,
     json_output: bool,
 ) -> int:
     """Load RESOURCES (pipeline-runs task-runs operations; all when none) into the warehouse, incrementally.
@@ -148,6 +158,7 @@ def load(
         rate_limit=rate_limit,
         api_url=api_url,
         batch_rows=batch_rows,
+        wait=wait,
         json_output=json_output,
     )
     out = app.output
@@ -159,6 +170,7 @@ def load(
         api_key=orchestra_cfg.api_key,
         rate_limit_per_minute=orchestra_cfg.rate_limit_per_minute,
         concurrency=orchestra_cfg.concurrency,
+        retry=orchestra_cfg.retry,
     )
     with client:
         if settings.every_seconds is None:
@@ -176,7 +188,7 @@ def _load_once(
     full_refresh: bool,
 ) -> LoadResult:
     """One load; the warehouse is open only while it runs (so others can use a DuckDB file between loads)."""
-    target = open_target(settings.target)
+    target = open_when_free(lambda: open_target(settings.target), wait_seconds=settings.wait_seconds, hint=_WAIT_HINT)
     try:
         return _load_into(app, client, target, settings, since, full_refresh)
     finally:

@@ -7,9 +7,9 @@ from pathlib import Path
 import click
 
 from eltops.cli._app import AppContext, pass_app
-from eltops.orchestra._config import parse_time
+from eltops.orchestra._config import parse_time, parse_wait
 from eltops.secrets import EnvReader
-from eltops.warehouse import parse_target
+from eltops.warehouse import open_when_free, parse_target
 
 
 @click.command(context_settings={"show_default": True})
@@ -18,15 +18,26 @@ from eltops.warehouse import parse_target
 )
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=Path("report.html"), help="HTML file.")
 @click.option("--since", metavar="DATE", help="Only runs created on or after this date or ISO-8601 time.")
+@click.option(
+    "--wait",
+    type=float,
+    metavar="SECONDS",
+    help="When a load is writing the DuckDB file, wait this long for it (default 0). [ELTOPS_WAREHOUSE_WAIT]",
+)
 @pass_app
-def report(app: AppContext, source: str | None, out: Path, since: str | None) -> None:
+def report(app: AppContext, source: str | None, out: Path, since: str | None, wait: float | None) -> None:
     """Write one self-contained HTML report of the run history: runs over time, durations, failures, operations."""
     env = EnvReader(app.env)
     spec = parse_target(source or env.get("ELTOPS_WAREHOUSE"), env)
     since_moment = parse_time(since, "--since") if since else None
+    wait_seconds = parse_wait(env, wait)
     from eltops.report import write_report  # DuckDB and Plotly, once the input is known to be good
 
-    data = write_report(spec, out, since=since_moment)
+    data = open_when_free(
+        lambda: write_report(spec, out, since=since_moment),
+        wait_seconds=wait_seconds,
+        hint="; run the report again once it has finished, or wait for it with --wait SECONDS",
+    )
     head = data.headline
     app.output.line(
         f"Wrote {out.resolve()}: {head.pipeline_runs:,} pipeline runs, {head.task_runs:,} task runs, "

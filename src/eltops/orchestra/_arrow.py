@@ -51,7 +51,12 @@ def _column_array(column: Column, values: list[JsonValue]) -> pa.Array[Any]:
             return pa.array(values, pa.string()).cast(column.arrow_type)
         if kind is ColumnType.FLOAT:
             return pa.array(values, pa.float64(), from_pandas=False)
-        return pa.array(values, column.arrow_type)
+        if kind is ColumnType.INTEGER:
+            # Arrow would truncate 2.5 to 2 and wrap what does not fit: only plain ints go through as they are
+            if all(type(v) is int or v is None for v in values):
+                return pa.array(values, column.arrow_type)
+        else:
+            return pa.array(values, column.arrow_type)
     except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, ValueError, OverflowError):
         pass
     convert = _CONVERTERS[kind]
@@ -76,15 +81,17 @@ def page_to_arrow(resource: Resource, results: Sequence[Any]) -> pa.Table:
 
 
 _STRUCT_TYPES: dict[str, pa.StructType] = {}
+_SEPARATE = (ColumnType.JSON, ColumnType.INTEGER)
+"""Columns the struct conversion would get wrong: JSON is serialised; Arrow truncates a float into an integer."""
 
 
 def _struct_type(resource: Resource) -> pa.StructType:
-    """The API object as an Arrow struct (JSON columns left out: they are serialised separately)."""
+    """The API object as an Arrow struct (JSON and integer columns left out: they are converted separately)."""
     if resource.name not in _STRUCT_TYPES:
         fields = [
             pa.field(c.source, pa.string() if c.type is ColumnType.TIMESTAMP else c.arrow_type)
             for c in resource.columns
-            if c.type is not ColumnType.JSON
+            if c.type not in _SEPARATE
         ]
         _STRUCT_TYPES[resource.name] = pa.struct(fields)
     return _STRUCT_TYPES[resource.name]
@@ -96,7 +103,7 @@ def _page_to_arrow_fast(resource: Resource, results: Sequence[Any]) -> pa.Table:
     assert isinstance(struct, pa.StructArray)
     arrays: list[pa.Array[Any]] = []
     for column in resource.columns:
-        if column.type is ColumnType.JSON:
+        if column.type in _SEPARATE:
             arrays.append(_column_array(column, [r.get(column.source) for r in results]))
         elif column.type is ColumnType.TIMESTAMP:
             arrays.append(struct.field(column.source).cast(column.arrow_type))

@@ -15,7 +15,8 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
+from email.utils import parsedate_to_datetime
 from typing import Any, TypeVar
 from urllib.parse import quote
 
@@ -24,7 +25,7 @@ import httpx
 from eltops import __version__
 from eltops._deadline import NO_DEADLINE, Deadline
 from eltops._http import ApiTransport, RateLimiter, RetryPolicy
-from eltops.errors import ApiResponseError, ApiStatusError, ConfigError
+from eltops.errors import ApiError, ApiResponseError, ApiStatusError, ConfigError
 from eltops.orchestra import _plan
 from eltops.orchestra._pages import Page, PageBatch, parse_page
 from eltops.orchestra._plan import (
@@ -47,6 +48,7 @@ __all__ = [  # the planning names are _plan's and the page types _pages', re-exp
     "DEFAULT_API_URL",
     "DEFAULT_CONCURRENCY",
     "IDS_PER_REQUEST",
+    "LOCAL_CLOCK_MARGIN",
     "MAX_PAGE_SIZE",
     "MAX_WINDOW",
     "TASK_RUNS_PAGE_SIZE",
@@ -66,6 +68,18 @@ log = logging.getLogger("eltops.orchestra")
 
 TASK_RUNS_PAGE_SIZE = 50
 """The most ``GET /pipeline_runs/{id}/task_runs`` gives per page (the spec's maximum)."""
+DATE_RESOLUTION = timedelta(seconds=1)
+"""A ``Date`` header has whole seconds: a record created in that second may be up to this much later."""
+LOCAL_CLOCK_MARGIN = timedelta(minutes=5)
+"""How far this machine's clock may lag the API's before a timestamp counts as from the future.
+
+Both bounds stay under the load's look-back (:data:`~eltops.orchestra._plan.LOOKBACK`, 10 minutes), so a cursor
+at the bound never skips a record created before the next load's start."""
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -114,7 +128,9 @@ class OrchestraClient:
         *,
         concurrency: int = DEFAULT_CONCURRENCY,
         recipe: ClientRecipe | None = None,
+        wall_clock: Callable[[], datetime] = _utc_now,
     ) -> None:
+        """``wall_clock``: this machine's UTC time, the bound on timestamps when the API sends no ``Date``."""
         if concurrency < 1:
             raise ConfigError(f"the concurrency must be 1 or more, got {concurrency}")
         self._api = transport
@@ -124,6 +140,7 @@ class OrchestraClient:
         self._pool: ThreadPoolExecutor | None = None
         self._lock = threading.Lock()
         self._requests = 0
+        self._wall_clock = wall_clock
 
     @classmethod
     def create(
@@ -174,15 +191,36 @@ class OrchestraClient:
     # -- single requests ------------------------------------------------------------------------------------
 
     def get_body(self, query: PageQuery, deadline: Deadline = NO_DEADLINE) -> bytes:
-        """The raw body of one page (what ``eltops orchestra get`` prints)."""
-        response = self._api.request("GET", query.resource.path, params=query.params(), deadline=deadline)
-        with self._lock:
-            self._requests += 1
-        return response.content
+        """The raw body of one page (what ``eltops orchestra get`` prints); an API error names resource and page."""
+        return self._get(query, deadline).content
 
     def get_page(self, query: PageQuery, deadline: Deadline = NO_DEADLINE) -> Page:
-        """One page, checked (envelope, ids, window column) and kept as the bytes the API sent."""
-        return parse_page(query, self.get_body(query, deadline))
+        """One page, checked (envelope, ids, window column) and kept as the bytes the API sent.
+
+        A window timestamp later than the API's own clock (its ``Date`` header, else this machine's clock plus
+        :data:`LOCAL_CLOCK_MARGIN`) is kept in the page but not in its ``newest``: it never becomes the cursor.
+        """
+        response = self._get(query, deadline)
+        return parse_page(query, response.content, not_after=self._latest_plausible(response))
+
+    def _get(self, query: PageQuery, deadline: Deadline) -> httpx.Response:
+        try:
+            response = self._api.request("GET", query.resource.path, params=query.params(), deadline=deadline)
+        except ApiError as exc:
+            raise _naming_page(exc, query) from None
+        with self._lock:
+            self._requests += 1
+        return response
+
+    def _latest_plausible(self, response: httpx.Response) -> tuple[datetime, str]:
+        """The latest creation time this answer can hold, and whose clock says so."""
+        try:
+            dated = parsedate_to_datetime(response.headers.get("Date", ""))
+        except (TypeError, ValueError):
+            dated = None
+        if dated is not None and dated.tzinfo is not None:
+            return dated + DATE_RESOLUTION, "the API's clock (its Date header)"
+        return self._wall_clock() + LOCAL_CLOCK_MARGIN, "this machine's clock"
 
     # -- whole listings ---------------------------------------------------------------------------------------
 
@@ -200,11 +238,13 @@ class OrchestraClient:
         disagree (the listing changed under it) is followed by another; records may then be yielded twice, which
         the loader's merge on ``id`` absorbs.
         """
-        return _plan.iter_window(self.get_page, resource, window, filters, page_size=page_size, map_pages=self._map)
+        return _listing(
+            _plan.iter_window(self.get_page, resource, window, filters, page_size=page_size, map_pages=self._map)
+        )
 
     def iter_ids(self, resource: Resource, records: Sequence[tuple[str, datetime]]) -> Iterator[Page]:
         """Re-read records by id (each with its creation time, so every request has a window that holds it)."""
-        return _plan.iter_ids(self.get_page, resource, records, map_pages=self._map)
+        return _listing(_plan.iter_ids(self.get_page, resource, records, map_pages=self._map))
 
     def _map(self, fn: Callable[[T], R], items: Iterable[T]) -> Iterator[R]:
         """``fn`` over ``items`` on the client's threads, results in order, at most twice the concurrency in flight."""
@@ -315,3 +355,22 @@ def _range_total(content_range: str | None, fallback: int) -> int:
         if total.isdigit():
             return int(total)
     return fallback
+
+
+def _naming_page(exc: ApiError, query: PageQuery) -> ApiError:
+    """The same error, its message prefixed with the page it was reading (resource, page, window, filters)."""
+    return type(exc)(
+        f"reading {query.describe()}: {exc}",
+        method=exc.method,
+        url=exc.url,
+        status_code=exc.status_code,
+        api_code=exc.api_code,
+    )
+
+
+def _listing(pages: Iterator[Page]) -> Iterator[Page]:
+    """The walk's pages; a listing that never agrees with itself is an API error (exit 4)."""
+    try:
+        yield from pages
+    except _plan.ListingError as exc:
+        raise ApiResponseError(str(exc)) from None

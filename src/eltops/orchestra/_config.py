@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, time
 from pathlib import Path
 
+from eltops._http import DEFAULT_RETRY_AFTER_MAX, RetryPolicy
 from eltops._url import validate_base_url
 from eltops.errors import ConfigError
 from eltops.orchestra._plan import (
@@ -37,6 +38,7 @@ __all__ = [
     "parse_interval",
     "parse_resources",
     "parse_time",
+    "parse_wait",
     "parse_window",
 ]
 
@@ -49,6 +51,13 @@ class OrchestraSettings:
     api_key: Secret
     rate_limit_per_minute: float | None  # None: no client-side limit
     concurrency: int = DEFAULT_CONCURRENCY
+    retry_after_max: float = DEFAULT_RETRY_AFTER_MAX
+    """Seconds: the longest ``Retry-After`` obeyed (``ORCHESTRA_RETRY_AFTER_MAX``)."""
+
+    @property
+    def retry(self) -> RetryPolicy:
+        """The HTTP retry policy these settings ask for."""
+        return RetryPolicy(retry_after_max=self.retry_after_max)
 
 
 @dataclass(frozen=True)
@@ -63,12 +72,15 @@ class LoadSettings:
     every_seconds: float | None
     json_output: bool
     batch_rows: int = DEFAULT_BATCH_ROWS
+    wait_seconds: float = 0.0
+    """How long to wait for another process writing the DuckDB file (``--wait``, ``ELTOPS_WAREHOUSE_WAIT``)."""
 
 
 def orchestra_settings(
     env: EnvReader, *, api_url: str | None = None, rate_limit: float | None = None
 ) -> OrchestraSettings:
-    """``ORCHESTRA_API_KEY`` (vault references work), ``ORCHESTRA_API_URL``, ``ORCHESTRA_RATE_LIMIT``."""
+    """``ORCHESTRA_API_KEY`` (vault references work), ``ORCHESTRA_API_URL``, ``ORCHESTRA_RATE_LIMIT``,
+    ``ORCHESTRA_CONCURRENCY`` and ``ORCHESTRA_RETRY_AFTER_MAX``."""
     key = env.secret("ORCHESTRA_API_KEY")
     if key is None:
         raise ConfigError(
@@ -86,8 +98,18 @@ def orchestra_settings(
         concurrency = int(_number(concurrency_raw, "ORCHESTRA_CONCURRENCY"))
         if not 1 <= concurrency <= 32:
             raise ConfigError(f"ORCHESTRA_CONCURRENCY must be between 1 and 32, got {concurrency_raw!r}")
+    retry_after_raw = env.get("ORCHESTRA_RETRY_AFTER_MAX")
+    retry_after_max = DEFAULT_RETRY_AFTER_MAX
+    if retry_after_raw is not None:
+        retry_after_max = _number(retry_after_raw, "ORCHESTRA_RETRY_AFTER_MAX")
+        if not 0 <= retry_after_max <= 86400:
+            raise ConfigError(f"ORCHESTRA_RETRY_AFTER_MAX must be seconds between 0 and 86400, got {retry_after_raw!r}")
     return OrchestraSettings(
-        api_url=url, api_key=key, rate_limit_per_minute=rate_limit or None, concurrency=concurrency
+        api_url=url,
+        api_key=key,
+        rate_limit_per_minute=rate_limit or None,
+        concurrency=concurrency,
+        retry_after_max=retry_after_max,
     )
 
 
@@ -103,6 +125,7 @@ def load_settings(
     api_url: str | None = None,
     json_output: bool = False,
     batch_rows: int = DEFAULT_BATCH_ROWS,
+    wait: float | None = None,
     cwd: Path | None = None,
 ) -> LoadSettings:
     """Everything ``load`` needs, validated: exit code 2 before any request when something is wrong."""
@@ -119,7 +142,19 @@ def load_settings(
         every_seconds=every_seconds,
         json_output=json_output,
         batch_rows=batch_rows,
+        wait_seconds=parse_wait(env, wait),
     )
+
+
+def parse_wait(env: EnvReader, wait: float | None) -> float:
+    """``--wait SECONDS`` (else ``ELTOPS_WAREHOUSE_WAIT``, else 0): how long to wait for a busy DuckDB file."""
+    seconds = wait
+    if seconds is None:
+        raw = env.get("ELTOPS_WAREHOUSE_WAIT")
+        seconds = _number(raw, "ELTOPS_WAREHOUSE_WAIT") if raw is not None else 0.0
+    if not 0 <= seconds <= 86400:
+        raise ConfigError(f"the wait for a busy warehouse must be seconds between 0 and 86400, got {seconds:g}")
+    return seconds
 
 
 def parse_resources(names: Sequence[str]) -> tuple[Resource, ...]:

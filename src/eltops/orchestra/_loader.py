@@ -20,8 +20,9 @@ For each resource:
    redoes; merging on ``id`` makes redoing it harmless.
 
 Pages travel as the bytes the API sent (checked by the client: envelope, ids, window column); the target
-types the values (DuckDB parses the JSON itself, others build Arrow from it). Memory stays flat: a bounded
-queue between fetcher and writer, one batch open at a time, and each batch dropped once written.
+types the values (DuckDB parses the JSON itself, others build Arrow from it). Memory stays flat, in rows and in
+record size: a queue between fetcher and writer bounded in pages and in bytes, one batch open at a time, bounded
+in rows and in bytes, and each batch dropped once written.
 """
 
 from __future__ import annotations
@@ -46,7 +47,9 @@ if TYPE_CHECKING:  # the client (httpx) is imported by whoever builds it, not by
     from eltops.orchestra._client import OrchestraClient
 
 __all__ = [
+    "DEFAULT_BATCH_BYTES",
     "DEFAULT_BATCH_ROWS",
+    "DEFAULT_QUEUE_BYTES",
     "LOOKBACK",
     "OPEN_RUN_HORIZON",
     "LoadPlan",
@@ -60,8 +63,15 @@ __all__ = [
 
 log = logging.getLogger("eltops.orchestra")
 
+DEFAULT_BATCH_BYTES = 16_000_000
+"""A batch is also committed once its pages hold this much JSON: rows of 4 KB make batches of 4,000 rows, not 10,000,
+so what a batch keeps in memory (its pages, DuckDB's staging table) is bounded by bytes, whatever the records."""
+DEFAULT_QUEUE_BYTES = 32_000_000
+"""Bytes of pages waiting between fetch and writer (at least one page, at most ``queue_pages``)."""
 STAGE_PAGES = 10
-"""Pages handed to the batch at a time, as they arrive: the target types them while the fetch goes on."""
+STAGE_BYTES = 2_000_000
+"""Pages are handed to the batch ten at a time, or as soon as they hold this much: the target types them while
+the fetch goes on."""
 
 
 def _utc_now() -> datetime:
@@ -161,8 +171,10 @@ class Loader:
         *,
         progress: LoadProgress | None = None,
         batch_rows: int = DEFAULT_BATCH_ROWS,
+        batch_bytes: int = DEFAULT_BATCH_BYTES,
         clock: Callable[[], datetime] = _utc_now,
         queue_pages: int = 64,
+        queue_bytes: int = DEFAULT_QUEUE_BYTES,
         fetch_in: Literal["auto", "thread", "process"] = "auto",
     ) -> None:
         """``fetch_in``: where pages are fetched; ``auto`` is a process of its own when the client has a recipe."""
@@ -177,8 +189,10 @@ class Loader:
             self.fetcher = ThreadFetcher(client)
         self.progress: LoadProgress = progress or QuietProgress()
         self.batch_rows = batch_rows
+        self.batch_bytes = batch_bytes
         self.clock = clock
         self.queue_pages = queue_pages
+        self.queue_bytes = queue_bytes
 
     def load(
         self,
@@ -247,6 +261,8 @@ class _Writer:
         self._plan = plan
         self._outcome = outcome
         self._queue: queue.Queue[object] = queue.Queue(maxsize=loader.queue_pages)
+        self._queued_bytes = 0  # of the pages in the queue; bounded by loader.queue_bytes (one page always fits)
+        self._room = threading.Condition()
         self._thread = threading.Thread(target=self._run, name="eltops-writer", daemon=True)
         self._error: BaseException | None = None
         self._stop = threading.Event()
@@ -256,16 +272,32 @@ class _Writer:
         self._thread.start()
 
     def put(self, item: object) -> None:
-        """Hand over an item, waiting while the queue is full; re-raises the writer's error if it stopped."""
+        """Hand over an item, waiting while the queue is full (in pages or bytes); re-raises the writer's error."""
+        size = len(item.body) if isinstance(item, Page) else 0
         while True:
             if self._error is not None or not self._thread.is_alive():
                 self.join_and_raise()
                 raise RuntimeError("the writer stopped unexpectedly")  # pragma: no cover
+            with self._room:
+                if self._queued_bytes and self._queued_bytes + size > self._loader.queue_bytes:
+                    self._room.wait(timeout=0.2)
+                    continue
             try:
                 self._queue.put(item, timeout=0.2)
-                return
             except queue.Full:
                 continue
+            with self._room:
+                self._queued_bytes += size
+            return
+
+    def _take(self) -> object:
+        """The next item (raises ``queue.Empty`` after a short wait), its bytes given back to the producer."""
+        item = self._queue.get(timeout=0.2)
+        if isinstance(item, Page):
+            with self._room:
+                self._queued_bytes -= len(item.body)
+                self._room.notify_all()
+        return item
 
     def abort(self) -> None:
         """Stop after the batch being written (an unfinished batch is not written; the next load redoes it)."""
@@ -289,17 +321,22 @@ class _Writer:
                     self._queue.get_nowait()
                 except queue.Empty:
                     break
+            with self._room:
+                self._queued_bytes = 0
+                self._room.notify_all()
 
     def _consume(self) -> None:
         resource = self._plan.resource
         batch = self._loader.target.begin_batch(resource)
         pending: list[Page] = []  # pages not yet handed to the batch
-        rows = 0  # rows in the batch, handed over or pending
+        pending_bytes = 0
+        rows = size = 0  # rows and JSON bytes in the batch, handed over or pending
         dirty_state = False
+        loader = self._loader
         try:
             while not self._stop.is_set():
                 try:
-                    item = self._queue.get(timeout=0.2)
+                    item = self._take()
                 except queue.Empty:
                     continue
                 if item is _END:
@@ -313,14 +350,21 @@ class _Writer:
                         dirty_state = True
                     continue
                 assert isinstance(item, Page)
+                if rows and size + len(item.body) > loader.batch_bytes:  # a big page starts the next batch
+                    self._commit(batch, pending)
+                    batch, pending, dirty_state = loader.target.begin_batch(resource), [], False
+                    rows = size = pending_bytes = 0
                 pending.append(item)
                 rows += item.rows
-                if rows >= self._loader.batch_rows:
+                size += len(item.body)
+                pending_bytes += len(item.body)
+                if rows >= loader.batch_rows or size >= loader.batch_bytes:
                     self._commit(batch, pending)
-                    batch, pending, rows, dirty_state = self._loader.target.begin_batch(resource), [], 0, False
-                elif len(pending) >= STAGE_PAGES:
+                    batch, pending, dirty_state = loader.target.begin_batch(resource), [], False
+                    rows = size = pending_bytes = 0
+                elif len(pending) >= STAGE_PAGES or pending_bytes >= STAGE_BYTES:
                     batch.add(pending)
-                    pending = []
+                    pending, pending_bytes = [], 0
         finally:
             batch.discard()  # nothing once committed; else the load stopped mid-batch, and the next load redoes it
 

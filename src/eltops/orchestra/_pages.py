@@ -10,6 +10,7 @@ write_pandas) call :meth:`PageBatch.to_arrow`, which types the records with
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -24,7 +25,13 @@ from eltops.orchestra._records import RecordError, Resource, _check_ids, _timest
 if TYPE_CHECKING:
     import pyarrow as pa
 
-__all__ = ["Page", "PageBatch", "parse_page"]
+__all__ = ["MAX_PAGE_BYTES", "Page", "PageBatch", "parse_page"]
+
+log = logging.getLogger("eltops.orchestra")
+
+MAX_PAGE_BYTES = 32_000_000
+"""The largest page body loaded (100 records of about 320 KB): the fetch holds a few pages at once, and DuckDB
+parses one in memory (about six times its size). A larger page fails naming its page and size."""
 
 
 @dataclass(frozen=True)
@@ -76,15 +83,31 @@ class PageBatch:
         return pa.concat_tables([page.to_arrow() for page in self.pages])
 
 
-def parse_page(query: PageQuery, body: bytes) -> Page:
-    """Decode and check one response body; any defect raises ``ApiResponseError`` naming the resource and page."""
+def parse_page(query: PageQuery, body: bytes, *, not_after: tuple[datetime, str] | None = None) -> Page:
+    """Decode and check one response body; any defect raises ``ApiResponseError`` naming the resource and page.
+
+    ``not_after`` is the latest plausible window timestamp and whose clock it comes from: a later one (a
+    ``createdAt`` of 9999-12-31) is logged and left out of the page's ``newest``, so it never becomes the load
+    cursor (which would make every later load skip what was created in between). The record itself is kept.
+    """
+    if len(body) > MAX_PAGE_BYTES:
+        raise ApiResponseError(
+            f"Orchestra answered {query.describe()} with {_megabytes(len(body))} of JSON, more than the "
+            f"{_megabytes(MAX_PAGE_BYTES)} eltops loads in one page (records of about "
+            f"{_megabytes(MAX_PAGE_BYTES // query.page_size)} each at most): the load stops here, and its cursor does "
+            "not move past this window"
+        )
     results, total, page_size = _decode(query, body)
     try:
         _check_ids(results)
-        newest = _newest(query.resource, results)
+        newest = _newest(query, results, not_after)
     except RecordError as exc:
         raise _bad_record(query, exc) from None
     return Page(query=query, total=total, page_size=page_size, rows=len(results), body=body, newest=newest)
+
+
+def _megabytes(size: int) -> str:
+    return f"{size / 1_000_000:.1f} MB"
 
 
 def _decode(query: PageQuery, body: bytes) -> tuple[list[Any], int, int]:
@@ -102,14 +125,34 @@ def _bad_record(query: PageQuery, exc: RecordError) -> ApiResponseError:
     return ApiResponseError(f"Orchestra answered {query.describe()} with a bad record: {exc}")
 
 
-def _newest(resource: Resource, results: list[Any]) -> datetime | None:
+def _newest(query: PageQuery, results: list[Any], not_after: tuple[datetime, str] | None) -> datetime | None:
+    resource = query.resource
     column = resource.column(resource.window_column)
     newest: datetime | None = None
+    future: list[tuple[int, datetime]] = []
     for position, record in enumerate(results):
         try:
             value = _timestamp(record.get(column.source), column)
         except RecordError as exc:
             raise RecordError(f"result {position}: {exc}") from None
-        if value is not None and (newest is None or value > newest):
+        if value is None:
+            continue
+        if not_after is not None and value > not_after[0]:
+            future.append((position, value))
+        elif newest is None or value > newest:
             newest = value
+    if future and not_after is not None:
+        position, value = future[0]
+        log.warning(
+            "%s: %d record%s with a %s later than %s (%s), such as result %d at %s: stored as sent, "
+            "but not used as the load cursor",
+            query.describe(),
+            len(future),
+            "s" if len(future) != 1 else "",
+            column.source,
+            not_after[1],
+            not_after[0].isoformat(),
+            position,
+            value.isoformat(),
+        )
     return newest

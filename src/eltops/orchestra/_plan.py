@@ -54,6 +54,7 @@ __all__ = [
     "iter_window",
     "page_count",
     "plan_load",
+    "rows_owed",
     "unpack_listing",
     "walk_windows",
     "window_is_stable",
@@ -269,13 +270,34 @@ def iter_window(
 
 
 def _walk_in_order(get_page: Callable[[PageQuery], P], first: P) -> Iterator[P]:
-    """Page after page until a short or empty one (immune to records added at either end)."""
+    """Page after page until a short or empty one (immune to records added at either end).
+
+    Each answer must hold the rows its own ``total`` promises for it: records added while the window is walked
+    only push records onto later pages, so a page that holds fewer (``results: []`` on page 2 while ``total``
+    says 250) means the API is losing records, and the window fails with :class:`ListingError` rather than
+    passing as complete with rows missing.
+    """
     page = first
-    while page.rows >= page.page_size:
-        page = get_page(page.query.at(page.query.page + 1))
-        if page.rows == 0:
+    while True:
+        owed = rows_owed(page)
+        if page.rows < owed:
+            raise ListingError(
+                f"Orchestra answered {page.query.describe()} with {page.rows} records where its total of "
+                f"{page.total} says {owed}, after reading the window {WINDOW_PASSES} times: the window is not "
+                "complete, so the load stops here and its cursor does not move past it (try again later; if "
+                "it persists, the API is losing records)"
+            )
+        if page.rows < page.page_size:
             return
-        yield page
+        page = get_page(page.query.at(page.query.page + 1))
+        if page.rows:
+            yield page
+
+
+def rows_owed(page: PageLike) -> int:
+    """The rows ``page`` must hold by its own ``total`` (a full page, the rest on the last page, 0 past it)."""
+    remaining = page.total - (page.query.page - 1) * page.page_size
+    return max(0, min(page.page_size, remaining))
 
 
 def group_ids_by_window(records: Sequence[tuple[str, datetime]]) -> list[tuple[Window, list[str]]]:
@@ -355,8 +377,20 @@ def plan_load(
     since: datetime | None = None,
     full_refresh: bool = False,
 ) -> LoadPlan:
-    """Decide what to read (pure: state and clock in, plan out)."""
+    """Decide what to read (pure: state and clock in, plan out).
+
+    A saved cursor later than ``now`` (written before cursors were bounded by the API's clock) cannot say what
+    was read: the load then reads the last 7 days again, and the cursor it saves replaces that one.
+    """
     cursor = None if full_refresh else state.cursor
+    if cursor is not None and cursor > now:
+        log.warning(
+            "%s: the saved load cursor %s is later than now (%s); reading the last 7 days again",
+            resource,
+            cursor.isoformat(),
+            now.isoformat(),
+        )
+        cursor = now - MAX_WINDOW + LOOKBACK
     if cursor is not None:
         start = min(cursor - LOOKBACK, now)
         windows: tuple[Window | None, ...] = tuple(walk_windows(max(start, since) if since else start, now))

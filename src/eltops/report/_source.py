@@ -17,6 +17,7 @@ from eltops.report._data import ReportData, collect
 from eltops.report._html import render
 from eltops.warehouse import DuckDbSpec, TargetSpec, WarehouseError
 from eltops.warehouse._ddl import create_table_sql
+from eltops.warehouse._lock import busy_error
 
 
 @contextmanager
@@ -46,6 +47,9 @@ def _attach_duckdb(con: duckdb.DuckDBPyConnection, path: Path) -> None:
     try:
         con.execute("ATTACH ? AS history (READ_ONLY)", [str(path)])
     except duckdb.Error as exc:
+        busy = busy_error(path, exc)
+        if busy is not None:
+            raise busy from None
         raise WarehouseError(f"cannot open the DuckDB database {path}: {exc}") from None
     present = {
         row[0]

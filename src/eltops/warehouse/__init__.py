@@ -4,6 +4,7 @@ A target is named by ``--to`` or ``ELTOPS_WAREHOUSE``: a path or ``duckdb:///pat
 ``eltops.duckdb`` in the working directory), ``snowflake://[CONNECTION][/DATABASE[/SCHEMA]]`` for Snowflake.
 """
 
+from eltops.warehouse._lock import WarehouseBusy, open_when_free
 from eltops.warehouse._spec import (
     DEFAULT_DUCKDB_FILE,
     DuckDbSpec,
@@ -32,8 +33,10 @@ __all__ = [
     "SnowflakeSpec",
     "Target",
     "TargetSpec",
+    "WarehouseBusy",
     "WarehouseError",
     "WriteCounts",
     "open_target",
+    "open_when_free",
     "parse_target",
 ]

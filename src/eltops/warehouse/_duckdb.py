@@ -14,7 +14,8 @@ import contextlib
 import functools
 import itertools
 import json
-from collections.abc import Sequence
+import re
+from collections.abc import Iterator, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -24,6 +25,7 @@ import duckdb
 from eltops.orchestra._pages import Page, PageBatch
 from eltops.orchestra._records import LOADED_AT, Column, ColumnType, Resource
 from eltops.warehouse._ddl import SQL_TYPES, create_table_sql, quote
+from eltops.warehouse._lock import busy_error
 from eltops.warehouse._target import STATE_TABLE, LoadState, WarehouseError, WriteCounts
 
 if TYPE_CHECKING:
@@ -43,6 +45,10 @@ _counter = itertools.count()
 
 def _q(name: str) -> str:
     return quote(name, "duckdb")
+
+
+def _literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
 
 
 def _json_column(column: Column) -> str:
@@ -76,8 +82,68 @@ def _typed(column: Column) -> str:
 
 
 _PAGES_PER_STATEMENT = 10
-"""Pages parsed per statement (about 1 MB of JSON): DuckDB holds a statement's parsed documents at once, and a
-whole batch's would not fit its small buffer pool."""
+_STATEMENT_BYTES = 2_000_000
+"""Pages parsed per statement: ten, or fewer once they hold this much JSON (one page at least). DuckDB holds a
+statement's parsed documents at once, and a whole batch's would not fit its small buffer pool."""
+_BYTES_PER_JSON_BYTE = 6
+"""Memory DuckDB needs to parse a statement's JSON, per byte of it (its buffers grow in powers of two: a 10 MB page
+needed 64 MB, a 30 MB one 192 MB). A statement larger than ``_STATEMENT_BYTES`` runs with the memory limit raised
+by that much, and the limit goes back down after it."""
+
+
+_COMMIT_BYTES_PER_JSON_BYTE = 2
+"""A batch merges and commits (a checkpoint: its row groups are compressed and written) with the memory limit
+raised by twice its JSON (rounded up to a power of two), then lowered again: at 32 MB the checkpoint of a batch
+of 10,000 records of 1.2 KB now and then failed to pin a block, and one of a 30 MB page always did."""
+_ROW_GROUP_BYTES = 16_000_000
+"""Above this, the row group a checkpoint rewrites is added to the commit's memory: with records of 100 KB a row
+group of 10,240 rows holds 1 GB, and DuckDB pins the whole of it (measured: a checkpoint of 1,800 such rows failed
+at 128 MB). So memory stays flat in rows, and grows with the record size only for records of kilobytes."""
+
+
+def _statements(pages: Sequence[Page]) -> Iterator[list[Page]]:
+    """``pages`` in groups of at most ``_PAGES_PER_STATEMENT`` pages and ``_STATEMENT_BYTES`` (a page at least)."""
+    group: list[Page] = []
+    size = 0
+    for page in pages:
+        if group and (len(group) >= _PAGES_PER_STATEMENT or size + len(page.body) > _STATEMENT_BYTES):
+            yield group
+            group, size = [], 0
+        group.append(page)
+        size += len(page.body)
+    if group:
+        yield group
+
+
+def _power_of_two(size: int) -> int:
+    """The smallest power of two at or above ``size`` (DuckDB's buffers grow that way)."""
+    return 1 << max(0, size - 1).bit_length()
+
+
+def _parse_memory(size: int) -> int:
+    """The extra memory a statement parsing ``size`` bytes of JSON needs (none for up to ``_STATEMENT_BYTES``)."""
+    return 0 if size <= _STATEMENT_BYTES else _BYTES_PER_JSON_BYTE * _power_of_two(size)
+
+
+def _commit_memory(size: int, rows: int, stored: int) -> int:
+    """The extra memory merging and checkpointing a batch of ``rows`` records in ``size`` bytes of JSON needs.
+
+    Twice the batch's JSON; and when the row group the checkpoint rewrites (the last one, holding the
+    ``stored`` rows' remainder and the batch's) would hold more than ``_ROW_GROUP_BYTES`` of such records, that
+    much again: DuckDB pins the whole row group to rewrite it.
+    """
+    extra = _COMMIT_BYTES_PER_JSON_BYTE * _power_of_two(size)
+    if rows:
+        open_rows = min(ROW_GROUP_ROWS, stored % ROW_GROUP_ROWS + rows)
+        row_group = open_rows * size // rows
+        if row_group > _ROW_GROUP_BYTES:
+            extra += row_group
+    return extra
+
+
+def _megabytes(limit: str) -> int:
+    match = re.fullmatch(r"\s*(\d+)\s*MB\s*", limit, re.IGNORECASE)
+    return int(match.group(1)) if match else 32
 
 
 @functools.cache
@@ -122,22 +188,45 @@ class DuckDbTarget:
         with the default size meant rewriting up to 120,000 rows after every batch.
         """
         self.path = path
+        self._memory_limit = memory_limit
         try:
             self._con = duckdb.connect(config={"threads": threads})
             # API timestamps without an offset are UTC (as page_to_arrow reads them), whatever the machine's zone
             self._con.execute("SET TimeZone = 'UTC'")
+            # what does not fit the buffer pool spills next to the file (DuckDB's own place for a database file),
+            # not into a .tmp folder in the working directory
+            self._con.execute(f"SET temp_directory = {_literal(str(path) + '.tmp')}")
             if memory_limit:
                 self._con.execute(f"SET memory_limit = '{memory_limit}'")
             self._con.execute(f"SET checkpoint_threshold = '{_CHECKPOINT_EVERY}'")
-            literal = "'" + str(path).replace("'", "''") + "'"
-            self._con.execute(f"ATTACH {literal} AS {_DATABASE} (ROW_GROUP_SIZE {row_group_rows})")
+            self._con.execute(f"ATTACH {_literal(str(path))} AS {_DATABASE} (ROW_GROUP_SIZE {row_group_rows})")
             self._con.execute(f"USE {_DATABASE}")
         except duckdb.Error as exc:
+            busy = busy_error(path, exc)
+            if busy is not None:
+                raise busy from None
             raise WarehouseError(f"cannot open the DuckDB database {path}: {exc}") from None
 
     @property
     def description(self) -> str:
         return f"DuckDB {self.path}"
+
+    @contextlib.contextmanager
+    def more_memory(self, extra: int) -> Iterator[None]:
+        """Run statements with the memory limit raised by ``extra`` bytes (none: as it is), then lowered again."""
+        if not self._memory_limit or extra <= 0:
+            yield
+            return
+        base = _megabytes(self._memory_limit)
+        self._con.execute(f"SET memory_limit = '{base + extra // 1_000_000 + 1}MB'")
+        try:
+            yield
+        finally:
+            with contextlib.suppress(duckdb.Error):  # back to the small pool: written blocks are not kept cached
+                self._con.execute(f"SET memory_limit = {_literal(self._memory_limit)}")
+
+    def _rows(self, resource: Resource) -> int:
+        return self._count(f"SELECT count(*) FROM {_q(resource.table)}")
 
     @property
     def connection(self) -> duckdb.DuckDBPyConnection:
@@ -306,14 +395,21 @@ class StagedBatch:
         table = self._open()
         con = self._target.connection
         select = _pages_sql(self._resource)
-        for start in range(0, len(pages), _PAGES_PER_STATEMENT):
-            group = pages[start : start + _PAGES_PER_STATEMENT]
+        for group in _statements(pages):
+            size = sum(len(page.body) for page in group)
             try:
-                con.execute(f"INSERT INTO {table} {select}", [self._read, [page.body.decode() for page in group]])
+                with self._target.more_memory(_parse_memory(size)):
+                    con.execute(f"INSERT INTO {table} {select}", [self._read, [page.body.decode() for page in group]])
             except (duckdb.ConversionException, duckdb.InvalidInputException):
                 self._rollback()  # the pages stay: the Arrow path types them all at commit
                 self._typed_by_arrow = True
                 return
+            except duckdb.OutOfMemoryException as exc:
+                pages_read = ", ".join(str(page.query.page) for page in group)
+                raise WarehouseError(
+                    f"DuckDB ran out of memory typing {self._resource} page{'s' if len(group) > 1 else ''} "
+                    f"{pages_read} ({size / 1_000_000:.1f} MB of JSON) into {self._target.path}: {exc}"
+                ) from None
             except duckdb.Error as exc:
                 raise WarehouseError(f"staging {self._resource.table} in {self._target.path} failed: {exc}") from None
             self._read += sum(page.rows for page in group)
@@ -324,10 +420,13 @@ class StagedBatch:
             return self._target.write_batch(self._resource, PageBatch(self._resource, pages).to_arrow(), state)
         table = self._open()
         con = self._target.connection
+        size = sum(len(page.body) for page in self._pages)
         try:
-            counts = self._target.merge(self._resource, table, state)
-            con.execute(f"DROP TABLE {table}")
-            con.execute("COMMIT")
+            extra = _commit_memory(size, self._read, self._target._rows(self._resource))
+            with self._target.more_memory(extra):
+                counts = self._target.merge(self._resource, table, state)
+                con.execute(f"DROP TABLE {table}")
+                con.execute("COMMIT")
         except duckdb.Error as exc:
             self.discard()
             raise WarehouseError(f"writing {self._resource.table} into {self._target.path} failed: {exc}") from None

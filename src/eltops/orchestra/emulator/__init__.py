@@ -9,7 +9,8 @@
 It serves ``GET /api/engine/public/pipeline_runs``, ``/task_runs`` and ``/operations`` as the OpenAPI spec
 describes them (bearer auth, ``page``/``page_size``, 7-day ``time_from``/``time_to`` windows, the filters, 422
 details shaped like FastAPI's), from a history generated deterministically from the seed without holding it
-in memory. Runs move with the clock; an optional rate limit and ``fail_next`` exercise a client's retries.
+in memory. Runs move with the clock; an optional rate limit and ``fail_next`` exercise a client's retries, and
+``inject`` serves faulty pages (large records, an inconsistent window, odd values: see ``_faults``).
 
 It also starts scripted pipelines (``pipelines=``, see ``_runs``): ``POST /pipelines/{id or alias}/start``, the
 run's ``/status``, ``/task_runs``, task logs (list and download, with ``Range``) and ``/cancel``; the runs it starts
@@ -19,6 +20,7 @@ appear in the three listings too.
 from typing import TYPE_CHECKING
 
 from eltops._lazy import lazy_exports
+from eltops.orchestra.emulator._faults import EmptyPage, Fault, PadField, SetValue, parse_fault
 from eltops.orchestra.emulator._model import BASE_PATH, DEFAULT_API_KEY, RecordedRequest, Volume
 
 if TYPE_CHECKING:
@@ -37,10 +39,15 @@ __all__ = [
     "BASE_PATH",
     "DEFAULT_API_KEY",
     "DEFAULT_PIPELINES",
+    "EmptyPage",
+    "Fault",
     "OrchestraEmulator",
+    "PadField",
     "PipelineScript",
     "RecordedRequest",
+    "SetValue",
     "TaskScript",
     "Volume",
     "load_pipelines",
+    "parse_fault",
 ]

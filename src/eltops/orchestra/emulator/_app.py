@@ -17,6 +17,7 @@ from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
 from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
 
+from eltops.orchestra.emulator._faults import Fault, render_page
 from eltops.orchestra.emulator._generate import Dataset, to_micros
 from eltops.orchestra.emulator._model import (
     BASE_PATH,
@@ -111,6 +112,7 @@ class OrchestraEmulator:
         self._request_count = 0
         self._requests: deque[RecordedRequest] = deque(maxlen=_MAX_RECORDED)
         self._failures: deque[_FailurePlan] = deque()
+        self._faults: list[Fault] = []
         self._accepted: deque[datetime] = deque()  # moments of the requests inside the rate window
         self._routes = Map(
             [
@@ -161,6 +163,16 @@ class OrchestraEmulator:
             raise ValueError("count must be >= 1")
         with self._lock:
             self._failures.append(_FailurePlan(status, count, retry_after))
+
+    def inject(self, *faults: Fault) -> None:
+        """Serve faulty list pages from now on (see :mod:`eltops.orchestra.emulator._faults`), until :meth:`heal`."""
+        with self._lock:
+            self._faults.extend(faults)
+
+    def heal(self) -> None:
+        """Stop serving the injected faults."""
+        with self._lock:
+            self._faults.clear()
 
     def now(self) -> datetime:
         """The emulator's clock (the injected one, or the real UTC time)."""
@@ -287,4 +299,9 @@ class OrchestraEmulator:
         else:
             results += [dataset.operation(k) for k in indices]
         total = selection.total + len(started)
+        with self._lock:
+            faults = tuple(self._faults)
+        if faults:
+            body = render_page(resource, query.page, query.page_size, total, results, faults)
+            return Response(body, status=200, content_type="application/json")
         return _json({"page": query.page, "pageSize": query.page_size, "total": total, "results": results})
