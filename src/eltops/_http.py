@@ -17,7 +17,6 @@ import ssl
 import threading
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import urlsplit
@@ -27,6 +26,7 @@ import orjson
 import stamina
 
 from eltops._deadline import NO_DEADLINE, Clock, Deadline, Sleep
+from eltops._retry import DEFAULT_RETRY_AFTER_MAX, RetryPolicy
 from eltops._url import validate_base_url
 from eltops.errors import (
     ApiConnectionError,
@@ -37,9 +37,6 @@ from eltops.errors import (
 
 log = logging.getLogger("eltops.http")
 
-DEFAULT_RETRY_AFTER_MAX = 120.0
-"""Seconds: the longest ``Retry-After`` obeyed (two minutes: more than a per-minute rate limit ever asks)."""
-
 __all__ = [
     "DEFAULT_RETRY_AFTER_MAX",
     "ApiTransport",
@@ -49,23 +46,6 @@ __all__ = [
     "retry_after_seconds",
     "validate_base_url",
 ]
-
-
-@dataclass(frozen=True, kw_only=True)
-class RetryPolicy:
-    """How hard to try: attempts per call, backoff bounds, the longest ``Retry-After`` obeyed, the request timeout.
-
-    A server's ``Retry-After`` is honoured up to ``retry_after_max`` seconds: a longer one (``3600``) is waited
-    for that long only, then the request is tried again (and counts as an attempt), so one answer can never park
-    a job for an hour per attempt.
-    """
-
-    attempts: int = 6
-    wait_initial: float = 0.5
-    wait_max: float = 30.0
-    wait_exp_base: float = 2.0
-    request_timeout: float = 30.0
-    retry_after_max: float = DEFAULT_RETRY_AFTER_MAX
 
 
 def is_retryable(exc: BaseException) -> bool:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, time
 from pathlib import Path
 
-from eltops._http import DEFAULT_RETRY_AFTER_MAX, RetryPolicy
+from eltops._retry import DEFAULT_RETRY_AFTER_MAX, RetryPolicy
 from eltops._url import validate_base_url
 from eltops.errors import ConfigError
 from eltops.orchestra._plan import (
