@@ -6,6 +6,10 @@ window column (the load cursor). It keeps the body as it came rather than buildi
 a target that can parse JSON itself (DuckDB) ingests the bytes directly, while the others (Snowflake, through
 write_pandas) call :meth:`PageBatch.to_arrow`, which types the records with
 :func:`eltops.orchestra._arrow.page_to_arrow`. Neither this module nor the walk imports pyarrow.
+
+A page is accepted only with every secret masked: an API that echoes the key in a record would otherwise put it
+in the warehouse. The check is a byte search for each JSON form of each secret (nothing else is decoded or
+copied); only a page that holds one is decoded, masked and encoded again.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from eltops.errors import ApiResponseError
 from eltops.orchestra import _plan
 from eltops.orchestra._plan import ListingError, PageQuery
 from eltops.orchestra._records import RecordError, Resource, _check_ids, _timestamp
+from eltops.secrets import MASKER
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -77,7 +82,9 @@ class PageBatch:
 
 
 def parse_page(query: PageQuery, body: bytes) -> Page:
-    """Decode and check one response body; any defect raises ``ApiResponseError`` naming the resource and page."""
+    """Decode and check one response body, secrets masked; a defect raises ``ApiResponseError`` naming the resource
+    and page."""
+    body = MASKER.redact_json_bytes(body)
     results, total, page_size = _decode(query, body)
     try:
         _check_ids(results)
