@@ -10,7 +10,6 @@ from pathlib import Path
 from eltops.errors import ConfigError
 from eltops.secrets import MASKER
 
-
 # XML 1.0 allows TAB, LF, CR and everything from U+0020 except the surrogates, U+FFFE and U+FFFF; a character
 # reference cannot name the others either, so they are written out as visible text (``\x1b``) instead.
 _XML_FORBIDDEN = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")

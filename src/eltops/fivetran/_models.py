@@ -17,7 +17,6 @@ from typing import Any
 
 from eltops.errors import ApiResponseError
 
-
 _SHOWN_CHARACTERS = 80  # how much of a bad value an error message quotes
 
 
@@ -63,9 +62,7 @@ def _text(data: Mapping[str, Any], key: str, *, field: str, default: str = "") -
     if value is None or value == "":
         return default
     if not isinstance(value, str):
-        raise ApiResponseError(
-            f"Fivetran sent {field}={_shown(value)} ({type(value).__name__}), which is not a string"
-        )
+        raise ApiResponseError(f"Fivetran sent {field}={_shown(value)} ({type(value).__name__}), which is not a string")
     return value
 
 

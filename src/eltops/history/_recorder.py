@@ -17,6 +17,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
 from eltops._deadline import Clock
 from eltops.errors import EltopsError
@@ -130,12 +131,11 @@ def _merge(target: Target, resource: Resource, records: Sequence[object]) -> Non
 
     if records:
         masked = [_masked(record) for record in records]
-        target.write_batch(resource, records_to_arrow(masked, resource), None)  # type: ignore[arg-type]
+        target.write_batch(resource, records_to_arrow(masked, resource), None)
 
 
-def _masked(record: object) -> object:
-    """The record with every string, and every string inside a JSON value, masked."""
-    assert dataclasses.is_dataclass(record) and not isinstance(record, type)
+def _masked(record: Any) -> Any:
+    """The record (a frozen dataclass) with every string, and every string inside a JSON value, masked."""
     changes = {
         f.name: MASKER.redact_data(value)
         for f in dataclasses.fields(record)

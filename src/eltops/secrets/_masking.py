@@ -97,9 +97,7 @@ class SecretMasker:
             self._values.add(value)
             forms = set(self._forms) | encoded_forms(value)
             self._forms = sorted(forms, key=len, reverse=True)
-            self._json_bytes = sorted(
-                {f.encode() for v in self._values for f in json_forms(v)}, key=len, reverse=True
-            )
+            self._json_bytes = sorted({f.encode() for v in self._values for f in json_forms(v)}, key=len, reverse=True)
 
     def add_basic_auth(self, user: str, password: str) -> None:
         """Also mask the ``Authorization: Basic`` value built from these credentials."""
