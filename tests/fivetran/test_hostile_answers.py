@@ -3,21 +3,19 @@ never crash, and leave a valid JUnit file, a --json result, history rows and a r
 
 from __future__ import annotations
 
-import base64
-import html
 import json
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote, quote_plus
 
 import duckdb
 import pytest
 
 from eltops._serve import serve_in_thread
 from eltops.fivetran.emulator import ConnectionScript, FailureBurst, FivetranEmulator, SetupTest
+from tests._leaks import leaks, secret_forms
 from tests.fivetran.conftest import Run, Served
 
 # credentials with every character an encoding changes: JSON (" \), XML/HTML (< & " '), URLs (% space /), unicode
@@ -25,25 +23,7 @@ HOSTILE_KEY = 'ft"key\\<&%  é/ü-7c3a'
 HOSTILE_SECRET = "sec'ret&amp;\\u00e9 <x>%41 ☃-0b9d"
 
 
-def secret_forms(*values: str) -> set[str]:
-    """Each value raw and as JSON, XML, HTML and URLs write it, and the Basic auth header built from them."""
-    basic = base64.b64encode(f"{values[0]}:{values[1]}".encode()).decode()
-    forms = set()
-    for value in (*values, basic):
-        forms |= {
-            value,
-            json.dumps(value)[1:-1],
-            json.dumps(value, ensure_ascii=False)[1:-1],
-            html.escape(value),
-            html.escape(value, quote=False),
-            value.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace('"', "&quot;"),
-            quote(value, safe=""),
-            quote_plus(value),
-        }
-    return forms
-
-
-FORMS = secret_forms(HOSTILE_KEY, HOSTILE_SECRET)
+FORMS = secret_forms(HOSTILE_KEY, HOSTILE_SECRET, basic_auth=(HOSTILE_KEY, HOSTILE_SECRET))
 ECHO = "refused: key={api_key} secret={api_secret} Authorization: Basic {basic_auth}"
 CONTROL = "".join(chr(c) for c in range(32)) + "\x7f\ufffe"
 OLD = {"succeeded_at": "2024-12-01T15:43:29.013729Z", "failed_at": "2024-11-30T10:00:00.000000Z"}
@@ -151,8 +131,7 @@ def test_hostile_answer_end_to_end(hostile: Served, name: str) -> None:
         "report": outcome.report,
         "step summary": outcome.summary,
     }
-    leaks = [(where, form) for where, text in places.items() for form in FORMS if form in text]
-    assert leaks == []
+    assert leaks(FORMS, places) == []
 
 
 def test_echoed_credentials_are_masked_where_they_were(hostile: Served) -> None:
