@@ -38,7 +38,8 @@ def test_timestamps_are_aware_and_zoneless_ones_are_utc(text: str, expected: dat
     """Every timestamp comes out in UTC; one without a zone is read as UTC."""
     moment = parse_timestamp(text, field="succeeded_at")
     assert moment == expected
-    assert moment is not None and moment.utcoffset() is not None
+    assert moment is not None
+    assert moment.utcoffset() is not None
 
 
 def test_a_zoneless_timestamp_compares_with_a_zoned_one() -> None:
