@@ -2,12 +2,27 @@
 
 from __future__ import annotations
 
+import re
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from pathlib import Path
 
 from eltops.errors import ConfigError
 from eltops.secrets import MASKER
+
+# XML 1.0 allows TAB, LF, CR and everything from U+0020 except the surrogates, U+FFFE and U+FFFF; a character
+# reference cannot name the others either, so they are written out as visible text (``\x1b``) instead.
+_XML_FORBIDDEN = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+
+def _xml_text(text: str) -> str:
+    """``text`` masked, with every character XML forbids shown as its escape (``\\x00``, ``\\ud800``)."""
+    return _XML_FORBIDDEN.sub(_visible, MASKER.redact(text))
+
+
+def _visible(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
 
 
 @dataclass(frozen=True)
@@ -21,14 +36,15 @@ class JUnitCase:
 
 
 def write_junit(path: Path, *, suite: str, cases: list[JUnitCase]) -> None:
-    """Write one ``<testsuite>`` with ``cases`` to ``path``, every text masked; ConfigError if unwritable."""
+    """Write one ``<testsuite>`` with ``cases`` to ``path``, every text masked and XML-safe; ConfigError if
+    unwritable."""
     failures = sum(1 for c in cases if c.failure is not None)
     errors = sum(1 for c in cases if c.error is not None)
     root = ET.Element("testsuites", name="eltops", tests=str(len(cases)), failures=str(failures), errors=str(errors))
     element = ET.SubElement(
         root,
         "testsuite",
-        name=MASKER.redact(suite),
+        name=_xml_text(suite),
         tests=str(len(cases)),
         failures=str(failures),
         errors=str(errors),
@@ -38,16 +54,16 @@ def write_junit(path: Path, *, suite: str, cases: list[JUnitCase]) -> None:
         node = ET.SubElement(
             element,
             "testcase",
-            name=MASKER.redact(case.name),
-            classname=MASKER.redact(case.classname),
+            name=_xml_text(case.name),
+            classname=_xml_text(case.classname),
             time=f"{case.seconds:.3f}",
         )
         if case.failure is not None:
-            ET.SubElement(node, "failure", message=MASKER.redact(case.failure)).text = MASKER.redact(case.failure)
+            ET.SubElement(node, "failure", message=_xml_text(case.failure)).text = _xml_text(case.failure)
         if case.error is not None:
-            ET.SubElement(node, "error", message=MASKER.redact(case.error)).text = MASKER.redact(case.error)
+            ET.SubElement(node, "error", message=_xml_text(case.error)).text = _xml_text(case.error)
         if case.output:
-            ET.SubElement(node, "system-out").text = MASKER.redact(case.output)
+            ET.SubElement(node, "system-out").text = _xml_text(case.output)
     ET.indent(root)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)

@@ -68,6 +68,32 @@ def test_force_resync_tables() -> None:
 
 
 @pytest.mark.parametrize(
+    ("env", "flags", "tables", "warnings"),
+    [
+        ({"TABLE": "orders,orders"}, FlagValues(), ("orders",), ["TABLE names 'orders' 2 times"]),
+        (
+            {},
+            FlagValues(table="a, b,a,b , a,c"),
+            ("a", "b", "c"),
+            ["--table names 'a' 3 times", "--table names 'b' 2 times"],
+        ),
+        ({"TABLE": "orders,items"}, FlagValues(), ("orders", "items"), []),
+    ],
+)
+def test_repeated_tables_are_sent_once_with_a_warning(
+    env: dict[str, str],
+    flags: FlagValues,
+    tables: tuple[str, ...],
+    warnings: list[str],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A table named twice is re-synced once (Fivetran refuses repeats) and a warning names the repeat."""
+    settings = _load({**BASE, "FIVETRAN_ACTION": "FORCE_RESYNC", "SCHEMA": "public", **env}, flags)
+    assert settings.tables == tables
+    assert [r.getMessage().split(";")[0] for r in caplog.records if r.levelname == "WARNING"] == warnings
+
+
+@pytest.mark.parametrize(
     ("changes", "message"),
     [
         ({"FIVETRAN_ACTION": ""}, "FIVETRAN_ACTION is required"),

@@ -184,7 +184,7 @@ def fivetran(
         recorder.finished(job)
 
     if settings.json_output:
-        out.result(orjson.dumps(result_to_json(job), option=orjson.OPT_INDENT_2).decode())
+        out.result(orjson.dumps(MASKER.redact_data(result_to_json(job)), option=orjson.OPT_INDENT_2).decode())
     elif settings.action is Action.STATUS:
         _print_status(out, job)
     _print_summary(out, job)
@@ -282,7 +282,7 @@ def _print_status(out: Output, job: JobResult) -> None:
     if not objects:
         return
     payload = objects[0] if len(job.results) == 1 else objects
-    out.result(orjson.dumps(payload, option=orjson.OPT_INDENT_2).decode())
+    out.result(orjson.dumps(MASKER.redact_data(payload), option=orjson.OPT_INDENT_2).decode())
 
 
 def _print_summary(out: Output, job: JobResult) -> None:

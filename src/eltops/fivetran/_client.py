@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from email.utils import parsedate_to_datetime
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 
@@ -158,7 +159,7 @@ class FivetranClient:
             yield Group.from_api(item)
 
     def group_connections(self, group_id: str, *, deadline: Deadline = NO_DEADLINE) -> Iterator[Connection]:
-        for item in self._paginate(f"/v1/groups/{group_id}/{{family}}", deadline=deadline):
+        for item in self._paginate(f"/v1/groups/{quote(group_id, safe='')}/{{family}}", deadline=deadline):
             yield Connection.from_api(item)
 
     def find_connection(self, group_name: str, connection_name: str, *, deadline: Deadline = NO_DEADLINE) -> str:
@@ -170,7 +171,9 @@ class FivetranClient:
     def _connection_call(
         self, method: str, connection_id: str, suffix: str, *, json: Any = None, deadline: Deadline
     ) -> Any:
-        body = self._family_call(method, f"/v1/{{family}}/{connection_id}{suffix}", json=json, deadline=deadline)
+        # percent-encoded: an id (from the user or the API) is one path segment, whatever characters it holds
+        path = f"/v1/{{family}}/{quote(connection_id, safe='')}{suffix}"
+        body = self._family_call(method, path, json=json, deadline=deadline)
         return body.get("data") if isinstance(body, Mapping) else None
 
     def _family_call(

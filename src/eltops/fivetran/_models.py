@@ -1,26 +1,69 @@
-"""Typed records for the Fivetran JSON the orchestrator reads, built once at the edge by ``from_api``."""
+"""Typed records for the Fivetran JSON the orchestrator reads, built once at the edge by ``from_api``.
+
+Decoding is strict where a wrong type would change what the orchestrator does: a boolean must be a JSON boolean
+(``"false"`` is a string, and truthy), a text field a string, a timestamp an ISO-8601 string. Anything else is an
+:class:`~eltops.errors.ApiResponseError` (exit 4) naming the field and the type it had, never a guess. Missing
+fields and ``null`` read as their empty value, as before. Timestamps without a zone are read as UTC (Fivetran's
+timestamps are UTC), so they compare with zoned ones.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import Enum
 from typing import Any
 
 from eltops.errors import ApiResponseError
 
+_SHOWN_CHARACTERS = 80  # how much of a bad value an error message quotes
+
+
+def _shown(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= _SHOWN_CHARACTERS else f"{text[:_SHOWN_CHARACTERS]}... ({len(text)} characters)"
+
 
 def parse_timestamp(value: Any, *, field: str) -> datetime | None:
-    """Fivetran's ISO-8601 UTC timestamps (``2024-12-01T15:43:29.013729Z``) as aware datetimes; None stays None."""
+    """Fivetran's ISO-8601 UTC timestamps (``2024-12-01T15:43:29.013729Z``) as aware datetimes; None stays None.
+
+    A timestamp without a zone (``2024-12-01T15:43:29``) is read as UTC.
+    """
     if value is None or value == "":
         return None
     if not isinstance(value, str):
-        raise ApiResponseError(f"Fivetran sent {field}={value!r}, which is not a timestamp")
+        raise ApiResponseError(f"Fivetran sent {field}={_shown(value)}, which is not a timestamp")
     try:
-        return datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        raise ApiResponseError(f"Fivetran sent {field}={value!r}, which is not an ISO-8601 timestamp") from None
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        # an offset that puts the moment outside datetime's range in UTC cannot be compared: refuse it here
+        moment = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    except (ValueError, OverflowError):
+        raise ApiResponseError(f"Fivetran sent {field}={_shown(value)}, which is not an ISO-8601 timestamp") from None
+    return moment
+
+
+def _flag(data: Mapping[str, Any], key: str, *, field: str) -> bool:
+    """A JSON boolean; missing or null is False; anything else (``"false"``, ``0``) is an API error."""
+    value = data.get(key)
+    if value is None:
+        return False
+    if not isinstance(value, bool):
+        raise ApiResponseError(
+            f"Fivetran sent {field}={_shown(value)} ({type(value).__name__}), which is not a JSON boolean "
+            "(true or false)"
+        )
+    return value
+
+
+def _text(data: Mapping[str, Any], key: str, *, field: str, default: str = "") -> str:
+    """A JSON string; missing, null or empty is ``default``; any other type is an API error."""
+    value = data.get(key)
+    if value is None or value == "":
+        return default
+    if not isinstance(value, str):
+        raise ApiResponseError(f"Fivetran sent {field}={_shown(value)} ({type(value).__name__}), which is not a string")
+    return value
 
 
 def format_timestamp(moment: datetime | None, *, missing: str = "never") -> str:
@@ -55,22 +98,25 @@ class Connection:
 
     @classmethod
     def from_api(cls, data: Any) -> Connection:
-        if not isinstance(data, Mapping) or not isinstance(data.get("id"), str):
+        if not isinstance(data, Mapping) or not isinstance(data.get("id"), str) or not data["id"]:
             raise ApiResponseError("Fivetran answered with a connection object that has no id")
-        status: Mapping[str, Any] = data["status"] if isinstance(data.get("status"), Mapping) else {}
+        raw_status = data.get("status")
+        if raw_status is not None and not isinstance(raw_status, Mapping):
+            raise ApiResponseError(f"Fivetran sent status={_shown(raw_status)}, which is not an object")
+        status: Mapping[str, Any] = raw_status or {}
         return cls(
             id=data["id"],
-            group_id=str(data.get("group_id") or ""),
-            service=str(data.get("service") or ""),
-            name=str(data.get("schema") or ""),
-            schedule_type=str(data.get("schedule_type") or ""),
-            paused=bool(data.get("paused")),
+            group_id=_text(data, "group_id", field="group_id"),
+            service=_text(data, "service", field="service"),
+            name=_text(data, "schema", field="schema"),
+            schedule_type=_text(data, "schedule_type", field="schedule_type"),
+            paused=_flag(data, "paused", field="paused"),
             succeeded_at=parse_timestamp(data.get("succeeded_at"), field="succeeded_at"),
             failed_at=parse_timestamp(data.get("failed_at"), field="failed_at"),
-            setup_state=str(status.get("setup_state") or ""),
-            sync_state=str(status.get("sync_state") or ""),
-            update_state=str(status.get("update_state") or ""),
-            is_historical_sync=bool(status.get("is_historical_sync")),
+            setup_state=_text(status, "setup_state", field="status.setup_state"),
+            sync_state=_text(status, "sync_state", field="status.sync_state"),
+            update_state=_text(status, "update_state", field="status.update_state"),
+            is_historical_sync=_flag(status, "is_historical_sync", field="status.is_historical_sync"),
             rescheduled_for=parse_timestamp(status.get("rescheduled_for"), field="status.rescheduled_for"),
             notices=_notices(status),
             raw=data,
@@ -128,11 +174,11 @@ class SetupTest:
     @classmethod
     def from_api(cls, data: Any) -> SetupTest:
         if not isinstance(data, Mapping):
-            raise ApiResponseError(f"Fivetran sent a setup test result that is not an object: {data!r}")
+            raise ApiResponseError(f"Fivetran sent a setup test result that is not an object: {_shown(data)}")
         return cls(
-            title=str(data.get("title") or "(untitled)"),
-            status=str(data.get("status") or "UNKNOWN"),
-            message=str(data.get("message") or ""),
+            title=_text(data, "title", field="setup_tests[].title", default="(untitled)"),
+            status=_text(data, "status", field="setup_tests[].status", default="UNKNOWN"),
+            message=_text(data, "message", field="setup_tests[].message"),
         )
 
     @property
@@ -150,7 +196,7 @@ class Group:
     def from_api(cls, data: Any) -> Group:
         if not isinstance(data, Mapping) or not isinstance(data.get("id"), str):
             raise ApiResponseError("Fivetran answered with a group object that has no id")
-        return cls(id=data["id"], name=str(data.get("name") or ""))
+        return cls(id=data["id"], name=_text(data, "name", field="group.name"))
 
 
 def _notices(status: Mapping[str, Any]) -> tuple[str, ...]:

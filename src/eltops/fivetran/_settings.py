@@ -6,6 +6,7 @@ with a message naming the variable.
 
 from __future__ import annotations
 
+import logging
 import math
 import re
 from collections.abc import Mapping
@@ -19,6 +20,8 @@ from eltops.errors import ConfigError
 from eltops.secrets import EnvReader, Secret
 
 DEFAULT_API_URL = "https://api.fivetran.com"
+
+log = logging.getLogger("eltops.fivetran")
 
 DEFAULT_TIMEOUT_SECONDS = 300.0
 DEFAULT_POLL_INTERVAL_SECONDS = 10.0
@@ -161,6 +164,17 @@ class FivetranSettings:
 
 def _split_list(text: str) -> tuple[str, ...]:
     return tuple(part.strip() for part in text.split(",") if part.strip())
+
+
+def _unique(names: tuple[str, ...], *, source: str) -> tuple[str, ...]:
+    """``names`` without repeats (first occurrence kept), warning once per repeated name.
+
+    Fivetran refuses a table list with repeats (``uniqueItems`` in its API definition).
+    """
+    unique = tuple(dict.fromkeys(names))
+    for name in dict.fromkeys(n for i, n in enumerate(names) if n in names[:i]):
+        log.warning("%s names %r %d times; re-syncing it once", source, name, names.count(name))
+    return unique
 
 
 def _positive_seconds(text: str | float, *, source: str) -> float:
@@ -325,7 +339,7 @@ def load_settings(env_vars: Mapping[str, str], flags: FlagValues, *, env: EnvRea
     connections = tuple(dict.fromkeys(ConnectionRef.parse(t) for t in id_texts))
 
     schema = flags.schema or env.get("SCHEMA")
-    tables = _split_list(flags.table or env.get("TABLE") or "")
+    tables = _unique(_split_list(flags.table or env.get("TABLE") or ""), source="--table" if flags.table else "TABLE")
     if action is Action.FORCE_RESYNC:
         missing = [name for name, value in (("TABLE", tables), ("SCHEMA", schema)) if not value]
         if missing:

@@ -1,6 +1,9 @@
 """Writing an orchestrator run into the warehouse as it happens: a RUNNING row when the job starts, the truth when
 it ends — success, failure, timeout, crash or cancellation.
 
+Every text and JSON value of a row is masked (:meth:`~eltops.secrets.SecretMasker.redact_data`) before it is
+written: a setup-test message or an API error that echoes a credential never reaches the warehouse.
+
 Recording never changes the job's outcome: when the warehouse cannot be opened or written, the recorder logs a
 warning and the job keeps its own exit code. The warehouse is opened only for each write, never held during the
 wait, so other jobs (and other eltops commands) can use the same DuckDB file in between.
@@ -8,11 +11,13 @@ wait, so other jobs (and other eltops commands) can use the same DuckDB file in 
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
 from eltops._deadline import Clock
 from eltops.errors import EltopsError
@@ -27,6 +32,7 @@ from eltops.history._records import (
     task_status,
 )
 from eltops.orchestra._records import OPERATIONS, PIPELINE_RUNS, RESOURCES, TASK_RUNS, Resource, TaskRun
+from eltops.secrets import MASKER
 from eltops.warehouse import Target
 
 log = logging.getLogger("eltops.history")
@@ -141,4 +147,15 @@ def _merge(target: Target, resource: Resource, records: Sequence[object]) -> Non
     from eltops.orchestra._arrow import records_to_arrow  # pyarrow: only once there is history to write
 
     if records:
-        target.write_batch(resource, records_to_arrow(records, resource), None)  # type: ignore[arg-type]
+        masked = [_masked(record) for record in records]
+        target.write_batch(resource, records_to_arrow(masked, resource), None)
+
+
+def _masked(record: Any) -> Any:
+    """The record (a frozen dataclass) with every string, and every string inside a JSON value, masked."""
+    changes = {
+        f.name: MASKER.redact_data(value)
+        for f in dataclasses.fields(record)
+        if isinstance(value := getattr(record, f.name), str | dict | list | tuple)
+    }
+    return dataclasses.replace(record, **changes)

@@ -6,6 +6,10 @@ window column (the load cursor). It keeps the body as it came rather than buildi
 a target that can parse JSON itself (DuckDB) ingests the bytes directly, while the others (Snowflake, through
 write_pandas) call :meth:`PageBatch.to_arrow`, which types the records with
 :func:`eltops.orchestra._arrow.page_to_arrow`. Neither this module nor the walk imports pyarrow.
+
+A page is accepted only with every secret masked: an API that echoes the key in a record would otherwise put it
+in the warehouse. The check is a byte search for each JSON form of each secret (nothing else is decoded or
+copied); only a page that holds one is decoded, masked and encoded again.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from eltops.errors import ApiResponseError
 from eltops.orchestra import _plan
 from eltops.orchestra._plan import ListingError, PageQuery
 from eltops.orchestra._records import RecordError, Resource, _check_ids, _timestamp
+from eltops.secrets import MASKER
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -84,7 +89,7 @@ class PageBatch:
 
 
 def parse_page(query: PageQuery, body: bytes, *, not_after: tuple[datetime, str] | None = None) -> Page:
-    """Decode and check one response body; any defect raises ``ApiResponseError`` naming the resource and page.
+    """Decode and check one response body, secrets masked; any defect raises ``ApiResponseError`` naming the page.
 
     ``not_after`` is the latest plausible window timestamp and whose clock it comes from: a later one (a
     ``createdAt`` of 9999-12-31) is logged and left out of the page's ``newest``, so it never becomes the load
@@ -97,6 +102,7 @@ def parse_page(query: PageQuery, body: bytes, *, not_after: tuple[datetime, str]
             f"{_megabytes(MAX_PAGE_BYTES // query.page_size)} each at most): the load stops here, and its cursor does "
             "not move past this window"
         )
+    body = MASKER.redact_json_bytes(body)
     results, total, page_size = _decode(query, body)
     try:
         _check_ids(results)

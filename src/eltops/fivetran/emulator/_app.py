@@ -282,7 +282,15 @@ class FivetranApp:
             raise ApiProblem(429, "TooManyRequests", TOO_MANY_REQUESTS.format(limit=self._account.rate_limit), headers)
         phrase = HTTPStatus(burst.status).phrase if burst.status in HTTPStatus._value2member_map_ else "Error"
         code = _ERROR_CODES.get(burst.status, phrase.replace(" ", ""))
-        raise ApiProblem(burst.status, code, f"{phrase} (scripted by the emulator)", headers)
+        message = f"{phrase} (scripted by the emulator)" if burst.message is None else self._echo(burst.message)
+        raise ApiProblem(burst.status, code, message, headers)
+
+    def _echo(self, text: str) -> str:
+        """Scripted text with ``{api_key}``, ``{api_secret}`` and ``{basic_auth}`` replaced by the credentials."""
+        basic = base64.b64encode(f"{self._api_key}:{self._api_secret}".encode()).decode()
+        for placeholder, value in (("{api_key}", self._api_key), ("{api_secret}", self._api_secret)):
+            text = text.replace(placeholder, value)
+        return text.replace("{basic_auth}", basic)
 
     @staticmethod
     def _body(request: Request, raw_body: bytes) -> dict[str, Any]:
@@ -438,7 +446,10 @@ class FivetranApp:
             _require_bool(body, key)
         connection.run_setup_tests(self._account.clock())
         data = connection.render()
-        data["setup_tests"] = [test.to_json() for test in connection.script.setup_tests]
+        data["setup_tests"] = [
+            {**test.to_json(), "title": self._echo(test.title), "message": self._echo(test.message)}
+            for test in connection.script.setup_tests
+        ]
         return _ok("Setup tests were completed", data)
 
     def _schemas(self, request: Request, body: dict[str, Any], *, connection: Connection, **_: str) -> Response:

@@ -28,6 +28,11 @@
           failures: [{status: 429, count: 2, retry_after: 1, method: POST, path_contains: /sync}]
           latency_seconds: 0
           resync_conflict: false
+          # faulty answers (see ConnectionScript):
+          #   setup_tests: [{title: "Auth\x1b[31m", status: FAILED, message: "key {api_key} refused"}]
+          #   failures: [{status: 401, message: "bad credentials {api_key}:{api_secret} ({basic_auth})"}]
+          zoneless_timestamps: [succeeded_at]       # 2024-12-01T15:43:29, no zone
+          overrides: {paused: "false", status.is_historical_sync: "no"}
 """
 
 from __future__ import annotations

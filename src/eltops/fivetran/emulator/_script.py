@@ -1,14 +1,23 @@
 """What a test or a scenario file scripts about one connection: how its syncs go and how its requests fail.
 
 These are plain frozen dataclasses; the state machine in ``_state`` reads them, never changes them.
+
+Faulty and hostile answers, as real accounts and proxies have sent them, can be scripted too: ``{api_key}``,
+``{api_secret}`` and ``{basic_auth}`` (the base64 value of the ``Authorization: Basic`` header) in a setup test's
+title or message, or in a failure burst's message, are replaced by the credentials of the request (an API that
+echoes credentials); ``zoneless_timestamps`` renders the named timestamp fields without their zone
+(``2024-12-01T15:43:29``); ``overrides`` replaces fields of the rendered connection object with any JSON value
+(``paused: "false"``, ``status.sync_state: 7``), to serve types the API definition does not allow.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 Outcome = Literal["success", "failure"]
+TIMESTAMP_FIELDS = ("created_at", "succeeded_at", "failed_at", "status.rescheduled_for")
 
 
 @dataclass(frozen=True)
@@ -33,7 +42,7 @@ class FailureBurst:
 
     ``method`` (e.g. ``"POST"``) and ``path_contains`` (a substring of the request path, e.g. ``"/sync"``)
     narrow which requests match; None matches any. ``retry_after`` (seconds) becomes a ``Retry-After``
-    header when set.
+    header when set. ``message`` replaces the error answer's message (placeholders as in the module notes).
     """
 
     status: int
@@ -41,6 +50,7 @@ class FailureBurst:
     retry_after: float | None = None
     method: str | None = None
     path_contains: str | None = None
+    message: str | None = None
 
     def __post_init__(self) -> None:
         if not 400 <= self.status <= 599:
@@ -81,6 +91,8 @@ class ConnectionScript:
     failures: tuple[FailureBurst, ...] = field(default=())
     latency_seconds: float = 0.0
     resync_conflict: bool = False
+    zoneless_timestamps: tuple[str, ...] = ()
+    overrides: Mapping[str, Any] = field(default_factory=dict, hash=False)
 
     def __post_init__(self) -> None:
         if self.outcome not in ("success", "failure"):
@@ -93,3 +105,9 @@ class ConnectionScript:
         # accept lists (from YAML or a hasty caller) but keep the dataclass hashable and immutable
         object.__setattr__(self, "setup_tests", tuple(self.setup_tests))
         object.__setattr__(self, "failures", tuple(self.failures))
+        object.__setattr__(self, "zoneless_timestamps", tuple(self.zoneless_timestamps))
+        unknown = sorted(set(self.zoneless_timestamps) - set(TIMESTAMP_FIELDS))
+        if unknown:
+            raise ValueError(f"zoneless_timestamps names {', '.join(unknown)}; known: {', '.join(TIMESTAMP_FIELDS)}")
+        if not isinstance(self.overrides, Mapping) or not all(isinstance(k, str) for k in self.overrides):
+            raise ValueError("overrides must map field names (status.x for a status field) to values")

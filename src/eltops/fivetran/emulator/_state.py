@@ -36,6 +36,11 @@ def iso(ts: float) -> str:
     return datetime.fromtimestamp(ts, tz=UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
+def zoneless_iso(ts: float) -> str:
+    """Epoch seconds as a faulty answer writes them: UTC, to the second, with no zone."""
+    return datetime.fromtimestamp(ts, tz=UTC).strftime("%Y-%m-%dT%H:%M:%S")
+
+
 def to_epoch(value: datetime | str | float | None) -> float | None:
     """A datetime, an ISO-8601 string or epoch seconds as epoch seconds (naive datetimes count as UTC)."""
     if value is None or isinstance(value, int | float):
@@ -256,7 +261,24 @@ class Connection:
         return "syncing" if self.run.phase == "syncing" else "rescheduled"
 
     def render(self) -> dict[str, Any]:
-        """The connection object as ``GET {c}`` returns it in ``data`` (call ``advance`` first)."""
+        """The connection object as ``GET {c}`` returns it in ``data`` (call ``advance`` first), with the script's
+        faults (zone-less timestamps, overrides) applied."""
+        rendered = self._render()
+        script = self.script
+        for name in script.zoneless_timestamps:
+            where, _, key = name.rpartition(".")
+            holder = rendered[where] if where else rendered
+            moment = holder.get(key)
+            if isinstance(moment, str):
+                holder[key] = zoneless_iso(to_epoch(moment.replace("Z", "+00:00")) or 0.0)
+        for name, value in script.overrides.items():
+            where, _, key = name.rpartition(".")
+            holder = rendered.setdefault(where, {}) if where else rendered
+            if isinstance(holder, dict):
+                holder[key] = value
+        return rendered
+
+    def _render(self) -> dict[str, Any]:
         run = self.run
         last_failed = self.failed_at is not None and (self.succeeded_at is None or self.failed_at > self.succeeded_at)
         rescheduled_for = run.rescheduled_for if run is not None and not self.paused else None
