@@ -26,6 +26,7 @@ from urllib.parse import urlsplit
 import httpx
 import orjson
 import stamina
+import stamina.instrumentation
 
 from eltops._deadline import NO_DEADLINE, Clock, Deadline, Sleep
 from eltops.errors import (
@@ -37,6 +38,10 @@ from eltops.errors import (
 )
 
 log = logging.getLogger("eltops.http")
+
+# eltops logs each retry itself (one line naming the host and the attempt out of the real total); stamina's own
+# log hook would add a second line per retry
+stamina.instrumentation.set_on_retry_hooks([])
 
 __all__ = [
     "ApiTransport",
@@ -188,8 +193,10 @@ class ApiTransport:
         error_parser: ErrorParser = default_error_parser,
         service: str = "API",
         on_response: Callable[[httpx.Response], None] | None = None,
+        auth_hint: str = "check the credentials",
     ) -> None:
         self.retry = retry or RetryPolicy()
+        self._status_hints = {**_STATUS_HINTS, 401: f" ({auth_hint})"}
         self.rate_limiter = rate_limiter
         self.service = service
         self._error_parser = error_parser
@@ -250,12 +257,15 @@ class ApiTransport:
         """
         failures = 0
         gave_up_for_deadline = False
+        where = self._where(path)
 
         def backoff_or_stop(exc: Exception) -> bool | float:
             nonlocal failures, gave_up_for_deadline
             if not is_retryable(exc):
                 return False
             failures += 1
+            if failures >= self.retry.attempts:
+                return False  # that was the last attempt: the error below says so
             wait = None
             if isinstance(exc, httpx.HTTPStatusError):
                 wait = retry_after_seconds(exc.response)
@@ -268,13 +278,13 @@ class ApiTransport:
                 gave_up_for_deadline = True
                 return False
             log.warning(
-                "%s %s %s; retrying in %.1f s (attempt %d of %d)",
+                "%s %s %s; attempt %d of %d in %.1f s",
                 method,
-                path,
+                where,
                 _describe(exc),
-                wait,
                 failures + 1,
                 self.retry.attempts,
+                wait,
             )
             return wait
 
@@ -285,11 +295,13 @@ class ApiTransport:
                         method, path, params=params, json=json, deadline=deadline, extra_headers=headers
                     )
         except httpx.HTTPStatusError as exc:
-            raise self._status_error(method, exc.response, gave_up_for_deadline) from None
+            sent = failures if is_retryable(exc) else failures + 1
+            raise self._status_error(method, exc.response, sent, gave_up_for_deadline) from None
         except httpx.TransportError as exc:
             raise ApiConnectionError(
-                f"could not reach {self.service} for {method} {path} after {failures} "
-                f"attempt{'s' if failures != 1 else ''}: {_describe(exc)}{_deadline_note(gave_up_for_deadline)}",
+                f"could not reach {self.service} at {_host(self._client.base_url)} for {method} "
+                f"{self._full_path(path)}{_tries(failures)}: "
+                f"{_describe(exc)}{_deadline_note(gave_up_for_deadline)}",
                 method=method,
                 url=str(exc.request.url) if _has_request(exc) else None,
             ) from None
@@ -320,12 +332,23 @@ class ApiTransport:
         response.raise_for_status()
         return response
 
-    def _status_error(self, method: str, response: httpx.Response, gave_up_for_deadline: bool) -> ApiStatusError:
+    def _full_path(self, path: str) -> str:
+        return f"{self._client.base_url.path.rstrip('/')}/{path.lstrip('/')}"
+
+    def _where(self, path: str) -> str:
+        """The host and path a request goes to (``api.fivetran.com/v1/...``): which server was tried, never a query."""
+        return f"{_host(self._client.base_url)}{self._full_path(path)}"
+
+    def _status_error(
+        self, method: str, response: httpx.Response, sent: int, gave_up_for_deadline: bool
+    ) -> ApiStatusError:
         api_code, message = self._error_parser(response)
-        hint = _STATUS_HINTS.get(response.status_code, "") + _deadline_note(gave_up_for_deadline)
+        hint = self._status_hints.get(response.status_code, "")
+        url = response.request.url
         return ApiStatusError(
-            f"{self.service} answered {method} {response.request.url.path} with HTTP "
-            f"{response.status_code}{f' {api_code}' if api_code else ''}: {message}{hint}",
+            f"{self.service} at {_host(url)} answered {method} {url.path} with HTTP "
+            f"{response.status_code}{f' {api_code}' if api_code else ''}{_tries(sent)}: {message}{hint}"
+            f"{_deadline_note(gave_up_for_deadline)}",
             method=method,
             url=str(response.request.url),
             status_code=response.status_code,
@@ -334,9 +357,18 @@ class ApiTransport:
 
 
 _STATUS_HINTS = {
-    401: " (check the API key and secret)",
+    401: " (check the credentials)",
     403: " (the credentials are valid but may not do this)",
 }
+
+
+def _host(url: httpx.URL) -> str:
+    return f"{url.host}:{url.port}" if url.port else url.host
+
+
+def _tries(failures: int) -> str:
+    """`` after 6 attempts`` when a call was tried more than once, else nothing."""
+    return f" after {failures} attempts" if failures > 1 else ""
 
 
 def _deadline_note(gave_up_for_deadline: bool) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 
 import httpx
@@ -196,3 +197,45 @@ def test_rate_limiter_spaces_requests_evenly() -> None:
     for _ in range(3):
         limiter.acquire()
     assert slept == [1.0, 2.0]
+
+
+def test_one_log_line_per_retry_with_host_and_real_total(caplog: pytest.LogCaptureFixture) -> None:
+    """Each retry is one eltops line naming the host and the attempt out of the real total; stamina logs none."""
+    handler, seen = _scripted(httpx.Response(503))
+    with caplog.at_level(logging.DEBUG), pytest.raises(ApiStatusError) as caught:
+        _api(handler, retry=RetryPolicy(attempts=3)).request_json("GET", "/x")
+    retries = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+    assert retries == [
+        "GET api.example.com/x answered HTTP 503; attempt 2 of 3 in 0.5 s",
+        "GET api.example.com/x answered HTTP 503; attempt 3 of 3 in 1.0 s",
+    ]
+    assert not [r for r in caplog.records if r.name.startswith("stamina")]
+    assert len(seen) == 3
+    assert str(caught.value).startswith("Example at api.example.com answered GET /x with HTTP 503 after 3 attempts")
+
+
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [
+        (lambda: httpx.ConnectError("refused"), "could not reach Example at api.example.com for GET /x after 2"),
+        (lambda: httpx.Response(500), "Example at api.example.com answered GET /x with HTTP 500 after 2 attempts"),
+    ],
+)
+def test_final_error_names_what_was_tried(make: Callable[[], httpx.Response | Exception], message: str) -> None:
+    """The error after the last attempt names the host, the call and how many attempts were made."""
+    handler, _ = _scripted(make())
+    with pytest.raises((ApiStatusError, ApiConnectionError), match=message):
+        _api(handler, retry=RetryPolicy(attempts=2)).request_json("GET", "/x")
+
+
+@pytest.mark.parametrize(
+    ("hint", "expected"),
+    [("check ORCHESTRA_API_KEY", "(check ORCHESTRA_API_KEY)"), (None, "(check the credentials)")],
+)
+def test_401_hint_is_the_services_own(hint: str | None, expected: str) -> None:
+    """A 401 names what to check for that service (Orchestra has a key and no secret)."""
+    handler, _ = _scripted(httpx.Response(401, json={"detail": "Not authenticated"}))
+    kwargs = {} if hint is None else {"auth_hint": hint}
+    with pytest.raises(ApiStatusError) as caught:
+        _api(handler, **kwargs).request_json("GET", "/x")
+    assert str(caught.value).endswith(expected)

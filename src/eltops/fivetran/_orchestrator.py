@@ -359,7 +359,7 @@ class _ConnectionRun:
                 {"schedule_type": "manual", "run_setup_tests": False},
                 deadline=self.deadline,
             )
-            self.info("schedule_type set to manual (FIVETRAN_DONT_DISABLE_SYNC keeps it as it is)")
+            self.info("schedule_type set to manual (set FIVETRAN_DONT_DISABLE_SYNC to leave the schedule as it is)")
         except ApiError as exc:
             log.warning("%s: could not set schedule_type to manual, going on: %s", self.ref, exc)
 

@@ -148,6 +148,7 @@ class OrchestraClient:
             retry=retry,
             rate_limiter=limiter,
             service="Orchestra",
+            auth_hint="check ORCHESTRA_API_KEY",
         )
         recipe = None
         if transport is None:
