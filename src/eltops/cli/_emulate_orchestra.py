@@ -71,12 +71,16 @@ def orchestra_emulator(
         raise click.BadParameter(str(exc)) from None
     server = make_loopback_server(emulator.wsgi_app, host=host, port=port)
     shown_host = f"[{server.host}]" if ":" in str(server.host) else server.host
-    click.echo(f"http://{shown_host}:{server.port}{BASE_PATH}")
+    url = f"http://{shown_host}:{server.port}{BASE_PATH}"
+    click.echo(url)
+    # the client's own limit (50 a minute) is for the real API; here it would only slow a load down
+    client_limit = 0 if rate_limit is None else rate_limit
     click.echo(
         f"Orchestra emulator: {volume.pipeline_runs} pipeline runs, {volume.task_runs} task runs, "
         f"{volume.operations} operations over {days:g} days (seed {seed}). "
-        f"Pipelines to start: {', '.join(p.alias for p in pipelines)}. "
-        "Set ORCHESTRA_API_URL to the URL above; Ctrl-C stops.",
+        f"Pipelines to start: {', '.join(p.alias for p in pipelines)}.\n"
+        f"Point eltops at it with ORCHESTRA_API_URL={url} ORCHESTRA_API_KEY={api_key} "
+        f"ORCHESTRA_RATE_LIMIT={client_limit}\nCtrl-C stops it.",
         err=True,
     )
     try:
@@ -85,3 +89,4 @@ def orchestra_emulator(
         pass
     finally:
         server.server_close()
+    click.echo("Orchestra emulator stopped.", err=True)
