@@ -38,3 +38,23 @@ def test_refused_key_names_the_key_and_no_secret(served: Served) -> None:
     assert "(check ORCHESTRA_API_KEY)" in run.stderr
     assert "secret" not in run.stderr
     assert "Orchestra at 127.0.0.1:" in run.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "http_lines", "info_lines"),
+    [
+        (("orchestra", "load", "pipeline-runs"), False, True),
+        (("-vv", "orchestra", "load", "pipeline-runs"), True, True),
+        (("orchestra", "load", "pipeline-runs", "-vv"), True, True),
+        (("orchestra", "-v", "load", "-v", "pipeline-runs"), True, True),
+        (("orchestra", "load", "pipeline-runs", "-q"), False, False),
+    ],
+)
+def test_verbosity_flags_work_before_or_after_the_command(
+    served: Served, args: tuple[str, ...], http_lines: bool, info_lines: bool
+) -> None:
+    """-v/-vv/-q are accepted before and after each command name, and add up."""
+    run = served.run(*args[: args.index("load") + 1], "--to", "x.duckdb", *args[args.index("load") + 1 :])
+    assert run.code == 0, run.stderr
+    assert ("HTTP Request: GET" in run.stderr) is http_lines
+    assert (" INFO " in run.stderr) is info_lines

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import importlib
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import TypeVar
 
 import click
 
@@ -20,9 +21,44 @@ class AppContext:
 
     env: Mapping[str, str]
     output: Output
+    verbosity: int = 0
 
 
 pass_app = click.make_pass_decorator(AppContext)
+
+_C = TypeVar("_C", bound=Callable[..., object])
+
+
+def _more_or_less(ctx: click.Context, param: click.Parameter, value: int) -> None:
+    """``-v``/``-q`` given after a command name add to those given before it; logging follows at once."""
+    app = ctx.find_object(AppContext)
+    if not value or app is None:
+        return
+    app.verbosity += value if param.name == "verbose" else -value
+    configure_logging(app.output, verbosity=app.verbosity)
+
+
+def verbosity_options(command: _C) -> _C:
+    """``-v``/``-vv`` and ``-q`` on a command, wherever they are given on the line (before or after its name)."""
+    command = click.option(
+        "-q",
+        "--quiet",
+        count=True,
+        expose_value=False,
+        show_default=False,
+        callback=_more_or_less,
+        help="Log only warnings and errors.",
+    )(command)
+    return click.option(
+        "-v",
+        "--verbose",
+        count=True,
+        expose_value=False,
+        show_default=False,
+        callback=_more_or_less,
+        help="More log detail (-vv also logs every HTTP request).",
+    )(command)
+
 
 _COMMANDS = {
     "demo": "eltops.cli._demo:demo",
@@ -55,13 +91,13 @@ class _LazyGroup(click.Group):
 
 @click.group(cls=_LazyGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110})
 @click.version_option(__version__, prog_name="eltops")
-@click.option("-v", "--verbose", count=True, help="More log detail (-vv also logs every HTTP request).")
+@verbosity_options
 @click.pass_context
-def cli(ctx: click.Context, verbose: int) -> None:
+def cli(ctx: click.Context) -> None:
     """Run ELT operations from CI pipelines and keep their run history in the warehouse."""
     app = ctx.find_object(AppContext)
     assert app is not None, "run_command() provides the context"
-    configure_logging(app.output, verbosity=verbose)
+    configure_logging(app.output, verbosity=app.verbosity)
 
 
 def run_command(args: Sequence[str], *, env: Mapping[str, str], output: Output | None = None) -> int:

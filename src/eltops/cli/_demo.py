@@ -14,7 +14,7 @@ from pathlib import Path
 import click
 
 from eltops._serve import serve_in_thread
-from eltops.cli._app import AppContext, pass_app, run_command
+from eltops.cli._app import AppContext, pass_app, run_command, verbosity_options
 from eltops.errors import EltopsError
 from eltops.fivetran.emulator import ConnectionScript, FivetranEmulator, SetupTest
 from eltops.orchestra.emulator import OrchestraEmulator, Volume
@@ -97,6 +97,7 @@ def fivetran_demo() -> FivetranEmulator:
     default=Path("."),
     help="Where to write eltops-demo.duckdb and the report.",
 )
+@verbosity_options
 @pass_app
 def demo(app: AppContext, directory: Path) -> int:
     """Run the whole product against both emulators, into eltops-demo.duckdb, and write a report."""

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import click
 
+from eltops.cli._app import verbosity_options
+
 
 @click.group()
+@verbosity_options
 def emulate() -> None:
     """Serve a faithful emulator of a vendor API on loopback, to test pipelines offline."""
 

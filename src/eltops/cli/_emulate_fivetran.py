@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from eltops._serve import make_loopback_server
+from eltops.cli._app import verbosity_options
 from eltops.fivetran.emulator import (
     DEFAULT_API_KEY,
     DEFAULT_API_SECRET,
@@ -41,6 +42,7 @@ DEFAULT_PORT = 8765
     show_default=True,
     help="Which URL family answers: /v1/connections, /v1/connectors, or both.",
 )
+@verbosity_options
 def fivetran_emulator(
     port: int, host: str, api_key: str, api_secret: str, scenario: Path | None, paths: PathFamilies
 ) -> None:

@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from eltops._serve import make_loopback_server
+from eltops.cli._app import verbosity_options
 from eltops.orchestra.emulator import BASE_PATH, DEFAULT_API_KEY, DEFAULT_PIPELINES, OrchestraEmulator, Volume
 from eltops.orchestra.emulator import load_pipelines as load_pipeline_scripts
 
@@ -44,6 +45,7 @@ from eltops.orchestra.emulator import load_pipelines as load_pipeline_scripts
     default=None,
     help="YAML file scripting the pipelines `orchestra run` can start (default: a demo set; see the README).",
 )
+@verbosity_options
 def orchestra_emulator(
     host: str,
     port: int,

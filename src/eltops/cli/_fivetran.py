@@ -12,8 +12,8 @@ from rich.table import Table
 from eltops._deadline import Deadline
 from eltops._junit import write_junit
 from eltops._step_outputs import write_step_outputs
-from eltops.cli._app import AppContext, pass_app
-from eltops.cli._output import Output
+from eltops.cli._app import AppContext, pass_app, verbosity_options
+from eltops.cli._output import CiKind, Output
 from eltops.errors import ConfigError, ExitCode
 from eltops.fivetran import (
     Action,
@@ -104,6 +104,7 @@ LIST_TIMEOUT_SECONDS = 120.0
     metavar="TARGET",
     help="Record this run in the warehouse's pipeline_runs/task_runs/operations. [ELTOPS_WAREHOUSE]",
 )
+@verbosity_options
 @pass_app
 def fivetran(
     app: AppContext,
@@ -194,9 +195,10 @@ def fivetran(
     summary_file = app.env.get("GITHUB_STEP_SUMMARY")
     if summary_file:
         _append(Path(summary_file), MASKER.redact(markdown_summary(job)))
-    for result in job.results:
-        if not result.ok:
-            out.error(f"{result.ref}: {result.outcome}: {result.message}", title=f"Fivetran {result.ref}")
+    if out.ci is CiKind.GITHUB:  # an annotation per failure; elsewhere its log line and summary row say it all
+        for result in job.results:
+            if not result.ok:
+                out.error(f"{result.ref}: {result.outcome}: {result.message}", title=f"Fivetran {result.ref}")
     return int(job.exit_code)
 
 

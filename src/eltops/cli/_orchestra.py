@@ -13,7 +13,7 @@ import orjson
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from eltops.cli._app import AppContext, pass_app
+from eltops.cli._app import AppContext, pass_app, verbosity_options
 from eltops.cli._orchestra_run import run as run_command
 from eltops.cli._output import Output
 from eltops.errors import EltopsError
@@ -45,6 +45,7 @@ _RESOURCE_NAMES = [r.name for r in RESOURCES]
 
 
 @click.group()
+@verbosity_options
 def orchestra() -> None:
     """Orchestra run metadata: read pages from its API, or load them into DuckDB or Snowflake.
 
@@ -72,6 +73,7 @@ orchestra.add_command(run_command)
 @click.option("--external-id", help="External id (operations).")
 @click.option("--task-run-id", help="Task run id (operations).")
 @click.option("--api-url", help="Orchestra API base URL. [ORCHESTRA_API_URL]")
+@verbosity_options
 @pass_app
 def get(
     app: AppContext,
@@ -115,6 +117,7 @@ def get(
     help="Rows per warehouse transaction.",
 )
 @click.option("--json", "json_output", is_flag=True, help="Print the load summary as JSON on stdout.")
+@verbosity_options
 @pass_app
 def load(
     app: AppContext,

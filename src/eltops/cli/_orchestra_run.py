@@ -13,7 +13,7 @@ from rich.table import Table
 
 from eltops._junit import write_junit
 from eltops._step_outputs import write_step_outputs
-from eltops.cli._app import AppContext, pass_app
+from eltops.cli._app import AppContext, pass_app, verbosity_options
 from eltops.cli._output import CiKind, Output
 from eltops.orchestra import OrchestraClient, PipelineRunner, RunFlags, RunResult, RunSettings, run_settings
 from eltops.orchestra._run_models import PipelineRunState, TaskRunState
@@ -73,6 +73,7 @@ _STYLES = {"SUCCEEDED": "green", "WARNING": "yellow", "SKIPPED": "yellow", "RUNN
 )
 @click.option("--json", "json_output", is_flag=True, help="Print one machine-readable result object on stdout.")
 @click.option("--record-to", metavar="TARGET", help="Record this job in the warehouse. [ELTOPS_WAREHOUSE]")
+@verbosity_options
 @pass_app
 def run(
     app: AppContext,

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from eltops.cli._app import AppContext, pass_app
+from eltops.cli._app import AppContext, pass_app, verbosity_options
 from eltops.orchestra._config import parse_time
 from eltops.report import write_report
 from eltops.secrets import EnvReader
@@ -19,6 +19,7 @@ from eltops.warehouse import parse_target
 )
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=Path("report.html"), help="HTML file.")
 @click.option("--since", metavar="DATE", help="Only runs created on or after this date or ISO-8601 time.")
+@verbosity_options
 @pass_app
 def report(app: AppContext, source: str | None, out: Path, since: str | None) -> None:
     """Write one self-contained HTML report of the run history: runs over time, durations, failures, operations."""
