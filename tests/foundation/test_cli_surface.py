@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
+import re
 import os
 import signal
 import socket
@@ -24,8 +26,10 @@ def _output() -> Output:
 
 
 def _run(*args: str, env: dict[str, str] | None = None) -> tuple[int, str, str]:
+    """``eltops ARGS`` in-process: (exit code, stdout with click's help, stderr)."""
     out = _output()
-    code = run_command(list(args), env=env or {}, output=out)
+    with contextlib.redirect_stdout(out.stdout):
+        code = run_command(list(args), env=env or {}, output=out)
     assert isinstance(out.stdout, io.StringIO) and isinstance(out.stderr, io.StringIO)
     return code, out.stdout.getvalue(), out.stderr.getvalue()
 
@@ -80,3 +84,82 @@ def test_orchestra_emulator_banner_prints_the_variables_to_paste(tmp_path: Path)
         _, rest = process.communicate(timeout=10)
     assert process.returncode == 0
     assert "Orchestra emulator stopped." in rest
+
+
+def _command_paths() -> list[tuple[str, ...]]:
+    """Every command and group of the CLI, as the words that name it (the root is ``()``)."""
+    import click
+
+    from eltops.cli import cli
+
+    paths: list[tuple[str, ...]] = []
+
+    def walk(command: click.Command, path: tuple[str, ...]) -> None:
+        paths.append(path)
+        if isinstance(command, click.Group):
+            ctx = click.Context(command)
+            for name in command.list_commands(ctx):
+                sub = command.get_command(ctx, name)
+                assert sub is not None
+                walk(sub, (*path, name))
+
+    walk(cli, ())
+    return paths
+
+
+COMMANDS = _command_paths()
+
+
+def test_the_walk_finds_every_command() -> None:
+    """The walk reaches the nested commands, so the checks below cover all of them."""
+    assert {("orchestra", "run"), ("orchestra", "get"), ("orchestra", "load"), ("emulate", "orchestra")} <= set(
+        COMMANDS
+    )
+    assert ("fivetran",) in COMMANDS and ("demo",) in COMMANDS and ("report",) in COMMANDS
+
+
+@pytest.mark.parametrize("path", COMMANDS, ids=[" ".join(p) or "eltops" for p in COMMANDS])
+def test_every_help_ends_with_examples_and_names_variables_plainly(path: tuple[str, ...]) -> None:
+    """Each --help ends with runnable examples, shows variables as `Variable: X`, and writes defaults one way."""
+    code, stdout, _ = _run(*path, "--help")
+    assert code == 0
+    assert "\n  Examples:\n" in stdout
+    examples = stdout.split("\n  Examples:\n", 1)[1]
+    assert all(line.strip().startswith("eltops") for line in examples.splitlines() if line.strip())
+    options = stdout.split("\nOptions:\n", 1)[1]  # the usage line's [OPTIONS] and [ACTION] are metavariables
+    assert re.search(r"\[[A-Z][A-Z_]+\]", options) is None, "a variable shown as [VARIABLE]"
+    assert "(default" not in stdout and "[default: (" not in stdout, "defaults are written [default: X]"
+    assert "-v, --verbose" in stdout and "-q, --quiet" in stdout
+
+
+@pytest.mark.parametrize("path", [p for p in COMMANDS if p in {(), ("orchestra",), ("emulate",)}])
+def test_command_lists_show_whole_summaries(path: tuple[str, ...]) -> None:
+    """A group's list of commands shows each one-line summary whole, never cut with `...`."""
+    _, stdout, _ = _run(*path, "--help")
+    listing = stdout.split("Commands:\n", 1)[1].split("\n\n", 1)[0]
+    assert listing.strip() and "..." not in listing
+
+
+def test_fivetran_examples_cover_every_action() -> None:
+    """`eltops fivetran --help` has an example of each action, list included."""
+    from eltops.fivetran import Action
+
+    _, stdout, _ = _run("fivetran", "--help")
+    examples = stdout.split("Examples:", 1)[1]
+    for action in [a.value.lower().replace("_", "-") for a in Action if a.value != "STATUS"] + ["status", "list"]:
+        assert f"eltops fivetran {action} " in examples, action
+
+
+def test_get_lists_the_valid_statuses() -> None:
+    """`orchestra get --help` lists the statuses each resource accepts."""
+    _, stdout, _ = _run("orchestra", "get", "--help")
+    for status in ("CREATED", "QUEUED", "SUCCEEDED", "CANCELLING", "REUSED"):
+        assert status in stdout
+
+
+@pytest.mark.parametrize("path", [p for p in COMMANDS if p not in {(), ("orchestra",), ("emulate",)}])
+def test_verbosity_is_accepted_after_every_command(path: tuple[str, ...]) -> None:
+    """-v and -q parse after every command's name (shown here with --help, which stops before any work)."""
+    code, stdout, stderr = _run(*path, "-v", "-q", "--help")
+    assert code == 0, stderr
+    assert "Usage: eltops" in stdout

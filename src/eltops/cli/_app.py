@@ -38,6 +38,11 @@ def _more_or_less(ctx: click.Context, param: click.Parameter, value: int) -> Non
     configure_logging(app.output, verbosity=app.verbosity)
 
 
+def examples(*lines: str) -> str:
+    """A help text's closing ``Examples:`` section, laid out as written (click rewraps any other paragraph)."""
+    return "Examples:\n\n\b\n" + "\n".join(f"  {line}" for line in lines)
+
+
 def verbosity_options(command: _C) -> _C:
     """``-v``/``-vv`` and ``-q`` on a command, wherever they are given on the line (before or after its name)."""
     command = click.option(
@@ -89,7 +94,17 @@ class _LazyGroup(click.Group):
         return command
 
 
-@click.group(cls=_LazyGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110})
+@click.group(
+    cls=_LazyGroup,
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110},
+    epilog=examples(
+        "eltops demo                                  # the whole product, no account needed",
+        "eltops fivetran start --connector-id demo_shop --timeout 1800",
+        "eltops orchestra load --to eltops.duckdb",
+        "eltops report --out report.html",
+        "eltops emulate fivetran --port 0",
+    ),
+)
 @click.version_option(__version__, prog_name="eltops")
 @verbosity_options
 @click.pass_context

@@ -14,7 +14,7 @@ from pathlib import Path
 import click
 
 from eltops._serve import serve_in_thread
-from eltops.cli._app import AppContext, pass_app, run_command, verbosity_options
+from eltops.cli._app import AppContext, examples, pass_app, run_command, verbosity_options
 from eltops.errors import EltopsError
 from eltops.fivetran.emulator import ConnectionScript, FivetranEmulator, SetupTest
 from eltops.orchestra.emulator import OrchestraEmulator, Volume
@@ -89,7 +89,13 @@ def fivetran_demo() -> FivetranEmulator:
     return emulator
 
 
-@click.command()
+@click.command(
+    short_help="The whole product in ~10 s, against both emulators.",
+    epilog=examples(
+        "eltops demo                   # writes ./eltops-demo.duckdb and ./eltops-demo-report.html",
+        "eltops demo --dir /tmp/demo",
+    ),
+)
 @click.option(
     "--dir",
     "directory",

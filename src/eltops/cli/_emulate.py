@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import click
 
-from eltops.cli._app import verbosity_options
+from eltops.cli._app import examples, verbosity_options
 
 
-@click.group()
+@click.group(
+    short_help="Serve a vendor API emulator on loopback.",
+    epilog=examples("eltops emulate fivetran            # http://127.0.0.1:8765", "eltops emulate orchestra --port 0"),
+)
 @verbosity_options
 def emulate() -> None:
     """Serve a faithful emulator of a vendor API on loopback, to test pipelines offline."""

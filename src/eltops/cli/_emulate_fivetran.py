@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from eltops._serve import make_loopback_server
-from eltops.cli._app import verbosity_options
+from eltops.cli._app import examples, verbosity_options
 from eltops.fivetran.emulator import (
     DEFAULT_API_KEY,
     DEFAULT_API_SECRET,
@@ -19,7 +19,14 @@ from eltops.fivetran.emulator import (
 DEFAULT_PORT = 8765
 
 
-@click.command()
+@click.command(
+    short_help="Serve the Fivetran API emulator.",
+    epilog=examples(
+        "eltops emulate fivetran                        # the demo account on http://127.0.0.1:8765",
+        "eltops emulate fivetran --port 0               # any free port",
+        "eltops emulate fivetran --scenario my-connections.yml --paths connectors",
+    ),
+)
 @click.option(
     "--port",
     type=click.IntRange(0, 65535),
@@ -33,7 +40,7 @@ DEFAULT_PORT = 8765
 @click.option(
     "--scenario",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="YAML/JSON file with the groups, connections and scripts to serve (default: a built-in demo).",
+    help="YAML/JSON file with the groups, connections and scripts to serve.  [default: a built-in demo]",
 )
 @click.option(
     "--paths",

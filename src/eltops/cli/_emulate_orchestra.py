@@ -7,12 +7,19 @@ from pathlib import Path
 import click
 
 from eltops._serve import make_loopback_server
-from eltops.cli._app import verbosity_options
+from eltops.cli._app import examples, verbosity_options
 from eltops.orchestra.emulator import BASE_PATH, DEFAULT_API_KEY, DEFAULT_PIPELINES, OrchestraEmulator, Volume
 from eltops.orchestra.emulator import load_pipelines as load_pipeline_scripts
 
 
-@click.command()
+@click.command(
+    short_help="Serve the Orchestra API emulator.",
+    epilog=examples(
+        "eltops emulate orchestra                       # http://127.0.0.1:8766/api/engine/public",
+        "eltops emulate orchestra --port 0 --task-runs 200000 --days 30",
+        "eltops emulate orchestra --rate-limit 60 --latency 0.2",
+    ),
+)
 @click.option("--host", default="127.0.0.1", show_default=True, help="Loopback address to listen on.")
 @click.option(
     "--port", type=click.IntRange(min=0, max=65535), default=8766, show_default=True, help="0 = any free port."
@@ -29,7 +36,7 @@ from eltops.orchestra.emulator import load_pipelines as load_pipeline_scripts
     "--rate-limit",
     type=click.IntRange(min=1),
     default=None,
-    help="Answer 429 with Retry-After beyond this many requests per minute (default: no limit).",
+    help="Answer 429 with Retry-After beyond this many requests per minute.  [default: no limit]",
 )
 @click.option(
     "--latency",
@@ -43,7 +50,7 @@ from eltops.orchestra.emulator import load_pipelines as load_pipeline_scripts
     "pipelines_file",
     type=click.Path(dir_okay=False, path_type=Path),
     default=None,
-    help="YAML file scripting the pipelines `orchestra run` can start (default: a demo set; see the README).",
+    help="YAML file scripting the pipelines `orchestra run` can start (see the README).  [default: a demo set]",
 )
 @verbosity_options
 def orchestra_emulator(

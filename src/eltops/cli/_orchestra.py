@@ -13,7 +13,7 @@ import orjson
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from eltops.cli._app import AppContext, pass_app, verbosity_options
+from eltops.cli._app import AppContext, examples, pass_app, verbosity_options
 from eltops.cli._orchestra_run import run as run_command
 from eltops.cli._output import Output
 from eltops.errors import EltopsError
@@ -44,7 +44,14 @@ log = logging.getLogger("eltops.orchestra")
 _RESOURCE_NAMES = [r.name for r in RESOURCES]
 
 
-@click.group()
+@click.group(
+    short_help="Orchestra: run pipelines, read and load run history.",
+    epilog=examples(
+        "eltops orchestra run nightly_marts --timeout 1800",
+        "eltops orchestra get pipeline-runs --status FAILED",
+        "eltops orchestra load --to eltops.duckdb",
+    ),
+)
 @verbosity_options
 def orchestra() -> None:
     """Orchestra run metadata: read pages from its API, or load them into DuckDB or Snowflake.
@@ -57,22 +64,40 @@ def orchestra() -> None:
 orchestra.add_command(run_command)
 
 
-@orchestra.command(context_settings={"show_default": True})
+@orchestra.command(
+    context_settings={"show_default": True},
+    short_help="Print one raw page of run metadata.",
+    epilog=examples(
+        "eltops orchestra get pipeline-runs",
+        "eltops orchestra get task-runs --page 2 --per-page 50 --status FAILED",
+        "eltops orchestra get task-runs --since 2025-05-01 --until 2025-05-07",
+        "eltops orchestra get operations --operation-type INGESTION,TEST",
+    ),
+)
 @click.argument("resource", type=click.Choice(_RESOURCE_NAMES, case_sensitive=False))
 @click.option("--page", type=int, default=1, help="Page number, from 1.")
 @click.option("--page-size", "--per-page", "page_size", type=int, default=MAX_PAGE_SIZE, help="Records per page.")
 @click.option("--since", "--time-from", "since", help="Window start (date or ISO-8601); needs --until.")
 @click.option("--until", "--time-to", "until", help="Window end, at most 7 days after --since.")
-@click.option("--status", help="Statuses, comma-separated.")
+@click.option(
+    "--status",
+    help="Statuses, comma-separated. pipeline-runs: CREATED, RUNNING, SUCCEEDED, WARNING, FAILED, SKIPPED, CANCELLING, "
+    "CANCELLED; task-runs: those and QUEUED; operations (one): SUCCEEDED, WARNING, FAILED, SKIPPED, CANCELLED, "
+    "REUSED, UNKNOWN.",
+)
 @click.option("--pipeline-ids", help="Pipeline ids, comma-separated (pipeline-runs, task-runs).")
 @click.option("--pipeline-run-ids", help="Pipeline run ids, comma-separated (pipeline-runs).")
 @click.option("--environments", help="Environment ids, comma-separated (pipeline-runs).")
 @click.option("--integration", help="Integration, e.g. FIVETRAN (task-runs, operations).")
 @click.option("--task-run-ids", help="Task run ids, comma-separated (task-runs).")
-@click.option("--operation-type", help="Operation types, comma-separated (operations).")
+@click.option(
+    "--operation-type",
+    help="Operation types, comma-separated (operations): INGESTION, MATERIALISATION, TEST, TRIGGER, QUERY, ... "
+    "(Orchestra's OperationType).",
+)
 @click.option("--external-id", help="External id (operations).")
 @click.option("--task-run-id", help="Task run id (operations).")
-@click.option("--api-url", help="Orchestra API base URL. [ORCHESTRA_API_URL]")
+@click.option("--api-url", help="Orchestra API base URL. Variable: ORCHESTRA_API_URL.")
 @verbosity_options
 @pass_app
 def get(
@@ -98,18 +123,27 @@ def get(
         app.output.result(body.decode("utf-8", errors="replace"))
 
 
-@orchestra.command(context_settings={"show_default": True})
+@orchestra.command(
+    context_settings={"show_default": True},
+    short_help="Load run metadata into the warehouse, incrementally.",
+    epilog=examples(
+        "eltops orchestra load                                   # all three tables into ./eltops.duckdb",
+        "eltops orchestra load task-runs --since 2025-01-01 --to snowflake://prod/ANALYTICS/ORCHESTRA",
+        "eltops orchestra load --every 15m                       # keep loading; Ctrl-C stops between loads",
+        "eltops orchestra load --rate-limit 0                    # no client-side limit (an emulator)",
+    ),
+)
 @click.argument("resources", nargs=-1, metavar="[RESOURCES]...")
-@click.option("--to", "to", help="Target: a DuckDB path, duckdb:///path or snowflake://... [ELTOPS_WAREHOUSE]")
+@click.option("--to", "to", help="Target: a DuckDB path, duckdb:///path or snowflake://... Variable: ELTOPS_WAREHOUSE.")
 @click.option("--since", help="Read from this date or ISO-8601 time (a backfill, in 7-day windows).")
 @click.option("--full-refresh", is_flag=True, help="Ignore the saved load state: re-read from --since (or 7 days).")
 @click.option("--every", help="Keep loading at this interval (15m, 1h, 90s) until stopped.")
 @click.option(
     "--rate-limit",
     type=float,
-    help="Requests per minute, 0 for no limit (default 50). [ORCHESTRA_RATE_LIMIT]",
+    help="Requests per minute, 0 for no limit. Variable: ORCHESTRA_RATE_LIMIT.  [default: 50]",
 )
-@click.option("--api-url", help="Orchestra API base URL. [ORCHESTRA_API_URL]")
+@click.option("--api-url", help="Orchestra API base URL. Variable: ORCHESTRA_API_URL.")
 @click.option(
     "--batch-rows",
     type=click.IntRange(min=1),

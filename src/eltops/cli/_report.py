@@ -6,16 +6,26 @@ from pathlib import Path
 
 import click
 
-from eltops.cli._app import AppContext, pass_app, verbosity_options
+from eltops.cli._app import AppContext, examples, pass_app, verbosity_options
 from eltops.orchestra._config import parse_time
 from eltops.report import write_report
 from eltops.secrets import EnvReader
 from eltops.warehouse import parse_target
 
 
-@click.command(context_settings={"show_default": True})
+@click.command(
+    context_settings={"show_default": True},
+    short_help="Write the run-history HTML report.",
+    epilog=examples(
+        "eltops report                                     # ./eltops.duckdb -> ./report.html",
+        "eltops report --from snowflake://prod --out history.html --since 2025-05-01",
+    ),
+)
 @click.option(
-    "--from", "source", metavar="TARGET", help="Warehouse to read (default eltops.duckdb). [ELTOPS_WAREHOUSE]"
+    "--from",
+    "source",
+    metavar="TARGET",
+    help="Warehouse to read. Variable: ELTOPS_WAREHOUSE.  [default: eltops.duckdb]",
 )
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=Path("report.html"), help="HTML file.")
 @click.option("--since", metavar="DATE", help="Only runs created on or after this date or ISO-8601 time.")
