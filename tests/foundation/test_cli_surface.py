@@ -163,3 +163,29 @@ def test_verbosity_is_accepted_after_every_command(path: tuple[str, ...]) -> Non
     code, stdout, stderr = _run(*path, "-v", "-q", "--help")
     assert code == 0, stderr
     assert "Usage: eltops" in stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "what"),
+    [
+        (("report", "--out", "{missing}/r.html"), "the report"),
+        (("orchestra", "load", "--to", "{missing}/w.duckdb"), "the DuckDB target"),
+        (("fivetran", "start", "--connector-id", "c1", "--junit", "{missing}/j.xml"), "the JUnit report"),
+        (("orchestra", "run", "nightly_marts", "--junit", "{missing}/j.xml"), "the JUnit report"),
+        (("fivetran", "start", "--connector-id", "c1", "--record-to", "{missing}/w.duckdb"), "the DuckDB target"),
+    ],
+)
+def test_an_output_file_in_a_missing_directory_is_exit_2(tmp_path: Path, args: tuple[str, ...], what: str) -> None:
+    """Every output file follows one rule: a missing directory is exit 2 naming it, and nothing is created."""
+    missing = tmp_path / "nonexistent"
+    env = {
+        "FIVETRAN_API_KEY": "k",
+        "FIVETRAN_API_SECRET": "s",
+        "ORCHESTRA_API_KEY": "k",
+        "FIVETRAN_API_URL": "http://127.0.0.1:9",  # never reached: the check comes first
+        "ORCHESTRA_API_URL": "http://127.0.0.1:9",
+    }
+    code, _, stderr = _run(*(a.format(missing=missing) for a in args), env=env)
+    assert code == 2, stderr
+    assert f"the directory of {what} {missing}/" in stderr and "does not exist" in stderr
+    assert not missing.exists()

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 
+from eltops._paths import output_file
 from eltops.cli._app import AppContext, examples, pass_app, verbosity_options
 from eltops.orchestra._config import parse_time
 from eltops.report import write_report
@@ -34,7 +35,8 @@ from eltops.warehouse import parse_target
 def report(app: AppContext, source: str | None, out: Path, since: str | None) -> None:
     """Write one self-contained HTML report of the run history: runs over time, durations, failures, operations."""
     env = EnvReader(app.env)
-    spec = parse_target(source or env.get("ELTOPS_WAREHOUSE"), env)
+    spec = parse_target(source or env.get("ELTOPS_WAREHOUSE"), env, write=False)
+    output_file(out, "the report")
     since_moment = parse_time(since, "--since") if since else None
     data = write_report(spec, out, since=since_moment)
     head = data.headline
