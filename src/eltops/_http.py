@@ -114,16 +114,31 @@ def validate_base_url(url: str, *, variable: str) -> str:
 
 
 class RateLimiter:
-    """At most ``per_minute`` request starts in any rolling minute, shared by all threads of one client."""
+    """At most ``per_minute`` request starts in any rolling minute, shared by all threads of one client.
 
-    def __init__(self, per_minute: float, *, clock: Clock = time.monotonic, sleep: Sleep = time.sleep) -> None:
+    The first time one makes a request wait, it logs so, once per process, with ``how_to_change`` (the flag and
+    variable that set the limit), so that a slow load says why it is slow.
+    """
+
+    _announced = threading.Event()  # shared: a load builds a limiter per resource, and one line says it all
+
+    def __init__(
+        self,
+        per_minute: float,
+        *,
+        clock: Clock = time.monotonic,
+        sleep: Sleep = time.sleep,
+        how_to_change: str = "",
+    ) -> None:
         if per_minute <= 0:
             raise ValueError("per_minute must be positive")
+        self.per_minute = per_minute
         self.interval = 60.0 / per_minute
         self._clock = clock
         self._sleep = sleep
         self._lock = threading.Lock()
         self._next_slot = clock()
+        self._how_to_change = how_to_change
 
     def acquire(self, deadline: Deadline = NO_DEADLINE) -> None:
         """Wait for the next free slot (evenly spaced, so a burst never triggers the server's limit)."""
@@ -135,6 +150,14 @@ class RateLimiter:
         if wait > deadline.remaining():
             raise JobTimeout("the client-side rate limit leaves no request slot before the deadline")
         if wait > 0:
+            if not RateLimiter._announced.is_set():
+                RateLimiter._announced.set()
+                log.info(
+                    "waiting on the client-side rate limit of %g requests a minute (one every %.1f s)%s",
+                    self.per_minute,
+                    self.interval,
+                    f"; {self._how_to_change}" if self._how_to_change else "",
+                )
             self._sleep(wait)
 
 

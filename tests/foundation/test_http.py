@@ -239,3 +239,18 @@ def test_401_hint_is_the_services_own(hint: str | None, expected: str) -> None:
     with pytest.raises(ApiStatusError) as caught:
         _api(handler, **kwargs).request_json("GET", "/x")
     assert str(caught.value).endswith(expected)
+
+
+def test_rate_limiter_says_once_when_it_makes_requests_wait(caplog: pytest.LogCaptureFixture) -> None:
+    """The first wait logs one line naming the limit and how to change it; later waits and limiters add none."""
+    RateLimiter._announced.clear()
+    now = [0.0]
+    with caplog.at_level(logging.INFO, logger="eltops.http"):
+        for _ in range(2):
+            limiter = RateLimiter(50, clock=lambda: now[0], sleep=lambda s: None, how_to_change="--rate-limit 0: off")
+            for _ in range(3):
+                limiter.acquire()
+    lines = [r.getMessage() for r in caplog.records]
+    assert lines == [
+        "waiting on the client-side rate limit of 50 requests a minute (one every 1.2 s); --rate-limit 0: off"
+    ]

@@ -58,3 +58,12 @@ def test_verbosity_flags_work_before_or_after_the_command(
     assert run.code == 0, run.stderr
     assert ("HTTP Request: GET" in run.stderr) is http_lines
     assert (" INFO " in run.stderr) is info_lines
+
+
+def test_a_load_waiting_on_the_rate_limit_says_so_once(served: Served) -> None:
+    """A load held back by the client-side rate limit logs one line saying so and how to change it."""
+    run = served.load("task-runs", ORCHESTRA_RATE_LIMIT="1200")
+    assert run.code == 0, run.stderr
+    lines = [line for line in run.stderr.splitlines() if "client-side rate limit" in line]
+    assert len(lines) == 1, run.stderr
+    assert "of 1200 requests a minute" in lines[0] and "ORCHESTRA_RATE_LIMIT=N" in lines[0] and "0 = off" in lines[0]

@@ -226,7 +226,9 @@ def _load_into(
     interactive = out.stderr.isatty() and app.env.get("TERM") != "dumb" and not app.env.get("CI")
     names = " ".join(r.name for r in resources)
     with out.section("orchestra_load", f"Orchestra load: {names}"):
-        progress: _Bars | _Lines = _Bars(out) if interactive else _Lines()
+        limit = settings.orchestra.rate_limit_per_minute
+        note = f" · limited to {limit:g} requests/min (--rate-limit)" if limit else ""
+        progress: _Bars | _Lines = _Bars(out, note=note) if interactive else _Lines()
         with progress:
             loader = Loader(client, target, progress=progress, batch_rows=settings.batch_rows)
             return loader.load(resources, since=since, full_refresh=full_refresh)
@@ -328,12 +330,12 @@ class _Lines(QuietProgress):
 class _Bars:
     """A rich progress bar per resource: rows read of the rows the API announced, pages, rate."""
 
-    def __init__(self, out: Output) -> None:
+    def __init__(self, out: Output, *, note: str = "") -> None:
         self._progress = Progress(
             TextColumn("{task.description:<14}"),
             BarColumn(),
             MofNCompleteColumn(),
-            TextColumn("rows · {task.fields[pages]} pages · {task.fields[rate]} rows/s"),
+            TextColumn("rows · {task.fields[pages]} pages · {task.fields[rate]} rows/s" + note.replace("[", "\\[")),
             TimeElapsedColumn(),
             console=out.console(),
             transient=False,

@@ -64,6 +64,9 @@ __all__ = [  # the planning names are _plan's and the page types _pages', re-exp
 log = logging.getLogger("eltops.orchestra")
 
 DEFAULT_CONCURRENCY = 4
+RATE_LIMIT_HINT = (
+    "--rate-limit N or ORCHESTRA_RATE_LIMIT=N changes it (0 = off, as for the emulator, which needs no limit)"
+)
 TASK_RUNS_PAGE_SIZE = 50
 """The most ``GET /pipeline_runs/{id}/task_runs`` gives per page (the spec's maximum)."""
 
@@ -136,7 +139,9 @@ class OrchestraClient:
         transport: httpx.BaseTransport | None = None,
         retry: RetryPolicy | None = None,
     ) -> OrchestraClient:
-        limiter = RateLimiter(rate_limit_per_minute) if rate_limit_per_minute else None
+        limiter = (
+            RateLimiter(rate_limit_per_minute, how_to_change=RATE_LIMIT_HINT) if rate_limit_per_minute else None
+        )
         api = ApiTransport(
             base_url=api_url,
             headers={
