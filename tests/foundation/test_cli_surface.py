@@ -5,8 +5,8 @@ from __future__ import annotations
 import contextlib
 import io
 import json
-import re
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -30,7 +30,8 @@ def _run(*args: str, env: dict[str, str] | None = None) -> tuple[int, str, str]:
     out = _output()
     with contextlib.redirect_stdout(out.stdout):
         code = run_command(list(args), env=env or {}, output=out)
-    assert isinstance(out.stdout, io.StringIO) and isinstance(out.stderr, io.StringIO)
+    assert isinstance(out.stdout, io.StringIO)
+    assert isinstance(out.stderr, io.StringIO)
     return code, out.stdout.getvalue(), out.stderr.getvalue()
 
 
@@ -60,7 +61,8 @@ def test_orchestra_emulator_banner_prints_the_variables_to_paste(tmp_path: Path)
         stderr=subprocess.PIPE,
         text=True,
     )
-    assert process.stdout is not None and process.stderr is not None
+    assert process.stdout is not None
+    assert process.stderr is not None
     try:
         url = process.stdout.readline().strip()
         banner = ""
@@ -115,7 +117,9 @@ def test_the_walk_finds_every_command() -> None:
     assert {("orchestra", "run"), ("orchestra", "get"), ("orchestra", "load"), ("emulate", "orchestra")} <= set(
         COMMANDS
     )
-    assert ("fivetran",) in COMMANDS and ("demo",) in COMMANDS and ("report",) in COMMANDS
+    assert ("fivetran",) in COMMANDS
+    assert ("demo",) in COMMANDS
+    assert ("report",) in COMMANDS
 
 
 @pytest.mark.parametrize("path", COMMANDS, ids=[" ".join(p) or "eltops" for p in COMMANDS])
@@ -128,8 +132,10 @@ def test_every_help_ends_with_examples_and_names_variables_plainly(path: tuple[s
     assert all(line.strip().startswith("eltops") for line in examples.splitlines() if line.strip())
     options = stdout.split("\nOptions:\n", 1)[1]  # the usage line's [OPTIONS] and [ACTION] are metavariables
     assert re.search(r"\[[A-Z][A-Z_]+\]", options) is None, "a variable shown as [VARIABLE]"
-    assert "(default" not in stdout and "[default: (" not in stdout, "defaults are written [default: X]"
-    assert "-v, --verbose" in stdout and "-q, --quiet" in stdout
+    assert "(default" not in stdout, "defaults are written [default: X]"
+    assert "[default: (" not in stdout, "defaults are written [default: X]"
+    assert "-v, --verbose" in stdout
+    assert "-q, --quiet" in stdout
 
 
 @pytest.mark.parametrize("path", [p for p in COMMANDS if p in {(), ("orchestra",), ("emulate",)}])
@@ -137,7 +143,8 @@ def test_command_lists_show_whole_summaries(path: tuple[str, ...]) -> None:
     """A group's list of commands shows each one-line summary whole, never cut with `...`."""
     _, stdout, _ = _run(*path, "--help")
     listing = stdout.split("Commands:\n", 1)[1].split("\n\n", 1)[0]
-    assert listing.strip() and "..." not in listing
+    assert listing.strip()
+    assert "..." not in listing
 
 
 def test_fivetran_examples_cover_every_action() -> None:
@@ -187,5 +194,6 @@ def test_an_output_file_in_a_missing_directory_is_exit_2(tmp_path: Path, args: t
     }
     code, _, stderr = _run(*(a.format(missing=missing) for a in args), env=env)
     assert code == 2, stderr
-    assert f"the directory of {what} {missing}/" in stderr and "does not exist" in stderr
+    assert f"the directory of {what} {missing}/" in stderr
+    assert "does not exist" in stderr
     assert not missing.exists()

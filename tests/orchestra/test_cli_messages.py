@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import signal
+import time
+from collections.abc import Callable
+
 import pytest
 
-from tests.orchestra._support import Served
+from tests.orchestra._support import Served, count
 
 
 @pytest.mark.parametrize(
@@ -66,4 +70,26 @@ def test_a_load_waiting_on_the_rate_limit_says_so_once(served: Served) -> None:
     assert run.code == 0, run.stderr
     lines = [line for line in run.stderr.splitlines() if "client-side rate limit" in line]
     assert len(lines) == 1, run.stderr
-    assert "of 1200 requests a minute" in lines[0] and "ORCHESTRA_RATE_LIMIT=N" in lines[0] and "0 = off" in lines[0]
+    assert "of 1200 requests a minute" in lines[0]
+    assert "ORCHESTRA_RATE_LIMIT=N" in lines[0]
+    assert "0 = off" in lines[0]
+
+
+def test_an_interrupted_load_says_what_was_committed_and_that_the_next_resumes(
+    served: Served, wait_until: Callable[..., None]
+) -> None:
+    """Ctrl-C during a load prints what its committed batches wrote and that the next load resumes (exit 130)."""
+    db = served.tmp / "stopped.duckdb"
+    env = served.env(ORCHESTRA_RATE_LIMIT="300")  # one request every 0.2 s: time to stop it half-way
+    proc = served.start("orchestra", "load", "task-runs", "--to", str(db), "--batch-rows", "100", env=env)
+    wait_until(lambda: sum(r.path.endswith("/task_runs") for r in served.emulator.requests) >= 3)
+    time.sleep(0.3)  # let the writer commit the first batch
+    proc.send_signal(signal.SIGINT)
+    _, stderr = proc.communicate(timeout=20)
+    assert proc.returncode == 130, stderr
+    assert "Interrupted (Ctrl-C): committed to DuckDB" in stderr
+    kept = count(db, "task_runs")[0]
+    assert 0 < kept < 600, "stopped half-way"
+    assert f"task-runs {kept:,} new and 0 updated rows" in stderr, "the message says what the warehouse holds"
+    assert "the next `eltops orchestra load` resumes where this one stopped" in stderr
+    assert "Aborted." not in stderr

@@ -22,6 +22,8 @@ class AppContext:
     env: Mapping[str, str]
     output: Output
     verbosity: int = 0
+    # what to tell a person when Ctrl-C or SIGTERM stops the command (set by a command as it goes)
+    interrupt_note: Callable[[], str] | None = None
 
 
 pass_app = click.make_pass_decorator(AppContext)
@@ -127,19 +129,25 @@ def run_command(args: Sequence[str], *, env: Mapping[str, str], output: Output |
     except click.exceptions.Exit as exc:
         return int(exc.exit_code)
     except click.Abort:
-        output.line("Aborted.")
+        output.line(_stopped("Interrupted (Ctrl-C)", app))
         return 130
     except click.ClickException as exc:
         exc.show(file=output.stderr)
         return ExitCode.CONFIG if isinstance(exc, click.UsageError) else int(exc.exit_code)
     except KeyboardInterrupt:
-        output.line("Interrupted.")
+        output.line(_stopped("Interrupted (Ctrl-C)", app))
         return 130
     except SystemExit as exc:  # SIGTERM, see eltops.cli.main
-        output.line("Terminated.")
+        output.line(_stopped("Terminated (SIGTERM)", app))
         return exc.code if isinstance(exc.code, int) else 1
     except Exception as exc:  # a bug: say so, with a traceback that went through the masking filter
         logging.getLogger("eltops").error("eltops crashed; please report this", exc_info=exc)
         output.error(f"internal error: {type(exc).__name__}: {exc}")
         return int(ExitCode.REMOTE_FAILED)
     return int(result) if isinstance(result, int) else 0
+
+
+def _stopped(what: str, app: AppContext) -> str:
+    """``Interrupted (Ctrl-C): <what the command says about its state>.``"""
+    note = app.interrupt_note() if app.interrupt_note is not None else ""
+    return f"{what}: {note}." if note else f"{what}."

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shlex
 from pathlib import Path
 
 import click
@@ -192,6 +193,7 @@ def fivetran(
     refs = ", ".join(str(r) for r in settings.connections)
     if recorder is not None:
         recorder.started()
+    orchestrator: Orchestrator | None = None
     try:
         with (
             FivetranClient.create(
@@ -199,10 +201,12 @@ def fivetran(
             ) as client,
             out.section(f"fivetran_{settings.action.value.lower()}", f"Fivetran {settings.action.value}: {refs}"),
         ):
-            job = Orchestrator(client, settings).run()
+            orchestrator = Orchestrator(client, settings)
+            app.interrupt_note = lambda: _interrupt_note(settings)
+            job = orchestrator.run()
     except (KeyboardInterrupt, SystemExit):
         if recorder is not None:
-            recorder.finished(None, cancelled=True)
+            recorder.finished(orchestrator.interrupted_result() if orchestrator else None, cancelled=True)
         raise
     except BaseException as exc:
         if recorder is not None:
@@ -227,6 +231,18 @@ def fivetran(
             if not result.ok:
                 out.error(f"{result.ref}: {result.outcome}: {result.message}", title=f"Fivetran {result.ref}")
     return int(job.exit_code)
+
+
+def _interrupt_note(settings: FivetranSettings) -> str:
+    """What a person should know when the job is stopped while it waits."""
+    if settings.action in (Action.STATUS, Action.TEST):
+        return "nothing was left running"
+    ids = ",".join(str(r) for r in settings.connections)
+    return (
+        f"eltops stopped waiting; a sync it started goes on in Fivetran (it cannot be cancelled through the API). "
+        f"See it with: eltops fivetran status --connector-id {shlex.quote(ids)}, or wait for it with "
+        f"eltops fivetran wait --connector-id {shlex.quote(ids)}"
+    )
 
 
 def _list(app: AppContext, settings: ListSettings) -> int:

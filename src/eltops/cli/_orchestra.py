@@ -229,9 +229,17 @@ def _load_into(
         limit = settings.orchestra.rate_limit_per_minute
         note = f" · limited to {limit:g} requests/min (--rate-limit)" if limit else ""
         progress: _Bars | _Lines = _Bars(out, note=note) if interactive else _Lines()
+        app.interrupt_note = lambda: _committed_note(progress.committed, target)
         with progress:
             loader = Loader(client, target, progress=progress, batch_rows=settings.batch_rows)
             return loader.load(resources, since=since, full_refresh=full_refresh)
+
+
+def _committed_note(committed: dict[str, WriteCounts], target: Target) -> str:
+    """What an interrupted load leaves behind: the batches committed so far, and that the next load resumes."""
+    done = ", ".join(f"{name} {c.inserted:,} new and {c.updated:,} updated rows" for name, c in committed.items())
+    kept = f"committed to {target.description} before it stopped: {done}" if done else "no batch was committed yet"
+    return f"{kept}; the next `eltops orchestra load` resumes where this one stopped, with no duplicate rows"
 
 
 def _load_every(app: AppContext, client: OrchestraClient, settings: LoadSettings) -> int:
@@ -302,6 +310,9 @@ def _report(out: Output, result: LoadResult, *, json_output: bool) -> None:
 class _Lines(QuietProgress):
     """Progress as plain log lines (CI logs, pipes): one per batch written and per resource."""
 
+    def __init__(self) -> None:
+        self.committed: dict[str, WriteCounts] = {}  # per resource: what the batches committed so far wrote
+
     def __enter__(self) -> _Lines:
         return self
 
@@ -309,6 +320,7 @@ class _Lines(QuietProgress):
         pass
 
     def written(self, resource: Resource, counts: WriteCounts) -> None:
+        self.committed[resource.name] = self.committed.get(resource.name, WriteCounts()) + counts
         log.info(
             "%s: batch merged (%d inserted, %d updated, %d unchanged)",
             resource,
@@ -340,6 +352,7 @@ class _Bars:
             console=out.console(),
             transient=False,
         )
+        self.committed: dict[str, WriteCounts] = {}  # per resource: what the batches committed so far wrote
         self._tasks: dict[str, TaskID] = {}
         self._started: dict[str, float] = {}
         self._lock = threading.Lock()
@@ -382,7 +395,8 @@ class _Bars:
             )
 
     def written(self, resource: Resource, counts: WriteCounts) -> None:
-        pass
+        with self._lock:
+            self.committed[resource.name] = self.committed.get(resource.name, WriteCounts()) + counts
 
     def finished(self, result: ResourceResult) -> None:
         with self._lock:

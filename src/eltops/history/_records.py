@@ -153,7 +153,7 @@ def _operation(ci: CiRun, action: Action, result: ConnectionResult) -> Operation
         inserted_at=result.finished_at,
         message=result.message,
         operation_name=f"{action.value.lower().replace('_', ' ')} {name}",
-        operation_status=_OPERATION_STATUS[result.exit_code],
+        operation_status="CANCELLED" if result.label == "cancelled" else _OPERATION_STATUS[result.exit_code],
         operation_type="TEST" if action is Action.TEST else "INGESTION",
         external_status=connection.sync_state if connection is not None else None,
         external_detail=detail,

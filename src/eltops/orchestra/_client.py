@@ -139,9 +139,7 @@ class OrchestraClient:
         transport: httpx.BaseTransport | None = None,
         retry: RetryPolicy | None = None,
     ) -> OrchestraClient:
-        limiter = (
-            RateLimiter(rate_limit_per_minute, how_to_change=RATE_LIMIT_HINT) if rate_limit_per_minute else None
-        )
+        limiter = RateLimiter(rate_limit_per_minute, how_to_change=RATE_LIMIT_HINT) if rate_limit_per_minute else None
         api = ApiTransport(
             base_url=api_url,
             headers={
