@@ -15,7 +15,7 @@ from werkzeug.serving import BaseWSGIServer, get_sockaddr, make_server, select_a
 
 from eltops.errors import ConfigError
 
-__all__ = ["RunningServer", "serve_in_thread"]
+__all__ = ["RunningServer", "serve_in_thread", "serve_until_ctrl_c"]
 
 WsgiApp = Callable[..., Any]
 
@@ -98,3 +98,14 @@ def make_loopback_server(app: WsgiApp, *, host: str = "127.0.0.1", port: int = 0
 def serve_in_thread(app: WsgiApp, *, host: str = "127.0.0.1", port: int = 0) -> RunningServer:
     """Start serving ``app`` on loopback in the background and return once it accepts connections."""
     return RunningServer(make_loopback_server(app, host=host, port=port))
+
+
+def serve_until_ctrl_c(server: BaseWSGIServer, announce: Callable[[], None]) -> None:
+    """Print ``announce()``, then serve in the foreground; Ctrl-C at any moment once bound is a clean stop."""
+    try:
+        announce()
+        server.serve_forever()  # werkzeug's server returns quietly on Ctrl-C
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()

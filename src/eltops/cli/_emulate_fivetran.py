@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from eltops._serve import make_loopback_server
+from eltops._serve import make_loopback_server, serve_until_ctrl_c
 from eltops.cli._app import examples, verbosity_options
 from eltops.fivetran.emulator import (
     DEFAULT_API_KEY,
@@ -63,21 +63,19 @@ def fivetran_emulator(
         scenario if scenario is not None else DEMO_SCENARIO, api_key=api_key, api_secret=api_secret, paths=paths
     )
     server = make_loopback_server(emulator.wsgi_app, host=host, port=port)
-    shown_host = f"[{server.host}]" if ":" in str(server.host) else server.host
-    url = f"http://{shown_host}:{server.port}"
-    click.echo(url)
-    secret_hint = api_secret if api_secret == DEFAULT_API_SECRET else "<your --api-secret>"
-    click.echo(
-        f"Fivetran emulator serving {len(emulator.connection_ids)} connection(s) "
-        f"({', '.join(emulator.connection_ids)}) on {url}, path families: {paths}.\n"
-        f"Point eltops at it with FIVETRAN_API_URL={url} FIVETRAN_API_KEY={api_key} "
-        f"FIVETRAN_API_SECRET={secret_hint}\nCtrl-C stops it.",
-        err=True,
-    )
-    try:
-        server.serve_forever()  # werkzeug's server returns quietly on Ctrl-C
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.server_close()
+
+    def announce() -> None:
+        shown_host = f"[{server.host}]" if ":" in str(server.host) else server.host
+        url = f"http://{shown_host}:{server.port}"
+        click.echo(url)
+        secret_hint = api_secret if api_secret == DEFAULT_API_SECRET else "<your --api-secret>"
+        click.echo(
+            f"Fivetran emulator serving {len(emulator.connection_ids)} connection(s) "
+            f"({', '.join(emulator.connection_ids)}) on {url}, path families: {paths}.\n"
+            f"Point eltops at it with FIVETRAN_API_URL={url} FIVETRAN_API_KEY={api_key} "
+            f"FIVETRAN_API_SECRET={secret_hint}\nCtrl-C stops it.",
+            err=True,
+        )
+
+    serve_until_ctrl_c(server, announce)
     click.echo("Fivetran emulator stopped.", err=True)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from eltops._serve import make_loopback_server
+from eltops._serve import make_loopback_server, serve_until_ctrl_c
 from eltops.cli._app import examples, verbosity_options
 from eltops.orchestra.emulator import BASE_PATH, DEFAULT_API_KEY, DEFAULT_PIPELINES, OrchestraEmulator, Volume
 from eltops.orchestra.emulator import load_pipelines as load_pipeline_scripts
@@ -79,23 +79,21 @@ def orchestra_emulator(
     except ValueError as exc:
         raise click.BadParameter(str(exc)) from None
     server = make_loopback_server(emulator.wsgi_app, host=host, port=port)
-    shown_host = f"[{server.host}]" if ":" in str(server.host) else server.host
-    url = f"http://{shown_host}:{server.port}{BASE_PATH}"
-    click.echo(url)
-    # the client's own limit (50 a minute) is for the real API; here it would only slow a load down
-    client_limit = 0 if rate_limit is None else rate_limit
-    click.echo(
-        f"Orchestra emulator: {volume.pipeline_runs} pipeline runs, {volume.task_runs} task runs, "
-        f"{volume.operations} operations over {days:g} days (seed {seed}). "
-        f"Pipelines to start: {', '.join(p.alias for p in pipelines)}.\n"
-        f"Point eltops at it with ORCHESTRA_API_URL={url} ORCHESTRA_API_KEY={api_key} "
-        f"ORCHESTRA_RATE_LIMIT={client_limit}\nCtrl-C stops it.",
-        err=True,
-    )
-    try:
-        server.serve_forever()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.server_close()
+
+    def announce() -> None:
+        shown_host = f"[{server.host}]" if ":" in str(server.host) else server.host
+        url = f"http://{shown_host}:{server.port}{BASE_PATH}"
+        click.echo(url)
+        # the client's own limit (50 a minute) is for the real API; here it would only slow a load down
+        client_limit = 0 if rate_limit is None else rate_limit
+        click.echo(
+            f"Orchestra emulator: {volume.pipeline_runs} pipeline runs, {volume.task_runs} task runs, "
+            f"{volume.operations} operations over {days:g} days (seed {seed}). "
+            f"Pipelines to start: {', '.join(p.alias for p in pipelines)}.\n"
+            f"Point eltops at it with ORCHESTRA_API_URL={url} ORCHESTRA_API_KEY={api_key} "
+            f"ORCHESTRA_RATE_LIMIT={client_limit}\nCtrl-C stops it.",
+            err=True,
+        )
+
+    serve_until_ctrl_c(server, announce)
     click.echo("Orchestra emulator stopped.", err=True)

@@ -260,8 +260,8 @@ def _load_every(app: AppContext, client: OrchestraClient, settings: LoadSettings
             exit_code = int(exc.exit_code)
         since, full_refresh = None, False  # --since and --full-refresh apply to the first load only
         wait = max(0.0, settings.every_seconds - (time.monotonic() - started))
-        out.line(f"next load in {_duration(wait)} (Ctrl-C stops)")
         try:
+            out.line(f"next load in {_duration(wait)} (Ctrl-C stops)")
             stop.wait(wait)
         except KeyboardInterrupt:
             out.line("stopped between loads")
