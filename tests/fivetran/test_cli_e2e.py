@@ -161,7 +161,7 @@ def test_secrets_from_the_vault_never_appear(served: Served) -> None:
 
 def test_junit_for_setup_tests(served: Served) -> None:
     """TEST writes one JUnit test case per setup test, failing the ones that did not pass."""
-    report = served.tmp / "out" / "report.xml"
+    report = served.tmp / "report.xml"
     result = served.run(
         "fivetran", env=served.env(FIVETRAN_ACTION="TEST", CONNECTOR_ID="tested", FIVETRAN_JUNIT_REPORT=str(report))
     )
