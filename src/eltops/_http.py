@@ -24,6 +24,7 @@ from urllib.parse import urlsplit
 import httpx
 import orjson
 import stamina
+import stamina.instrumentation
 
 from eltops._deadline import NO_DEADLINE, Clock, Deadline, Sleep
 from eltops._retry import DEFAULT_RETRY_AFTER_MAX, RetryPolicy
@@ -36,6 +37,10 @@ from eltops.errors import (
 )
 
 log = logging.getLogger("eltops.http")
+
+# eltops logs each retry itself (one line naming the host and the attempt out of the real total); stamina's own
+# log hook would add a second line per retry
+stamina.instrumentation.set_on_retry_hooks([])
 
 __all__ = [
     "DEFAULT_RETRY_AFTER_MAX",
@@ -76,16 +81,31 @@ def retry_after_seconds(response: httpx.Response, *, now: float | None = None) -
 
 
 class RateLimiter:
-    """At most ``per_minute`` request starts in any rolling minute, shared by all threads of one client."""
+    """At most ``per_minute`` request starts in any rolling minute, shared by all threads of one client.
 
-    def __init__(self, per_minute: float, *, clock: Clock = time.monotonic, sleep: Sleep = time.sleep) -> None:
+    The first time one makes a request wait, it logs so, once per process, with ``how_to_change`` (the flag and
+    variable that set the limit), so that a slow load says why it is slow.
+    """
+
+    _announced = threading.Event()  # shared: a load builds a limiter per resource, and one line says it all
+
+    def __init__(
+        self,
+        per_minute: float,
+        *,
+        clock: Clock = time.monotonic,
+        sleep: Sleep = time.sleep,
+        how_to_change: str = "",
+    ) -> None:
         if per_minute <= 0:
             raise ValueError("per_minute must be positive")
+        self.per_minute = per_minute
         self.interval = 60.0 / per_minute
         self._clock = clock
         self._sleep = sleep
         self._lock = threading.Lock()
         self._next_slot = clock()
+        self._how_to_change = how_to_change
 
     def acquire(self, deadline: Deadline = NO_DEADLINE) -> None:
         """Wait for the next free slot (evenly spaced, so a burst never triggers the server's limit)."""
@@ -97,6 +117,14 @@ class RateLimiter:
         if wait > deadline.remaining():
             raise JobTimeout("the client-side rate limit leaves no request slot before the deadline")
         if wait > 0:
+            if not RateLimiter._announced.is_set():
+                RateLimiter._announced.set()
+                log.info(
+                    "waiting on the client-side rate limit of %g requests a minute (one every %.1f s)%s",
+                    self.per_minute,
+                    self.interval,
+                    f"; {self._how_to_change}" if self._how_to_change else "",
+                )
             self._sleep(wait)
 
 
@@ -155,8 +183,10 @@ class ApiTransport:
         error_parser: ErrorParser = default_error_parser,
         service: str = "API",
         on_response: Callable[[httpx.Response], None] | None = None,
+        auth_hint: str = "check the credentials",
     ) -> None:
         self.retry = retry or RetryPolicy()
+        self._status_hints = {**_STATUS_HINTS, 401: f" ({auth_hint})"}
         self.rate_limiter = rate_limiter
         self.service = service
         self._error_parser = error_parser
@@ -217,12 +247,15 @@ class ApiTransport:
         """
         failures = 0
         gave_up_for_deadline = False
+        where = self._where(path)
 
         def backoff_or_stop(exc: Exception) -> bool | float:
             nonlocal failures, gave_up_for_deadline
             if not is_retryable(exc):
                 return False
             failures += 1
+            if failures >= self.retry.attempts:
+                return False  # that was the last attempt: the error below says so
             asked = retry_after_seconds(exc.response) if isinstance(exc, httpx.HTTPStatusError) else None
             if asked is None:
                 wait = min(
@@ -240,14 +273,14 @@ class ApiTransport:
                 gave_up_for_deadline = True
                 return False
             log.warning(
-                "%s %s %s; retrying in %.1f s (%s; attempt %d of %d)",
+                "%s %s %s; attempt %d of %d in %.1f s (%s)",
                 method,
-                path,
+                where,
                 _describe(exc),
-                wait,
-                why,
                 failures + 1,
                 self.retry.attempts,
+                wait,
+                why,
             )
             return wait
 
@@ -258,11 +291,13 @@ class ApiTransport:
                         method, path, params=params, json=json, deadline=deadline, extra_headers=headers
                     )
         except httpx.HTTPStatusError as exc:
-            raise self._status_error(method, exc.response, gave_up_for_deadline) from None
+            sent = failures if is_retryable(exc) else failures + 1
+            raise self._status_error(method, exc.response, sent, gave_up_for_deadline) from None
         except httpx.TransportError as exc:
             raise ApiConnectionError(
-                f"could not reach {self.service} for {method} {path} after {failures} "
-                f"attempt{'s' if failures != 1 else ''}: {_describe(exc)}{_deadline_note(gave_up_for_deadline)}",
+                f"could not reach {self.service} at {_host(self._client.base_url)} for {method} "
+                f"{self._full_path(path)}{_tries(failures)}: "
+                f"{_describe(exc)}{_deadline_note(gave_up_for_deadline)}",
                 method=method,
                 url=str(exc.request.url) if _has_request(exc) else None,
             ) from None
@@ -293,12 +328,23 @@ class ApiTransport:
         response.raise_for_status()
         return response
 
-    def _status_error(self, method: str, response: httpx.Response, gave_up_for_deadline: bool) -> ApiStatusError:
+    def _full_path(self, path: str) -> str:
+        return f"{self._client.base_url.path.rstrip('/')}/{path.lstrip('/')}"
+
+    def _where(self, path: str) -> str:
+        """The host and path a request goes to (``api.fivetran.com/v1/...``): which server was tried, never a query."""
+        return f"{_host(self._client.base_url)}{self._full_path(path)}"
+
+    def _status_error(
+        self, method: str, response: httpx.Response, sent: int, gave_up_for_deadline: bool
+    ) -> ApiStatusError:
         api_code, message = self._error_parser(response)
-        hint = _STATUS_HINTS.get(response.status_code, "") + _deadline_note(gave_up_for_deadline)
+        hint = self._status_hints.get(response.status_code, "")
+        url = response.request.url
         return ApiStatusError(
-            f"{self.service} answered {method} {response.request.url.path} with HTTP "
-            f"{response.status_code}{f' {api_code}' if api_code else ''}: {message}{hint}",
+            f"{self.service} at {_host(url)} answered {method} {url.path} with HTTP "
+            f"{response.status_code}{f' {api_code}' if api_code else ''}{_tries(sent)}: {message}{hint}"
+            f"{_deadline_note(gave_up_for_deadline)}",
             method=method,
             url=str(response.request.url),
             status_code=response.status_code,
@@ -307,9 +353,18 @@ class ApiTransport:
 
 
 _STATUS_HINTS = {
-    401: " (check the API key and secret)",
+    401: " (check the credentials)",
     403: " (the credentials are valid but may not do this)",
 }
+
+
+def _host(url: httpx.URL) -> str:
+    return f"{url.host}:{url.port}" if url.port else url.host
+
+
+def _tries(failures: int) -> str:
+    """`` after 6 attempts`` when a call was tried more than once, else nothing."""
+    return f" after {failures} attempts" if failures > 1 else ""
 
 
 def _deadline_note(gave_up_for_deadline: bool) -> str:

@@ -66,7 +66,6 @@ def write_junit(path: Path, *, suite: str, cases: list[JUnitCase]) -> None:
             ET.SubElement(node, "system-out").text = _xml_text(case.output)
     ET.indent(root)
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
         ET.ElementTree(root).write(path, encoding="utf-8", xml_declaration=True)
     except OSError as exc:
         raise ConfigError(f"cannot write the JUnit report {path}: {exc.strerror}") from None

@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
+import errno
 import ipaddress
 import logging
+import socket
 import threading
 from collections.abc import Callable
 from types import TracebackType
 from typing import Any
 
-from werkzeug.serving import BaseWSGIServer, make_server
+from werkzeug.serving import BaseWSGIServer, get_sockaddr, make_server, select_address_family
 
 from eltops.errors import ConfigError
 
-__all__ = ["RunningServer", "serve_in_thread"]
+__all__ = ["RunningServer", "serve_in_thread", "serve_until_ctrl_c"]
 
 WsgiApp = Callable[..., Any]
 
@@ -68,15 +70,42 @@ class RunningServer:
 
 
 def make_loopback_server(app: WsgiApp, *, host: str = "127.0.0.1", port: int = 0) -> BaseWSGIServer:
-    """A threaded HTTP/1.1 server for ``app`` bound to ``host:port`` (port 0 picks a free one)."""
+    """A threaded HTTP/1.1 server for ``app`` bound to ``host:port`` (port 0 picks a free one).
+
+    The socket is bound here rather than by werkzeug, which prints its own text and exits the process when the
+    port is taken: a port in use is a :class:`ConfigError` (exit 2) that says what to do.
+    """
     _check_loopback(host)
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    family = select_address_family(host, port)
+    sock = socket.socket(family, socket.SOCK_STREAM)
     try:
-        return make_server(host, port, app, threaded=True)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as werkzeug does: no wait after a restart
+        sock.bind(get_sockaddr(host, port, family))
+        sock.listen(128)
+        return make_server(host, port, app, threaded=True, fd=sock.fileno())
     except OSError as exc:
+        if exc.errno == errno.EADDRINUSE:
+            raise ConfigError(
+                f"port {port} on {host} is already in use (an emulator already running?): stop that program, or "
+                "pick another port with --port N, or --port 0 for any free one"
+            ) from None
         raise ConfigError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
+    finally:
+        sock.close()  # the server holds its own duplicate of the socket
 
 
 def serve_in_thread(app: WsgiApp, *, host: str = "127.0.0.1", port: int = 0) -> RunningServer:
     """Start serving ``app`` on loopback in the background and return once it accepts connections."""
     return RunningServer(make_loopback_server(app, host=host, port=port))
+
+
+def serve_until_ctrl_c(server: BaseWSGIServer, announce: Callable[[], None]) -> None:
+    """Print ``announce()``, then serve in the foreground; Ctrl-C at any moment once bound is a clean stop."""
+    try:
+        announce()
+        server.serve_forever()  # werkzeug's server returns quietly on Ctrl-C
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()

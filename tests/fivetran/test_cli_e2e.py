@@ -161,7 +161,7 @@ def test_secrets_from_the_vault_never_appear(served: Served) -> None:
 
 def test_junit_for_setup_tests(served: Served) -> None:
     """TEST writes one JUnit test case per setup test, failing the ones that did not pass."""
-    report = served.tmp / "out" / "report.xml"
+    report = served.tmp / "report.xml"
     result = served.run(
         "fivetran", env=served.env(FIVETRAN_ACTION="TEST", CONNECTOR_ID="tested", FIVETRAN_JUNIT_REPORT=str(report))
     )
@@ -257,3 +257,27 @@ def test_trigger_now_wait_later_through_step_outputs(served: Served) -> None:
     )
     assert second.code == 0, second.stderr
     assert [r.method for r in served.emulator.requests].count("POST") == 1
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"CONNECTOR_ID": "bad"}, "the sync failed"),
+        ({"FIVETRAN_ACTION": "TEST", "CONNECTOR_ID": "tested"}, "role lacks USAGE on schema public"),
+    ],
+)
+def test_a_failure_is_told_once_plus_the_summary(served: Served, env: dict[str, str], message: str) -> None:
+    """A failed connection's message appears in its log line and its summary row, with no third `Error:` line."""
+    result = served.run("fivetran", env=served.env(**env))
+    assert result.code == 1, result.stderr
+    lines = [line for line in result.stderr.splitlines() if message in line and " INFO " not in line]
+    assert len(lines) == 2, result.stderr  # the ERROR log line and the summary row (TEST's INFO lines list each test)
+    assert "Error:" not in result.stderr
+
+
+def test_schedule_message_does_not_read_as_if_the_variable_were_set(served: Served) -> None:
+    """Setting the schedule to manual names FIVETRAN_DONT_DISABLE_SYNC as what would prevent it, not as set."""
+    result = served.run("fivetran", env=served.env(CONNECTOR_ID="good"))
+    assert "schedule_type set to manual (set FIVETRAN_DONT_DISABLE_SYNC to leave the schedule as it is)" in (
+        result.stderr
+    )

@@ -188,7 +188,7 @@ def test_a_malformed_warehouse_is_exit_2_before_any_request(served: Served, targ
 
 
 def test_sigterm_leaves_a_cancelled_row(served: Served) -> None:
-    """A job cancelled by SIGTERM while waiting records CANCELLED and exits promptly with 143."""
+    """A job cancelled by SIGTERM while waiting records CANCELLED, an operation per sync, and says what goes on."""
     db = served.tmp / "history.duckdb"
     env = served.env(**GITLAB, CONNECTOR_ID="slow,good", ELTOPS_WAREHOUSE=str(db), FIVETRAN_TIMEOUT="120")
     proc = subprocess.Popen(
@@ -213,6 +213,10 @@ def test_sigterm_leaves_a_cancelled_row(served: Served) -> None:
     assert proc.returncode == 143, stderr
     assert _rows(db, "SELECT status FROM task_runs") == [("CANCELLED",)]
     assert _rows(db, "SELECT run_status FROM pipeline_runs") == [("CANCELLED",)]
+    operations = _rows(db, "SELECT external_id, operation_status FROM operations ORDER BY external_id")
+    assert operations == [("good", "SUCCEEDED"), ("slow", "CANCELLED")]
+    assert "Terminated (SIGTERM): eltops stopped waiting; a sync it started goes on in Fivetran" in stderr
+    assert "eltops fivetran status --connector-id slow,good" in stderr
 
 
 @pytest.mark.parametrize(

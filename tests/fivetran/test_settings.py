@@ -200,6 +200,7 @@ def test_dont_disable_sync(env: dict[str, str], flags: FlagValues, disable: bool
     assert _load({**BASE, **env}, flags).disable_schedule is disable
 
 
-def test_junit_from_variable() -> None:
+def test_junit_from_variable(tmp_path: Path) -> None:
     """FIVETRAN_JUNIT_REPORT names the JUnit file when --junit is not given."""
-    assert _load({**BASE, "FIVETRAN_JUNIT_REPORT": "out/r.xml"}).junit_path == Path("out/r.xml")
+    path = tmp_path / "r.xml"
+    assert _load({**BASE, "FIVETRAN_JUNIT_REPORT": str(path)}).junit_path == path

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 
 import httpx
@@ -201,10 +202,10 @@ def test_rate_limiter_spaces_requests_evenly() -> None:
 @pytest.mark.parametrize(
     ("header", "cap", "logged"),
     [
-        ("3600", 60.0, "retrying in 60.0 s (the server asked for 3600 s with Retry-After; waiting at most 60 s;"),
-        ("3600", 120.0, "retrying in 120.0 s (the server asked for 3600 s with Retry-After; waiting at most 120 s;"),
-        ("7", 60.0, "retrying in 7.0 s (as the server asked with Retry-After;"),
-        (None, 60.0, "retrying in 0.5 s (backoff;"),
+        ("3600", 60.0, "60.0 s (the server asked for 3600 s with Retry-After; waiting at most 60 s)"),
+        ("3600", 120.0, "120.0 s (the server asked for 3600 s with Retry-After; waiting at most 120 s)"),
+        ("7", 60.0, "7.0 s (as the server asked with Retry-After)"),
+        (None, 60.0, "0.5 s (backoff)"),
     ],
 )
 def test_retry_after_is_capped_and_the_wait_logged(
@@ -215,6 +216,63 @@ def test_retry_after_is_capped_and_the_wait_logged(
     handler, seen = _scripted(httpx.Response(429, headers=headers), httpx.Response(200, json={"ok": True}))
     assert _api(handler, retry=RetryPolicy(retry_after_max=cap)).request_json("GET", "/x") == {"ok": True}
     assert len(seen) == 2
-    assert [r.getMessage() for r in caplog.records if "retrying" in r.getMessage()] == [
-        f"GET /x answered HTTP 429; {logged} attempt 2 of 6)"
+    assert [r.getMessage() for r in caplog.records if "attempt" in r.getMessage()] == [
+        f"GET api.example.com/x answered HTTP 429; attempt 2 of 6 in {logged}"
+    ]
+
+
+def test_one_log_line_per_retry_with_host_and_real_total(caplog: pytest.LogCaptureFixture) -> None:
+    """Each retry is one eltops line naming the host and the attempt out of the real total; stamina logs none."""
+    handler, seen = _scripted(httpx.Response(503))
+    with caplog.at_level(logging.DEBUG), pytest.raises(ApiStatusError) as caught:
+        _api(handler, retry=RetryPolicy(attempts=3)).request_json("GET", "/x")
+    retries = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+    assert retries == [
+        "GET api.example.com/x answered HTTP 503; attempt 2 of 3 in 0.5 s (backoff)",
+        "GET api.example.com/x answered HTTP 503; attempt 3 of 3 in 1.0 s (backoff)",
+    ]
+    assert not [r for r in caplog.records if r.name.startswith("stamina")]
+    assert len(seen) == 3
+    assert str(caught.value).startswith("Example at api.example.com answered GET /x with HTTP 503 after 3 attempts")
+
+
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [
+        (lambda: httpx.ConnectError("refused"), "could not reach Example at api.example.com for GET /x after 2"),
+        (lambda: httpx.Response(500), "Example at api.example.com answered GET /x with HTTP 500 after 2 attempts"),
+    ],
+)
+def test_final_error_names_what_was_tried(make: Callable[[], httpx.Response | Exception], message: str) -> None:
+    """The error after the last attempt names the host, the call and how many attempts were made."""
+    handler, _ = _scripted(make())
+    with pytest.raises((ApiStatusError, ApiConnectionError), match=message):
+        _api(handler, retry=RetryPolicy(attempts=2)).request_json("GET", "/x")
+
+
+@pytest.mark.parametrize(
+    ("hint", "expected"),
+    [("check ORCHESTRA_API_KEY", "(check ORCHESTRA_API_KEY)"), (None, "(check the credentials)")],
+)
+def test_401_hint_is_the_services_own(hint: str | None, expected: str) -> None:
+    """A 401 names what to check for that service (Orchestra has a key and no secret)."""
+    handler, _ = _scripted(httpx.Response(401, json={"detail": "Not authenticated"}))
+    kwargs = {} if hint is None else {"auth_hint": hint}
+    with pytest.raises(ApiStatusError) as caught:
+        _api(handler, **kwargs).request_json("GET", "/x")
+    assert str(caught.value).endswith(expected)
+
+
+def test_rate_limiter_says_once_when_it_makes_requests_wait(caplog: pytest.LogCaptureFixture) -> None:
+    """The first wait logs one line naming the limit and how to change it; later waits and limiters add none."""
+    RateLimiter._announced.clear()
+    now = [0.0]
+    with caplog.at_level(logging.INFO, logger="eltops.http"):
+        for _ in range(2):
+            limiter = RateLimiter(50, clock=lambda: now[0], sleep=lambda s: None, how_to_change="--rate-limit 0: off")
+            for _ in range(3):
+                limiter.acquire()
+    lines = [r.getMessage() for r in caplog.records]
+    assert lines == [
+        "waiting on the client-side rate limit of 50 requests a minute (one every 1.2 s); --rate-limit 0: off"
     ]

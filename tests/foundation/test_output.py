@@ -98,3 +98,25 @@ def test_version() -> None:
     """--version prints the version and exits 0."""
     out = _output(CiKind.NONE)
     assert run_command(["--version"], env={}, output=out) == 0
+
+
+def test_logs_and_bars_share_one_console() -> None:
+    """Every caller gets the same rich console, so log lines print above a live progress bar, never into it."""
+    out = Output(ci=CiKind.NONE, colour=True, stdout=io.StringIO(), stderr=FakeTty())
+    assert out.console() is out.console()
+
+
+def test_terminal_log_lines_have_iso_time_and_no_highlighted_numbers() -> None:
+    """On a terminal a log line starts with an ISO-like time and its message carries no colour of its own."""
+    import logging
+    import re
+
+    from eltops.cli._output import configure_logging
+
+    stderr = FakeTty()
+    out = Output(ci=CiKind.NONE, colour=True, stdout=io.StringIO(), stderr=stderr)
+    configure_logging(out, verbosity=0)
+    logging.getLogger("eltops.test").info("GET 127.0.0.1:8/x HTTP 503; attempt 2 of 6")
+    text = stderr.getvalue()
+    assert re.match(r"^(\x1b\[[0-9;]*m)*\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}", text), text
+    assert "GET 127.0.0.1:8/x HTTP 503; attempt 2 of 6" in text, "no escape codes inside the message"

@@ -132,3 +132,22 @@ def test_log_records_are_masked(caplog: pytest.LogCaptureFixture) -> None:
     handler.filter(record)
     assert "topsecretvalue" not in (record.exc_text or "")
     assert "******" in (record.exc_text or "")
+
+
+@pytest.mark.parametrize(
+    ("value", "problem"),
+    [
+        ("DATAOPS_VAULT(X.Y", "no closing parenthesis"),
+        ("DATAOPS_VAULT(X.Y) trailing", "text after the closing parenthesis"),
+        ("DATAOPS_VAULT()", "path between the parentheses is empty"),
+        ("DATAOPS_VAULT(X. Y)", "may not hold spaces"),
+        ("dataops_vault(X.Y)", "in capitals"),
+    ],
+)
+def test_malformed_vault_reference_is_a_config_error(vault_file: Path, value: str, problem: str) -> None:
+    """A value that starts like a vault reference but is malformed is exit 2 naming the variable and the problem."""
+    env = EnvReader({"ORCHESTRA_API_KEY": value}, FileVault(vault_file))
+    with pytest.raises(ConfigError, match=f"ORCHESTRA_API_KEY is a malformed vault reference: .*{problem}") as caught:
+        env.get("ORCHESTRA_API_KEY")
+    assert value not in str(caught.value)
+    assert caught.value.exit_code == 2

@@ -119,7 +119,7 @@ def test_the_childs_log_records_reach_the_parents_log(served: Served, caplog: py
     with _client(served) as client:
         assert client.recipe is not None
         list(ProcessFetcher(client.recipe).stream(_plan(served)))
-    retries = [r for r in caplog.records if "retrying" in r.getMessage()]
+    retries = [r for r in caplog.records if "; attempt 2 of " in r.getMessage()]
     assert retries
     assert retries[0].name.startswith("eltops")
     assert "503" in retries[0].getMessage()

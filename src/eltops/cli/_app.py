@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import importlib
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TypeVar
 
 import click
 
@@ -21,9 +21,50 @@ class AppContext:
 
     env: Mapping[str, str]
     output: Output
+    verbosity: int = 0
+    # what to tell a person when Ctrl-C or SIGTERM stops the command (set by a command as it goes)
+    interrupt_note: Callable[[], str] | None = None
 
 
 pass_app = click.make_pass_decorator(AppContext)
+
+_C = TypeVar("_C", bound=Callable[..., object])
+
+
+def _more_or_less(ctx: click.Context, param: click.Parameter, value: int) -> None:
+    """``-v``/``-q`` given after a command name add to those given before it; logging follows at once."""
+    app = ctx.find_object(AppContext)
+    if not value or app is None:
+        return
+    app.verbosity += value if param.name == "verbose" else -value
+    configure_logging(app.output, verbosity=app.verbosity)
+
+
+def examples(*lines: str) -> str:
+    """A help text's closing ``Examples:`` section, laid out as written (click rewraps any other paragraph)."""
+    return "Examples:\n\n\b\n" + "\n".join(f"  {line}" for line in lines)
+
+
+def verbosity_options(command: _C) -> _C:
+    """``-v``/``-vv`` and ``-q`` on a command, wherever they are given on the line (before or after its name)."""
+    command = click.option(
+        "-q",
+        "--quiet",
+        count=True,
+        expose_value=False,
+        show_default=False,
+        callback=_more_or_less,
+        help="Log only warnings and errors.",
+    )(command)
+    return click.option(
+        "-v",
+        "--verbose",
+        count=True,
+        expose_value=False,
+        show_default=False,
+        callback=_more_or_less,
+        help="More log detail (-vv also logs every HTTP request).",
+    )(command)
 
 
 class Lazy(NamedTuple):
@@ -76,7 +117,7 @@ class LazyGroup(click.Group):
 COMMANDS = {
     "demo": Lazy(
         "eltops.cli._demo:demo",
-        "Run the whole product against both emulators, into eltops-demo.duckdb, and write a report.",
+        "The whole product in ~10 s, against both emulators.",
     ),
     "emulate": Lazy(
         "eltops.cli._emulate:emulate",
@@ -84,30 +125,39 @@ COMMANDS = {
     ),
     "fivetran": Lazy(
         "eltops.cli._fivetran:fivetran",
-        "Check, sync, test or re-sync Fivetran connections, then wait for the outcome; or list them.",
+        "Sync, test or re-sync Fivetran connections.",
     ),
     "orchestra": Lazy(
         "eltops.cli._orchestra:orchestra",
-        "Orchestra: run a pipeline from CI, read run metadata pages, or load them into DuckDB or Snowflake.",
+        "Orchestra: run pipelines, read and load run history.",
     ),
     "report": Lazy(
         "eltops.cli._report:report",
-        "Write one self-contained HTML report of the run history: runs over time, durations, failures, operations.",
+        "Write the run-history HTML report.",
     ),
 }
 
 
 @click.group(
-    cls=LazyGroup, lazy=COMMANDS, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110}
+    cls=LazyGroup,
+    lazy=COMMANDS,
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110},
+    epilog=examples(
+        "eltops demo                                  # the whole product, no account needed",
+        "eltops fivetran start --connector-id demo_shop --timeout 1800",
+        "eltops orchestra load --to eltops.duckdb",
+        "eltops report --out report.html",
+        "eltops emulate fivetran --port 0",
+    ),
 )
 @click.version_option(__version__, prog_name="eltops")
-@click.option("-v", "--verbose", count=True, help="More log detail (-vv also logs every HTTP request).")
+@verbosity_options
 @click.pass_context
-def cli(ctx: click.Context, verbose: int) -> None:
+def cli(ctx: click.Context) -> None:
     """Run ELT operations from CI pipelines and keep their run history in the warehouse."""
     app = ctx.find_object(AppContext)
     assert app is not None, "run_command() provides the context"
-    configure_logging(app.output, verbosity=verbose)
+    configure_logging(app.output, verbosity=app.verbosity)
 
 
 def run_command(args: Sequence[str], *, env: Mapping[str, str], output: Output | None = None) -> int:
@@ -122,19 +172,25 @@ def run_command(args: Sequence[str], *, env: Mapping[str, str], output: Output |
     except click.exceptions.Exit as exc:
         return int(exc.exit_code)
     except click.Abort:
-        output.line("Aborted.")
+        output.line(_stopped("Interrupted (Ctrl-C)", app))
         return 130
     except click.ClickException as exc:
         exc.show(file=output.stderr)
         return ExitCode.CONFIG if isinstance(exc, click.UsageError) else int(exc.exit_code)
     except KeyboardInterrupt:
-        output.line("Interrupted.")
+        output.line(_stopped("Interrupted (Ctrl-C)", app))
         return 130
     except SystemExit as exc:  # SIGTERM, see eltops.cli.main
-        output.line("Terminated.")
+        output.line(_stopped("Terminated (SIGTERM)", app))
         return exc.code if isinstance(exc.code, int) else 1
     except Exception as exc:  # a bug: say so, with a traceback that went through the masking filter
         logging.getLogger("eltops").error("eltops crashed; please report this", exc_info=exc)
         output.error(f"internal error: {type(exc).__name__}: {exc}")
         return int(ExitCode.REMOTE_FAILED)
     return int(result) if isinstance(result, int) else 0
+
+
+def _stopped(what: str, app: AppContext) -> str:
+    """``Interrupted (Ctrl-C): <what the command says about its state>.``"""
+    note = app.interrupt_note() if app.interrupt_note is not None else ""
+    return f"{what}: {note}." if note else f"{what}."

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from eltops.cli._app import AppContext, pass_app, run_command
+from eltops.cli._app import AppContext, examples, pass_app, run_command, verbosity_options
 from eltops.errors import EltopsError
 
 if TYPE_CHECKING:
@@ -90,7 +90,13 @@ def fivetran_demo() -> FivetranEmulator:
     return emulator
 
 
-@click.command()
+@click.command(
+    short_help="The whole product in ~10 s, against both emulators.",
+    epilog=examples(
+        "eltops demo                   # writes ./eltops-demo.duckdb and ./eltops-demo-report.html",
+        "eltops demo --dir /tmp/demo",
+    ),
+)
 @click.option(
     "--dir",
     "directory",
@@ -98,6 +104,7 @@ def fivetran_demo() -> FivetranEmulator:
     default=Path("."),
     help="Where to write eltops-demo.duckdb and the report.",
 )
+@verbosity_options
 @pass_app
 def demo(app: AppContext, directory: Path) -> int:
     """Run the whole product against both emulators, into eltops-demo.duckdb, and write a report."""

@@ -4,20 +4,25 @@ from __future__ import annotations
 
 import click
 
-from eltops.cli._app import Lazy, LazyGroup
+from eltops.cli._app import Lazy, LazyGroup, examples, verbosity_options
 
 EMULATORS = {
     "fivetran": Lazy(
         "eltops.cli._emulate_fivetran:fivetran_emulator",
-        "Serve an emulated Fivetran REST API on loopback, to test pipelines offline.",
+        "Serve the Fivetran API emulator.",
     ),
     "orchestra": Lazy(
         "eltops.cli._emulate_orchestra:orchestra_emulator",
-        "Serve Orchestra's pipeline_runs, task_runs and operations endpoints, offline, with generated history.",
+        "Serve the Orchestra API emulator.",
     ),
 }
 
 
-@click.group(cls=LazyGroup, lazy=EMULATORS)
+@click.group(
+    cls=LazyGroup,
+    lazy=EMULATORS,
+    epilog=examples("eltops emulate fivetran            # http://127.0.0.1:8765", "eltops emulate orchestra --port 0"),
+)
+@verbosity_options
 def emulate() -> None:
     """Serve a faithful emulator of a vendor API on loopback, to test pipelines offline."""

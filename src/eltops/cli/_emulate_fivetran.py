@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 import click
 
+from eltops.cli._app import examples, verbosity_options
 from eltops.fivetran.emulator import DEFAULT_API_KEY, DEFAULT_API_SECRET
 
 if TYPE_CHECKING:
@@ -15,7 +16,14 @@ if TYPE_CHECKING:
 DEFAULT_PORT = 8765
 
 
-@click.command()
+@click.command(
+    short_help="Serve the Fivetran API emulator.",
+    epilog=examples(
+        "eltops emulate fivetran                        # the demo account on http://127.0.0.1:8765",
+        "eltops emulate fivetran --port 0               # any free port",
+        "eltops emulate fivetran --scenario my-connections.yml --paths connectors",
+    ),
+)
 @click.option(
     "--port",
     type=click.IntRange(0, 65535),
@@ -29,7 +37,7 @@ DEFAULT_PORT = 8765
 @click.option(
     "--scenario",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="YAML/JSON file with the groups, connections and scripts to serve (default: a built-in demo).",
+    help="YAML/JSON file with the groups, connections and scripts to serve.  [default: a built-in demo]",
 )
 @click.option(
     "--paths",
@@ -38,6 +46,7 @@ DEFAULT_PORT = 8765
     show_default=True,
     help="Which URL family answers: /v1/connections, /v1/connectors, or both.",
 )
+@verbosity_options
 def fivetran_emulator(
     port: int, host: str, api_key: str, api_secret: str, scenario: Path | None, paths: PathFamilies
 ) -> None:
@@ -47,28 +56,26 @@ def fivetran_emulator(
     demo: demo_shop succeeds, demo_crm fails, demo_billing is broken until its setup tests run, demo_ads
     gets rescheduled once, demo_paused is paused.
     """
-    from eltops._serve import make_loopback_server
+    from eltops._serve import make_loopback_server, serve_until_ctrl_c
     from eltops.fivetran.emulator import DEMO_SCENARIO, FivetranEmulator
 
     emulator = FivetranEmulator.from_scenario(
         scenario if scenario is not None else DEMO_SCENARIO, api_key=api_key, api_secret=api_secret, paths=paths
     )
     server = make_loopback_server(emulator.wsgi_app, host=host, port=port)
-    shown_host = f"[{server.host}]" if ":" in str(server.host) else server.host
-    url = f"http://{shown_host}:{server.port}"
-    click.echo(url)
-    secret_hint = api_secret if api_secret == DEFAULT_API_SECRET else "<your --api-secret>"
-    click.echo(
-        f"Fivetran emulator serving {len(emulator.connection_ids)} connection(s) "
-        f"({', '.join(emulator.connection_ids)}) on {url}, path families: {paths}.\n"
-        f"Point eltops at it with FIVETRAN_API_URL={url} FIVETRAN_API_KEY={api_key} "
-        f"FIVETRAN_API_SECRET={secret_hint}\nCtrl-C stops it.",
-        err=True,
-    )
-    try:
-        server.serve_forever()  # werkzeug's server returns quietly on Ctrl-C
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.server_close()
+
+    def announce() -> None:
+        shown_host = f"[{server.host}]" if ":" in str(server.host) else server.host
+        url = f"http://{shown_host}:{server.port}"
+        click.echo(url)
+        secret_hint = api_secret if api_secret == DEFAULT_API_SECRET else "<your --api-secret>"
+        click.echo(
+            f"Fivetran emulator serving {len(emulator.connection_ids)} connection(s) "
+            f"({', '.join(emulator.connection_ids)}) on {url}, path families: {paths}.\n"
+            f"Point eltops at it with FIVETRAN_API_URL={url} FIVETRAN_API_KEY={api_key} "
+            f"FIVETRAN_API_SECRET={secret_hint}\nCtrl-C stops it.",
+            err=True,
+        )
+
+    serve_until_ctrl_c(server, announce)
     click.echo("Fivetran emulator stopped.", err=True)

@@ -7,10 +7,18 @@ from pathlib import Path
 
 import click
 
+from eltops.cli._app import examples, verbosity_options
 from eltops.orchestra.emulator import BASE_PATH, DEFAULT_API_KEY, Volume
 
 
-@click.command()
+@click.command(
+    short_help="Serve the Orchestra API emulator.",
+    epilog=examples(
+        "eltops emulate orchestra                       # http://127.0.0.1:8766/api/engine/public",
+        "eltops emulate orchestra --port 0 --task-runs 200000 --days 30",
+        "eltops emulate orchestra --rate-limit 60 --latency 0.2",
+    ),
+)
 @click.option("--host", default="127.0.0.1", show_default=True, help="Loopback address to listen on.")
 @click.option(
     "--port", type=click.IntRange(min=0, max=65535), default=8766, show_default=True, help="0 = any free port."
@@ -27,7 +35,7 @@ from eltops.orchestra.emulator import BASE_PATH, DEFAULT_API_KEY, Volume
     "--rate-limit",
     type=click.IntRange(min=1),
     default=None,
-    help="Answer 429 with Retry-After beyond this many requests per minute (default: no limit).",
+    help="Answer 429 with Retry-After beyond this many requests per minute.  [default: no limit]",
 )
 @click.option(
     "--latency",
@@ -41,7 +49,7 @@ from eltops.orchestra.emulator import BASE_PATH, DEFAULT_API_KEY, Volume
     "pipelines_file",
     type=click.Path(dir_okay=False, path_type=Path),
     default=None,
-    help="YAML file scripting the pipelines `orchestra run` can start (default: a demo set; see the README).",
+    help="YAML file scripting the pipelines `orchestra run` can start (see the README).  [default: a demo set]",
 )
 @click.option(
     "--default-window",
@@ -59,6 +67,7 @@ from eltops.orchestra.emulator import BASE_PATH, DEFAULT_API_KEY, Volume
     help="Serve faulty pages: RESOURCE:pad:FIELD:SIZE, RESOURCE:empty-page:PAGE or RESOURCE:value:FIELD:JSON "
     "(repeatable), e.g. task-runs:pad:message:4096.",
 )
+@verbosity_options
 def orchestra_emulator(
     host: str,
     port: int,
@@ -73,7 +82,7 @@ def orchestra_emulator(
     faults: tuple[str, ...],
 ) -> None:
     """Serve Orchestra's pipeline_runs, task_runs and operations endpoints, offline, with generated history."""
-    from eltops._serve import make_loopback_server
+    from eltops._serve import make_loopback_server, serve_until_ctrl_c
     from eltops.orchestra.emulator import DEFAULT_PIPELINES, OrchestraEmulator, parse_fault
     from eltops.orchestra.emulator import load_pipelines as load_pipeline_scripts
 
@@ -93,21 +102,24 @@ def orchestra_emulator(
     except ValueError as exc:
         raise click.BadParameter(str(exc)) from None
     server = make_loopback_server(emulator.wsgi_app, host=host, port=port)
-    shown_host = f"[{server.host}]" if ":" in str(server.host) else server.host
-    click.echo(f"http://{shown_host}:{server.port}{BASE_PATH}")
-    click.echo(
-        f"Orchestra emulator: {volume.pipeline_runs} pipeline runs, {volume.task_runs} task runs, "
-        f"{volume.operations} operations over {days:g} days (seed {seed}). "
-        f"Pipelines to start: {', '.join(p.alias for p in pipelines)}. "
-        "Set ORCHESTRA_API_URL to the URL above; Ctrl-C stops.",
-        err=True,
-    )
-    try:
-        server.serve_forever()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.server_close()
+
+    def announce() -> None:
+        shown_host = f"[{server.host}]" if ":" in str(server.host) else server.host
+        url = f"http://{shown_host}:{server.port}{BASE_PATH}"
+        click.echo(url)
+        # the client's own limit (50 a minute) is for the real API; here it would only slow a load down
+        client_limit = 0 if rate_limit is None else rate_limit
+        click.echo(
+            f"Orchestra emulator: {volume.pipeline_runs} pipeline runs, {volume.task_runs} task runs, "
+            f"{volume.operations} operations over {days:g} days (seed {seed}). "
+            f"Pipelines to start: {', '.join(p.alias for p in pipelines)}.\n"
+            f"Point eltops at it with ORCHESTRA_API_URL={url} ORCHESTRA_API_KEY={api_key} "
+            f"ORCHESTRA_RATE_LIMIT={client_limit}\nCtrl-C stops it.",
+            err=True,
+        )
+
+    serve_until_ctrl_c(server, announce)
+    click.echo("Orchestra emulator stopped.", err=True)
 
 
 def _parse_default_windows(values: tuple[str, ...]) -> dict[str, timedelta]:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import shlex
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
 
-from eltops.cli._app import AppContext, pass_app
+from eltops.cli._app import AppContext, examples, pass_app, verbosity_options
+from eltops.cli._output import CiKind
 from eltops.errors import ConfigError, ExitCode
 from eltops.fivetran import (
     Action,
@@ -29,7 +31,22 @@ _ACTIONS = [a.value for a in Action] + [a.value.lower().replace("_", "-") for a 
 LIST_TIMEOUT_SECONDS = 120.0
 
 
-@click.command(context_settings={"show_default": True})
+@click.command(
+    context_settings={"show_default": True},
+    short_help="Sync, test or re-sync Fivetran connections.",
+    epilog=examples(
+        "eltops fivetran                                       # from the DataOps variables (FIVETRAN_ACTION, ...)",
+        "eltops fivetran list --group 'Demo Warehouse'",
+        "eltops fivetran status --connector-id demo_shop",
+        "eltops fivetran start --connector-id demo_shop,demo_ads --timeout 1800 --junit fivetran.xml",
+        "eltops fivetran start --connector-id 'group:Demo Warehouse' --json",
+        "eltops fivetran test --connector-id 'Demo Warehouse/billing_db'",
+        "eltops fivetran force-resync --connector-id demo_shop --schema public --table orders,customers",
+        "eltops fivetran resync --connector-id demo_shop --table public.orders",
+        "eltops fivetran start --connector-id demo_shop --no-wait",
+        "eltops fivetran wait --connector-id demo_shop --completed-after 2024-12-02T00:00:00Z",
+    ),
+)
 @click.argument("action", required=False, metavar="[ACTION]", type=click.Choice(_ACTIONS, case_sensitive=False))
 @click.option(
     "--connector-id",
@@ -37,60 +54,72 @@ LIST_TIMEOUT_SECONDS = 120.0
     "connector_ids",
     multiple=True,
     help="Connection id, <group name>/<connection name>, or group:<group name> for all of a group; repeat or "
-    "comma-separate for several. [CONNECTOR_ID]",
+    "comma-separate for several. Variable: CONNECTOR_ID.",
 )
-@click.option("--schema", help="Schema of the table(s) to re-sync (FORCE_RESYNC, RESYNC). [SCHEMA]")
-@click.option("--table", help="Table(s) to re-sync, comma-separated; SCHEMA.TABLE for RESYNC across schemas. [TABLE]")
+@click.option("--schema", help="Schema of the table(s) to re-sync (FORCE_RESYNC, RESYNC). Variable: SCHEMA.")
+@click.option(
+    "--table", help="Table(s) to re-sync, comma-separated; SCHEMA.TABLE for RESYNC across schemas. Variable: TABLE."
+)
 @click.option(
     "--if-syncing",
     type=click.Choice([p.value for p in IfSyncing], case_sensitive=False),
-    help="What START does when the connection is already syncing (default wait-then-sync). [FIVETRAN_IF_SYNCING]",
+    help="What START does when the connection is already syncing. Variable: FIVETRAN_IF_SYNCING.  "
+    "[default: wait-then-sync]",
 )
 @click.option(
     "--wait/--no-wait",
     default=None,
-    help="--no-wait: trigger and exit 0 at once; the baselines go to the step outputs. [FIVETRAN_WAIT]",
+    help="--no-wait: trigger and exit 0 at once; the baselines go to the step outputs. Variable: FIVETRAN_WAIT.",
 )
 @click.option(
     "--completed-after",
     metavar="MOMENT",
-    help="WAIT: for a sync that ends after this ISO-8601 moment. [FIVETRAN_COMPLETED_AFTER]",
+    help="WAIT: for a sync that ends after this ISO-8601 moment. Variable: FIVETRAN_COMPLETED_AFTER.",
 )
 @click.option(
     "--skip-if-synced-within",
     metavar="DURATION",
     help="START: succeed without a sync when the last success is this recent (30m, 2h). "
-    "[FIVETRAN_SKIP_IF_SYNCED_WITHIN]",
+    "Variable: FIVETRAN_SKIP_IF_SYNCED_WITHIN.",
 )
 @click.option(
     "--repair-setup",
     is_flag=True,
     default=None,
     help="Run the setup tests when the setup is broken or incomplete, and go on if that repairs it. "
-    "[FIVETRAN_REPAIR_SETUP]",
+    "Variable: FIVETRAN_REPAIR_SETUP.",
 )
 @click.option("--group", "group_name", metavar="NAME", help="list: only this group's connections.")
-@click.option("--timeout", type=float, help="Seconds the whole job may take (default 300). [FIVETRAN_TIMEOUT]")
-@click.option("--poll-interval", type=float, help="Seconds between status polls (default 10). [FIVETRAN_POLL_INTERVAL]")
-@click.option("--api-url", help="Fivetran API base URL. [FIVETRAN_API_URL]")
+@click.option(
+    "--timeout", type=float, help="Seconds the whole job may take. Variable: FIVETRAN_TIMEOUT.  [default: 300]"
+)
+@click.option(
+    "--poll-interval",
+    type=float,
+    help="Seconds between status polls. Variable: FIVETRAN_POLL_INTERVAL.  [default: 10]",
+)
+@click.option("--api-url", help="Fivetran API base URL. Variable: FIVETRAN_API_URL.")
 @click.option(
     "--dont-disable-sync",
     is_flag=True,
     default=None,
-    help="Leave the connection's schedule as it is. [FIVETRAN_DONT_DISABLE_SYNC]",
+    help="Leave the connection's schedule as it is. Variable: FIVETRAN_DONT_DISABLE_SYNC.",
 )
-@click.option("--unpause", is_flag=True, default=None, help="Resume a paused connection first. [FIVETRAN_UNPAUSE]")
+@click.option(
+    "--unpause", is_flag=True, default=None, help="Resume a paused connection first. Variable: FIVETRAN_UNPAUSE."
+)
 @click.option(
     "--junit",
     type=click.Path(dir_okay=False, path_type=Path),
-    help="Write a JUnit XML report here. [FIVETRAN_JUNIT_REPORT]",
+    help="Write a JUnit XML report here. Variable: FIVETRAN_JUNIT_REPORT.",
 )
 @click.option("--json", "json_output", is_flag=True, help="Print one machine-readable result object on stdout.")
 @click.option(
     "--record-to",
     metavar="TARGET",
-    help="Record this run in the warehouse's pipeline_runs/task_runs/operations. [ELTOPS_WAREHOUSE]",
+    help="Record this run in the warehouse's pipeline_runs/task_runs/operations. Variable: ELTOPS_WAREHOUSE.",
 )
+@verbosity_options
 @pass_app
 def fivetran(
     app: AppContext,
@@ -117,8 +146,9 @@ def fivetran(
 
     With no arguments it reads the DataOps orchestrator's variables (FIVETRAN_ACTION, CONNECTOR_ID,
     FIVETRAN_API_KEY, FIVETRAN_API_SECRET, ...); ACTION is STATUS, START, TEST, FORCE_RESYNC, RESYNC or WAIT, and
-    a flag beats its variable. `list` prints the groups and their connections. Exit codes: 0 success, 1 the
-    operation failed, 2 bad input, 3 timed out, 4 API error.
+    a flag beats its variable. `list` prints the groups and their connections. FIVETRAN_API_KEY and
+    FIVETRAN_API_SECRET (no flags: secrets do not belong on a command line) may be DATAOPS_VAULT(PATH). Exit codes:
+    0 success, 1 the operation failed, 2 bad input, 3 timed out, 4 API error.
     """
     if action is not None and action.lower() == "list":
         return _list(app, load_list_settings(app.env, api_url=api_url, group=group_name, json_output=json_output))
@@ -164,6 +194,7 @@ def fivetran(
     refs = ", ".join(str(r) for r in settings.connections)
     if recorder is not None:
         recorder.started()
+    orchestrator: Orchestrator | None = None
     try:
         with (
             FivetranClient.create(
@@ -171,10 +202,12 @@ def fivetran(
             ) as client,
             out.section(f"fivetran_{settings.action.value.lower()}", f"Fivetran {settings.action.value}: {refs}"),
         ):
-            job = Orchestrator(client, settings).run()
+            orchestrator = Orchestrator(client, settings)
+            app.interrupt_note = lambda: _interrupt_note(settings)
+            job = orchestrator.run()
     except (KeyboardInterrupt, SystemExit):
         if recorder is not None:
-            recorder.finished(None, cancelled=True)
+            recorder.finished(orchestrator.interrupted_result() if orchestrator else None, cancelled=True)
         raise
     except BaseException as exc:
         if recorder is not None:
@@ -194,10 +227,23 @@ def fivetran(
     summary_file = app.env.get("GITHUB_STEP_SUMMARY")
     if summary_file:
         _append(Path(summary_file), MASKER.redact(markdown_summary(job)))
-    for result in job.results:
-        if not result.ok:
-            out.error(f"{result.ref}: {result.outcome}: {result.message}", title=f"Fivetran {result.ref}")
+    if out.ci is CiKind.GITHUB:  # an annotation per failure; elsewhere its log line and summary row say it all
+        for result in job.results:
+            if not result.ok:
+                out.error(f"{result.ref}: {result.outcome}: {result.message}", title=f"Fivetran {result.ref}")
     return int(job.exit_code)
+
+
+def _interrupt_note(settings: FivetranSettings) -> str:
+    """What a person should know when the job is stopped while it waits."""
+    if settings.action in (Action.STATUS, Action.TEST):
+        return "nothing was left running"
+    ids = ",".join(str(r) for r in settings.connections)
+    return (
+        f"eltops stopped waiting; a sync it started goes on in Fivetran (it cannot be cancelled through the API). "
+        f"See it with: eltops fivetran status --connector-id {shlex.quote(ids)}, or wait for it with "
+        f"eltops fivetran wait --connector-id {shlex.quote(ids)}"
+    )
 
 
 def _list(app: AppContext, settings: ListSettings) -> int:

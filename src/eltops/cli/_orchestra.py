@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 import click
 import orjson
 
-from eltops.cli._app import AppContext, pass_app
+from eltops.cli._app import AppContext, examples, pass_app, verbosity_options
 from eltops.cli._orchestra_run import run as run_command
 from eltops.errors import EltopsError
 from eltops.orchestra import (
@@ -48,7 +48,15 @@ _RESOURCE_NAMES = [r.name for r in RESOURCES]
 _WAIT_HINT = "; load again once it has finished, or wait for it with --wait SECONDS (ELTOPS_WAREHOUSE_WAIT)"
 
 
-@click.group()
+@click.group(
+    short_help="Orchestra: run pipelines, read and load run history.",
+    epilog=examples(
+        "eltops orchestra run nightly_marts --timeout 1800",
+        "eltops orchestra get pipeline-runs --status FAILED",
+        "eltops orchestra load --to eltops.duckdb",
+    ),
+)
+@verbosity_options
 def orchestra() -> None:
     """Orchestra: run a pipeline from CI, read run metadata pages, or load them into DuckDB or Snowflake.
 
@@ -61,22 +69,41 @@ def orchestra() -> None:
 orchestra.add_command(run_command)
 
 
-@orchestra.command(context_settings={"show_default": True})
+@orchestra.command(
+    context_settings={"show_default": True},
+    short_help="Print one raw page of run metadata.",
+    epilog=examples(
+        "eltops orchestra get pipeline-runs",
+        "eltops orchestra get task-runs --page 2 --per-page 50 --status FAILED",
+        "eltops orchestra get task-runs --since 2025-05-01 --until 2025-05-07",
+        "eltops orchestra get operations --operation-type INGESTION,TEST",
+    ),
+)
 @click.argument("resource", type=click.Choice(_RESOURCE_NAMES, case_sensitive=False))
 @click.option("--page", type=int, default=1, help="Page number, from 1.")
 @click.option("--page-size", "--per-page", "page_size", type=int, default=MAX_PAGE_SIZE, help="Records per page.")
 @click.option("--since", "--time-from", "since", help="Window start (date or ISO-8601); needs --until.")
 @click.option("--until", "--time-to", "until", help="Window end, at most 7 days after --since.")
-@click.option("--status", help="Statuses, comma-separated.")
+@click.option(
+    "--status",
+    help="Statuses, comma-separated. pipeline-runs: CREATED, RUNNING, SUCCEEDED, WARNING, FAILED, SKIPPED, CANCELLING, "
+    "CANCELLED; task-runs: those and QUEUED; operations (one): SUCCEEDED, WARNING, FAILED, SKIPPED, CANCELLED, "
+    "REUSED, UNKNOWN.",
+)
 @click.option("--pipeline-ids", help="Pipeline ids, comma-separated (pipeline-runs, task-runs).")
 @click.option("--pipeline-run-ids", help="Pipeline run ids, comma-separated (pipeline-runs).")
 @click.option("--environments", help="Environment ids, comma-separated (pipeline-runs).")
 @click.option("--integration", help="Integration, e.g. FIVETRAN (task-runs, operations).")
 @click.option("--task-run-ids", help="Task run ids, comma-separated (task-runs).")
-@click.option("--operation-type", help="Operation types, comma-separated (operations).")
+@click.option(
+    "--operation-type",
+    help="Operation types, comma-separated (operations): INGESTION, MATERIALISATION, TEST, TRIGGER, QUERY, ... "
+    "(Orchestra's OperationType).",
+)
 @click.option("--external-id", help="External id (operations).")
 @click.option("--task-run-id", help="Task run id (operations).")
-@click.option("--api-url", help="Orchestra API base URL. [ORCHESTRA_API_URL]")
+@click.option("--api-url", help="Orchestra API base URL. Variable: ORCHESTRA_API_URL.")
+@verbosity_options
 @pass_app
 def get(
     app: AppContext,
@@ -103,18 +130,27 @@ def get(
         app.output.result(body.decode("utf-8", errors="replace"))
 
 
-@orchestra.command(context_settings={"show_default": True})
+@orchestra.command(
+    context_settings={"show_default": True},
+    short_help="Load run metadata into the warehouse, incrementally.",
+    epilog=examples(
+        "eltops orchestra load                                   # all three tables into ./eltops.duckdb",
+        "eltops orchestra load task-runs --since 2025-01-01 --to snowflake://prod/ANALYTICS/ORCHESTRA",
+        "eltops orchestra load --every 15m                       # keep loading; Ctrl-C stops between loads",
+        "eltops orchestra load --rate-limit 0                    # no client-side limit (an emulator)",
+    ),
+)
 @click.argument("resources", nargs=-1, metavar="[RESOURCES]...")
-@click.option("--to", "to", help="Target: a DuckDB path, duckdb:///path or snowflake://... [ELTOPS_WAREHOUSE]")
+@click.option("--to", "to", help="Target: a DuckDB path, duckdb:///path or snowflake://... Variable: ELTOPS_WAREHOUSE.")
 @click.option("--since", help="Read from this date or ISO-8601 time (a backfill, in 7-day windows).")
 @click.option("--full-refresh", is_flag=True, help="Ignore the saved load state: re-read from --since (or 7 days).")
 @click.option("--every", help="Keep loading at this interval (15m, 1h, 90s) until stopped.")
 @click.option(
     "--rate-limit",
     type=float,
-    help="Requests per minute, 0 for no limit (default 50). [ORCHESTRA_RATE_LIMIT]",
+    help="Requests per minute, 0 for no limit. Variable: ORCHESTRA_RATE_LIMIT.  [default: 50]",
 )
-@click.option("--api-url", help="Orchestra API base URL. [ORCHESTRA_API_URL]")
+@click.option("--api-url", help="Orchestra API base URL. Variable: ORCHESTRA_API_URL.")
 @click.option(
     "--batch-rows",
     type=click.IntRange(min=1),
@@ -129,6 +165,7 @@ def get(
     "[ELTOPS_WAREHOUSE_WAIT]",
 )
 @click.option("--json", "json_output", is_flag=True, help="Print the load summary as JSON on stdout.")
+@verbosity_options
 @pass_app
 def load(
     app: AppContext,
@@ -208,10 +245,20 @@ def _load_into(
     interactive = out.stderr.isatty() and app.env.get("TERM") != "dumb" and not app.env.get("CI")
     names = " ".join(r.name for r in resources)
     with out.section("orchestra_load", f"Orchestra load: {names}"):
-        progress: _Bars | _Lines = _Bars(out) if interactive else _Lines()
+        limit = settings.orchestra.rate_limit_per_minute
+        note = f" · limited to {limit:g} requests/min (--rate-limit)" if limit else ""
+        progress: _Bars | _Lines = _Bars(out, note=note) if interactive else _Lines()
+        app.interrupt_note = lambda: _committed_note(progress.committed, target)
         with progress:
             loader = Loader(client, target, progress=progress, batch_rows=settings.batch_rows)
             return loader.load(resources, since=since, full_refresh=full_refresh)
+
+
+def _committed_note(committed: dict[str, WriteCounts], target: Target) -> str:
+    """What an interrupted load leaves behind: the batches committed so far, and that the next load resumes."""
+    done = ", ".join(f"{name} {c.inserted:,} new and {c.updated:,} updated rows" for name, c in committed.items())
+    kept = f"committed to {target.description} before it stopped: {done}" if done else "no batch was committed yet"
+    return f"{kept}; the next `eltops orchestra load` resumes where this one stopped, with no duplicate rows"
 
 
 def _load_every(app: AppContext, client: OrchestraClient, settings: LoadSettings) -> int:
@@ -232,8 +279,8 @@ def _load_every(app: AppContext, client: OrchestraClient, settings: LoadSettings
             exit_code = int(exc.exit_code)
         since, full_refresh = None, False  # --since and --full-refresh apply to the first load only
         wait = max(0.0, settings.every_seconds - (time.monotonic() - started))
-        out.line(f"next load in {_duration(wait)} (Ctrl-C stops)")
         try:
+            out.line(f"next load in {_duration(wait)} (Ctrl-C stops)")
             stop.wait(wait)
         except KeyboardInterrupt:
             out.line("stopped between loads")
@@ -284,6 +331,9 @@ def _report(out: Output, result: LoadResult, *, json_output: bool) -> None:
 class _Lines(QuietProgress):
     """Progress as plain log lines (CI logs, pipes): one per batch written and per resource."""
 
+    def __init__(self) -> None:
+        self.committed: dict[str, WriteCounts] = {}  # per resource: what the batches committed so far wrote
+
     def __enter__(self) -> _Lines:
         return self
 
@@ -291,6 +341,7 @@ class _Lines(QuietProgress):
         pass
 
     def written(self, resource: Resource, counts: WriteCounts) -> None:
+        self.committed[resource.name] = self.committed.get(resource.name, WriteCounts()) + counts
         log.info(
             "%s: batch merged (%d inserted, %d updated, %d unchanged)",
             resource,
@@ -312,18 +363,19 @@ class _Lines(QuietProgress):
 class _Bars:
     """A rich progress bar per resource: rows read of the rows the API announced, pages, rate."""
 
-    def __init__(self, out: Output) -> None:
+    def __init__(self, out: Output, *, note: str = "") -> None:
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
         self._progress = Progress(
             TextColumn("{task.description:<14}"),
             BarColumn(),
             MofNCompleteColumn(),
-            TextColumn("rows · {task.fields[pages]} pages · {task.fields[rate]} rows/s"),
+            TextColumn("rows · {task.fields[pages]} pages · {task.fields[rate]} rows/s" + note.replace("[", "\\[")),
             TimeElapsedColumn(),
             console=out.console(),
             transient=False,
         )
+        self.committed: dict[str, WriteCounts] = {}  # per resource: what the batches committed so far wrote
         self._tasks: dict[str, TaskID] = {}
         self._started: dict[str, float] = {}
         self._lock = threading.Lock()
@@ -366,7 +418,8 @@ class _Bars:
             )
 
     def written(self, resource: Resource, counts: WriteCounts) -> None:
-        pass
+        with self._lock:
+            self.committed[resource.name] = self.committed.get(resource.name, WriteCounts()) + counts
 
     def finished(self, result: ResourceResult) -> None:
         with self._lock:

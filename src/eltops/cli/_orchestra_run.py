@@ -10,7 +10,7 @@ import orjson
 
 from eltops._junit import write_junit
 from eltops._step_outputs import write_step_outputs
-from eltops.cli._app import AppContext, pass_app
+from eltops.cli._app import AppContext, examples, pass_app, verbosity_options
 from eltops.cli._output import CiKind, Output
 from eltops.orchestra import RunFlags, RunSettings, run_settings
 from eltops.secrets import MASKER, EnvReader
@@ -23,53 +23,80 @@ if TYPE_CHECKING:  # the client (httpx), the job and rich are imported once the 
 _STYLES = {"SUCCEEDED": "green", "WARNING": "yellow", "SKIPPED": "yellow", "RUNNING": "cyan"}
 
 
-@click.command(context_settings={"show_default": True})
+@click.command(
+    context_settings={"show_default": True},
+    short_help="Start a pipeline and wait for it.",
+    epilog=examples(
+        "eltops orchestra run nightly_marts --timeout 1800 --junit orchestra.xml",
+        "eltops orchestra run nightly_marts --environment staging --task-ids dbt_build",
+        'eltops orchestra run nightly_marts --run-inputs \'{"date": "2025-05-01"}\' --poll-interval 5',
+        "eltops orchestra run nightly_marts --no-wait",
+    ),
+)
 @click.argument("pipeline", required=False)
-@click.option("--environment", help="Orchestra environment name or id. [ORCHESTRA_ENVIRONMENT]")
+@click.option("--environment", help="Orchestra environment name or id. Variable: ORCHESTRA_ENVIRONMENT.")
 @click.option(
-    "--task-ids", multiple=True, help="Run only these task ids (comma-separated or repeated). [ORCHESTRA_TASK_IDS]"
+    "--task-ids",
+    multiple=True,
+    help="Run only these task ids (comma-separated or repeated). Variable: ORCHESTRA_TASK_IDS.",
 )
 @click.option(
-    "--run-inputs", help='Run inputs as a JSON object, e.g. \'{"date": "2025-05-01"}\'. [ORCHESTRA_RUN_INPUTS]'
+    "--run-inputs", help='Run inputs as a JSON object, e.g. \'{"date": "2025-05-01"}\'. Variable: ORCHESTRA_RUN_INPUTS.'
 )
 @click.option(
-    "--retry-from-failed", is_flag=True, default=None, help="Retry from the failed tasks. [ORCHESTRA_RETRY_FROM_FAILED]"
+    "--retry-from-failed",
+    is_flag=True,
+    default=None,
+    help="Retry from the failed tasks. Variable: ORCHESTRA_RETRY_FROM_FAILED.",
 )
 @click.option(
     "--continue-downstream",
     is_flag=True,
     default=None,
-    help="With --task-ids: also run what is downstream of them. [ORCHESTRA_CONTINUE_DOWNSTREAM]",
+    help="With --task-ids: also run what is downstream of them. Variable: ORCHESTRA_CONTINUE_DOWNSTREAM.",
 )
-@click.option("--branch", help="Git branch (default: the CI's). [ORCHESTRA_BRANCH]")
-@click.option("--commit", help="Git commit (default: the CI's, unless a branch is given). [ORCHESTRA_COMMIT]")
-@click.option("--ci-run-id", help="CI run id (default: CI_PIPELINE_ID / GITHUB_RUN_ID). [ORCHESTRA_CI_RUN_ID]")
+@click.option("--branch", help="Git branch. Variable: ORCHESTRA_BRANCH.  [default: the CI's]")
+@click.option("--commit", help="Git commit. Variable: ORCHESTRA_COMMIT.  [default: the CI's, unless a branch is given]")
 @click.option(
-    "--wait/--no-wait", default=None, help="Wait for the run to end (default), or only start it. [ORCHESTRA_WAIT]"
+    "--ci-run-id", help="CI run id. Variable: ORCHESTRA_CI_RUN_ID.  [default: CI_PIPELINE_ID / GITHUB_RUN_ID]"
 )
-@click.option("--timeout", type=float, help="Seconds the whole job may take (default 3600). [ORCHESTRA_TIMEOUT]")
-@click.option("--poll-interval", type=float, help="Seconds between polls (default 10). [ORCHESTRA_POLL_INTERVAL]")
+@click.option(
+    "--wait/--no-wait",
+    default=None,
+    help="Wait for the run to end, or only start it. Variable: ORCHESTRA_WAIT.  [default: wait]",
+)
+@click.option(
+    "--timeout", type=float, help="Seconds the whole job may take. Variable: ORCHESTRA_TIMEOUT.  [default: 3600]"
+)
+@click.option(
+    "--poll-interval", type=float, help="Seconds between polls. Variable: ORCHESTRA_POLL_INTERVAL.  [default: 10]"
+)
 @click.option(
     "--cancel-on-timeout/--no-cancel-on-timeout",
     default=None,
-    help="Cancel the run when the deadline passes (default). [ORCHESTRA_CANCEL_ON_TIMEOUT]",
+    help="Cancel the run when the deadline passes. Variable: ORCHESTRA_CANCEL_ON_TIMEOUT.  "
+    "[default: cancel-on-timeout]",
 )
 @click.option(
-    "--fail-on-warning", is_flag=True, default=None, help="Exit 1 on WARNING or SKIPPED. [ORCHESTRA_FAIL_ON_WARNING]"
+    "--fail-on-warning",
+    is_flag=True,
+    default=None,
+    help="Exit 1 on WARNING or SKIPPED. Variable: ORCHESTRA_FAIL_ON_WARNING.",
 )
 @click.option(
     "--log-tail-bytes",
     type=int,
-    help="Bytes of each failed task's log to show (default 16384). [ORCHESTRA_LOG_TAIL_BYTES]",
+    help="Bytes of each failed task's log to show. Variable: ORCHESTRA_LOG_TAIL_BYTES.  [default: 16384]",
 )
-@click.option("--api-url", help="Orchestra API base URL. [ORCHESTRA_API_URL]")
+@click.option("--api-url", help="Orchestra API base URL. Variable: ORCHESTRA_API_URL.")
 @click.option(
     "--junit",
     type=click.Path(dir_okay=False, path_type=Path),
-    help="Write a JUnit XML report. [ORCHESTRA_JUNIT_REPORT]",
+    help="Write a JUnit XML report. Variable: ORCHESTRA_JUNIT_REPORT.",
 )
 @click.option("--json", "json_output", is_flag=True, help="Print one machine-readable result object on stdout.")
-@click.option("--record-to", metavar="TARGET", help="Record this job in the warehouse. [ELTOPS_WAREHOUSE]")
+@click.option("--record-to", metavar="TARGET", help="Record this job in the warehouse. Variable: ELTOPS_WAREHOUSE.")
+@verbosity_options
 @pass_app
 def run(
     app: AppContext,
@@ -95,7 +122,8 @@ def run(
 ) -> int:
     """Start an Orchestra pipeline (id or alias) and wait for it; cancel it when the job is stopped or times out.
 
-    PIPELINE defaults to ORCHESTRA_PIPELINE; a flag beats its variable. Exit codes: 0 succeeded (also WARNING or
+    PIPELINE defaults to ORCHESTRA_PIPELINE; a flag beats its variable. The key is ORCHESTRA_API_KEY (no flag;
+    DATAOPS_VAULT(PATH) works). Exit codes: 0 succeeded (also WARNING or
     SKIPPED, with a warning), 1 failed or cancelled, 2 bad input, 3 timed out, 4 API error.
     """
     flags = RunFlags(

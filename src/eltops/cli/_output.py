@@ -12,7 +12,7 @@ import sys
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import Enum
 from typing import TYPE_CHECKING, TextIO
 
@@ -54,6 +54,7 @@ class Output:
     colour: bool
     stdout: TextIO
     stderr: TextIO
+    _console: Console | None = field(default=None, init=False, repr=False, compare=False)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Output:
@@ -100,30 +101,52 @@ class Output:
             self.stderr.flush()
 
     def console(self) -> Console:
-        """A rich console on stderr (progress bars, tables) that respects the colour decision."""
-        from rich.console import Console
+        """The one rich console on stderr (log lines, progress bars, tables) that respects the colour decision.
 
-        return Console(
-            file=self.stderr,
-            no_color=not self.colour,
-            force_terminal=self.colour or None,
-            highlight=False,
-            soft_wrap=True,
-        )
+        Always the same object: rich prints a log line above a live progress bar only when both go through the
+        console that draws the bar; two consoles on one terminal glue lines to bars and repeat finished bars.
+        """
+        if self._console is None:
+            from rich.console import Console
+
+            self._console = Console(
+                file=self.stderr,
+                no_color=not self.colour,
+                force_terminal=self.colour or None,
+                highlight=False,
+                soft_wrap=True,
+            )
+        return self._console
+
+
+LOG_TIME_FORMAT = "%Y-%m-%d %H:%M:%S"  # ISO 8601's order, local time: never 12/01/26
 
 
 def configure_logging(output: Output, *, verbosity: int) -> None:
-    """Log to stderr through the masking filter: rich on a terminal, plain timestamped lines elsewhere."""
-    level = logging.DEBUG if verbosity > 0 else logging.INFO
+    """Log to stderr through the masking filter: rich on a terminal, plain timestamped lines elsewhere.
+
+    ``verbosity`` 0 logs INFO, 1 DEBUG, 2 also every HTTP request; below 0 (``-q``) only warnings and errors.
+    """
+    level = logging.DEBUG if verbosity > 0 else logging.INFO if verbosity == 0 else logging.WARNING
     handler: logging.Handler
     if output.colour:
+        from rich.highlighter import NullHighlighter
         from rich.logging import RichHandler
 
-        handler = RichHandler(console=output.console(), show_path=False, markup=False, rich_tracebacks=False)
+        handler = RichHandler(
+            console=output.console(),
+            show_path=False,
+            markup=False,
+            rich_tracebacks=False,
+            highlighter=NullHighlighter(),  # no random colours on the numbers and words inside a message
+            keywords=[],  # nor on the HTTP methods in it
+            log_time_format=LOG_TIME_FORMAT,
+            omit_repeated_times=False,
+        )
         handler.setFormatter(logging.Formatter("%(message)s"))
     else:
         handler = logging.StreamHandler(output.stderr)
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)-7s %(message)s", "%H:%M:%S"))
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)-7s %(message)s", LOG_TIME_FORMAT))
     handler.addFilter(MaskingFilter())
     root = logging.getLogger()
     root.handlers[:] = [handler]

@@ -6,15 +6,26 @@ from pathlib import Path
 
 import click
 
-from eltops.cli._app import AppContext, pass_app
+from eltops._paths import output_file
+from eltops.cli._app import AppContext, examples, pass_app, verbosity_options
 from eltops.orchestra._config import parse_time, parse_wait
 from eltops.secrets import EnvReader
 from eltops.warehouse import open_when_free, parse_target
 
 
-@click.command(context_settings={"show_default": True})
+@click.command(
+    context_settings={"show_default": True},
+    short_help="Write the run-history HTML report.",
+    epilog=examples(
+        "eltops report                                     # ./eltops.duckdb -> ./report.html",
+        "eltops report --from snowflake://prod --out history.html --since 2025-05-01",
+    ),
+)
 @click.option(
-    "--from", "source", metavar="TARGET", help="Warehouse to read (default eltops.duckdb). [ELTOPS_WAREHOUSE]"
+    "--from",
+    "source",
+    metavar="TARGET",
+    help="Warehouse to read. Variable: ELTOPS_WAREHOUSE.  [default: eltops.duckdb]",
 )
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=Path("report.html"), help="HTML file.")
 @click.option("--since", metavar="DATE", help="Only runs created on or after this date or ISO-8601 time.")
@@ -22,13 +33,16 @@ from eltops.warehouse import open_when_free, parse_target
     "--wait",
     type=float,
     metavar="SECONDS",
-    help="When a load is writing the DuckDB file, wait this long for it (default 0). [ELTOPS_WAREHOUSE_WAIT]",
+    help="When a load is writing the DuckDB file, wait this long for it. Variable: ELTOPS_WAREHOUSE_WAIT.  "
+    "[default: 0]",
 )
+@verbosity_options
 @pass_app
 def report(app: AppContext, source: str | None, out: Path, since: str | None, wait: float | None) -> None:
     """Write one self-contained HTML report of the run history: runs over time, durations, failures, operations."""
     env = EnvReader(app.env)
-    spec = parse_target(source or env.get("ELTOPS_WAREHOUSE"), env)
+    spec = parse_target(source or env.get("ELTOPS_WAREHOUSE"), env, write=False)
+    output_file(out, "the report")
     since_moment = parse_time(since, "--since") if since else None
     wait_seconds = parse_wait(env, wait)
     from eltops.report import write_report  # DuckDB and Plotly, once the input is known to be good

@@ -87,6 +87,7 @@ class FivetranClient:
             retry=retry,
             service="Fivetran",
             on_response=watch,
+            auth_hint="check FIVETRAN_API_KEY and FIVETRAN_API_SECRET",
         )
         return cls(api, watch=watch)
 

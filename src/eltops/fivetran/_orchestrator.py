@@ -142,6 +142,40 @@ class Orchestrator:
     poll_by_group: bool = True
 
     cancelled: threading.Event = field(default_factory=threading.Event)
+    _runs: list[_ConnectionRun | ConnectionResult] = field(default_factory=list, init=False, repr=False)
+    _started: datetime | None = field(default=None, init=False, repr=False)
+
+    def interrupted_result(self) -> JobResult | None:
+        """After an interruption (Ctrl-C, SIGTERM): each connection's result so far, the unfinished ones cancelled.
+
+        A connection still awaited ends ``cancelled`` (its sync goes on in Fivetran), so the run history keeps an
+        operation for every sync in flight. None when the interruption came before any connection was known.
+        """
+        if self._started is None or not self._runs:
+            return None
+        now = _now_utc(self.wall_clock)
+        results = []
+        for slot in self._runs:
+            if isinstance(slot, ConnectionResult):
+                results.append(slot)
+            elif slot.result is not None:
+                results.append(slot.result)
+            else:
+                results.append(
+                    ConnectionResult(
+                        ref=slot.ref,
+                        connection_id=slot.connection_id,
+                        exit_code=ExitCode.TIMEOUT,  # like a timeout: eltops stopped waiting, the sync goes on
+                        message="cancelled while waiting: the sync goes on in Fivetran",
+                        started_at=slot.started_at,
+                        finished_at=now,
+                        connection=slot.connection,
+                        setup_tests=slot.setup_tests,
+                        baseline=slot.baseline,
+                        label="cancelled",
+                    )
+                )
+        return JobResult(self.settings.action, tuple(results), self._started, now)
 
     def cancel(self) -> None:
         """Stop every connection's wait at its next sleep or poll (the remote operations go on)."""
@@ -157,8 +191,8 @@ class Orchestrator:
 
     def run(self) -> JobResult:
         deadline = Deadline(self.settings.timeout, self.clock)
-        started = _now_utc(self.wall_clock)
-        slots = self._resolve(deadline)
+        started = self._started = _now_utc(self.wall_clock)
+        slots = self._runs = self._resolve(deadline)
         runs = [slot for slot in slots if isinstance(slot, _ConnectionRun)]
         self._each(runs, lambda run: run.prepare())
         waiting = [run for run in runs if run.result is None]
@@ -359,7 +393,7 @@ class _ConnectionRun:
                 {"schedule_type": "manual", "run_setup_tests": False},
                 deadline=self.deadline,
             )
-            self.info("schedule_type set to manual (FIVETRAN_DONT_DISABLE_SYNC keeps it as it is)")
+            self.info("schedule_type set to manual (set FIVETRAN_DONT_DISABLE_SYNC to leave the schedule as it is)")
         except ApiError as exc:
             log.warning("%s: could not set schedule_type to manual, going on: %s", self.ref, exc)
 

@@ -15,6 +15,7 @@ from datetime import datetime
 from enum import Enum
 from pathlib import Path
 
+from eltops._paths import output_file
 from eltops._url import validate_base_url
 from eltops.errors import ConfigError
 from eltops.secrets import EnvReader, Secret
@@ -361,6 +362,8 @@ def load_settings(env_vars: Mapping[str, str], flags: FlagValues, *, env: EnvRea
     )
     junit_text = env.get("FIVETRAN_JUNIT_REPORT")
     junit = flags.junit or (Path(junit_text) if junit_text else None)
+    if junit is not None:
+        output_file(junit, "the JUnit report")
 
     resync_scope = _resync_scope(tables, schema) if action is Action.RESYNC else None
     fleet = _fleet_settings(env, flags, action, connections)

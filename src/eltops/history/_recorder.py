@@ -95,7 +95,10 @@ class HistoryRecorder:
 
     def _write_end(self, target: Target, job: JobResult | None, error: BaseException | None, cancelled: bool) -> None:
         now = self._now()
-        if job is not None:
+        if job is not None and cancelled:  # interrupted: the connections known so far, those in flight CANCELLED
+            status, message, external = task_status(None, cancelled=True), "cancelled while running", "cancelled"
+            _merge(target, OPERATIONS, operations(self.ci, job))
+        elif job is not None:
             status = task_status(job.exit_code)
             failed = [f"{r.ref}: {r.outcome}: {r.message}" for r in job.results if not r.ok]
             message = "; ".join(failed) if failed else "; ".join(f"{r.ref}: {r.message}" for r in job.results)

@@ -205,7 +205,7 @@ def _operation(ci: CiRun, action: Action, result: ConnectionResult) -> Operation
         inserted_at=result.finished_at,
         message=result.message,
         operation_name=f"{_VERBS[action]} {external_id}",  # the connection, as external_id names it
-        operation_status=_OPERATION_STATUS[result.exit_code],
+        operation_status="CANCELLED" if result.label == "cancelled" else _OPERATION_STATUS[result.exit_code],
         operation_type="TEST" if action is Action.TEST else "INGESTION",
         external_status=connection.sync_state if connection is not None else None,
         external_detail=detail,

@@ -66,6 +66,9 @@ __all__ = [  # the planning names are _plan's and the page types _pages', re-exp
 
 log = logging.getLogger("eltops.orchestra")
 
+RATE_LIMIT_HINT = (
+    "--rate-limit N or ORCHESTRA_RATE_LIMIT=N changes it (0 = off, as for the emulator, which needs no limit)"
+)
 TASK_RUNS_PAGE_SIZE = 50
 """The most ``GET /pipeline_runs/{id}/task_runs`` gives per page (the spec's maximum)."""
 DATE_RESOLUTION = timedelta(seconds=1)
@@ -153,7 +156,7 @@ class OrchestraClient:
         transport: httpx.BaseTransport | None = None,
         retry: RetryPolicy | None = None,
     ) -> OrchestraClient:
-        limiter = RateLimiter(rate_limit_per_minute) if rate_limit_per_minute else None
+        limiter = RateLimiter(rate_limit_per_minute, how_to_change=RATE_LIMIT_HINT) if rate_limit_per_minute else None
         api = ApiTransport(
             base_url=api_url,
             headers={
@@ -165,6 +168,7 @@ class OrchestraClient:
             retry=retry,
             rate_limiter=limiter,
             service="Orchestra",
+            auth_hint="check ORCHESTRA_API_KEY",
         )
         recipe = None
         if transport is None:

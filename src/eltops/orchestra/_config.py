@@ -187,12 +187,14 @@ def parse_time(text: str, what: str) -> datetime:
 
 def parse_window(since: str | None, until: str | None) -> Window | None:
     """``--since``/``--until`` for one request: both or neither, at most 7 days apart."""
-    if since is None and until is None:
+    start = None if since is None else parse_time(since, "--since")  # each value first, then the pair
+    end = None if until is None else parse_time(until, "--until")
+    if start is None and end is None:
         return None
-    if since is None or until is None:
+    if start is None or end is None:
         raise ConfigError("give both --since and --until (the Orchestra API takes both or neither), or neither")
     try:
-        return Window(parse_time(since, "--since"), parse_time(until, "--until"))
+        return Window(start, end)
     except PlanError as exc:
         raise ConfigError(str(exc)) from None
 

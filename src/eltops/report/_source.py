@@ -85,7 +85,6 @@ def write_report(source: TargetSpec, out: Path, *, since: datetime | None, now: 
         data = collect(con, since=since, generated_at=now or datetime.now(UTC))
     page = render(data, source=str(source))
     try:
-        out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(page, encoding="utf-8")
     except OSError as exc:
         raise ConfigError(f"cannot write the report {out}: {exc.strerror}") from None

@@ -91,6 +91,24 @@ class FileVault:
 _MISSING = object()
 
 
+def _vault_problem(raw: str) -> str:
+    """What is wrong with a value that starts like ``DATAOPS_VAULT(`` (never quoting it: it may hold a secret)."""
+    text = raw.strip()
+    inner, closed, after = text[len("DATAOPS_VAULT(") :].partition(")")
+    expected = "; write it as DATAOPS_VAULT(PATH.TO.VALUE), e.g. DATAOPS_VAULT(FIVETRAN.PROD.API_KEY)"
+    if not text.startswith("DATAOPS_VAULT("):
+        problem = "DATAOPS_VAULT must be written in capitals"
+    elif not closed:
+        problem = "it has no closing parenthesis"
+    elif after.strip():
+        problem = "there is text after the closing parenthesis"
+    elif not inner.strip():
+        problem = "the path between the parentheses is empty"
+    else:
+        problem = "the path may not hold spaces or parentheses"
+    return problem + expected
+
+
 class EnvReader:
     """Reads configuration variables, replacing whole-value ``DATAOPS_VAULT(path)`` references from the vault.
 
@@ -108,6 +126,8 @@ class EnvReader:
             return None
         match = _VAULT_REFERENCE.match(raw)
         if match is None:
+            if raw.lstrip().upper().startswith("DATAOPS_VAULT("):
+                raise ConfigError(f"{name} is a malformed vault reference: {_vault_problem(raw)}")
             return raw
         value = self.vault.get(match.group(1))
         MASKER.add(value)

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from eltops._paths import output_file
 from eltops.errors import ConfigError
 from eltops.secrets import EnvReader
 from eltops.warehouse._target import Target
@@ -35,11 +36,15 @@ class SnowflakeSpec:
 TargetSpec = DuckDbSpec | SnowflakeSpec
 
 
-def parse_target(text: str | None, env: EnvReader, *, cwd: Path | None = None) -> TargetSpec:
-    """Validate a target name (no connection is made): exit code 2 for anything malformed."""
+def parse_target(text: str | None, env: EnvReader, *, cwd: Path | None = None, write: bool = True) -> TargetSpec:
+    """Validate a target name (no connection is made): exit code 2 for anything malformed.
+
+    A DuckDB file that will be written (``write``) follows the rule for every output file (``eltops._paths``): its
+    directory exists and can be written. One only read (the report's source) needs its directory to exist.
+    """
     base = cwd or Path.cwd()
     if text is None or not text.strip():
-        return DuckDbSpec(base / DEFAULT_DUCKDB_FILE)
+        return _duckdb(base / DEFAULT_DUCKDB_FILE, write=write)
     text = text.strip()
     if text.startswith("snowflake://"):
         from eltops.warehouse._snowflake_config import snowflake_settings
@@ -55,8 +60,14 @@ def parse_target(text: str | None, env: EnvReader, *, cwd: Path | None = None) -
     path = Path(text).expanduser()
     if not path.is_absolute():
         path = base / path
+    return _duckdb(path, write=write)
+
+
+def _duckdb(path: Path, *, write: bool) -> DuckDbSpec:
     if path.is_dir():
         raise ConfigError(f"the DuckDB target {path} is a directory; name a file such as {path / DEFAULT_DUCKDB_FILE}")
+    if write:
+        return DuckDbSpec(output_file(path, "the DuckDB target"))
     if not path.parent.is_dir():
         raise ConfigError(f"the directory of the DuckDB target {path} does not exist")
     return DuckDbSpec(path)

@@ -1,0 +1,132 @@
+"""The README's `eltops orchestra`, `report` and `emulate` examples, run as written against the demo emulator."""
+
+from __future__ import annotations
+
+import os
+import re
+import shlex
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from eltops._serve import RunningServer, serve_in_thread
+from eltops.orchestra.emulator import BASE_PATH, DEFAULT_API_KEY, OrchestraEmulator
+
+README = Path(__file__).resolve().parents[2] / "README.md"
+SPEED = 25.0  # the emulator's clock runs this much faster, so a 50 s pipeline ends in 2 s
+
+
+def _blocks(heading: str) -> list[str]:
+    """The ``sh`` blocks of the README section that starts with ``heading`` (up to the next heading)."""
+    text = README.read_text(encoding="utf-8")
+    section = text.split(heading, 1)[1]
+    level = len(heading) - len(heading.lstrip("#"))
+    section = re.split(rf"\n#{{1,{level}}} ", section, maxsplit=1)[0]
+    return re.findall(r"```sh\n(.*?)```", section, flags=re.DOTALL)
+
+
+def _examples(heading: str, prefix: str) -> list[tuple[str, int]]:
+    """Each ``prefix`` line of the section's blocks with the exit code its comment promises (setup lines aside)."""
+    examples = []
+    for block in _blocks(heading):
+        for line in block.splitlines():
+            if line.startswith(prefix) and not line.split("#", 1)[0].rstrip().endswith("&"):
+                code = re.search(r"# exit (\d+)", line)
+                assert code is not None, f"the README example {line!r} does not say its exit code"
+                examples.append((line, int(code.group(1))))
+    return examples
+
+
+RUN = _examples("## `eltops orchestra run`", "eltops ")
+GET_LOAD = _examples("## `eltops orchestra`: Orchestra run metadata", "eltops ")
+
+
+@pytest.fixture(scope="module")
+def demo() -> Iterator[RunningServer]:
+    base = datetime.now(UTC)
+    start = time.monotonic()
+    emulator = OrchestraEmulator(now=lambda: base + timedelta(seconds=(time.monotonic() - start) * SPEED))
+    with serve_in_thread(emulator.wsgi_app) as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("readme")
+
+
+def _env(server: RunningServer, workdir: Path) -> dict[str, str]:
+    """The README's ``export`` line, pointed at this test's emulator, and a fast poll for `run` without a flag."""
+    return {
+        "PATH": os.environ.get("PATH", ""),
+        "HOME": str(workdir),
+        "ORCHESTRA_API_URL": server.url + BASE_PATH,
+        "ORCHESTRA_API_KEY": DEFAULT_API_KEY,
+        "ORCHESTRA_RATE_LIMIT": "0",
+        "ORCHESTRA_POLL_INTERVAL": "0.2",
+    }
+
+
+def test_the_readme_has_these_examples() -> None:
+    """The blocks are found and cover run, get, load, the report and the export line the banner prints."""
+    lines = " ".join(line for line, _ in RUN + GET_LOAD)
+    for part in ("orchestra run", "--no-wait", "orchestra get", "orchestra load", "--every", "eltops report"):
+        assert part in lines
+    export = next(
+        line for block in _blocks("## `eltops orchestra run`") for line in block.splitlines() if "export" in line
+    )
+    assert f"ORCHESTRA_API_KEY={DEFAULT_API_KEY}" in export
+    assert "ORCHESTRA_RATE_LIMIT=0" in export
+
+
+@pytest.mark.parametrize(("line", "code"), RUN + GET_LOAD, ids=[line for line, _ in RUN + GET_LOAD])
+def test_readme_example(demo: RunningServer, workdir: Path, line: str, code: int) -> None:
+    """The example exits with the code its comment gives, in the README's order (a load before the report)."""
+    args = shlex.split(line, comments=True)
+    command = [sys.executable, "-m", "eltops", *args[1:]]
+    env = _env(demo, workdir)
+    if "Ctrl-C" in line:  # runs until stopped: stop it once the first load is done
+        proc = subprocess.Popen(command, env=env, cwd=workdir, stderr=subprocess.PIPE, text=True)
+        assert proc.stderr is not None
+        for text in proc.stderr:
+            if "next load in" in text:
+                break
+        proc.send_signal(signal.SIGINT)
+        _, stderr = proc.communicate(timeout=30)
+        returncode = proc.returncode
+    else:
+        done = subprocess.run(command, env=env, cwd=workdir, capture_output=True, text=True, timeout=120, check=False)
+        stderr, returncode = done.stderr, done.returncode
+    assert returncode == code, stderr
+    assert "Traceback" not in stderr
+
+
+EMULATE = [
+    line
+    for heading in ("### `eltops emulate fivetran`", "### `eltops emulate orchestra`")
+    for block in _blocks(heading)
+    for line in block.splitlines()
+    if line.startswith("eltops emulate")
+]
+
+
+@pytest.mark.parametrize("line", EMULATE)
+def test_readme_emulator_example_serves_until_ctrl_c(line: str) -> None:
+    """Each emulator example starts, prints its URL, and stops cleanly on Ctrl-C (on a free port: --port 0 last)."""
+    args = [*shlex.split(line, comments=True)[1:], "--port", "0"]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "eltops", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    assert proc.stdout is not None
+    url = proc.stdout.readline().strip()
+    proc.send_signal(signal.SIGINT)
+    _, stderr = proc.communicate(timeout=30)
+    assert url.startswith("http://127.0.0.1:"), stderr
+    assert proc.returncode == 0, stderr
+    assert "stopped" in stderr
