@@ -137,7 +137,7 @@ BEGIN
     WHEN 'ORCHESTRA_EAI' THEN
       RETURN '{"type": "CONFIGURATION", "payload": {"host_ports": ["app.getorchestra.io:443"], "allowed_secrets": "LIST", "secret_references": ["ORCHESTRA_API_KEY"]}}';
     WHEN 'ORCHESTRA_API_KEY' THEN
-      RETURN '{"type": "ERROR", "payload": {"message": "Create the API key secret with SQL and bind it with the register callback: CREATE SECRET <db>.<schema>.orchestra_api_key TYPE = GENERIC_STRING SECRET_STRING = ''<your key>''; GRANT READ ON SECRET ... TO APPLICATION <this app>; CALL <this app>.core.register_reference(''ORCHESTRA_API_KEY'', ''ADD'', SYSTEM$REFERENCE(''SECRET'', ''<db>.<schema>.orchestra_api_key'', ''PERSISTENT'', ''READ'')); (see the app README)."}}';
+      RETURN '{"type": "ERROR", "payload": {"message": "Create the API key secret with SQL and bind it with the register callback: CREATE SECRET <db>.<schema>.orchestra_api_key TYPE = GENERIC_STRING SECRET_STRING = ''<your key>''; CALL <this app>.core.register_reference(''ORCHESTRA_API_KEY'', ''ADD'', SYSTEM$REFERENCE(''SECRET'', ''<db>.<schema>.orchestra_api_key'', ''PERSISTENT'', ''READ'')); (see the app README)."}}';
     ELSE
       RETURN '{"type": "ERROR", "payload": {"message": "unknown reference ' || ref_name || '"}}';
   END CASE;

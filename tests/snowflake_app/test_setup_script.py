@@ -256,3 +256,41 @@ def test_upgrade_records_its_error_instead_of_swallowing_it() -> None:
     created = _procedure_body("create_eai_objects").split("-- END_API_OBJECTS", 1)[1]
     (success,) = _statements(created.split("RETURN", 1)[0])
     assert isinstance(success, exp.Merge)
+
+
+def _consumer_sql() -> list[str]:
+    readme = (APP_DIR / "README.md").read_text()
+    section = readme.split("## Grant access", 1)[1].split("\n## ", 1)[0]
+    block = section.split("```sql\n", 1)[1].split("```", 1)[0]
+    return split_statements(block)
+
+
+_BIND = re.compile(
+    r"CALL orchestra_data_app\.(core\.\w+)\('(\w+)', 'ADD', "
+    r"(SYSTEM\$REFERENCE\('([A-Z ]+)', '([\w.]+)', 'PERSISTENT', '(\w+)'\))\)"
+)
+
+
+def test_readme_binds_each_reference_through_the_register_callback() -> None:
+    """The README's SQL calls the manifest's register callback with SYSTEM$REFERENCE for every declared reference."""
+    manifest = yaml.safe_load((APP_DIR / "app" / "manifest.yml").read_text())
+    references = {name: ref for item in manifest["references"] for name, ref in item.items()}
+    statements = _consumer_sql()
+    assert not any("SET REFERENCE" in s for s in statements)
+    for statement in statements:
+        sqlglot.parse(statement, read="snowflake", error_level=sqlglot.ErrorLevel.RAISE)
+    bound = {}
+    for statement in statements:
+        match = _BIND.fullmatch(statement)
+        if match is None:
+            assert not statement.startswith("CALL"), statement
+            continue
+        callback, name, reference_call, object_type, _, privilege = match.groups()
+        declared = references[name.lower()]
+        assert callback == declared["register_callback"]
+        assert object_type == declared["object_type"]
+        assert privilege in declared["privileges"]
+        (parsed,) = _statements(f"SELECT {reference_call}")
+        assert not isinstance(parsed, exp.Command)
+        bound[name.lower()] = object_type
+    assert set(bound) == set(references)
