@@ -31,6 +31,7 @@ so the rest runs under pytest with the API key, the HTTP call and the SQL connec
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import time
@@ -635,9 +636,9 @@ def run_loads(
                 sql, api, resource, now=CLOCK(), since=since, full_refresh=full_refresh, deadline=deadline, clock=clock
             )
         except Exception as exc:
-            record_status(
-                sql, resource.name, error=f"{type(exc).__name__}: {exc}" if not isinstance(exc, AppError) else str(exc)
-            )
+            problem = str(exc) if isinstance(exc, AppError) else f"{type(exc).__name__}: {exc}"
+            with contextlib.suppress(Exception):  # recording must never hide the error itself
+                record_status(sql, resource.name, error=problem)
             raise
         record_status(sql, resource.name, rows_read=summary["rows_read"], complete=summary["complete"])
         summaries.append(summary)
