@@ -6,7 +6,11 @@ Snowflake calls the entry points at the bottom of this file:
   return one raw API page, so ``FLATTEN(input => core.get_pipeline_runs():results)`` works;
 - ``load_pipeline_runs(session, since)`` (and the others, ``load_all``, ``backfill``): stored procedure handlers
   that load every page into ``public.<table>`` with one MERGE on ``id`` per batch, incrementally, and return a
-  summary.
+  summary;
+- ``refresh(session)``: what the scheduled task calls, the three loads within a time budget below the task's
+  timeout (each window is committed as it completes, so the next run continues where this one stopped);
+- ``status(session)``: ``core.status()``, per resource the last load, rows, cursor and last error, and whether
+  the references are bound and the API objects exist.
 
 This module is only the Snowflake glue: the secret getter, HTTP over urllib (retries, ``Retry-After``, a
 client-side rate limit), the SQL it runs, and the entry points. Everything about the data is eltops' own code,
@@ -27,6 +31,7 @@ so the rest runs under pytest with the API key, the HTTP call and the SQL connec
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import time
@@ -63,6 +68,12 @@ __all__ = [
     "load_task_runs",
     "merge_sql",
     "parse_since",
+    "record_status",
+    "references_sql",
+    "refresh",
+    "run_loads",
+    "status",
+    "status_report",
     "urllib_get",
 ]
 
@@ -73,6 +84,25 @@ BATCH_ROWS = 2_000  # rows per MERGE: the batch travels as one bound JSON string
 RATE_LIMIT_PER_MINUTE: float | None = _plan.DEFAULT_RATE_LIMIT
 USER_AGENT = "eltops-orchestra-data-app"
 UTC_NOW = "CONVERT_TIMEZONE('UTC', CURRENT_TIMESTAMP())"  # CURRENT_TIMESTAMP() alone carries the session TIMEZONE
+STATUS_TABLE = "app_status"  # per component: last success, rows, complete, last error (see core.status())
+API_OBJECTS_COMPONENT = "api-objects"
+TASK_TIMEOUT_MS = 3_600_000
+"""``USER_TASK_TIMEOUT_MS`` of the scheduled task (the setup script sets it; a test checks the two agree)."""
+TASK_TIME_BUDGET = 45 * 60.0
+"""Seconds after which ``core.refresh()`` starts no new window: the window in flight has the rest of the timeout."""
+REFERENCES = ("orchestra_eai", "orchestra_api_key")
+API_OBJECT_NAMES = (
+    "get_pipeline_runs",
+    "get_task_runs",
+    "get_operations",
+    "load_pipeline_runs",
+    "load_task_runs",
+    "load_operations",
+    "load_all",
+    "backfill",
+    "refresh",
+)
+"""What ``core.create_eai_objects()`` creates in ``core`` (and an upgrade must recreate)."""
 
 
 def _utc_now() -> datetime:
@@ -80,6 +110,7 @@ def _utc_now() -> datetime:
 
 
 CLOCK: Callable[[], datetime] = _utc_now  # where the entry points read the time (tests use the emulator's clock)
+MONOTONIC: Callable[[], float] = time.monotonic  # what the time budget of core.refresh() is measured with
 
 
 class AppError(Exception):
@@ -425,14 +456,20 @@ def load(
     since: datetime | None = None,
     full_refresh: bool = False,
     batch_rows: int = BATCH_ROWS,
+    deadline: float | None = None,
+    clock: Callable[[], float] = time.monotonic,
 ) -> dict[str, Any]:
     """Load one resource: every page of the planned windows plus the open runs, merged on ``id``; a summary back.
 
     The plan is eltops' (:func:`eltops.orchestra._plan.plan_load`). The cursor saved with a batch only covers
     windows whose every page is in that batch or an earlier one, so a failure at any moment loses only work the
     next load redoes. Any API error raises AppError (nothing is reported as loaded that was not).
+
+    With a ``deadline`` (a ``clock()`` value), no window starts once ``clock()`` has reached it: every window read
+    so far is committed with its cursor, the summary says ``"complete": false`` and how many windows are left,
+    and the next load plans from that cursor, so a long load progresses run after run.
     """
-    started = time.monotonic()
+    started = clock()
     requests_before = api.requests
     state_sql = f"SELECT cursor FROM {DATA_SCHEMA}.{_plan.STATE_TABLE} WHERE resource = ?"
     rows = sql(state_sql, [resource.name])
@@ -458,7 +495,11 @@ def load(
     if plan.reopen:
         for page in api.iter_ids(resource, plan.reopen):
             take(page)
+    read: list[_plan.Window | None] = []
     for window in plan.windows:
+        if deadline is not None and clock() >= deadline:
+            break
+        read.append(window)
         newest: datetime | None = None
         for page in api.iter_window(resource, window):
             take(page)
@@ -468,14 +509,18 @@ def load(
         if newest is not None and (cursor is None or newest > cursor):
             cursor = newest
         batch.flush(cursor)
-    first, last = plan.windows[0], plan.windows[-1]
+    if batch.rows:  # open runs re-read, but the deadline came before any window: commit them (same cursor)
+        batch.flush(cursor)
+    first, last = plan.windows[0], (read or plan.windows)[-1]
     return {
         "resource": resource.name,
         "table": _table(resource),
+        "complete": len(read) == len(plan.windows),
         "window": {
             "from": (first.start if first is not None else now - _plan.MAX_WINDOW).isoformat(),
             "to": (last.end if last is not None else now).isoformat(),
-            "windows": len(plan.windows),
+            "windows": len(read),
+            "windows_left": len(plan.windows) - len(read),
         },
         "reopened_runs": len(plan.reopen),
         "pages": pages,
@@ -486,7 +531,7 @@ def load(
         "unchanged": counts.unchanged,
         "batches": counts.batches,
         "cursor": cursor.isoformat() if cursor else None,
-        "seconds": round(time.monotonic() - started, 3),
+        "seconds": round(clock() - started, 3),
     }
 
 
@@ -556,11 +601,54 @@ def snowpark_sql(session: Any) -> Sql:
     return run
 
 
+def run_loads(
+    sql: Sql,
+    make_api: Callable[[], OrchestraApi],
+    resources: Sequence[_records.Resource],
+    *,
+    since: datetime | None = None,
+    full_refresh: bool = False,
+    budget: float | None = None,
+    clock: Callable[[], float] = time.monotonic,
+) -> list[dict[str, Any]]:
+    """Load each resource in turn, recording its outcome in ``public.app_status``; failures are recorded, then raised.
+
+    With a ``budget`` (seconds of ``clock()``), no window starts after it is spent: a resource whose turn comes
+    after that is reported as skipped, and each summary says whether its load was complete.
+    """
+    deadline = None if budget is None else clock() + budget
+    api: OrchestraApi | None = None
+    summaries: list[dict[str, Any]] = []
+    for resource in resources:
+        if deadline is not None and clock() >= deadline:
+            summaries.append(
+                {
+                    "resource": resource.name,
+                    "table": _table(resource),
+                    "complete": False,
+                    "skipped": "the run's time budget was used up; the next run continues from the cursor",
+                }
+            )
+            continue
+        try:
+            api = api or make_api()
+            summary = load(
+                sql, api, resource, now=CLOCK(), since=since, full_refresh=full_refresh, deadline=deadline, clock=clock
+            )
+        except Exception as exc:
+            problem = str(exc) if isinstance(exc, AppError) else f"{type(exc).__name__}: {exc}"
+            with contextlib.suppress(Exception):  # recording must never hide the error itself
+                record_status(sql, resource.name, error=problem)
+            raise
+        record_status(sql, resource.name, rows_read=summary["rows_read"], complete=summary["complete"])
+        summaries.append(summary)
+    return summaries
+
+
 def _load_entry(session: Any, resources: Sequence[_records.Resource], since: Any, *, full_refresh: bool = False) -> Any:
-    sql, api, start = snowpark_sql(session), _api(), parse_since(since)
-    summaries = [
-        load(sql, api, resource, now=CLOCK(), since=start, full_refresh=full_refresh) for resource in resources
-    ]
+    summaries = run_loads(
+        snowpark_sql(session), _api, resources, since=parse_since(since), full_refresh=full_refresh, clock=MONOTONIC
+    )
     return summaries[0] if len(summaries) == 1 else summaries
 
 
@@ -589,3 +677,104 @@ def backfill(session: Any, since: Any) -> Any:
     if parse_since(since) is None:
         raise AppError("core.backfill needs a start date, e.g. CALL core.backfill('2025-01-01')")
     return _load_entry(session, _records.RESOURCES, since, full_refresh=True)
+
+
+def refresh(session: Any) -> Any:
+    """Procedure ``core.refresh()`` (what the scheduled task calls): the three loads within ``TASK_TIME_BUDGET``.
+
+    The task's ``USER_TASK_TIMEOUT_MS`` is ``TASK_TIMEOUT_MS``; the budget leaves the window in flight the rest
+    of it. Every window read is committed with its cursor, so a first load longer than one run continues at the
+    next run instead of starting over.
+    """
+    return run_loads(snowpark_sql(session), _api, _records.RESOURCES, budget=TASK_TIME_BUDGET, clock=MONOTONIC)
+
+
+# -- core.status() -------------------------------------------------------------------------------------------
+
+_STATUS_COLUMNS = "component, succeeded_at, rows_read, complete, error, failed_at"
+ERROR_MAX_CHARS = 2_000
+
+
+def record_status(
+    sql: Sql, component: str, *, rows_read: int | None = None, complete: bool | None = None, error: str | None = None
+) -> None:
+    """Record a component's last success (rows read, complete) or, with ``error``, its last failure."""
+    table = f"{DATA_SCHEMA}.{STATUS_TABLE}"
+    if error is not None:
+        sql(
+            f"MERGE INTO {table} AS t USING (SELECT ? AS component, ? AS error) AS s ON t.component = s.component\n"
+            f"WHEN MATCHED THEN UPDATE SET error = s.error, failed_at = {UTC_NOW}\n"
+            f"WHEN NOT MATCHED THEN INSERT (component, error, failed_at) VALUES (s.component, s.error, {UTC_NOW})",
+            [component, error[:ERROR_MAX_CHARS]],
+        )
+        return
+    sql(
+        f"MERGE INTO {table} AS t USING (SELECT ? AS component, CAST(? AS NUMBER(38,0)) AS rows_read, "
+        "CAST(? AS BOOLEAN) AS complete) AS s ON t.component = s.component\n"
+        f"WHEN MATCHED THEN UPDATE SET succeeded_at = {UTC_NOW}, rows_read = s.rows_read, complete = s.complete\n"
+        "WHEN NOT MATCHED THEN INSERT (component, succeeded_at, rows_read, complete) "
+        f"VALUES (s.component, {UTC_NOW}, s.rows_read, s.complete)",
+        [component, rows_read, complete],
+    )
+
+
+def _iso(value: Any) -> str | None:
+    return None if value is None else _aware(value).isoformat()
+
+
+def status_report(sql: Sql, *, bound: Mapping[str, bool], existing: Sequence[str]) -> dict[str, Any]:
+    """What ``core.status()`` returns, from the status and state tables and what the probes found.
+
+    ``bound``: reference name -> whether the consumer bound it; ``existing``: the functions and procedures
+    found in ``core``. ``ready`` is true when both references are bound and every API object exists.
+    """
+    recorded = {str(r[0]): r for r in sql(f"SELECT {_STATUS_COLUMNS} FROM {DATA_SCHEMA}.{STATUS_TABLE}")}
+    cursors = {str(r[0]): r[1] for r in sql(f"SELECT resource, cursor FROM {DATA_SCHEMA}.{_plan.STATE_TABLE}")}
+    found = {name.lower() for name in existing}
+    missing = [name for name in API_OBJECT_NAMES if name not in found]
+    api = recorded.get(API_OBJECTS_COMPONENT)
+    resources = []
+    for resource in _records.RESOURCES:
+        row = recorded.get(resource.name)
+        resources.append(
+            {
+                "resource": resource.name,
+                "table": _table(resource),
+                "last_load_at": _iso(row[1]) if row else None,
+                "rows_read": int(row[2]) if row and row[2] is not None else None,
+                "complete": bool(row[3]) if row and row[3] is not None else None,
+                "cursor": _iso(cursors.get(resource.name)),
+                "last_error": row[4] if row else None,
+                "failed_at": _iso(row[5]) if row else None,
+            }
+        )
+    return {
+        "ready": all(bound.get(name, False) for name in REFERENCES) and not missing,
+        "api_objects": {
+            "references_bound": {name: bool(bound.get(name, False)) for name in REFERENCES},
+            "missing": missing,
+            "created_at": _iso(api[1]) if api else None,
+            "last_error": api[4] if api else None,
+            "failed_at": _iso(api[5]) if api else None,
+        },
+        "resources": resources,
+    }
+
+
+API_OBJECTS_SQL = (
+    "SELECT LOWER(function_name) FROM information_schema.functions WHERE function_schema = 'CORE' "
+    "UNION SELECT LOWER(procedure_name) FROM information_schema.procedures WHERE procedure_schema = 'CORE'"
+)
+
+
+def references_sql(name: str) -> str:
+    """How many objects are bound to a reference (names come from :data:`REFERENCES`, never from input)."""
+    return f"SELECT ARRAY_SIZE(PARSE_JSON(SYSTEM$GET_ALL_REFERENCES('{name.upper()}')))"
+
+
+def status(session: Any) -> Any:
+    """Procedure ``core.status()``: see :func:`status_report` (the probes need a real account)."""
+    sql = snowpark_sql(session)
+    bound = {name: int(sql(references_sql(name))[0][0] or 0) > 0 for name in REFERENCES}
+    existing = [str(r[0]) for r in sql(API_OBJECTS_SQL)]
+    return status_report(sql, bound=bound, existing=existing)

@@ -119,6 +119,12 @@ def generated_table_statements() -> list[str]:
     return [s.strip() for s in block.split(";") if s.strip()]
 
 
+def status_table_statement() -> str:
+    """The setup script's ``public.app_status`` DDL (what core.status() reads besides the load state)."""
+    text = SETUP_SCRIPT.read_text()
+    return text.split("-- BEGIN STATUS TABLE\n", 1)[1].split("-- END STATUS TABLE", 1)[0].strip().rstrip(";")
+
+
 class FakesnowSql:
     """:class:`orchestra_app.Sql` over a fakesnow connection (fakesnow cannot MERGE inside BEGIN, so those no-op)."""
 
@@ -162,7 +168,7 @@ def snowflake_sql() -> Iterator[FakesnowSql]:
         )
         sql = FakesnowSql(connection)
         sql("CREATE SCHEMA IF NOT EXISTS ORCHESTRA_DATA_APP.PUBLIC")
-        for statement in generated_table_statements():
+        for statement in [*generated_table_statements(), status_table_statement()]:
             sql(statement)
         yield sql
         connection.close()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import itertools
 import json
 import urllib.parse
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import timedelta
 from typing import Any
 
@@ -17,7 +17,7 @@ from eltops.orchestra.emulator import BASE_PATH, OrchestraEmulator, Volume
 from eltops.snowflake_app import orchestra_app as app
 from tests._clock import NOW, Clock
 
-from .conftest import KEY, FakesnowSql, RecordingHttp
+from .conftest import KEY, SETUP_SCRIPT, FakesnowSql, RecordingHttp
 
 MakeApi = Callable[..., app.OrchestraApi]
 
@@ -400,3 +400,166 @@ def test_parse_since_rejects_garbage() -> None:
     """A malformed start date fails the procedure before any request."""
     with pytest.raises(app.AppError, match="since must be a date"):
         app.parse_since("last tuesday")
+
+
+# -- the time budget of core.refresh() ------------------------------------------------------------------------
+
+
+class TickingHttp(RecordingHttp):
+    """The real HTTP call, moving a monotonic clock one second per request (a load's time is its requests)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.now = 0.0
+
+    def __call__(self, url: str, headers: Any, timeout: float) -> app.HttpResponse:
+        self.now += 1.0
+        return super().__call__(url, headers, timeout)
+
+    def clock(self) -> float:
+        return self.now
+
+
+def test_a_load_past_its_deadline_commits_what_it_read_and_the_next_run_continues(
+    make_api: MakeApi, snowflake_sql: FakesnowSql, clock: Clock
+) -> None:
+    """No window starts after the deadline; the windows read keep their cursor, and the next load reads the rest."""
+    ticking = TickingHttp()
+    api = make_api(http=ticking)
+    since = NOW - timedelta(days=20)
+    first = app.load(
+        snowflake_sql, api, _records.PIPELINE_RUNS, now=clock(), since=since, deadline=0.5, clock=ticking.clock
+    )
+    assert first["complete"] is False
+    assert (first["window"]["windows"], first["window"]["windows_left"]) == (1, 2)
+    assert first["window"]["to"] == (since + _plan.MAX_WINDOW).isoformat()
+    assert first["cursor"] is not None
+    assert _records.parse_timestamp(first["cursor"]) <= since + _plan.MAX_WINDOW
+    ticking.urls.clear()
+    second = app.load(snowflake_sql, api, _records.PIPELINE_RUNS, now=clock())
+    assert second["complete"] is True
+    starts = {_params(u).get("time_from") for u in ticking.urls if "pipeline_run_ids" not in _params(u)}
+    assert min(starts) == (_records.parse_timestamp(first["cursor"]) - _plan.LOOKBACK).isoformat()
+    expected = {
+        r["id"]
+        for window in _plan.walk_windows(since, clock())
+        for page in api.iter_window(_records.PIPELINE_RUNS, window)
+        for r in page.records
+    }
+    assert {r["id"] for r in snowflake_sql.rows("pipeline_runs")} == expected
+
+
+@pytest.mark.parametrize(("budget", "loaded"), [(0.5, 1), (None, 3)])
+def test_run_loads_skips_resources_once_the_budget_is_spent(
+    budget: float | None,
+    loaded: int,
+    make_api: MakeApi,
+    snowflake_sql: FakesnowSql,
+    clock: Clock,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """With a budget, resources whose turn comes after it are reported as skipped and leave no status behind."""
+    monkeypatch.setattr(app, "CLOCK", clock)
+    ticking = TickingHttp()
+    summaries = app.run_loads(
+        snowflake_sql, lambda: make_api(http=ticking), _records.RESOURCES, budget=budget, clock=ticking.clock
+    )
+    assert [s["resource"] for s in summaries] == [r.name for r in _records.RESOURCES]
+    assert [("skipped" not in s) for s in summaries] == [True] * loaded + [False] * (3 - loaded)
+    report = app.status_report(snowflake_sql, bound={}, existing=[])
+    assert [r["last_load_at"] is not None for r in report["resources"]] == [True] * loaded + [False] * (3 - loaded)
+
+
+def test_refresh_measures_its_budget_with_the_injected_clock(
+    api_url: str, fake_snowflake_module: dict[str, str], snowflake_sql: FakesnowSql, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``CALL core.refresh()`` starts nothing once TASK_TIME_BUDGET has passed on the injected monotonic clock."""
+    ticks = itertools.count(step=app.TASK_TIME_BUDGET)
+    monkeypatch.setattr(app, "MONOTONIC", lambda: float(next(ticks)))
+    monkeypatch.setattr(app, "API_URL", api_url)
+    result = app.refresh(_Session(snowflake_sql))
+    assert [s["complete"] for s in result] == [False, False, False]
+    assert all("skipped" in s for s in result)
+
+
+class _Session:
+    """A Snowpark-like session over fakesnow: ``sql(statement, params).collect()``."""
+
+    def __init__(self, sql: FakesnowSql) -> None:
+        self._sql = sql
+
+    def sql(self, statement: str, params: list[Any] | None = None) -> Any:
+        rows = self._sql(statement, params or ())
+
+        class Result:
+            def collect(self) -> list[tuple[Any, ...]]:
+                return rows
+
+        return Result()
+
+
+# -- core.status() -------------------------------------------------------------------------------------------
+
+
+def test_status_reports_the_last_load_and_the_last_error_per_resource(
+    make_api: MakeApi,
+    emulator: OrchestraEmulator,
+    snowflake_sql: FakesnowSql,
+    clock: Clock,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A successful load records when, rows and completeness; a failed one adds its error; the cursor comes along."""
+    monkeypatch.setattr(app, "CLOCK", clock)
+    [ok] = app.run_loads(snowflake_sql, make_api, [_records.PIPELINE_RUNS])
+    emulator.fail_next(status=401, count=1)
+    with pytest.raises(app.AppError, match="401"):
+        app.run_loads(snowflake_sql, make_api, [_records.PIPELINE_RUNS])
+    report = app.status_report(snowflake_sql, bound=dict.fromkeys(app.REFERENCES, True), existing=app.API_OBJECT_NAMES)
+    assert report["ready"] is True
+    runs, tasks, _ = report["resources"]
+    assert runs["rows_read"] == ok["rows_read"] > 0
+    assert runs["complete"] is True
+    assert runs["cursor"] == ok["cursor"]
+    assert runs["last_load_at"] is not None
+    assert "HTTP 401" in runs["last_error"]
+    assert KEY not in runs["last_error"]
+    assert runs["failed_at"] is not None
+    assert tasks == {
+        "resource": "task-runs",
+        "table": "public.task_runs",
+        "last_load_at": None,
+        "rows_read": None,
+        "complete": None,
+        "cursor": None,
+        "last_error": None,
+        "failed_at": None,
+    }
+
+
+def _upgrade_error_merge() -> str:
+    text = SETUP_SCRIPT.read_text()
+    return text.split("-- BEGIN RECORD UPGRADE ERROR", 1)[1].split("-- END RECORD UPGRADE ERROR", 1)[0]
+
+
+@pytest.mark.parametrize(
+    ("bound", "existing", "missing"),
+    [
+        ({"orchestra_eai": True, "orchestra_api_key": True}, app.API_OBJECT_NAMES, []),
+        ({"orchestra_eai": True, "orchestra_api_key": False}, app.API_OBJECT_NAMES, []),
+        ({"orchestra_eai": True, "orchestra_api_key": True}, ["GET_PIPELINE_RUNS", "STATUS"], app.API_OBJECT_NAMES[1:]),
+        ({}, [], list(app.API_OBJECT_NAMES)),
+    ],
+)
+def test_status_shows_an_upgrade_error_and_which_api_objects_are_missing(
+    bound: dict[str, bool], existing: Sequence[str], missing: Sequence[str], snowflake_sql: FakesnowSql
+) -> None:
+    """The upgrade's recorded error (the setup script's own MERGE, run on fakesnow) shows next to what is missing."""
+    snowflake_sql(_upgrade_error_merge().replace(":problem", "'upgrade could not recreate the API objects: boom'"))
+    report = app.status_report(snowflake_sql, bound=bound, existing=existing)
+    api = report["api_objects"]
+    assert api["missing"] == list(missing)
+    assert api["references_bound"] == {name: bound.get(name, False) for name in app.REFERENCES}
+    assert report["ready"] is (not missing and all(bound.get(n, False) for n in app.REFERENCES))
+    assert api["last_error"] == "upgrade could not recreate the API objects: boom"
+    assert api["failed_at"] is not None
+    assert api["created_at"] is None
