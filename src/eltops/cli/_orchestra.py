@@ -161,8 +161,8 @@ def get(
     "--wait",
     type=float,
     metavar="SECONDS",
-    help="When another process is writing the DuckDB file, wait this long for it (default 0: fail at once). "
-    "[ELTOPS_WAREHOUSE_WAIT]",
+    help="When another process is writing the DuckDB file, wait this long for it (0: fail at once). "
+    "Variable: ELTOPS_WAREHOUSE_WAIT.  [default: 0]",
 )
 @click.option("--json", "json_output", is_flag=True, help="Print the load summary as JSON on stdout.")
 @verbosity_options
