@@ -19,7 +19,8 @@ from eltops.errors import EltopsError
 from eltops.fivetran import OUTCOMES, FivetranSettings, JobResult
 from eltops.history._ci import CiRun
 from eltops.history._records import operations, pipeline_run, pipeline_status, task_run, task_status
-from eltops.orchestra._records import OPERATIONS, PIPELINE_RUNS, RESOURCES, TASK_RUNS, Resource
+from eltops.orchestra._pages import records_batch
+from eltops.orchestra._records import OPERATIONS, PIPELINE_RUNS, RESOURCES, TASK_RUNS, Resource, _Record
 from eltops.warehouse import Target
 
 log = logging.getLogger("eltops.history")
@@ -120,8 +121,7 @@ class HistoryRecorder:
         )
 
 
-def _merge(target: Target, resource: Resource, records: Sequence[object]) -> None:
-    from eltops.orchestra._arrow import records_to_arrow  # pyarrow: only once there is history to write
-
+def _merge(target: Target, resource: Resource, records: Sequence[_Record]) -> None:
+    """Merge typed records as pages, the way a load writes (DuckDB parses them itself: no pyarrow needed)."""
     if records:
-        target.write_batch(resource, records_to_arrow(records, resource), None)  # type: ignore[arg-type]
+        target.write_batch(resource, records_batch(resource, records), None)

@@ -21,11 +21,15 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
-import pyarrow as pa
-import pyarrow.compute as pc
-
+from eltops._extras import needs_extra
 from eltops.errors import ConfigError
-from eltops.orchestra._arrow import arrow_schema
+
+with needs_extra("snowflake", "the Snowflake target"):  # found missing when a snowflake:// target is named
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import snowflake.connector
+
+    from eltops.orchestra._arrow import arrow_schema
 from eltops.orchestra._pages import PageBatch
 from eltops.orchestra._records import LOADED_AT, ColumnType, Resource
 from eltops.secrets import EnvReader, Secret
@@ -188,13 +192,8 @@ class SnowflakeTarget:
     """Tables in a Snowflake schema."""
 
     def __init__(self, settings: SnowflakeSettings, *, connect: Any = None) -> None:
-        try:
-            import snowflake.connector
-            from snowflake.connector.pandas_tools import write_pandas
-        except ImportError:
-            raise ConfigError(
-                "the Snowflake target needs the Snowflake connector: pip install 'eltops[snowflake]'"
-            ) from None
+        with needs_extra("snowflake", "the Snowflake target"):
+            from snowflake.connector.pandas_tools import write_pandas  # at first use: fakesnow patches it
         self.settings = settings
         self._write_pandas = write_pandas
         self._error_type: type[Exception] = snowflake.connector.Error
