@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo check lint typecheck test bench clean
+.PHONY: install demo check lint typecheck test bench clean dist lint-ship
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -28,7 +28,17 @@ typecheck: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest
 
-check: lint typecheck test
+check: lint lint-ship typecheck test
+
+# the wheel and sdist a release publishes, checked as PyPI will
+dist: $(STAMP)
+	rm -rf dist
+	$(BIN)/python -m build --outdir dist
+	$(BIN)/twine check --strict dist/*
+
+# the ways CI users pick eltops up: the GitHub Action, the GitLab components, the DataOps runner image
+lint-ship: $(STAMP)
+	$(BIN)/python scripts/lint-ship.py
 
 clean:
-	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache dist

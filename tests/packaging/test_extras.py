@@ -6,18 +6,11 @@ that raises ``ModuleNotFoundError``, as a venv without them does); ``test_wheel.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.packaging._support import LEAN, Emulators, count_rows, eltops, emulators, run
-
-
-@pytest.fixture(scope="module")
-def served() -> Iterator[Emulators]:
-    with emulators() as both:
-        yield both
+from tests.packaging._support import LEAN, Emulators, count_rows, eltops, run
 
 
 @pytest.mark.parametrize(
