@@ -15,7 +15,7 @@ import duckdb
 
 from eltops._serve import serve_in_thread
 from eltops.fivetran.emulator import ConnectionScript, FivetranEmulator
-from eltops.orchestra.emulator import BASE_PATH, OrchestraEmulator, Volume
+from eltops.orchestra.emulator import BASE_PATH, OrchestraEmulator, PipelineScript, TaskScript, Volume
 
 REPO = Path(__file__).resolve().parents[2]
 FIVETRAN_KEY, FIVETRAN_SECRET = "pkg-key-3e1f0b", "pkg-secret-7a9c2d55"
@@ -42,6 +42,24 @@ class _Missing:
 
 sys.meta_path.insert(0, _Missing())
 '''
+
+
+QUICK_PIPELINES = (
+    PipelineScript(
+        "nightly_marts",
+        "Nightly marts",
+        (
+            TaskScript("sync_shop", "Sync shop", "FIVETRAN", 0.5, log="12 tables synced\n"),
+            TaskScript("dbt_build_marts", "dbt build marts", "DBT_CORE", 0.5, log="Done. PASS=24\n"),
+        ),
+    ),
+    PipelineScript(
+        "broken_marts",
+        "Broken marts",
+        (TaskScript("dbt_build_finance", "dbt build finance", "DBT_CORE", 0.5, "FAILED", "Database Error\n"),),
+    ),
+)
+"""The emulator's default pipelines, each task half a second instead of tens."""
 
 
 @dataclass(frozen=True)
@@ -74,7 +92,8 @@ def emulators() -> Iterator[Emulators]:
     fivetran = FivetranEmulator(api_key=FIVETRAN_KEY, api_secret=FIVETRAN_SECRET)
     fivetran.add_group("group_1", name="Warehouse")
     quick = {"sync_seconds": 0.3}
-    fivetran.add_connection("good", group_id="group_1", schema="shop_db", script=ConnectionScript(**quick))
+    fivetran.add_connection("good", group_id="group_1", schema="shop", script=ConnectionScript(**quick))
+    fivetran.add_connection("shop_db", group_id="group_1", schema="shop_db", script=ConnectionScript(**quick))
     fivetran.add_connection("crm", group_id="group_1", schema="crm", script=ConnectionScript(**quick))
     fivetran.add_connection(
         "bad", group_id="group_1", schema="ads", script=ConnectionScript(outcome="failure", **quick)
