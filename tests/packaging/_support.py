@@ -151,3 +151,21 @@ def count_rows(db: Path, table: str, where: str = "true") -> int:
         found = con.execute(f"SELECT count(*) FROM {table} WHERE {where}").fetchone()
     assert found is not None
     return int(found[0])
+
+
+def readme_block(marker: str) -> str:
+    """The first fenced block after the README's ``<!-- tested: ...marker -->`` line."""
+    text = (REPO / "README.md").read_text(encoding="utf-8")
+    start = text.index(f"::{marker} -->")
+    fence = text.index("```", start)
+    body = text.index("\n", fence) + 1
+    return text[body : text.index("```", body)]
+
+
+def pip_find_links(*extra: Path) -> str:
+    """``PIP_FIND_LINKS`` with ``extra`` before what pip's configuration already names (the variable replaces it)."""
+    done = subprocess.run(
+        [sys.executable, "-m", "pip", "config", "get", "global.find-links"], capture_output=True, text=True, check=False
+    )
+    configured = done.stdout.strip() if done.returncode == 0 else ""
+    return " ".join([*(str(p) for p in extra), configured]).strip()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -59,3 +60,33 @@ def served() -> Iterator[Emulators]:
     """Both emulators on loopback for a module's tests."""
     with emulators() as both:
         yield both
+
+
+@dataclass(frozen=True)
+class ActionInstall:
+    """The action's install step, run once: its runner temp directory and the venv it put on the PATH."""
+
+    runner_temp: Path
+    bin: Path
+    outputs: dict[str, str]
+
+
+@pytest.fixture(scope="session")
+def action_install(tmp_path_factory: pytest.TempPathFactory, built: Built) -> ActionInstall:
+    """Run the action's ``install`` step as the runner would, installing ``eltops==<version>`` (the built wheel)."""
+    from tests.packaging._github import run_action
+    from tests.packaging._support import pip_find_links
+
+    runner_temp = tmp_path_factory.mktemp("runner-temp")
+    workspace = tmp_path_factory.mktemp("workspace")
+    env = {
+        "PATH": os.environ.get("PATH", ""),
+        "HOME": str(workspace),
+        "PIP_FIND_LINKS": pip_find_links(built.wheel.parent),
+    }
+    done = run_action(REPO, {}, env=env, workspace=workspace, runner_temp=runner_temp, only=("install",))
+    assert done.code == 0, done.log
+    (path,) = done.steps[0].outputs and [
+        line for line in (runner_temp / "install.path").read_text(encoding="utf-8").splitlines() if line
+    ]
+    return ActionInstall(runner_temp, Path(path), done.steps[0].outputs)
