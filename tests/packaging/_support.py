@@ -99,7 +99,9 @@ def emulators() -> Iterator[Emulators]:
         "bad", group_id="group_1", schema="ads", script=ConnectionScript(outcome="failure", **quick)
     )
     anchor = datetime.now(UTC) - timedelta(days=1)
-    orchestra = OrchestraEmulator(api_key=ORCHESTRA_KEY, seed=3, volume=Volume(task_runs=300, days=5), anchor=anchor)
+    orchestra = OrchestraEmulator(
+        api_key=ORCHESTRA_KEY, seed=3, volume=Volume(task_runs=300, days=5), anchor=anchor, pipelines=QUICK_PIPELINES
+    )
     with ExitStack() as stack:
         ft = stack.enter_context(serve_in_thread(fivetran.wsgi_app))
         orch = stack.enter_context(serve_in_thread(orchestra.wsgi_app))
