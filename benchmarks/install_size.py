@@ -100,10 +100,10 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="eltops-install-") as tmp:
         work = Path(tmp)
         wheel = build_wheel(work / "dist")
-        load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+        averages = ", ".join(f"{x:.1f}" for x in os.getloadavg())
         print(
             f"wheel: {wheel.name} ({wheel.stat().st_size / 1e3:.0f} kB); Python {sys.version.split()[0]}; "
-            f"{os.cpu_count()} cores, load average {load}"
+            f"{os.cpu_count()} cores, load average {averages}"
         )
         print("| install | runs | seconds (median, range) | CPU seconds (median) | MB added to site-packages |")
         print("|---|---|---|---|---|")
