@@ -41,32 +41,19 @@ TargetOpener = Callable[[], Target]
 
 
 @dataclass
-class HistoryRecorder:
-    """Records one ``eltops fivetran`` run (its CI pipeline, job and operations) into a warehouse target."""
+class GuardedWriter:
+    """Opens the warehouse for each write; a write that fails is one warning, and after it nothing more is written.
+
+    Both recorders (``eltops fivetran`` and ``eltops orchestra run``) write through one, so recording never changes
+    a job's outcome and the warehouse is never held between writes.
+    """
 
     open_target: TargetOpener
-    ci: CiRun
-    settings: FivetranSettings
-    wall_clock: Clock = time.time
-    started_at: datetime = field(init=False)
-    _working: bool = field(default=True, init=False)
+    working: bool = True
 
-    def __post_init__(self) -> None:
-        self.started_at = self._now()
-
-    def _now(self) -> datetime:
-        return datetime.fromtimestamp(self.wall_clock(), tz=UTC)
-
-    def started(self) -> None:
-        """Write the pipeline run and the task run as RUNNING."""
-        self._write("the start of this run", self._write_start)
-
-    def finished(self, job: JobResult | None, *, error: BaseException | None = None, cancelled: bool = False) -> None:
-        """Write how the run ended: from ``job`` when it completed, else from ``error`` or the cancellation."""
-        self._write("the outcome of this run", lambda target: self._write_end(target, job, error, cancelled))
-
-    def _write(self, what: str, action: Callable[[Target], None]) -> None:
-        if not self._working:
+    def write(self, what: str, action: Callable[[Target], None]) -> None:
+        """Open the warehouse, make sure its tables exist, run ``action`` on it, close it."""
+        if not self.working:
             return
         try:
             target = self.open_target()
@@ -83,7 +70,37 @@ class HistoryRecorder:
 
     def _give_up(self, what: str, exc: BaseException) -> None:
         log.warning("could not record %s in the warehouse (the job's outcome is unchanged): %s", what, exc)
-        self._working = False
+        self.working = False
+
+
+@dataclass
+class HistoryRecorder:
+    """Records one ``eltops fivetran`` run (its CI pipeline, job and operations) into a warehouse target."""
+
+    open_target: TargetOpener
+    ci: CiRun
+    settings: FivetranSettings
+    wall_clock: Clock = time.time
+    started_at: datetime = field(init=False)
+    _writer: GuardedWriter = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.started_at = self._now()
+        self._writer = GuardedWriter(self.open_target)
+
+    def _now(self) -> datetime:
+        return datetime.fromtimestamp(self.wall_clock(), tz=UTC)
+
+    def started(self) -> None:
+        """Write the pipeline run and the task run as RUNNING."""
+        self._write("the start of this run", self._write_start)
+
+    def finished(self, job: JobResult | None, *, error: BaseException | None = None, cancelled: bool = False) -> None:
+        """Write how the run ended: from ``job`` when it completed, else from ``error`` or the cancellation."""
+        self._write("the outcome of this run", lambda target: self._write_end(target, job, error, cancelled))
+
+    def _write(self, what: str, action: Callable[[Target], None]) -> None:
+        self._writer.write(what, action)
 
     def _write_start(self, target: Target) -> None:
         now = self._now()

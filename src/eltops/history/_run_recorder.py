@@ -16,11 +16,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 from eltops._deadline import Clock
-from eltops.errors import EltopsError, ExitCode
+from eltops.errors import ExitCode
 from eltops.history._ci import CiRun, stable_id
-from eltops.history._recorder import _merge
+from eltops.history._recorder import GuardedWriter, _merge
 from eltops.history._records import pipeline_run, pipeline_status
-from eltops.orchestra._records import OPERATIONS, PIPELINE_RUNS, RESOURCES, TASK_RUNS, Operation, TaskRun
+from eltops.orchestra._records import OPERATIONS, PIPELINE_RUNS, TASK_RUNS, Operation, TaskRun
 from eltops.orchestra._run_settings import RunSettings
 from eltops.orchestra._runner import RunResult, app_link
 from eltops.warehouse import Target
@@ -68,10 +68,11 @@ class RunRecorder:
     settings: RunSettings
     wall_clock: Clock = time.time
     started_at: datetime = field(init=False)
-    _working: bool = field(default=True, init=False)
+    _writer: GuardedWriter = field(init=False)
 
     def __post_init__(self) -> None:
         self.started_at = self._now()
+        self._writer = GuardedWriter(self.open_target)
 
     def _now(self) -> datetime:
         return datetime.fromtimestamp(self.wall_clock(), tz=UTC)
@@ -103,24 +104,7 @@ class RunRecorder:
         )
 
     def _write(self, what: str, action: Callable[[Target], None]) -> None:
-        if not self._working:
-            return
-        try:
-            target = self.open_target()
-        except (EltopsError, OSError) as exc:
-            self._give_up(what, exc)
-            return
-        try:
-            target.prepare(RESOURCES)
-            action(target)
-        except (EltopsError, OSError) as exc:
-            self._give_up(what, exc)
-        finally:
-            target.close()
-
-    def _give_up(self, what: str, exc: BaseException) -> None:
-        log.warning("could not record %s in the warehouse (the job's outcome is unchanged): %s", what, exc)
-        self._working = False
+        self._writer.write(what, action)
 
     def _write_rows(
         self,
