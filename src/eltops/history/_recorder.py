@@ -31,7 +31,8 @@ from eltops.history._records import (
     task_run,
     task_status,
 )
-from eltops.orchestra._records import OPERATIONS, PIPELINE_RUNS, RESOURCES, TASK_RUNS, Resource, TaskRun
+from eltops.orchestra._pages import records_batch
+from eltops.orchestra._records import OPERATIONS, PIPELINE_RUNS, RESOURCES, TASK_RUNS, Resource, TaskRun, _Record
 from eltops.secrets import MASKER
 from eltops.warehouse import Target
 
@@ -163,12 +164,11 @@ class HistoryRecorder:
         )
 
 
-def _merge(target: Target, resource: Resource, records: Sequence[object]) -> None:
-    from eltops.orchestra._arrow import records_to_arrow  # pyarrow: only once there is history to write
-
+def _merge(target: Target, resource: Resource, records: Sequence[_Record]) -> None:
+    """Merge typed records as pages, the way a load writes (DuckDB parses them itself: no pyarrow needed)."""
     if records:
         masked = [_masked(record) for record in records]
-        target.write_batch(resource, records_to_arrow(masked, resource), None)
+        target.write_batch(resource, records_batch(resource, masked), None)
 
 
 def _masked(record: Any) -> Any:

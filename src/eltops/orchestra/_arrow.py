@@ -12,7 +12,11 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 import orjson
-import pyarrow as pa
+
+from eltops._extras import needs_extra
+
+with needs_extra("snowflake", "typing Orchestra records as Arrow tables"):
+    import pyarrow as pa
 
 from eltops.orchestra._records import (
     _CONVERTERS,

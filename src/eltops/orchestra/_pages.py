@@ -10,12 +10,17 @@ write_pandas) call :meth:`PageBatch.to_arrow`, which types the records with
 A page is accepted only with every secret masked: an API that echoes the key in a record would otherwise put it
 in the warehouse. The check is a byte search for each JSON form of each secret (nothing else is decoded or
 copied); only a page that holds one is decoded, masked and encoded again.
+
+:meth:`Page.normalised` types a page's values in pure Python (the converters of :mod:`eltops.orchestra._records`)
+and writes them back as JSON of the column types, which DuckDB's strict parse takes; :func:`records_batch` makes
+pages of typed records (the orchestrator's own history), so every target writes them as it writes a load.
 """
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -23,14 +28,14 @@ import orjson
 
 from eltops.errors import ApiResponseError
 from eltops.orchestra import _plan
-from eltops.orchestra._plan import ListingError, PageQuery
-from eltops.orchestra._records import RecordError, Resource, _check_ids, _timestamp
+from eltops.orchestra._plan import MAX_PAGE_SIZE, ListingError, PageQuery
+from eltops.orchestra._records import RecordError, Resource, _check_ids, _Record, _timestamp, map_page
 from eltops.secrets import MASKER
 
 if TYPE_CHECKING:
     import pyarrow as pa
 
-__all__ = ["MAX_PAGE_BYTES", "Page", "PageBatch", "parse_page"]
+__all__ = ["MAX_PAGE_BYTES", "Page", "PageBatch", "parse_page", "records_batch"]
 
 log = logging.getLogger("eltops.orchestra")
 
@@ -61,6 +66,21 @@ class Page:
         except RecordError as exc:
             raise _bad_record(self.query, exc) from None
 
+    def normalised(self) -> Page:
+        """The page with each value converted to its column's type in Python, as the Arrow path converts it.
+
+        A count sent as ``"3"`` becomes ``3``, a number in a text column its text, a timestamp an offset-aware
+        one; a value that does not convert raises ``ApiResponseError`` naming the page, as :meth:`to_arrow` does.
+        """
+        results, _, _ = _decode(self.query, self.body)
+        try:
+            rows = map_page(self.query.resource, results)
+        except RecordError as exc:
+            raise _bad_record(self.query, exc) from None
+        columns = self.query.resource.columns
+        typed = [{c.source: row[c.name] for c in columns} for row in rows]
+        return replace(self, body=_listing(self.query, self.total, typed))
+
 
 @dataclass(frozen=True)
 class PageBatch:
@@ -86,6 +106,28 @@ class PageBatch:
         if not self.pages:
             return arrow_schema(self.resource).empty_table()
         return pa.concat_tables([page.to_arrow() for page in self.pages])
+
+
+def records_batch(resource: Resource, records: Sequence[_Record]) -> PageBatch:
+    """Typed records of ``resource`` as a batch of pages shaped as the API's (camelCase, typed JSON values)."""
+    pages = []
+    for start in range(0, len(records), MAX_PAGE_SIZE):
+        chunk = records[start : start + MAX_PAGE_SIZE]
+        query = PageQuery(resource, page=start // MAX_PAGE_SIZE + 1)
+        results = [{c.source: getattr(r, c.name) for c in resource.columns} for r in chunk]
+        stamps = [s for r in chunk if isinstance(s := getattr(r, resource.window_column), datetime)]
+        body = _listing(query, len(records), results)
+        pages.append(Page(query, len(records), MAX_PAGE_SIZE, len(chunk), body, max(stamps, default=None)))
+    return PageBatch(resource, tuple(pages))
+
+
+def _listing(query: PageQuery, total: int, results: list[dict[str, Any]]) -> bytes:
+    """A listing body of ``results`` (orjson writes datetimes as RFC 3339 with their offset)."""
+    listing = {"page": query.page, "pageSize": query.page_size, "total": total, "results": results}
+    try:
+        return orjson.dumps(listing)
+    except orjson.JSONEncodeError as exc:  # an integer past 64 bits: no warehouse column takes it
+        raise ApiResponseError(f"Orchestra answered {query.describe()} with a bad record: {exc}") from None
 
 
 def parse_page(query: PageQuery, body: bytes, *, not_after: tuple[datetime, str] | None = None) -> Page:

@@ -8,9 +8,12 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 
-import plotly.graph_objects as go
-import plotly.io as pio
-from plotly.subplots import make_subplots
+from eltops._extras import needs_extra
+
+with needs_extra("report", "eltops report"):
+    import plotly.graph_objects as go
+    import plotly.io as pio
+    from plotly.subplots import make_subplots
 
 from eltops import __version__
 from eltops.report._data import ReportData

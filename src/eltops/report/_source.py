@@ -14,7 +14,6 @@ import duckdb
 from eltops.errors import ConfigError
 from eltops.orchestra._records import RESOURCES
 from eltops.report._data import ReportData, collect
-from eltops.report._html import render
 from eltops.warehouse import DuckDbSpec, TargetSpec, WarehouseError
 from eltops.warehouse._ddl import create_table_sql
 from eltops.warehouse._lock import busy_error
@@ -81,6 +80,8 @@ def _copy_snowflake(con: duckdb.DuckDBPyConnection, source: TargetSpec, since: d
 
 def write_report(source: TargetSpec, out: Path, *, since: datetime | None, now: datetime | None = None) -> ReportData:
     """Compute the report for ``source`` and write it to ``out``; returns the figures it shows."""
+    from eltops.report._html import render  # Plotly: the 'report' extra, named when it is missing
+
     with open_history(source, since=since) as con:
         data = collect(con, since=since, generated_at=now or datetime.now(UTC))
     page = render(data, source=str(source))

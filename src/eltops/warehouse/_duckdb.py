@@ -2,8 +2,9 @@
 
 The loader hands a batch its pages as the API sent them, as they arrive (:class:`StagedBatch`); DuckDB parses
 them itself (``from_json``, in C++) into a temporary table typed by the column declarations, so a load into
-DuckDB builds no Python value per record and imports neither pyarrow nor pandas. Typed rows from elsewhere (the
-orchestrator's own history) come as Arrow tables and are read in place.
+DuckDB builds no Python value per record and imports neither pyarrow nor pandas. The orchestrator's own history
+comes as pages too (:func:`~eltops.orchestra._pages.records_batch`); an Arrow table (when pyarrow is installed)
+is read in place.
 """
 
 # ruff: noqa: S608  (SQL is built from the declared table and column names, never from input; values are bound)
@@ -22,6 +23,7 @@ from typing import TYPE_CHECKING
 
 import duckdb
 
+from eltops.errors import ApiResponseError
 from eltops.orchestra._pages import Page, PageBatch
 from eltops.orchestra._records import LOADED_AT, Column, ColumnType, Resource
 from eltops.warehouse._ddl import SQL_TYPES, create_table_sql, quote
@@ -66,8 +68,8 @@ def _typed(column: Column) -> str:
 
     ``from_json`` itself is lenient (a wrong type becomes NULL, 1.5 rounds to 2, true to 1), so numbers are
     read as raw JSON and cast only when their JSON type is a number; timestamps are cast from text, which fails
-    on anything that is not one. A failed statement sends the batch through the Arrow path, which either names
-    the bad page or converts the value exactly as :func:`~eltops.orchestra._arrow.page_to_arrow` does.
+    on anything that is not one. A failed statement sends the batch through :meth:`Page.normalised`, which
+    either names the bad page or converts the value as :func:`~eltops.orchestra._arrow.page_to_arrow` does.
     """
     field = _q(column.source)
     if column.type in _NUMBERS:
@@ -375,9 +377,9 @@ class StagedBatch:
     The typing work is done while the fetch goes on, and all of it inside the transaction (a statement of its
     own would commit on its own, and each commit costs a checkpoint). The pages are kept until commit: when a
     value does not convert (a wrong type, or one the strict SQL casts do not take), DuckDB aborts the
-    transaction, and the whole batch goes through :meth:`PageBatch.to_arrow` instead, which raises
-    ``ApiResponseError`` naming the page with the bad record, or converts the values as the Arrow path always
-    has. Nothing reaches the resource's table before :meth:`commit`.
+    transaction, and at commit every page is typed in Python (:meth:`Page.normalised`, the converters the Arrow
+    path uses, no pyarrow needed) and staged again; a value that does not convert raises ``ApiResponseError``
+    naming its page. Nothing reaches the resource's table before :meth:`commit`.
     """
 
     def __init__(self, target: DuckDbTarget, resource: Resource) -> None:
@@ -386,12 +388,18 @@ class StagedBatch:
         self._pages: list[Page] = []
         self._table: str | None = None  # the staging table, while the transaction is open
         self._read = 0  # records staged so far: the read order of the next one
-        self._typed_by_arrow = False
+        self._retype = False  # DuckDB refused a value: type the pages in Python at commit
 
     def add(self, pages: Sequence[Page]) -> None:
         self._pages.extend(pages)
-        if self._typed_by_arrow:
+        if self._retype:
             return
+        if not self._stage(pages):
+            self._rollback()  # the pages stay: commit types them in Python and stages them again
+            self._retype = True
+
+    def _stage(self, pages: Sequence[Page]) -> bool:
+        """Type ``pages`` into the staging table; False when DuckDB refused a value (the transaction is aborted)."""
         table = self._open()
         con = self._target.connection
         select = _pages_sql(self._resource)
@@ -401,9 +409,7 @@ class StagedBatch:
                 with self._target.more_memory(_parse_memory(size)):
                     con.execute(f"INSERT INTO {table} {select}", [self._read, [page.body.decode() for page in group]])
             except (duckdb.ConversionException, duckdb.InvalidInputException):
-                self._rollback()  # the pages stay: the Arrow path types them all at commit
-                self._typed_by_arrow = True
-                return
+                return False
             except duckdb.OutOfMemoryException as exc:
                 pages_read = ", ".join(str(page.query.page) for page in group)
                 raise WarehouseError(
@@ -413,11 +419,29 @@ class StagedBatch:
             except duckdb.Error as exc:
                 raise WarehouseError(f"staging {self._resource.table} in {self._target.path} failed: {exc}") from None
             self._read += sum(page.rows for page in group)
+        return True
+
+    def _stage_normalised(self) -> None:
+        """Stage every page again, its values typed in Python first (:meth:`Page.normalised`), one page at a time.
+
+        A page whose value does not convert raises ``ApiResponseError`` naming it; one that converts but that
+        DuckDB still refuses (a number out of its column's range) does too.
+        """
+        self._retype, self._read = False, 0
+        for page in self._pages:
+            if not self._stage([page.normalised()]):
+                raise ApiResponseError(
+                    f"Orchestra answered {page.query.describe()} with a value {self._target.path} cannot store "
+                    f"in {self._resource.table}"
+                )
 
     def commit(self, state: LoadState | None) -> WriteCounts:
-        if self._typed_by_arrow:
-            pages, self._pages = tuple(self._pages), []
-            return self._target.write_batch(self._resource, PageBatch(self._resource, pages).to_arrow(), state)
+        try:
+            if self._retype:
+                self._stage_normalised()
+        except BaseException:
+            self.discard()
+            raise
         table = self._open()
         con = self._target.connection
         size = sum(len(page.body) for page in self._pages)

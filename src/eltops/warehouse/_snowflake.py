@@ -18,11 +18,15 @@ from datetime import UTC, datetime
 from typing import Any
 
 import orjson
-import pyarrow as pa
-import pyarrow.compute as pc
 
-from eltops.errors import ConfigError
-from eltops.orchestra._arrow import arrow_schema
+from eltops._extras import needs_extra
+
+with needs_extra("snowflake", "the Snowflake target"):  # found missing when a snowflake:// target is named
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import snowflake.connector
+
+    from eltops.orchestra._arrow import arrow_schema
 from eltops.orchestra._pages import PageBatch
 from eltops.orchestra._records import LOADED_AT, ColumnType, Resource
 from eltops.warehouse._ddl import create_table_sql
@@ -94,12 +98,6 @@ class SnowflakeTarget:
     """Tables in a Snowflake schema; creates only what is missing, and nothing at all when ``read_only``."""
 
     def __init__(self, settings: SnowflakeSettings, *, connect: Any = None, read_only: bool = False) -> None:
-        try:
-            import snowflake.connector
-        except ImportError:
-            raise ConfigError(
-                "the Snowflake target needs the Snowflake connector: pip install 'eltops[snowflake]'"
-            ) from None
         self.settings = settings
         self.read_only = read_only
         self._error_type: type[Exception] = snowflake.connector.Error

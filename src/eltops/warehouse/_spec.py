@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from eltops._extras import require_extra
 from eltops._paths import output_file
 from eltops.errors import ConfigError
 from eltops.secrets import EnvReader
@@ -49,6 +50,7 @@ def parse_target(text: str | None, env: EnvReader, *, cwd: Path | None = None, w
     if text.startswith("snowflake://"):
         from eltops.warehouse._snowflake_config import snowflake_settings
 
+        require_extra("snowflake", "the Snowflake target")
         return SnowflakeSpec(snowflake_settings(text, env))
     if text.startswith("duckdb://"):
         text = text.removeprefix("duckdb://")
