@@ -43,7 +43,8 @@ def serve(port: int, task_runs: int, size: int) -> None:
 
 def load(base_url: str) -> dict[str, Any]:
     """Load every task run into a fresh DuckDB file; rows, seconds and peak MB."""
-    from eltops.orchestra import TASK_RUNS, Loader, OrchestraClient
+    from eltops.load import Loader
+    from eltops.orchestra import TASK_RUNS, OrchestraClient
     from eltops.secrets import Secret
     from eltops.warehouse._duckdb import DuckDbTarget
 

@@ -252,7 +252,8 @@ def _floor(base_url: str) -> int:
 
 
 def _eltops(base_url: str, path: Path) -> int:
-    from eltops.orchestra import TASK_RUNS, Loader
+    from eltops.load import Loader
+    from eltops.orchestra import TASK_RUNS
     from eltops.warehouse._duckdb import DuckDbTarget
 
     target = DuckDbTarget(path)

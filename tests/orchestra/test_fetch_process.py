@@ -15,12 +15,11 @@ from pathlib import Path
 import pytest
 
 from eltops.errors import ApiStatusError, EltopsError
-from eltops.orchestra import RESOURCES, TASK_RUNS, Loader, OrchestraClient
-from eltops.orchestra._fetch import ProcessFetcher, ThreadFetcher, WindowDone
-from eltops.orchestra._pages import Page
-from eltops.orchestra._plan import LoadPlan, LoadState, plan_load
+from eltops.load import Loader
+from eltops.load._fetch import ProcessFetcher, ThreadFetcher, WindowDone
+from eltops.orchestra import RESOURCES, TASK_RUNS, LoadPlan, LoadState, OrchestraClient, Page, plan_load
 from eltops.secrets import Secret
-from eltops.warehouse._duckdb import DuckDbTarget
+from eltops.warehouse import DuckDbTarget
 from tests.orchestra._support import API_KEY, Served, rows
 
 
@@ -179,9 +178,8 @@ def test_the_recipe_rebuilds_the_client_with_its_key_masked(served: Served) -> N
 _ORPHANING_PARENT = """
 import sys, time
 from datetime import datetime, UTC
-from eltops.orchestra import TASK_RUNS, OrchestraClient
-from eltops.orchestra._fetch import ProcessFetcher
-from eltops.orchestra._plan import LoadState, plan_load
+from eltops.load._fetch import ProcessFetcher
+from eltops.orchestra import TASK_RUNS, LoadState, OrchestraClient, plan_load
 from eltops.secrets import Secret
 
 client = OrchestraClient.create(api_url=sys.argv[1], api_key=Secret(sys.argv[2]), rate_limit_per_minute=None)

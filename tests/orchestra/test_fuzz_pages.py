@@ -25,10 +25,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from eltops.errors import EltopsError, ExitCode
-from eltops.orchestra import TASK_RUNS, Loader, OrchestraClient
+from eltops.load import Loader
+from eltops.orchestra import TASK_RUNS, OrchestraClient
 from eltops.orchestra.emulator import BASE_PATH, OrchestraEmulator, Volume
 from eltops.secrets import Secret
-from eltops.warehouse._duckdb import DuckDbTarget
+from eltops.warehouse import DuckDbTarget
 from tests._clock import NOW, Clock
 
 KEY = "fuzz-orchestra-key-7f3a91"

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+import io
 import itertools
 import json
 import signal
-import threading
 from collections.abc import Callable, Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -15,6 +15,8 @@ import duckdb
 import orjson
 import pytest
 
+from eltops.cli import run_command
+from eltops.cli._output import CiKind, Output
 from eltops.orchestra.emulator import Volume
 from tests.orchestra._support import API_KEY, SMALL, Served, count, make_served, rows
 
@@ -293,33 +295,32 @@ def test_progress_lines_and_summary_without_a_terminal(served: Served) -> None:
     assert "\x1b[" not in run.stderr, "no colour codes in a log"
 
 
-def test_every_keeps_loading_until_ctrl_c(served: Served, wait_until: Callable[..., None]) -> None:
+def test_every_keeps_loading_until_ctrl_c(served: Served) -> None:
     """--every loads again on its interval, leaves the warehouse free between loads, and Ctrl-C ends it (exit 0)."""
     db = served.tmp / "eltops.duckdb"
-    proc = served.start("orchestra", "load", "--to", str(db), "--every", "10s")
-    lines: list[str] = []
+    now = [0.0]
+    seen: list[tuple[float, tuple[int, int], int]] = []
 
-    def read() -> None:
-        for line in proc.stderr or []:
-            lines.append(line)
+    def sleep(seconds: float) -> None:  # between loads: the DuckDB file is not locked, and the clock moves on
+        seen.append((seconds, count(db, "pipeline_runs"), served.emulator.request_count))
+        if len(seen) == 3:
+            raise KeyboardInterrupt  # what Ctrl-C does to a sleeping process
+        now[0] += seconds
 
-    reader = threading.Thread(target=read, daemon=True)
-    reader.start()
-    try:
-        wait_until(lambda: sum("next load in" in line for line in lines) >= 1 or proc.poll() is not None, 60)
-        first = count(db, "pipeline_runs")  # the DuckDB file is not locked between loads
-        requests = served.emulator.request_count
-        wait_until(lambda: sum("next load in" in line for line in lines) >= 2 or proc.poll() is not None, 60)
-        proc.send_signal(signal.SIGINT)
-        proc.wait(timeout=30)
-    finally:
-        proc.kill()
-    reader.join(timeout=5)
-    assert proc.returncode == 0, "".join(lines)[-2000:]
-    assert any("stopped between loads" in line for line in lines)
-    assert served.emulator.request_count > requests  # a second load ran
-    assert count(db, "pipeline_runs") == first  # and changed nothing: no duplicates
-    assert API_KEY not in "".join(lines)
+    out = Output(ci=CiKind.NONE, colour=False, stdout=io.StringIO(), stderr=io.StringIO())
+    args = ["orchestra", "load", "--to", str(db), "--every", "15m"]
+    code = run_command(args, env=served.env(), output=out, clock=lambda: now[0], sleep=sleep)
+    log = out.stderr.getvalue()  # type: ignore[attr-defined]
+    assert code == 0, log[-2000:]
+    assert [wait for wait, _, _ in seen] == [900.0, 900.0, 900.0]  # a load takes no time on this clock
+    assert log.count("next load in 15 min (Ctrl-C stops)") == 3
+    assert "stopped between loads" in log
+    rows_after = [rows for _, rows, _ in seen]
+    assert rows_after[0][0] > 0
+    assert rows_after[1:] == rows_after[:-1]  # later loads changed nothing: no duplicates
+    requests = [r for _, _, r in seen]
+    assert requests[0] < requests[1] < requests[2]  # each interval ran a load
+    assert API_KEY not in log
 
 
 @pytest.fixture

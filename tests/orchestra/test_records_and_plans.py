@@ -10,27 +10,28 @@ import pyarrow as pa
 import pytest
 
 from eltops.errors import ApiResponseError, ConfigError
+from eltops.load import parse_interval
 from eltops.orchestra import (
+    IDS_PER_REQUEST,
     MAX_WINDOW,
     OPERATIONS,
     PIPELINE_RUNS,
     TASK_RUNS,
+    LoadState,
     Operation,
     PageQuery,
     PipelineRun,
     RecordError,
     TaskRun,
+    Window,
+    group_ids_by_window,
     page_to_arrow,
-    parse_interval,
     parse_page,
     parse_time,
     plan_load,
     records_to_arrow,
     walk_windows,
 )
-from eltops.orchestra._client import IDS_PER_REQUEST, group_ids_by_window
-from eltops.orchestra._plan import Window
-from eltops.warehouse import LoadState
 
 NOW = datetime(2025, 6, 1, 12, tzinfo=UTC)
 SEED_COLUMNS = {

@@ -74,13 +74,13 @@ def test_orchestra_load_into_duckdb_without_pyarrow(tmp_path: Path, served: Emul
 _FALLBACK = """
 import orjson
 from eltops.orchestra import PageQuery, TASK_RUNS, parse_page, PageBatch
-from eltops.warehouse._duckdb import DuckDbTarget
+from eltops.warehouse import DuckDbTarget, write_pages
 
 record = {"id": "a", "status": "RUNNING", "numberOfAttempts": "3", "createdAt": "2025-05-01T11:16:44", "message": 7}
 page = parse_page(PageQuery(TASK_RUNS), orjson.dumps({"page": 1, "pageSize": 100, "total": 1, "results": [record]}))
 target = DuckDbTarget("t.duckdb")
 target.prepare([TASK_RUNS])
-target.write_batch(TASK_RUNS, PageBatch(TASK_RUNS, (page,)), None)
+write_pages(target, PageBatch(TASK_RUNS, (page,)), None)
 print(target.values(TASK_RUNS, "number_of_attempts", where="id", equals="a"),
       target.values(TASK_RUNS, "message", where="id", equals="a"))
 """

@@ -21,11 +21,10 @@ from eltops.orchestra import (
     Operation,
     PipelineRun,
     TaskRun,
-    records_to_arrow,
+    records_batch,
 )
 from eltops.report import write_report
-from eltops.warehouse import DuckDbSpec
-from eltops.warehouse._duckdb import DuckDbTarget
+from eltops.warehouse import DuckDbSpec, DuckDbTarget, write_pages
 
 
 class Page(HTMLParser):
@@ -186,7 +185,7 @@ def small_history(tmp_path: Path) -> Path:
     target = DuckDbTarget(db)
     target.prepare(RESOURCES)
     for resource, records in ((PIPELINE_RUNS, pipelines), (TASK_RUNS, tasks), (OPERATIONS, operations)):
-        target.write_batch(resource, records_to_arrow(records, resource), None)
+        write_pages(target, records_batch(resource, records), None)
     target.close()
     return db
 
@@ -337,7 +336,7 @@ def test_report_from_snowflake(tmp_path: Path) -> None:
         target = SnowflakeTarget(settings)
         target.prepare(RESOURCES)
         for resource, record in ((PIPELINE_RUNS, run), (TASK_RUNS, task), (OPERATIONS, operation)):
-            target.write_batch(resource, records_to_arrow([record], resource), None)
+            write_pages(target, records_batch(resource, [record]), None)
         target.close()
         data = write_report(SnowflakeSpec(settings), tmp_path / "r.html", since=None)
     assert (data.headline.pipeline_runs, data.headline.pipeline_runs_failed, data.headline.rows_affected) == (1, 1, 7)

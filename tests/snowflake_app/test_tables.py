@@ -33,9 +33,10 @@ def test_tables_have_the_declared_columns(resource: _records.Resource, snowflake
 def _duckdb_rows(server: RunningServer, tmp_path: Path, clock: Callable[[], Any]) -> dict[str, list[dict[str, Any]]]:
     """What ``eltops orchestra load`` writes into DuckDB from the same emulator at the same moment."""
     pytest.importorskip("duckdb")
-    from eltops.orchestra import RESOURCES, Loader, OrchestraClient
+    from eltops.load import Loader
+    from eltops.orchestra import RESOURCES, OrchestraClient
     from eltops.secrets import Secret
-    from eltops.warehouse._duckdb import DuckDbTarget
+    from eltops.warehouse import DuckDbTarget
 
     target = DuckDbTarget(tmp_path / "eltops.duckdb")
     client = OrchestraClient.create(api_url=server.url + BASE_PATH, api_key=Secret(KEY))

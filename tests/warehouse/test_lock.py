@@ -10,8 +10,7 @@ from pathlib import Path
 import pytest
 
 from eltops.errors import JobTimeout
-from eltops.warehouse import WarehouseBusy, open_when_free
-from eltops.warehouse._duckdb import DuckDbTarget
+from eltops.warehouse import DuckDbTarget, WarehouseBusy, open_when_free
 
 
 class Clock:

@@ -245,8 +245,8 @@ def test_naming_a_snowflake_target_imports_neither_the_connector_nor_pyarrow(tmp
     """Parsing snowflake://... reads the files with the standard library (a URL costs no heavy import)."""
     write(tmp_path / "connections.toml", f"[prod]\n{PROD}")
     code = (
-        "import sys; from eltops.secrets import EnvReader; from eltops.warehouse import parse_target; "
-        f"parse_target('snowflake://prod', EnvReader({{'SNOWFLAKE_HOME': {str(tmp_path)!r}}})); "
+        "import sys; from eltops.secrets import EnvReader; from eltops.warehouse import parse_warehouse; "
+        f"parse_warehouse('snowflake://prod', EnvReader({{'SNOWFLAKE_HOME': {str(tmp_path)!r}}})); "
         "print(sorted(m for m in ('pyarrow', 'pandas', 'snowflake.connector') if m in sys.modules))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout

@@ -12,10 +12,19 @@ import pytest
 import sqlglot
 from sqlglot import exp
 
-from eltops.orchestra import OPERATIONS, PIPELINE_RUNS, RESOURCES, TASK_RUNS, ColumnType, page_to_arrow
-from eltops.orchestra._records import Resource
-from eltops.warehouse import STATE_TABLE, LoadState, SnowflakeSpec, WarehouseError
+from eltops.orchestra import (
+    OPERATIONS,
+    PIPELINE_RUNS,
+    RESOURCES,
+    STATE_TABLE,
+    TASK_RUNS,
+    ColumnType,
+    LoadState,
+    Resource,
+)
+from eltops.warehouse import SnowflakeSpec, WarehouseError, write_pages
 from eltops.warehouse._snowflake import STATE_MERGE, SnowflakeSettings, SnowflakeTarget, merge_sql
+from tests._pages import page_batch
 
 fakesnow = pytest.importorskip("fakesnow")
 
@@ -71,7 +80,7 @@ def test_a_load_into_existing_tables_creates_nothing(sent: list[str]) -> None:
     loader.prepare(RESOURCES)
     for resource in RESOURCES:
         loader.read_state(resource)
-    loader.write_batch(TASK_RUNS, page_to_arrow(TASK_RUNS, [task_run("a"), task_run("b")]), LoadState(CURSOR))
+    write_pages(loader, page_batch(TASK_RUNS, [task_run("a"), task_run("b")]), LoadState(CURSOR))
     loader.close()
     assert [s for s in sent if re.search(r"\bCREATE\b", s, re.IGNORECASE)] == []
     assert any(s.startswith("MERGE INTO task_runs") for s in sent)
@@ -97,7 +106,7 @@ def test_a_report_source_is_only_read(sent: list[str], tmp_path: Path) -> None:
 
     admin = SnowflakeTarget(SETTINGS)
     admin.prepare([TASK_RUNS])
-    admin.write_batch(TASK_RUNS, page_to_arrow(TASK_RUNS, [task_run("a")]), LoadState(CURSOR))
+    write_pages(admin, page_batch(TASK_RUNS, [task_run("a")]), LoadState(CURSOR))
     admin.close()
     reader = SnowflakeTarget(SETTINGS, connect=recording_connect(sent), read_only=True)
     tables = {r.table: reader.read_table(r).num_rows for r in RESOURCES}
@@ -130,7 +139,7 @@ def test_all_null_columns_of_every_type_keep_their_declared_types(sent: list[str
     assert {c.type for c in RESOURCES[0].columns + RESOURCES[1].columns + RESOURCES[2].columns} == set(ColumnType)
     target = SnowflakeTarget(SETTINGS)
     target.prepare([resource])
-    counts = target.write_batch(resource, page_to_arrow(resource, [all_null_record(resource, "x")]), None)
+    counts = write_pages(target, page_batch(resource, [all_null_record(resource, "x")]), None)
     types_after = target._execute(
         "SELECT column_name, data_type FROM information_schema.columns WHERE table_name = %s",
         [resource.table.upper()],
@@ -156,9 +165,7 @@ def test_loaded_at_and_saved_at_are_utc(sent: list[str]) -> None:
     """loaded_at and the state's saved_at come back with a zero UTC offset."""
     target = SnowflakeTarget(SETTINGS)
     target.prepare([OPERATIONS, PIPELINE_RUNS])
-    target.write_batch(
-        OPERATIONS, page_to_arrow(OPERATIONS, [{"id": "o", "insertedAt": "2025-05-01T10:00:00Z"}]), LoadState(CURSOR)
-    )
+    write_pages(target, page_batch(OPERATIONS, [{"id": "o", "insertedAt": "2025-05-01T10:00:00Z"}]), LoadState(CURSOR))
     loaded_at = target._execute("SELECT loaded_at FROM operations")[0][0]
     saved_at = target._execute(f"SELECT saved_at FROM {STATE_TABLE}")[0][0]
     target.close()

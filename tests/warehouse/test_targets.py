@@ -18,6 +18,7 @@ from eltops.orchestra import (
     RESOURCES,
     TASK_RUNS,
     ColumnType,
+    LoadState,
     PageBatch,
     PageQuery,
     page_to_arrow,
@@ -26,14 +27,15 @@ from eltops.orchestra import (
 from eltops.secrets import EnvReader
 from eltops.warehouse import (
     DuckDbSpec,
-    LoadState,
     PendingBatch,
     SnowflakeSpec,
     Target,
     WriteCounts,
-    parse_target,
+    parse_warehouse,
+    write_pages,
 )
 from eltops.warehouse._duckdb import ROW_GROUP_ROWS, DuckDbTarget
+from tests._pages import page_batch
 
 CURSOR = datetime(2025, 5, 2, tzinfo=UTC)
 
@@ -68,10 +70,10 @@ def target(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Target]:
 def test_merge_inserts_then_updates_in_place(target: Target) -> None:
     """A second batch with a changed run updates it, leaves the unchanged one, and never duplicates."""
     target.prepare(RESOURCES)
-    first = page_to_arrow(TASK_RUNS, [task_run("a", "RUNNING"), task_run("b", "SUCCEEDED")])
-    assert target.write_batch(TASK_RUNS, first, LoadState(CURSOR)) == WriteCounts(2, 0, 0)
-    second = page_to_arrow(TASK_RUNS, [task_run("a", "SUCCEEDED"), task_run("b", "SUCCEEDED")])
-    assert target.write_batch(TASK_RUNS, second, LoadState(CURSOR)) == WriteCounts(0, 1, 1)
+    first = page_batch(TASK_RUNS, [task_run("a", "RUNNING"), task_run("b", "SUCCEEDED")])
+    assert write_pages(target, first, LoadState(CURSOR)) == WriteCounts(2, 0, 0)
+    second = page_batch(TASK_RUNS, [task_run("a", "SUCCEEDED"), task_run("b", "SUCCEEDED")])
+    assert write_pages(target, second, LoadState(CURSOR)) == WriteCounts(0, 1, 1)
     assert target.read_state(TASK_RUNS) == LoadState(CURSOR)
     assert target.open_records(TASK_RUNS, created_after=datetime(2020, 1, 1, tzinfo=UTC)) == []
 
@@ -79,15 +81,15 @@ def test_merge_inserts_then_updates_in_place(target: Target) -> None:
 def test_duplicate_ids_in_one_batch_keep_the_last_read(target: Target) -> None:
     """The same id twice in one batch (a page re-read) is merged once, with the later version."""
     target.prepare([TASK_RUNS])
-    batch = page_to_arrow(TASK_RUNS, [task_run("a", "RUNNING"), task_run("a", "FAILED")])
-    assert target.write_batch(TASK_RUNS, batch, LoadState(CURSOR)).inserted == 1
+    batch = page_batch(TASK_RUNS, [task_run("a", "RUNNING"), task_run("a", "FAILED")])
+    assert write_pages(target, batch, LoadState(CURSOR)).inserted == 1
     assert target.open_records(TASK_RUNS, created_after=datetime(2020, 1, 1, tzinfo=UTC)) == []
 
 
 def test_open_runs_are_found_for_the_next_load(target: Target) -> None:
     """Runs stored in an open status are listed with their creation time."""
     target.prepare([TASK_RUNS])
-    target.write_batch(TASK_RUNS, page_to_arrow(TASK_RUNS, [task_run("a", "QUEUED")]), LoadState(CURSOR))
+    write_pages(target, page_batch(TASK_RUNS, [task_run("a", "QUEUED")]), LoadState(CURSOR))
     found = target.open_records(TASK_RUNS, created_after=datetime(2020, 1, 1, tzinfo=UTC))
     assert [(i, t.astimezone(UTC)) for i, t in found] == [("a", datetime(2025, 5, 1, 11, 16, 44, 841252, tzinfo=UTC))]
 
@@ -127,13 +129,13 @@ def test_a_table_with_other_columns_is_refused(tmp_path: Path) -> None:
 )
 def test_duckdb_target_names(tmp_path: Path, text: str | None, expected: str) -> None:
     """The default, a bare path and duckdb://path all name a DuckDB file, relative to the working directory."""
-    spec = parse_target(text, EnvReader({}), cwd=tmp_path)
+    spec = parse_warehouse(text, EnvReader({}), cwd=tmp_path)
     assert spec == DuckDbSpec(tmp_path / expected)
 
 
 def test_absolute_duckdb_url(tmp_path: Path) -> None:
     """duckdb:///abs/path is an absolute path."""
-    spec = parse_target(f"duckdb://{tmp_path}/x.duckdb", EnvReader({}), cwd=Path("/"))
+    spec = parse_warehouse(f"duckdb://{tmp_path}/x.duckdb", EnvReader({}), cwd=Path("/"))
     assert spec == DuckDbSpec(tmp_path / "x.duckdb")
 
 
@@ -143,7 +145,7 @@ def test_snowflake_target_from_connections_toml_and_variables(tmp_path: Path) ->
         '[prod]\naccount = "acme-eu"\nuser = "loader"\nprivate_key_file = "/keys/rsa.p8"\ndatabase = "RAW"\n'
     )
     env = EnvReader({"SNOWFLAKE_HOME": str(tmp_path), "SNOWFLAKE_SCHEMA": "ORCHESTRA", "SNOWFLAKE_PASSWORD": "pw-123"})
-    spec = parse_target("snowflake://prod?warehouse=LOAD_WH", env)
+    spec = parse_warehouse("snowflake://prod?warehouse=LOAD_WH", env)
     assert isinstance(spec, SnowflakeSpec)
     kwargs = spec.settings.connect_kwargs()
     assert kwargs["account"] == "acme-eu"
@@ -166,16 +168,10 @@ def test_snowflake_target_from_connections_toml_and_variables(tmp_path: Path) ->
 def test_bad_targets_are_config_errors(tmp_path: Path, text: str, env: dict[str, str]) -> None:
     """A malformed or incomplete target is a ConfigError (exit code 2), found before connecting."""
     with pytest.raises(ConfigError):
-        parse_target(text, EnvReader({"HOME": str(tmp_path), **env}), cwd=tmp_path)
+        parse_warehouse(text, EnvReader({"HOME": str(tmp_path), **env}), cwd=tmp_path)
 
 
 # -- pages as the API sent them (the loader's batches) ---------------------------------------------------------
-
-
-def page_batch(resource: Any, *pages: list[dict[str, Any]]) -> PageBatch:
-    """API pages of ``resource`` (numbered from 1) as the loader hands them to a target."""
-    bodies = [orjson.dumps({"page": n, "pageSize": 100, "total": 0, "results": r}) for n, r in enumerate(pages, 1)]
-    return PageBatch(resource, tuple(parse_page(PageQuery(resource, page=n), b) for n, b in enumerate(bodies, 1)))
 
 
 def rows_of(duck: DuckDbTarget, resource: Any) -> list[tuple[Any, ...]]:
@@ -187,12 +183,12 @@ def test_pages_merge_like_arrow(target: Target) -> None:
     """Pages merge as their Arrow table does: inserts, an update, an unchanged row, the last copy of an id wins."""
     target.prepare([TASK_RUNS])
     first = page_batch(TASK_RUNS, [task_run("a", "RUNNING"), task_run("b", "SUCCEEDED")], [task_run("a", "QUEUED")])
-    assert target.write_batch(TASK_RUNS, first, LoadState(CURSOR)) == WriteCounts(2, 0, 0)
+    assert write_pages(target, first, LoadState(CURSOR)) == WriteCounts(2, 0, 0)
     found = target.open_records(TASK_RUNS, created_after=datetime(2020, 1, 1, tzinfo=UTC))
     assert [i for i, _ in found] == ["a"]
     second = page_batch(TASK_RUNS, [task_run("a", "SUCCEEDED"), task_run("b", "SUCCEEDED"), task_run("c", "FAILED")])
-    assert target.write_batch(TASK_RUNS, second, LoadState(CURSOR)) == WriteCounts(1, 1, 1)
-    assert target.write_batch(TASK_RUNS, page_batch(TASK_RUNS), None) == WriteCounts(0, 0, 0)
+    assert write_pages(target, second, LoadState(CURSOR)) == WriteCounts(1, 1, 1)
+    assert write_pages(target, page_batch(TASK_RUNS), None) == WriteCounts(0, 0, 0)
     assert target.read_state(TASK_RUNS) == LoadState(CURSOR)
 
 
@@ -264,8 +260,10 @@ def test_duckdb_parses_pages_into_the_values_arrow_gives(tmp_path: Path, resourc
     via_pages, via_arrow = DuckDbTarget(tmp_path / "p.duckdb"), DuckDbTarget(tmp_path / "a.duckdb")
     for duck in (via_pages, via_arrow):
         duck.prepare([resource])
-    via_pages.write_batch(resource, page_batch(resource, records), None)
-    via_arrow.write_batch(resource, page_to_arrow(resource, records), None)
+    write_pages(via_pages, page_batch(resource, records), None)
+    con = via_arrow.connection  # the reference: the Arrow table (pyarrow's typing) inserted as DuckDB reads it
+    con.register("arrow_rows", page_to_arrow(resource, records))
+    con.execute(f'INSERT INTO "{resource.table}" SELECT *, now() FROM arrow_rows')
     assert rows_of(via_pages, resource) == rows_of(via_arrow, resource)
 
 
@@ -292,7 +290,7 @@ def test_values_duckdb_does_not_take_as_is_are_converted_as_arrow_does(
     """A count sent as text or as 2.0 goes through the Arrow path's lenient conversion, not DuckDB's rounding."""
     duck = DuckDbTarget(tmp_path / "t.duckdb")
     duck.prepare([TASK_RUNS])
-    assert duck.write_batch(TASK_RUNS, page_batch(TASK_RUNS, [task_run("a", "RUNNING", **extra)]), None).inserted == 1
+    assert write_pages(duck, page_batch(TASK_RUNS, [task_run("a", "RUNNING", **extra)]), None).inserted == 1
     assert duck.values(TASK_RUNS, "number_of_attempts", where="id", equals="a") == [stored]
 
 
@@ -306,7 +304,7 @@ def test_a_wrong_value_in_pages_names_resource_and_page(tmp_path: Path, extra: d
     duck.prepare([TASK_RUNS])
     batch = page_batch(TASK_RUNS, [task_run("a", "RUNNING")], [task_run("b", "RUNNING", **extra)])
     with pytest.raises(ApiResponseError, match=r"task-runs page 2 .*bad record: result 0: "):
-        duck.write_batch(TASK_RUNS, batch, LoadState(CURSOR))
+        write_pages(duck, batch, LoadState(CURSOR))
     assert rows_of(duck, TASK_RUNS) == []
     assert duck.read_state(TASK_RUNS) == LoadState(None)
 
@@ -326,7 +324,7 @@ def test_each_committed_batch_is_checkpointed_into_small_row_groups(tmp_path: Pa
     wide = "x" * 400  # ~2 MB over the batch: above the log size that makes a commit a checkpoint
     for start in (0, 3000):
         records = [task_run(f"run-{n:05}", "RUNNING", message=wide) for n in range(start, start + 3000)]
-        duck.write_batch(TASK_RUNS, page_batch(TASK_RUNS, *(records[i : i + 100] for i in range(0, 3000, 100))), None)
+        write_pages(duck, page_batch(TASK_RUNS, *(records[i : i + 100] for i in range(0, 3000, 100))), None)
         wal = path.with_name(path.name + ".wal")
         assert not wal.exists() or wal.stat().st_size == 0
     groups = duck.connection.execute(
@@ -360,6 +358,6 @@ def test_odd_numbers_fail_naming_page_and_field_in_every_target(target: Target, 
     ).replace(b'"@"', literal.encode())
     pages = tuple(parse_page(PageQuery(TASK_RUNS, page=n), body) for n, body in ((1, good), (2, odd)))
     with pytest.raises(ApiResponseError, match=rf"task-runs page 2 .*bad record: result 0: {re.escape(message)}"):
-        target.write_batch(TASK_RUNS, PageBatch(TASK_RUNS, pages), LoadState(CURSOR))
+        write_pages(target, PageBatch(TASK_RUNS, pages), LoadState(CURSOR))
     assert target.values(TASK_RUNS, "id", where="status", equals="RUNNING") == []
     assert target.read_state(TASK_RUNS) == LoadState(None)

@@ -5,14 +5,14 @@ from __future__ import annotations
 import os
 import signal
 import sys
-from types import FrameType
+import types
 
 from eltops.cli._app import AppContext, cli, run_command
 
 __all__ = ["AppContext", "cli", "main", "run_command"]
 
 
-def _terminated(signum: int, frame: FrameType | None) -> None:
+def _terminated(signum: int, frame: types.FrameType | None) -> None:
     """SIGTERM (how CI systems cancel a job) unwinds like Ctrl-C, so recorders and reports see it."""
     raise SystemExit(128 + signum)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import logging
+import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple, TypeVar
@@ -11,17 +12,20 @@ from typing import Any, NamedTuple, TypeVar
 import click
 
 from eltops import __version__
+from eltops._deadline import Clock, Sleep
 from eltops.cli._output import Output, configure_logging
 from eltops.errors import EltopsError, ExitCode
 
 
 @dataclass
 class AppContext:
-    """What every command gets: the environment it was started with, and where to write."""
+    """What every command gets: the environment it was started with, where to write, and the time it waits in."""
 
     env: Mapping[str, str]
     output: Output
     verbosity: int = 0
+    clock: Clock = time.monotonic
+    sleep: Sleep = time.sleep
     # what to tell a person when Ctrl-C or SIGTERM stops the command (set by a command as it goes)
     interrupt_note: Callable[[], str] | None = None
 
@@ -160,10 +164,21 @@ def cli(ctx: click.Context) -> None:
     configure_logging(app.output, verbosity=app.verbosity)
 
 
-def run_command(args: Sequence[str], *, env: Mapping[str, str], output: Output | None = None) -> int:
-    """Run ``eltops ARGS`` with ``env`` as its environment and return the exit code."""
+def run_command(
+    args: Sequence[str],
+    *,
+    env: Mapping[str, str],
+    output: Output | None = None,
+    clock: Clock = time.monotonic,
+    sleep: Sleep = time.sleep,
+) -> int:
+    """Run ``eltops ARGS`` with ``env`` as its environment and return the exit code.
+
+    ``clock`` and ``sleep`` are what a command that waits between steps measures and waits with (``--every``):
+    a test passes a fake pair and runs in milliseconds.
+    """
     output = output or Output.from_env(env)
-    app = AppContext(env=env, output=output)
+    app = AppContext(env=env, output=output, clock=clock, sleep=sleep)
     try:
         result = cli.main(list(args), prog_name="eltops", standalone_mode=False, obj=app)
     except EltopsError as exc:

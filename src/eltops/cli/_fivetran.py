@@ -308,14 +308,13 @@ def _list(app: AppContext, settings: ListSettings) -> int:
 
 def _recorder(app: AppContext, settings: FivetranSettings, record_to: str | None) -> HistoryRecorder | None:
     """A recorder when a warehouse is named (checked now, before any API call), else None."""
-    env = EnvReader(app.env)
-    target_text = record_to or env.get("ELTOPS_WAREHOUSE")
-    if not target_text:
+    from eltops.warehouse import open_target, parse_warehouse
+
+    spec = parse_warehouse(record_to, EnvReader(app.env), required=False)
+    if spec is None:
         return None
     from eltops.history import HistoryRecorder, detect_ci_run
-    from eltops.warehouse import open_target, parse_target
 
-    spec = parse_target(target_text, env)
     ci = detect_ci_run(app.env, job_label=f"fivetran {settings.action.value}")
     return HistoryRecorder(lambda: open_target(spec), ci, settings)
 

@@ -14,19 +14,13 @@ import orjson
 
 from eltops.cli._app import AppContext, examples, pass_app, verbosity_options
 from eltops.cli._orchestra_run import run as run_command
-from eltops.errors import EltopsError
+from eltops.load import Every, Loader, LoadResult, LoadSettings, QuietProgress, ResourceResult, load_settings
 from eltops.orchestra import (
     DEFAULT_BATCH_ROWS,
     MAX_PAGE_SIZE,
     RESOURCES,
-    Loader,
     LoadPlan,
-    LoadResult,
-    LoadSettings,
-    QuietProgress,
     Resource,
-    ResourceResult,
-    load_settings,
     orchestra_settings,
     page_query,
     parse_filters,
@@ -262,29 +256,20 @@ def _committed_note(committed: dict[str, WriteCounts], target: Target) -> str:
 
 
 def _load_every(app: AppContext, client: OrchestraClient, settings: LoadSettings) -> int:
+    """Load at each interval until Ctrl-C (``--since`` and ``--full-refresh`` apply to the first load only)."""
     assert settings.every_seconds is not None
     out = app.output
-    exit_code = 0
-    since = settings.since
-    full_refresh = settings.full_refresh
-    stop = threading.Event()
-    while True:
-        started = time.monotonic()
-        try:
-            result = _load_once(app, client, settings, since, full_refresh)
-            _report(out, result, json_output=settings.json_output)
-            exit_code = 0
-        except EltopsError as exc:
-            out.error(f"this load failed and the next one will retry: {exc}")
-            exit_code = int(exc.exit_code)
-        since, full_refresh = None, False  # --since and --full-refresh apply to the first load only
-        wait = max(0.0, settings.every_seconds - (time.monotonic() - started))
-        try:
-            out.line(f"next load in {_duration(wait)} (Ctrl-C stops)")
-            stop.wait(wait)
-        except KeyboardInterrupt:
-            out.line("stopped between loads")
-            return exit_code
+
+    def load(first: bool) -> None:
+        since, full_refresh = (settings.since, settings.full_refresh) if first else (None, False)
+        _report(out, _load_once(app, client, settings, since, full_refresh), json_output=settings.json_output)
+
+    return Every(seconds=settings.every_seconds, clock=app.clock, sleep=app.sleep).run(
+        load,
+        failed=lambda exc: out.error(f"this load failed and the next one will retry: {exc}"),
+        waiting=lambda wait: out.line(f"next load in {_duration(wait)} (Ctrl-C stops)"),
+        stopped=lambda: out.line("stopped between loads"),
+    )
 
 
 def _duration(seconds: float) -> str:

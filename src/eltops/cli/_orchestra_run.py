@@ -17,8 +17,7 @@ from eltops.secrets import MASKER, EnvReader
 
 if TYPE_CHECKING:  # the client (httpx), the job and rich are imported once the input is known to be good
     from eltops.history import RunRecorder
-    from eltops.orchestra import PipelineRunner, RunResult
-    from eltops.orchestra._run_models import PipelineRunState, TaskRunState
+    from eltops.orchestra import PipelineRunner, PipelineRunState, RunResult, TaskRunState
 
 _STYLES = {"SUCCEEDED": "green", "WARNING": "yellow", "SKIPPED": "yellow", "RUNNING": "cyan"}
 
@@ -185,7 +184,7 @@ def run(
 
 
 def _report(app: AppContext, out: Output, settings: RunSettings, result: RunResult) -> None:
-    from eltops.orchestra._run_report import run_junit_cases, run_markdown_summary, run_to_json
+    from eltops.orchestra import run_junit_cases, run_markdown_summary, run_to_json
 
     if result.task_runs:
         _print_tasks(out, result)
@@ -247,7 +246,7 @@ def _write_outputs(
 
 
 def _print_tasks(out: Output, result: RunResult) -> None:
-    from eltops.orchestra._run_report import task_rows
+    from eltops.orchestra import task_rows
 
     rows = task_rows(result)
     if out.colour:
@@ -299,12 +298,12 @@ class _ProgressLine:
 
 def _recorder(app: AppContext, env: EnvReader, settings: RunSettings, record_to: str | None) -> RunRecorder | None:
     """A recorder when a warehouse is named (checked now, before any request), else None."""
-    target_text = record_to or env.get("ELTOPS_WAREHOUSE")
-    if not target_text:
+    from eltops.warehouse import open_target, parse_warehouse
+
+    spec = parse_warehouse(record_to, env, required=False)
+    if spec is None:
         return None
     from eltops.history import RunRecorder, detect_ci_run
-    from eltops.warehouse import open_target, parse_target
 
-    spec = parse_target(target_text, env)
     ci = detect_ci_run(app.env, job_label=f"orchestra run {settings.pipeline}")
     return RunRecorder(lambda: open_target(spec), ci, settings)

@@ -8,9 +8,9 @@ import click
 
 from eltops._paths import output_file
 from eltops.cli._app import AppContext, examples, pass_app, verbosity_options
-from eltops.orchestra._config import parse_time, parse_wait
+from eltops.orchestra import parse_time
 from eltops.secrets import EnvReader
-from eltops.warehouse import open_when_free, parse_target
+from eltops.warehouse import open_when_free, parse_wait, parse_warehouse
 
 
 @click.command(
@@ -41,7 +41,7 @@ from eltops.warehouse import open_when_free, parse_target
 def report(app: AppContext, source: str | None, out: Path, since: str | None, wait: float | None) -> None:
     """Write one self-contained HTML report of the run history: runs over time, durations, failures, operations."""
     env = EnvReader(app.env)
-    spec = parse_target(source or env.get("ELTOPS_WAREHOUSE"), env, write=False)
+    spec = parse_warehouse(source, env, write=False)
     output_file(out, "the report")
     since_moment = parse_time(since, "--since") if since else None
     wait_seconds = parse_wait(env, wait)

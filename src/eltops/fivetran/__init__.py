@@ -5,11 +5,11 @@ settings and the models need only the standard library, the client and the orche
 command that only checks its input, or shows its help, starts fast.
 """
 
-from typing import TYPE_CHECKING
+import typing
 
-from eltops._lazy import lazy_exports
+from eltops import _lazy
 
-if TYPE_CHECKING:
+if typing.TYPE_CHECKING:
     from eltops.fivetran._client import Directory, FivetranClient
     from eltops.fivetran._models import Connection, Group, SetupTest, SyncOutcome, format_timestamp
     from eltops.fivetran._orchestrator import OUTCOMES, ConnectionResult, JobCancelled, JobResult, Orchestrator
@@ -26,7 +26,7 @@ if TYPE_CHECKING:
         load_settings,
     )
 else:
-    __getattr__, __dir__ = lazy_exports(
+    __getattr__, __dir__ = _lazy.lazy_exports(
         __name__,
         {
             "eltops.fivetran._client": ["Directory", "FivetranClient"],

@@ -15,6 +15,7 @@ from datetime import datetime
 from enum import Enum
 from pathlib import Path
 
+from eltops._parse import positive_seconds
 from eltops._paths import output_file
 from eltops._url import validate_base_url
 from eltops.errors import ConfigError
@@ -178,16 +179,6 @@ def _unique(names: tuple[str, ...], *, source: str) -> tuple[str, ...]:
     return unique
 
 
-def _positive_seconds(text: str | float, *, source: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise ConfigError(f"{source} must be a number of seconds, got {text!r}") from None
-    if not math.isfinite(value) or value <= 0:
-        raise ConfigError(f"{source} must be a positive number of seconds, got {text!r}")
-    return value
-
-
 _BOOLEAN_WORDS = {
     "true": True,
     "1": True,
@@ -349,12 +340,12 @@ def load_settings(env_vars: Mapping[str, str], flags: FlagValues, *, env: EnvRea
     timeout_text = flags.timeout if flags.timeout is not None else env.get("FIVETRAN_TIMEOUT")
     poll_text = flags.poll_interval if flags.poll_interval is not None else env.get("FIVETRAN_POLL_INTERVAL")
     timeout = (
-        DEFAULT_TIMEOUT_SECONDS if timeout_text is None else _positive_seconds(timeout_text, source="FIVETRAN_TIMEOUT")
+        DEFAULT_TIMEOUT_SECONDS if timeout_text is None else positive_seconds(timeout_text, source="FIVETRAN_TIMEOUT")
     )
     poll = (
         DEFAULT_POLL_INTERVAL_SECONDS
         if poll_text is None
-        else _positive_seconds(poll_text, source="FIVETRAN_POLL_INTERVAL")
+        else positive_seconds(poll_text, source="FIVETRAN_POLL_INTERVAL")
     )
 
     api_url = validate_base_url(

@@ -11,16 +11,13 @@ wait, so other jobs (and other eltops commands) can use the same DuckDB file in 
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
 
 from eltops._deadline import Clock
-from eltops.errors import EltopsError
 from eltops.fivetran import OUTCOMES, FivetranSettings, JobResult
 from eltops.history._ci import CiRun
 from eltops.history._records import (
@@ -31,47 +28,11 @@ from eltops.history._records import (
     task_run,
     task_status,
 )
-from eltops.orchestra._pages import records_batch
-from eltops.orchestra._records import OPERATIONS, PIPELINE_RUNS, RESOURCES, TASK_RUNS, Resource, TaskRun, _Record
-from eltops.secrets import MASKER
+from eltops.history._writer import GuardedWriter, TargetOpener, write_records
+from eltops.orchestra import OPERATIONS, PIPELINE_RUNS, TASK_RUNS, TaskRun
 from eltops.warehouse import Target
 
 log = logging.getLogger("eltops.history")
-
-TargetOpener = Callable[[], Target]
-
-
-@dataclass
-class GuardedWriter:
-    """Opens the warehouse for each write; a write that fails is one warning, and after it nothing more is written.
-
-    Both recorders (``eltops fivetran`` and ``eltops orchestra run``) write through one, so recording never changes
-    a job's outcome and the warehouse is never held between writes.
-    """
-
-    open_target: TargetOpener
-    working: bool = True
-
-    def write(self, what: str, action: Callable[[Target], None]) -> None:
-        """Open the warehouse, make sure its tables exist, run ``action`` on it, close it."""
-        if not self.working:
-            return
-        try:
-            target = self.open_target()
-        except (EltopsError, OSError) as exc:
-            self._give_up(what, exc)
-            return
-        try:
-            target.prepare(RESOURCES)
-            action(target)
-        except (EltopsError, OSError) as exc:
-            self._give_up(what, exc)
-        finally:
-            target.close()
-
-    def _give_up(self, what: str, exc: BaseException) -> None:
-        log.warning("could not record %s in the warehouse (the job's outcome is unchanged): %s", what, exc)
-        self.working = False
 
 
 @dataclass
@@ -108,20 +69,20 @@ class HistoryRecorder:
         task = task_run(
             self.ci, self.settings, status="RUNNING", message="running", started_at=self.started_at, now=now
         )
-        _merge(target, TASK_RUNS, [task])
+        write_records(target, TASK_RUNS, [task])
         self._write_pipeline(target, now, task)
 
     def _write_end(self, target: Target, job: JobResult | None, error: BaseException | None, cancelled: bool) -> None:
         now = self._now()
         if job is not None and cancelled:  # interrupted: the connections known so far, those in flight CANCELLED
             status, message, external = task_status(None, cancelled=True), "cancelled while running", "cancelled"
-            _merge(target, OPERATIONS, operations(self.ci, job))
+            write_records(target, OPERATIONS, operations(self.ci, job))
         elif job is not None:
             status = task_status(job.exit_code)
             failed = [f"{r.ref}: {r.outcome}: {r.message}" for r in job.results if not r.ok]
             message = "; ".join(failed) if failed else "; ".join(f"{r.ref}: {r.message}" for r in job.results)
             external = OUTCOMES[job.exit_code]
-            _merge(target, OPERATIONS, operations(self.ci, job))
+            write_records(target, OPERATIONS, operations(self.ci, job))
         elif cancelled:
             status, message, external = task_status(None, cancelled=True), "cancelled while running", "cancelled"
         else:
@@ -138,7 +99,7 @@ class HistoryRecorder:
             external_status=external,
             job=job,
         )
-        _merge(target, TASK_RUNS, [task])
+        write_records(target, TASK_RUNS, [task])
         self._write_pipeline(target, now, task)
 
     def _write_pipeline(self, target: Target, now: datetime, task: TaskRun) -> None:
@@ -159,23 +120,6 @@ class HistoryRecorder:
             task_message=task.message or "",
             earlier=earlier_message,
         )
-        _merge(
+        write_records(
             target, PIPELINE_RUNS, [pipeline_run(self.ci, status=status, started_at=started, now=now, message=message)]
         )
-
-
-def _merge(target: Target, resource: Resource, records: Sequence[_Record]) -> None:
-    """Merge typed records as pages, the way a load writes (DuckDB parses them itself: no pyarrow needed)."""
-    if records:
-        masked = [_masked(record) for record in records]
-        target.write_batch(resource, records_batch(resource, masked), None)
-
-
-def _masked(record: Any) -> Any:
-    """The record (a frozen dataclass) with every string, and every string inside a JSON value, masked."""
-    changes = {
-        f.name: MASKER.redact_data(value)
-        for f in dataclasses.fields(record)
-        if isinstance(value := getattr(record, f.name), str | dict | list | tuple)
-    }
-    return dataclasses.replace(record, **changes)

@@ -12,10 +12,9 @@ from datetime import datetime
 from typing import Any
 
 from eltops.errors import ExitCode
-from eltops.fivetran import Action, ConnectionResult, FivetranSettings, JobResult
-from eltops.fivetran._models import format_timestamp
+from eltops.fivetran import Action, ConnectionResult, FivetranSettings, JobResult, format_timestamp
 from eltops.history._ci import CiRun, stable_id
-from eltops.orchestra._records import Operation, PipelineRun, TaskRun
+from eltops.orchestra import Operation, PipelineRun, TaskRun
 
 INTEGRATION = "FIVETRAN"
 FIVETRAN_DASHBOARD = "https://fivetran.com/dashboard/connectors/{id}"

@@ -18,11 +18,9 @@ from typing import Any
 from eltops._deadline import Clock
 from eltops.errors import ExitCode
 from eltops.history._ci import CiRun, stable_id
-from eltops.history._recorder import GuardedWriter, _merge
 from eltops.history._records import pipeline_run, pipeline_status
-from eltops.orchestra._records import OPERATIONS, PIPELINE_RUNS, TASK_RUNS, Operation, TaskRun
-from eltops.orchestra._run_settings import RunSettings
-from eltops.orchestra._runner import RunResult, app_link
+from eltops.history._writer import GuardedWriter, write_records
+from eltops.orchestra import OPERATIONS, PIPELINE_RUNS, TASK_RUNS, Operation, RunResult, RunSettings, TaskRun, app_link
 from eltops.warehouse import Target
 
 __all__ = ["INTEGRATION", "INTEGRATION_JOB", "RunRecorder", "run_task_parameters"]
@@ -141,15 +139,15 @@ class RunRecorder:
             started_at=self.started_at,
             completed_at=now if final else None,
         )
-        _merge(target, TASK_RUNS, [task])
+        write_records(target, TASK_RUNS, [task])
         if run_id and final:
-            _merge(target, OPERATIONS, [self._operation(run_id, message, now, result, cancelled)])
+            write_records(target, OPERATIONS, [self._operation(run_id, message, now, result, cancelled)])
         statuses = [
             str(s) for s in target.values(TASK_RUNS, "status", where="pipeline_run_id", equals=self.ci.pipeline_run_id)
         ]
         earlier = target.values(PIPELINE_RUNS, "started_at", where="id", equals=self.ci.pipeline_run_id)
         started = min([self.started_at, *[s for s in earlier if isinstance(s, datetime)]])
-        _merge(
+        write_records(
             target,
             PIPELINE_RUNS,
             [pipeline_run(self.ci, status=pipeline_status(statuses), started_at=started, now=now)],

@@ -27,42 +27,18 @@ from eltops._deadline import NO_DEADLINE, Deadline
 from eltops._http import ApiTransport, RateLimiter, RetryPolicy
 from eltops.errors import ApiError, ApiResponseError, ApiStatusError, ConfigError
 from eltops.orchestra import _plan
-from eltops.orchestra._pages import Page, PageBatch, parse_page
+from eltops.orchestra._pages import Page, parse_page
 from eltops.orchestra._plan import (
-    DEFAULT_API_URL,
     DEFAULT_CONCURRENCY,
-    IDS_PER_REQUEST,
     MAX_PAGE_SIZE,
-    MAX_WINDOW,
-    WINDOW_PASSES,
     PageQuery,
     Window,
-    group_ids_by_window,
-    walk_windows,
 )
 from eltops.orchestra._records import Resource
 from eltops.orchestra._run_models import LogTail, PipelineRunState, StartedPipeline, TaskRunState
 from eltops.secrets import Secret
 
-__all__ = [  # the planning names are _plan's and the page types _pages', re-exported here for existing imports
-    "DEFAULT_API_URL",
-    "DEFAULT_CONCURRENCY",
-    "IDS_PER_REQUEST",
-    "LOCAL_CLOCK_MARGIN",
-    "MAX_PAGE_SIZE",
-    "MAX_WINDOW",
-    "TASK_RUNS_PAGE_SIZE",
-    "WINDOW_PASSES",
-    "ClientRecipe",
-    "OrchestraClient",
-    "Page",
-    "PageBatch",
-    "PageQuery",
-    "Window",
-    "group_ids_by_window",
-    "parse_page",
-    "walk_windows",
-]
+__all__ = ["LOCAL_CLOCK_MARGIN", "TASK_RUNS_PAGE_SIZE", "ClientRecipe", "OrchestraClient"]
 
 log = logging.getLogger("eltops.orchestra")
 

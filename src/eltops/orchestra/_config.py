@@ -1,4 +1,5 @@
-"""Settings for ``eltops orchestra``, parsed once from the variables and flags, before any request.
+"""Settings for the Orchestra API and ``eltops orchestra get``, parsed once from the variables and flags, before
+any request.
 
 A flag beats its variable; anything malformed is a :class:`~eltops.errors.ConfigError` (exit code 2) naming the
 flag or variable.
@@ -10,14 +11,13 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, time
-from pathlib import Path
 
+from eltops._parse import number
 from eltops._retry import DEFAULT_RETRY_AFTER_MAX, RetryPolicy
 from eltops._url import validate_base_url
 from eltops.errors import ConfigError
 from eltops.orchestra._plan import (
     DEFAULT_API_URL,
-    DEFAULT_BATCH_ROWS,
     DEFAULT_CONCURRENCY,
     DEFAULT_RATE_LIMIT,
     PageQuery,
@@ -26,19 +26,15 @@ from eltops.orchestra._plan import (
 )
 from eltops.orchestra._records import RESOURCES, Resource, resource_named
 from eltops.secrets import EnvReader, Secret
-from eltops.warehouse._spec import TargetSpec, parse_target
 
 __all__ = [
     "DEFAULT_RATE_LIMIT",
-    "LoadSettings",
     "OrchestraSettings",
-    "load_settings",
     "orchestra_settings",
     "page_query",
-    "parse_interval",
+    "parse_filters",
     "parse_resources",
     "parse_time",
-    "parse_wait",
     "parse_window",
 ]
 
@@ -60,22 +56,6 @@ class OrchestraSettings:
         return RetryPolicy(retry_after_max=self.retry_after_max)
 
 
-@dataclass(frozen=True)
-class LoadSettings:
-    """One ``eltops orchestra load`` invocation."""
-
-    orchestra: OrchestraSettings
-    target: TargetSpec
-    resources: tuple[Resource, ...]
-    since: datetime | None
-    full_refresh: bool
-    every_seconds: float | None
-    json_output: bool
-    batch_rows: int = DEFAULT_BATCH_ROWS
-    wait_seconds: float = 0.0
-    """How long to wait for another process writing the DuckDB file (``--wait``, ``ELTOPS_WAREHOUSE_WAIT``)."""
-
-
 def orchestra_settings(
     env: EnvReader, *, api_url: str | None = None, rate_limit: float | None = None
 ) -> OrchestraSettings:
@@ -89,19 +69,19 @@ def orchestra_settings(
     url = validate_base_url(api_url or env.get("ORCHESTRA_API_URL") or DEFAULT_API_URL, variable="ORCHESTRA_API_URL")
     if rate_limit is None:
         raw = env.get("ORCHESTRA_RATE_LIMIT")
-        rate_limit = _number(raw, "ORCHESTRA_RATE_LIMIT") if raw is not None else DEFAULT_RATE_LIMIT
+        rate_limit = number(raw, source="ORCHESTRA_RATE_LIMIT") if raw is not None else DEFAULT_RATE_LIMIT
     if rate_limit < 0:
         raise ConfigError(f"the rate limit must be 0 (off) or a number of requests per minute, got {rate_limit}")
     concurrency_raw = env.get("ORCHESTRA_CONCURRENCY")
     concurrency = DEFAULT_CONCURRENCY
     if concurrency_raw is not None:
-        concurrency = int(_number(concurrency_raw, "ORCHESTRA_CONCURRENCY"))
+        concurrency = int(number(concurrency_raw, source="ORCHESTRA_CONCURRENCY"))
         if not 1 <= concurrency <= 32:
             raise ConfigError(f"ORCHESTRA_CONCURRENCY must be between 1 and 32, got {concurrency_raw!r}")
     retry_after_raw = env.get("ORCHESTRA_RETRY_AFTER_MAX")
     retry_after_max = DEFAULT_RETRY_AFTER_MAX
     if retry_after_raw is not None:
-        retry_after_max = _number(retry_after_raw, "ORCHESTRA_RETRY_AFTER_MAX")
+        retry_after_max = number(retry_after_raw, source="ORCHESTRA_RETRY_AFTER_MAX")
         if not 0 <= retry_after_max <= 86400:
             raise ConfigError(f"ORCHESTRA_RETRY_AFTER_MAX must be seconds between 0 and 86400, got {retry_after_raw!r}")
     return OrchestraSettings(
@@ -111,50 +91,6 @@ def orchestra_settings(
         concurrency=concurrency,
         retry_after_max=retry_after_max,
     )
-
-
-def load_settings(
-    env: EnvReader,
-    *,
-    resources: Sequence[str] = (),
-    to: str | None = None,
-    since: str | None = None,
-    full_refresh: bool = False,
-    every: str | None = None,
-    rate_limit: float | None = None,
-    api_url: str | None = None,
-    json_output: bool = False,
-    batch_rows: int = DEFAULT_BATCH_ROWS,
-    wait: float | None = None,
-    cwd: Path | None = None,
-) -> LoadSettings:
-    """Everything ``load`` needs, validated: exit code 2 before any request when something is wrong."""
-    chosen = parse_resources(resources)
-    since_at = parse_time(since, "--since") if since else None
-    every_seconds = parse_interval(every) if every else None
-    target = parse_target(to or env.get("ELTOPS_WAREHOUSE"), env, cwd=cwd)
-    return LoadSettings(
-        orchestra=orchestra_settings(env, api_url=api_url, rate_limit=rate_limit),
-        target=target,
-        resources=chosen,
-        since=since_at,
-        full_refresh=full_refresh,
-        every_seconds=every_seconds,
-        json_output=json_output,
-        batch_rows=batch_rows,
-        wait_seconds=parse_wait(env, wait),
-    )
-
-
-def parse_wait(env: EnvReader, wait: float | None) -> float:
-    """``--wait SECONDS`` (else ``ELTOPS_WAREHOUSE_WAIT``, else 0): how long to wait for a busy DuckDB file."""
-    seconds = wait
-    if seconds is None:
-        raw = env.get("ELTOPS_WAREHOUSE_WAIT")
-        seconds = _number(raw, "ELTOPS_WAREHOUSE_WAIT") if raw is not None else 0.0
-    if not 0 <= seconds <= 86400:
-        raise ConfigError(f"the wait for a busy warehouse must be seconds between 0 and 86400, got {seconds:g}")
-    return seconds
 
 
 def parse_resources(names: Sequence[str]) -> tuple[Resource, ...]:
@@ -209,22 +145,6 @@ def page_query(
         raise ConfigError(str(exc)) from None
 
 
-_INTERVAL = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|sec|m|min|h|hr|d)?\s*$", re.IGNORECASE)
-_UNIT_SECONDS = {"s": 1, "sec": 1, "m": 60, "min": 60, "h": 3600, "hr": 3600, "d": 86400}
-
-
-def parse_interval(text: str) -> float:
-    """``90s``, ``15m``, ``1h``, ``1d`` (a bare number is minutes) as seconds; at least 10 seconds."""
-    match = _INTERVAL.match(text)
-    if not match:
-        raise ConfigError(f"--every must look like 15m, 1h or 90s, got {text!r}")
-    unit = (match.group(2) or "m").lower()
-    seconds = float(match.group(1)) * _UNIT_SECONDS[unit]
-    if seconds < 10:
-        raise ConfigError(f"--every must be at least 10 seconds, got {text!r}")
-    return seconds
-
-
 def parse_filters(resource: Resource, values: Mapping[str, str | None]) -> dict[str, str]:
     """The endpoint filters given on the command line (checked against what ``resource`` accepts)."""
     given = {k: v for k, v in values.items() if v is not None}
@@ -234,10 +154,3 @@ def parse_filters(resource: Resource, values: Mapping[str, str | None]) -> dict[
         accepted = ", ".join("--" + k.replace("_", "-") for k in resource.filters)
         raise ConfigError(f"{resource} does not take {flags} (it takes {accepted})")
     return given
-
-
-def _number(raw: str, what: str) -> float:
-    try:
-        return float(raw)
-    except ValueError:
-        raise ConfigError(f"{what} must be a number, got {raw!r}") from None

@@ -43,6 +43,7 @@ if TYPE_CHECKING:
     import pyarrow as pa
 
 __all__ = [
+    "LOADED_AT",
     "OPERATIONS",
     "PIPELINE_RUNS",
     "RESOURCES",

@@ -8,7 +8,6 @@ documents ``ciRunId``. Anything malformed is a :class:`~eltops.errors.ConfigErro
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,6 +15,7 @@ from typing import Any
 
 import orjson
 
+from eltops._parse import positive_seconds
 from eltops._paths import output_file
 from eltops.errors import ConfigError
 from eltops.orchestra._config import OrchestraSettings, orchestra_settings
@@ -104,16 +104,6 @@ class RunSettings:
         return body
 
 
-def _seconds(text: str | float, source: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise ConfigError(f"{source} must be a number of seconds, got {text!r}") from None
-    if not math.isfinite(value) or value <= 0:
-        raise ConfigError(f"{source} must be a positive number of seconds, got {text!r}")
-    return value
-
-
 def _switch(flag: bool | None, env: EnvReader, name: str, *, default: bool) -> bool:
     if flag is not None:
         return flag
@@ -168,8 +158,14 @@ def run_settings(env: EnvReader, flags: RunFlags) -> RunSettings:
 
     timeout_text = flags.timeout if flags.timeout is not None else env.get("ORCHESTRA_TIMEOUT")
     poll_text = flags.poll_interval if flags.poll_interval is not None else env.get("ORCHESTRA_POLL_INTERVAL")
-    timeout = DEFAULT_RUN_TIMEOUT_SECONDS if timeout_text is None else _seconds(timeout_text, "ORCHESTRA_TIMEOUT")
-    poll = DEFAULT_RUN_POLL_SECONDS if poll_text is None else _seconds(poll_text, "ORCHESTRA_POLL_INTERVAL")
+    timeout = (
+        DEFAULT_RUN_TIMEOUT_SECONDS
+        if timeout_text is None
+        else positive_seconds(timeout_text, source="ORCHESTRA_TIMEOUT")
+    )
+    poll = (
+        DEFAULT_RUN_POLL_SECONDS if poll_text is None else positive_seconds(poll_text, source="ORCHESTRA_POLL_INTERVAL")
+    )
 
     tail_text = flags.log_tail_bytes if flags.log_tail_bytes is not None else env.get("ORCHESTRA_LOG_TAIL_BYTES")
     tail = DEFAULT_LOG_TAIL_BYTES

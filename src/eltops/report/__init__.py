@@ -4,22 +4,15 @@
 that ``eltops --help`` and the other commands work without it, and a missing extra is named when it is needed.
 """
 
-from __future__ import annotations
+import typing
 
-from typing import TYPE_CHECKING, Any
-
+from eltops import _lazy
 from eltops.report._data import ReportData, collect
 from eltops.report._source import open_history, write_report
 
-if TYPE_CHECKING:
+if typing.TYPE_CHECKING:
     from eltops.report._html import render
+else:
+    __getattr__, __dir__ = _lazy.lazy_exports(__name__, {"eltops.report._html": ["render"]})
 
 __all__ = ["ReportData", "collect", "open_history", "render", "write_report"]
-
-
-def __getattr__(name: str) -> Any:
-    if name == "render":
-        from eltops.report._html import render
-
-        return render
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

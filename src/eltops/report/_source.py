@@ -12,11 +12,9 @@ from pathlib import Path
 import duckdb
 
 from eltops.errors import ConfigError
-from eltops.orchestra._records import RESOURCES
+from eltops.orchestra import RESOURCES
 from eltops.report._data import ReportData, collect
-from eltops.warehouse import DuckDbSpec, TargetSpec, WarehouseError
-from eltops.warehouse._ddl import create_table_sql
-from eltops.warehouse._lock import busy_error
+from eltops.warehouse import DuckDbSpec, TargetSpec, WarehouseError, busy_error, create_table_sql
 
 
 @contextmanager
@@ -64,7 +62,7 @@ def _attach_duckdb(con: duckdb.DuckDBPyConnection, path: Path) -> None:
 
 
 def _copy_snowflake(con: duckdb.DuckDBPyConnection, source: TargetSpec, since: datetime | None) -> None:
-    from eltops.warehouse._snowflake import SnowflakeTarget
+    from eltops.warehouse import SnowflakeTarget
 
     assert not isinstance(source, DuckDbSpec)
     target = SnowflakeTarget(source.settings, read_only=True)  # a report only reads: it creates nothing

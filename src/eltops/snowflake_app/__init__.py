@@ -7,3 +7,5 @@ the standard library; :mod:`eltops.snowflake_app._generate` (``python -m eltops.
 the three modules into ``snowflake_app/python/`` and writes the tables' DDL into the setup script, and the tests
 fail when a copy differs from its source.
 """
+
+__all__: list[str] = []  # its modules are the API: the handler module, and the generator run with python -m

@@ -22,7 +22,7 @@ from pathlib import Path
 
 from eltops.orchestra import _plan, _records
 from eltops.snowflake_app import orchestra_app
-from eltops.warehouse._ddl import create_table_sql
+from eltops.warehouse import create_table_sql
 
 __all__ = [
     "APP_PYTHON",

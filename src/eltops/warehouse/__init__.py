@@ -1,42 +1,63 @@
 """Warehouse targets: DuckDB (embedded default) and Snowflake.
 
-A target is named by ``--to`` or ``ELTOPS_WAREHOUSE``: a path or ``duckdb:///path`` for DuckDB (default
-``eltops.duckdb`` in the working directory), ``snowflake://[CONNECTION][/DATABASE[/SCHEMA]]`` for Snowflake.
+A target is named by ``--to``, ``--record-to``, ``--from`` or ``ELTOPS_WAREHOUSE`` (:func:`parse_warehouse`, the
+one route for every command): a path or ``duckdb:///path`` for DuckDB (default ``eltops.duckdb`` in the working
+directory), ``snowflake://[CONNECTION][/DATABASE[/SCHEMA]]`` for Snowflake. Rows get in one way: a
+:class:`PendingBatch` from :meth:`Target.begin_batch` (or :func:`write_pages` for a whole batch).
+
+The package speaks the records vocabulary of :mod:`eltops.orchestra` (resources, pages, load state) and imports
+nothing else of Orchestra's. The DuckDB and Snowflake drivers are imported when a target is opened.
 """
 
-from eltops.warehouse._lock import WarehouseBusy, open_when_free
+import typing
+
+from eltops import _lazy
+from eltops.warehouse._ddl import create_table_sql
+from eltops.warehouse._lock import WarehouseBusy, busy_error, open_when_free
+from eltops.warehouse._snowflake_config import SnowflakeSettings
 from eltops.warehouse._spec import (
     DEFAULT_DUCKDB_FILE,
+    WAIT_VARIABLE,
+    WAREHOUSE_VARIABLE,
     DuckDbSpec,
     SnowflakeSpec,
     TargetSpec,
     open_target,
-    parse_target,
+    parse_wait,
+    parse_warehouse,
 )
-from eltops.warehouse._target import (
-    STATE_TABLE,
-    BufferedBatch,
-    LoadState,
-    PendingBatch,
-    Target,
-    WarehouseError,
-    WriteCounts,
-)
+from eltops.warehouse._target import BufferedBatch, PendingBatch, Target, WarehouseError, WriteCounts, write_pages
+
+if typing.TYPE_CHECKING:
+    from eltops.warehouse._duckdb import DuckDbTarget
+    from eltops.warehouse._snowflake import SnowflakeTarget
+else:
+    __getattr__, __dir__ = _lazy.lazy_exports(
+        __name__,
+        {"eltops.warehouse._duckdb": ["DuckDbTarget"], "eltops.warehouse._snowflake": ["SnowflakeTarget"]},
+    )
 
 __all__ = [
     "DEFAULT_DUCKDB_FILE",
-    "STATE_TABLE",
+    "WAIT_VARIABLE",
+    "WAREHOUSE_VARIABLE",
     "BufferedBatch",
     "DuckDbSpec",
-    "LoadState",
+    "DuckDbTarget",
     "PendingBatch",
+    "SnowflakeSettings",
     "SnowflakeSpec",
+    "SnowflakeTarget",
     "Target",
     "TargetSpec",
     "WarehouseBusy",
     "WarehouseError",
     "WriteCounts",
+    "busy_error",
+    "create_table_sql",
     "open_target",
     "open_when_free",
-    "parse_target",
+    "parse_wait",
+    "parse_warehouse",
+    "write_pages",
 ]

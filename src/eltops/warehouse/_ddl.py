@@ -1,10 +1,10 @@
-"""Table DDL for each warehouse, derived from the column declarations in :mod:`eltops.orchestra._records`."""
+"""Table DDL for each warehouse, derived from the column declarations of :mod:`eltops.orchestra`'s resources."""
 
 from __future__ import annotations
 
 from typing import Literal
 
-from eltops.orchestra._records import LOADED_AT, ColumnType, Resource
+from eltops.orchestra import LOADED_AT, ColumnType, Resource
 
 __all__ = ["SQL_TYPES", "Dialect", "create_table_sql", "quote"]
 

@@ -1,10 +1,9 @@
-"""DuckDB target: a local file, written one merge per batch, from the API's JSON as it came or from Arrow.
+"""DuckDB target: a local file, written one merge per batch, from the API's JSON as it came.
 
-The loader hands a batch its pages as the API sent them, as they arrive (:class:`StagedBatch`); DuckDB parses
-them itself (``from_json``, in C++) into a temporary table typed by the column declarations, so a load into
-DuckDB builds no Python value per record and imports neither pyarrow nor pandas. The orchestrator's own history
-comes as pages too (:func:`~eltops.orchestra._pages.records_batch`); an Arrow table (when pyarrow is installed)
-is read in place.
+A batch gets its pages as the API sent them, as they arrive (:class:`StagedBatch`); DuckDB parses them itself
+(``from_json``, in C++) into a temporary table typed by the column declarations, so a load into DuckDB builds no
+Python value per record and imports neither pyarrow nor pandas. The run history comes as pages too
+(:func:`eltops.orchestra.records_batch`).
 """
 
 # ruff: noqa: S608  (SQL is built from the declared table and column names, never from input; values are bound)
@@ -19,19 +18,14 @@ import re
 from collections.abc import Iterator, Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import duckdb
 
 from eltops.errors import ApiResponseError
-from eltops.orchestra._pages import Page, PageBatch
-from eltops.orchestra._records import LOADED_AT, Column, ColumnType, Resource
+from eltops.orchestra import LOADED_AT, STATE_TABLE, Column, ColumnType, LoadState, Page, Resource
 from eltops.warehouse._ddl import SQL_TYPES, create_table_sql, quote
 from eltops.warehouse._lock import busy_error
-from eltops.warehouse._target import STATE_TABLE, LoadState, WarehouseError, WriteCounts
-
-if TYPE_CHECKING:
-    import pyarrow as pa
+from eltops.warehouse._target import WarehouseError, WriteCounts
 
 __all__ = ["ROW_GROUP_ROWS", "DuckDbTarget", "StagedBatch"]
 
@@ -69,7 +63,7 @@ def _typed(column: Column) -> str:
     ``from_json`` itself is lenient (a wrong type becomes NULL, 1.5 rounds to 2, true to 1), so numbers are
     read as raw JSON and cast only when their JSON type is a number; timestamps are cast from text, which fails
     on anything that is not one. A failed statement sends the batch through :meth:`Page.normalised`, which
-    either names the bad page or converts the value as :func:`~eltops.orchestra._arrow.page_to_arrow` does.
+    either names the bad page or converts the value as :func:`~eltops.orchestra.page_to_arrow` does.
     """
     field = _q(column.source)
     if column.type in _NUMBERS:
@@ -290,34 +284,6 @@ class DuckDbTarget:
             f"SELECT {_q(column)} FROM {_q(resource.table)} WHERE {_q(where)} = ?", [equals]
         ).fetchall()
         return [r[0] for r in rows]
-
-    def write_batch(self, resource: Resource, batch: pa.Table | PageBatch, state: LoadState | None) -> WriteCounts:
-        """Merge ``batch`` on ``id`` and save ``state``, in one transaction (pages go through a staged batch)."""
-        if isinstance(batch, PageBatch):
-            pending = self.begin_batch(resource)
-            try:
-                pending.add(batch.pages)
-                return pending.commit(state)
-            finally:
-                pending.discard()
-        import pyarrow as pa
-
-        view = f"{_BATCH}_{next(_counter)}"
-        con = self._con
-        try:
-            con.register(view, batch.append_column(_SEQ, pa.array(range(batch.num_rows), pa.int64())))
-            con.execute("BEGIN TRANSACTION")
-            try:
-                counts = self.merge(resource, view, state)
-                con.execute("COMMIT")
-            except BaseException:
-                con.execute("ROLLBACK")
-                raise
-        except duckdb.Error as exc:
-            raise WarehouseError(f"writing {resource.table} into {self.path} failed: {exc}") from None
-        finally:
-            con.unregister(view)
-        return counts
 
     def begin_batch(self, resource: Resource) -> StagedBatch:
         return StagedBatch(self, resource)

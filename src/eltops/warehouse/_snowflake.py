@@ -26,12 +26,10 @@ with needs_extra("snowflake", "the Snowflake target"):  # found missing when a s
     import pyarrow.compute as pc
     import snowflake.connector
 
-    from eltops.orchestra._arrow import arrow_schema
-from eltops.orchestra._pages import PageBatch
-from eltops.orchestra._records import LOADED_AT, ColumnType, Resource
+from eltops.orchestra import LOADED_AT, STATE_TABLE, ColumnType, LoadState, PageBatch, Resource, arrow_schema
 from eltops.warehouse._ddl import create_table_sql
 from eltops.warehouse._snowflake_config import SnowflakeSettings, snowflake_settings
-from eltops.warehouse._target import STATE_TABLE, BufferedBatch, LoadState, WarehouseError, WriteCounts
+from eltops.warehouse._target import BufferedBatch, WarehouseError, WriteCounts
 
 __all__ = ["MERGE_ROWS", "SnowflakeSettings", "SnowflakeTarget", "merge_sql", "snowflake_settings"]
 
@@ -224,11 +222,12 @@ class SnowflakeTarget:
 
     def begin_batch(self, resource: Resource) -> BufferedBatch:
         """Pages are kept until commit: the batch goes to Snowflake as bound JSON, MERGE_ROWS rows a statement."""
-        return BufferedBatch(self, resource)
+        return BufferedBatch(resource, self._write)
 
-    def write_batch(self, resource: Resource, batch: pa.Table | PageBatch, state: LoadState | None) -> WriteCounts:
-        if isinstance(batch, PageBatch):
-            batch = batch.to_arrow()  # types every value (a wrong one names the resource and page)
+    def _write(self, pages: PageBatch, state: LoadState | None) -> WriteCounts:
+        """MERGE the pages (typed through Arrow: a wrong value names the resource and page), then save ``state``."""
+        resource = pages.resource
+        batch = pages.to_arrow()
         merge = merge_sql(resource)
         cursor_value = state.cursor.isoformat() if state is not None and state.cursor else None
         inserted = updated = 0

@@ -1,29 +1,28 @@
 """What the loader needs from a warehouse: tables, load state, and one transaction per batch.
 
-The loader writes a batch as its pages arrive: :meth:`Target.begin_batch` gives a :class:`PendingBatch`, which
-takes pages as they come (:meth:`~PendingBatch.add`) and writes them all, or none, with the load state
-(:meth:`~PendingBatch.commit`). A target that can stage rows before the transaction (DuckDB: a temporary
-table) does the typing work as the pages arrive; one that cannot keeps them (:class:`BufferedBatch`) and
-writes them at commit with :meth:`Target.write_batch`.
+There is one way to write into a target: :meth:`Target.begin_batch` gives a :class:`PendingBatch`, which takes
+pages as they come (:meth:`~PendingBatch.add`) and writes them all, or none, with the load state
+(:meth:`~PendingBatch.commit`). The loader hands a batch its pages as they arrive; :func:`write_pages` writes a
+whole :class:`~eltops.orchestra.PageBatch` at once the same way (the run history's rows are pages too:
+:func:`eltops.orchestra.records_batch`). A target that can stage rows before the transaction (DuckDB: a temporary
+table) does the typing work as the pages arrive; one that cannot keeps them (:class:`BufferedBatch`) and writes
+them all at commit.
+
+Everything here is in the terms of the records vocabulary (:mod:`eltops.orchestra`'s resources, pages and load
+state) and nothing else of Orchestra's.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Protocol
+from typing import Protocol
 
 from eltops.errors import EltopsError, ExitCode
-from eltops.orchestra._pages import Page, PageBatch
-from eltops.orchestra._plan import STATE_TABLE, LoadState  # the load's state is the plan's input (shared with the app)
+from eltops.orchestra import LoadState, Page, PageBatch, Resource
 
-if TYPE_CHECKING:
-    import pyarrow as pa
-
-    from eltops.orchestra._records import Resource
-
-__all__ = ["STATE_TABLE", "BufferedBatch", "LoadState", "PendingBatch", "Target", "WarehouseError", "WriteCounts"]
+__all__ = ["BufferedBatch", "PendingBatch", "Target", "WarehouseError", "WriteCounts", "write_pages"]
 
 
 class WarehouseError(EltopsError):
@@ -54,7 +53,12 @@ class PendingBatch(Protocol):
         ...
 
     def commit(self, state: LoadState | None) -> WriteCounts:
-        """Merge every page added on ``id`` and save ``state``, as :meth:`Target.write_batch` does; then done."""
+        """Merge every page added on ``id`` (all or none), then save ``state`` (None: leave it); then done.
+
+        A later copy of an ``id`` wins over an earlier one. A value of the wrong type in a page raises
+        ``ApiResponseError`` naming the resource and page. ``state`` is never stored unless the rows are: DuckDB
+        writes both in one transaction; Snowflake commits the MERGE statements first and the state after them.
+        """
         ...
 
     def discard(self) -> None:
@@ -62,11 +66,14 @@ class PendingBatch(Protocol):
         ...
 
 
-class BufferedBatch:
-    """A :class:`PendingBatch` that keeps the pages until :meth:`commit` writes them with ``write_batch``."""
+Write = Callable[[PageBatch, LoadState | None], WriteCounts]
 
-    def __init__(self, target: Target, resource: Resource) -> None:
-        self._target = target
+
+class BufferedBatch:
+    """A :class:`PendingBatch` that keeps the pages until :meth:`commit` hands them all to ``write``."""
+
+    def __init__(self, resource: Resource, write: Write) -> None:
+        self._write = write
         self._resource = resource
         self._pages: list[Page] = []
 
@@ -75,7 +82,7 @@ class BufferedBatch:
 
     def commit(self, state: LoadState | None) -> WriteCounts:
         pages, self._pages = tuple(self._pages), []
-        return self._target.write_batch(self._resource, PageBatch(self._resource, pages), state)
+        return self._write(PageBatch(self._resource, pages), state)
 
     def discard(self) -> None:
         self._pages = []
@@ -103,20 +110,18 @@ class Target(Protocol):
         """The ``column`` values of the rows whose ``where`` column equals ``equals``."""
         ...
 
-    def write_batch(self, resource: Resource, batch: pa.Table | PageBatch, state: LoadState | None) -> WriteCounts:
-        """Merge ``batch`` on ``id`` (all of it or none of it), then save ``state`` (None: leave it as it is).
-
-        ``batch`` is typed rows (an Arrow table of ``resource``'s columns, as :func:`records_to_arrow` makes) or
-        API pages as they were fetched (the loader's); a later copy of an ``id`` wins over an earlier one. A
-        value of the wrong type in a page raises ``ApiResponseError`` naming the resource and page.
-
-        ``state`` must never be stored unless the rows are: DuckDB writes both in one transaction; Snowflake
-        commits the MERGE statement first and the state after it.
-        """
-        ...
-
     def begin_batch(self, resource: Resource) -> PendingBatch:
-        """A batch of ``resource`` to hand pages to as they arrive (how the loader writes)."""
+        """A batch of ``resource`` to hand pages to as they arrive: the one way rows get into a target."""
         ...
 
     def close(self) -> None: ...
+
+
+def write_pages(target: Target, batch: PageBatch, state: LoadState | None) -> WriteCounts:
+    """Write a whole batch of pages through :meth:`Target.begin_batch`, with ``state``, in one transaction."""
+    pending = target.begin_batch(batch.resource)
+    try:
+        pending.add(batch.pages)
+        return pending.commit(state)
+    finally:
+        pending.discard()

@@ -5,18 +5,18 @@ serve ``emulator.wsgi_app`` (``eltops._serve.serve_in_thread``, or ``eltops emul
 imported on first use (``eltops._lazy``): the defaults and the scenario need no web framework.
 """
 
-from typing import TYPE_CHECKING
+import typing
 
-from eltops._lazy import lazy_exports
+from eltops import _lazy
 
-if TYPE_CHECKING:
+if typing.TYPE_CHECKING:
     from eltops.fivetran.emulator._account import DEFAULT_API_KEY, DEFAULT_API_SECRET, RecordedRequest
     from eltops.fivetran.emulator._app import PathFamilies
     from eltops.fivetran.emulator._emulator import FivetranEmulator
     from eltops.fivetran.emulator._scenario import DEMO_SCENARIO
     from eltops.fivetran.emulator._script import ConnectionScript, FailureBurst, SetupTest
 else:
-    __getattr__, __dir__ = lazy_exports(
+    __getattr__, __dir__ = _lazy.lazy_exports(
         __name__,
         {
             "eltops.fivetran.emulator._account": ["DEFAULT_API_KEY", "DEFAULT_API_SECRET", "RecordedRequest"],

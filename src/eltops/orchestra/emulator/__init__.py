@@ -17,17 +17,17 @@ run's ``/status``, ``/task_runs``, task logs (list and download, with ``Range``)
 appear in the three listings too.
 """
 
-from typing import TYPE_CHECKING
+import typing
 
-from eltops._lazy import lazy_exports
+from eltops import _lazy
 from eltops.orchestra.emulator._faults import EmptyPage, Fault, PadField, SetValue, parse_fault
 from eltops.orchestra.emulator._model import BASE_PATH, DEFAULT_API_KEY, RecordedRequest, Volume
 
-if TYPE_CHECKING:
+if typing.TYPE_CHECKING:
     from eltops.orchestra.emulator._app import OrchestraEmulator
     from eltops.orchestra.emulator._runs import DEFAULT_PIPELINES, PipelineScript, TaskScript, load_pipelines
 else:  # the web framework and YAML are imported when the emulator is built, not for its defaults
-    __getattr__, __dir__ = lazy_exports(
+    __getattr__, __dir__ = _lazy.lazy_exports(
         __name__,
         {
             "eltops.orchestra.emulator._app": ["OrchestraEmulator"],

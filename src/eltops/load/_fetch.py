@@ -48,15 +48,14 @@ from datetime import datetime
 from typing import IO, TYPE_CHECKING, Protocol
 
 from eltops.errors import EltopsError
-from eltops.orchestra._pages import Page
+from eltops.orchestra import Page
 
 if TYPE_CHECKING:
-    from eltops.orchestra._client import ClientRecipe, OrchestraClient
-    from eltops.orchestra._plan import LoadPlan
+    from eltops.orchestra import ClientRecipe, LoadPlan, OrchestraClient
 
 __all__ = ["Fetcher", "ProcessFetcher", "ThreadFetcher", "WindowDone", "child_main", "fetch_plan"]
 
-log = logging.getLogger("eltops.orchestra")
+log = logging.getLogger("eltops.load")
 
 _HEADER = struct.Struct("<QQ")  # pickle length, raw body length
 _PIPE_BYTES = 1 << 20  # room for ten pages in the pipe itself (Linux caps an unprivileged pipe at 1 MB)
@@ -181,7 +180,7 @@ class ProcessFetcher:
     def start(self) -> None:
         if self._child is None:
             self._child = subprocess.Popen(
-                [sys.executable, "-c", "from eltops.orchestra._fetch import child_main; child_main()"],
+                [sys.executable, "-c", "from eltops.load._fetch import child_main; child_main()"],
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
             )
@@ -338,7 +337,7 @@ def _import_client() -> None:
     and httpx falls back to a stub, as it does when they are not installed.
     """
     sys.modules.setdefault("httpx._main", None)  # type: ignore[arg-type]
-    import eltops.orchestra._client  # noqa: F401
+    from eltops.orchestra import OrchestraClient  # noqa: F401
 
 
 def _picklable(exc: BaseException) -> BaseException:

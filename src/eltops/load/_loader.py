@@ -2,14 +2,14 @@
 
 For each resource:
 
-1. Plan (:func:`eltops.orchestra._plan.plan_load`, shared with the Snowflake Native App). The first load reads
+1. Plan (:func:`eltops.orchestra.plan_load`, shared with the Snowflake Native App). The first load reads
    the API's default window (the last 7 days), or 7-day windows from ``since``.
    Later loads read 7-day windows from a little before the saved cursor (the newest creation time among records
    of windows read completely; ``since`` still bounds it from below, so re-running an interrupted backfill
    resumes it), and re-read by id the records still open at the last load (CREATED, QUEUED, RUNNING,
    CANCELLING, found in the target table itself) that those windows do not cover. ``full_refresh`` ignores the
    cursor.
-2. Fetch. Pages come from :func:`eltops.orchestra._fetch.fetch_plan` (concurrent, bounded), run in a process of
+2. Fetch. Pages come from :func:`eltops.load._fetch.fetch_plan` (concurrent, bounded), run in a process of
    its own when the client can be rebuilt there (so the fetch threads never hold up the writer's GIL), else on
    the calling thread; either way the calling thread hands them to the writer.
 3. Write. A writer thread hands the pages to the target's open batch
@@ -37,31 +37,24 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Literal, Protocol
 
 from eltops.errors import ConfigError
-from eltops.orchestra._fetch import Fetcher, ProcessFetcher, ThreadFetcher, WindowDone
-from eltops.orchestra._pages import Page
-from eltops.orchestra._plan import DEFAULT_BATCH_ROWS, LOOKBACK, OPEN_RUN_HORIZON, LoadPlan, plan_load
-from eltops.orchestra._records import Resource
-from eltops.warehouse._target import LoadState, PendingBatch, Target, WriteCounts
+from eltops.load._fetch import Fetcher, ProcessFetcher, ThreadFetcher, WindowDone
+from eltops.orchestra import DEFAULT_BATCH_ROWS, OPEN_RUN_HORIZON, LoadPlan, LoadState, Page, Resource, plan_load
+from eltops.warehouse import PendingBatch, Target, WriteCounts
 
 if TYPE_CHECKING:  # the client (httpx) is imported by whoever builds it, not by the loader
-    from eltops.orchestra._client import OrchestraClient
+    from eltops.orchestra import OrchestraClient
 
 __all__ = [
     "DEFAULT_BATCH_BYTES",
-    "DEFAULT_BATCH_ROWS",
     "DEFAULT_QUEUE_BYTES",
-    "LOOKBACK",
-    "OPEN_RUN_HORIZON",
-    "LoadPlan",
     "LoadProgress",
     "LoadResult",
     "Loader",
     "QuietProgress",
     "ResourceResult",
-    "plan_load",
 ]
 
-log = logging.getLogger("eltops.orchestra")
+log = logging.getLogger("eltops.load")
 
 DEFAULT_BATCH_BYTES = 16_000_000
 """A batch is also committed once its pages hold this much JSON: rows of 4 KB make batches of 4,000 rows, not 10,000,
