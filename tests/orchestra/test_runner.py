@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import pytest
 
+from eltops._deadline import Deadline
 from eltops.errors import ApiStatusError, ConfigError, ExitCode
 from eltops.orchestra import OrchestraClient, PipelineRunner, RunCancelled, RunFlags, run_settings
 from eltops.orchestra.emulator import BASE_PATH, OrchestraEmulator, PipelineScript, TaskScript, Volume
@@ -49,7 +50,11 @@ def _runner(fake: FakeTime, emulator: OrchestraEmulator, **env: str) -> Pipeline
         transport=httpx.WSGITransport(app=emulator.wsgi_app),
     )
     return PipelineRunner(
-        client, settings, clock=fake.monotonic, wall_clock=lambda: fake.now.timestamp(), sleep=fake.sleep
+        client,
+        settings,
+        Deadline(settings.timeout, fake.monotonic),
+        wall_clock=lambda: fake.now.timestamp(),
+        sleep=fake.sleep,
     )
 
 
