@@ -68,13 +68,12 @@ class FivetranClient:
         transport: ApiTransport,
         *,
         deadline: Deadline,
-        path_family: str = "connections",
         watch: ResponseWatch | None = None,
     ) -> None:
         self._api = transport
         self.deadline = deadline
         """The job's deadline: it bounds every request this client sends (the orchestrator waits within it too)."""
-        self._family = path_family
+        self._family = PATH_FAMILIES[0]
         self._family_lock = threading.Lock()
         self.watch = watch or ResponseWatch()
 
@@ -111,10 +110,6 @@ class FivetranClient:
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
-
-    @property
-    def path_family(self) -> str:
-        return self._family
 
     # -- connection calls -------------------------------------------------------------------------------------
 
