@@ -32,6 +32,7 @@ GROUP = "fleet"
 
 def child(url: str, size: int, mode: str, poll: float) -> None:
     """One job, in this (fresh) process: START on every connection of the fleet; prints its figures as JSON."""
+    from eltops._deadline import Deadline
     from eltops.fivetran import FivetranClient, FlagValues, Orchestrator, load_settings
 
     env = {
@@ -45,7 +46,10 @@ def child(url: str, size: int, mode: str, poll: float) -> None:
     }
     settings = load_settings(env, FlagValues())
     started = time.perf_counter()
-    with FivetranClient.create(api_url=url, api_key=settings.api_key, api_secret=settings.api_secret) as client:
+    deadline = Deadline(settings.timeout)
+    with FivetranClient.create(
+        api_url=url, api_key=settings.api_key, api_secret=settings.api_secret, deadline=deadline
+    ) as client:
         job = Orchestrator(client, settings, poll_by_group=mode == "group").run()
     wall = time.perf_counter() - started
     print(json.dumps({"wall": wall, "exit_code": int(job.exit_code)}))

@@ -15,6 +15,7 @@ from typing import Any
 import httpx
 import pytest
 
+from eltops._deadline import Deadline
 from eltops._serve import RunningServer, serve_in_thread
 from eltops.fivetran import FivetranClient, FlagValues, JobResult, Orchestrator, load_settings
 from eltops.fivetran.emulator import ConnectionScript, FivetranEmulator, SetupTest
@@ -59,12 +60,11 @@ class Harness:
             api_url="http://emulator.test",
             api_key=settings.api_key,
             api_secret=settings.api_secret,
+            deadline=Deadline(settings.timeout, self.time.monotonic),
             transport=httpx.WSGITransport(app=self.emulator.wsgi_app),
         )
         with client:
-            return Orchestrator(
-                client, settings, clock=self.time.monotonic, wall_clock=self.time.time, sleep=self.time.sleep
-            ).run()
+            return Orchestrator(client, settings, wall_clock=self.time.time, sleep=self.time.sleep).run()
 
     def calls(self, method: str, path_part: str = "") -> list[Any]:
         return [r for r in self.emulator.requests if r.method == method and path_part in r.path]

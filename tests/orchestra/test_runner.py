@@ -2,15 +2,24 @@
 
 from __future__ import annotations
 
+import io
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
+import duckdb
 import httpx
 import pytest
 
+from eltops._deadline import Deadline
+from eltops.cli._app import AppContext
+from eltops.cli._orchestra_run import run_job
+from eltops.cli._output import CiKind, Output
 from eltops.errors import ApiStatusError, ConfigError, ExitCode
+from eltops.history import RunRecorder, detect_ci_run
 from eltops.orchestra import OrchestraClient, PipelineRunner, RunCancelled, RunFlags, run_settings
 from eltops.orchestra.emulator import BASE_PATH, OrchestraEmulator, PipelineScript, TaskScript, Volume
 from eltops.secrets import EnvReader, Secret
+from eltops.warehouse import Target, open_target, parse_target
 
 KEY = "unit-key"
 PIPELINES = (
@@ -49,7 +58,11 @@ def _runner(fake: FakeTime, emulator: OrchestraEmulator, **env: str) -> Pipeline
         transport=httpx.WSGITransport(app=emulator.wsgi_app),
     )
     return PipelineRunner(
-        client, settings, clock=fake.monotonic, wall_clock=lambda: fake.now.timestamp(), sleep=fake.sleep
+        client,
+        settings,
+        Deadline(settings.timeout, fake.monotonic),
+        wall_clock=lambda: fake.now.timestamp(),
+        sleep=fake.sleep,
     )
 
 
@@ -185,3 +198,44 @@ def test_bad_settings(env: dict[str, str], message: str) -> None:
     """Each malformed setting is a ConfigError naming it."""
     with pytest.raises(ConfigError, match=message):
         run_settings(EnvReader({"ORCHESTRA_API_KEY": KEY, "ORCHESTRA_PIPELINE": "p", **env}), RunFlags())
+
+
+@pytest.mark.parametrize(
+    ("lock_wait", "code", "recorded"),
+    [(0.0, ExitCode.OK, "SUCCEEDED"), (50.0, ExitCode.OK, "SUCCEEDED"), (85.0, ExitCode.TIMEOUT, "FAILED")],
+)
+def test_time_spent_recording_the_start_counts_against_the_timeout(
+    fake: FakeTime, emulator: OrchestraEmulator, tmp_path: Path, lock_wait: float, code: ExitCode, recorded: str
+) -> None:
+    """A first write that waits (a warehouse lock, a slow warehouse) leaves that much less of ORCHESTRA_TIMEOUT."""
+    env = {"ORCHESTRA_API_KEY": KEY, "ORCHESTRA_API_URL": "http://127.0.0.1" + BASE_PATH, "ORCHESTRA_RATE_LIMIT": "0"}
+    settings = run_settings(EnvReader({**env, "ORCHESTRA_PIPELINE": "ok", "ORCHESTRA_TIMEOUT": "100"}), RunFlags())
+    deadline = Deadline(settings.timeout, fake.monotonic)  # as the command binds it: first
+    db = tmp_path / "history.duckdb"
+    spec = parse_target(str(db), EnvReader({}))
+    opened: list[Path] = []
+
+    def open_after_a_wait() -> Target:
+        if not opened:
+            fake.sleep(lock_wait)
+        opened.append(db)
+        return open_target(spec)
+
+    ci = detect_ci_run({}, job_label="orchestra run ok")
+    recorder = RunRecorder(open_after_a_wait, ci, settings, wall_clock=lambda: fake.now.timestamp())
+    app = AppContext({}, Output(CiKind.NONE, colour=False, stdout=io.StringIO(), stderr=io.StringIO()))
+    result = run_job(
+        app,
+        settings,
+        recorder,
+        deadline,
+        transport=httpx.WSGITransport(app=emulator.wsgi_app),
+        wall_clock=lambda: fake.now.timestamp(),
+        sleep=fake.sleep,
+    )
+    assert result.exit_code is code, result.message
+    assert fake.slept <= 100  # the job ends by the deadline, the recording included
+    with duckdb.connect(str(db), read_only=True) as con:
+        [(status,)] = con.execute("SELECT status FROM task_runs").fetchall()
+    assert status == recorded
+    assert len(opened) == 2  # the start and the end were both written

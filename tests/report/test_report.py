@@ -25,6 +25,7 @@ from eltops.orchestra import (
 )
 from eltops.report import write_report
 from eltops.warehouse import DuckDbSpec, DuckDbTarget, write_pages
+from tests.report.conftest import DemoRun
 
 
 class Page(HTMLParser):
@@ -255,13 +256,12 @@ def test_report_bad_input_is_exit_2(tmp_path: Path, args: list[str], message: st
     assert message in result.stderr
 
 
-def test_demo_end_to_end(tmp_path: Path) -> None:
+def test_demo_end_to_end(demo_run: DemoRun, tmp_path: Path) -> None:
     """`eltops demo` fills eltops-demo.duckdb from both emulators, records its runs, and writes a true report."""
-    result = _eltops("demo", cwd=tmp_path)
-    assert result.returncode == 0, result.stderr[-3000:]
-    db = tmp_path / "eltops-demo.duckdb"
-    report = tmp_path / "eltops-demo-report.html"
-    assert str(report) in result.stderr
+    assert demo_run.code == 0, demo_run.stderr[-3000:]
+    db = demo_run.db
+    report = demo_run.report
+    assert str(report) in demo_run.stderr
     con = duckdb.connect(str(db), read_only=True)
     fivetran_tasks = con.execute(
         "SELECT integration_job, status FROM task_runs WHERE task_name LIKE 'fivetran-%' ORDER BY task_name"
@@ -279,27 +279,9 @@ def test_demo_end_to_end(tmp_path: Path) -> None:
     assert again.returncode == 0, again.stderr
 
 
-LEFT_RUNNING = """
-import sys, threading
-from eltops.cli import run_command
-code = run_command(["demo", "--dir", sys.argv[1]], env={})
-alive = [t.name for t in threading.enumerate() if t is not threading.main_thread()]
-print(code, alive)
-"""
-
-
-def test_demo_leaves_nothing_running(tmp_path: Path) -> None:
+def test_demo_leaves_nothing_running(demo_run: DemoRun) -> None:
     """When `eltops demo` returns, its emulator servers and worker threads have all stopped."""
-    env = {"PATH": os.environ.get("PATH", ""), "HOME": str(tmp_path)}
-    result = subprocess.run(
-        [sys.executable, "-c", LEFT_RUNNING, str(tmp_path)],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert result.stdout.strip() == "0 []", result.stderr[-2000:]
+    assert (demo_run.code, demo_run.alive) == (0, []), demo_run.stderr[-2000:]
 
 
 def test_report_from_snowflake(tmp_path: Path) -> None:

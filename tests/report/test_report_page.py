@@ -11,21 +11,17 @@ from pathlib import Path
 
 import pytest
 
-from eltops.cli import run_command
-from eltops.cli._output import CiKind, Output
+from tests.report.conftest import DemoRun
 
 CHARTS = ("runs-by-day", "duration-trend", "duration-percentiles", "slowest-tasks", "failing-tasks", "integrations")
 BROWSER = shutil.which("chromium") or shutil.which("chromium-browser")
 
 
 @pytest.fixture(scope="module")
-def demo_report(tmp_path_factory: pytest.TempPathFactory) -> str:
+def demo_report(demo_run: DemoRun) -> str:
     """The report ``eltops demo`` writes (both emulators' history and the demo's own recorded runs)."""
-    directory = tmp_path_factory.mktemp("demo")
-    with tempfile.TemporaryFile("w+") as sink:
-        output = Output(ci=CiKind.NONE, colour=False, stdout=sink, stderr=sink)
-        assert run_command(["demo", "--dir", str(directory)], env={}, output=output) == 0
-    return str(directory / "eltops-demo-report.html")
+    assert demo_run.code == 0, demo_run.stderr[-3000:]
+    return str(demo_run.report)
 
 
 def _cells(page: str, tag: str, table: str) -> list[str]:

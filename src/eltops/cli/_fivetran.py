@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import shlex
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
 
+from eltops._deadline import Clock, Deadline, Sleep
 from eltops.cli._app import AppContext, examples, pass_app, verbosity_options
 from eltops.cli._output import CiKind
 from eltops.errors import ConfigError, ExitCode
@@ -23,6 +25,8 @@ from eltops.fivetran import (
 from eltops.secrets import MASKER, EnvReader
 
 if TYPE_CHECKING:  # the client, the history and rich are imported once the input is known to be good
+    import httpx
+
     from eltops.cli._output import Output
     from eltops.fivetran import JobResult
     from eltops.history import HistoryRecorder
@@ -176,46 +180,19 @@ def fivetran(
         repair_setup=repair_setup,
     )
     settings = load_settings(app.env, flags)
+    # bound first: the job's time runs from here, so recording its start (a warehouse lock wait, a slow first
+    # write) and opening the client count against FIVETRAN_TIMEOUT like every request and wait after them
+    deadline = Deadline(settings.timeout)
     recorder = _recorder(app, settings, record_to)
+    job = run_job(app, settings, recorder, deadline)
+
     import orjson
 
     from eltops._junit import write_junit
     from eltops._step_outputs import write_step_outputs
-    from eltops.fivetran import (
-        FivetranClient,
-        Orchestrator,
-        junit_cases,
-        markdown_summary,
-        result_to_json,
-        step_outputs,
-    )
+    from eltops.fivetran import junit_cases, markdown_summary, result_to_json, step_outputs
 
     out = app.output
-    refs = ", ".join(str(r) for r in settings.connections)
-    if recorder is not None:
-        recorder.started()
-    orchestrator: Orchestrator | None = None
-    try:
-        with (
-            FivetranClient.create(
-                api_url=settings.api_url, api_key=settings.api_key, api_secret=settings.api_secret
-            ) as client,
-            out.section(f"fivetran_{settings.action.value.lower()}", f"Fivetran {settings.action.value}: {refs}"),
-        ):
-            orchestrator = Orchestrator(client, settings)
-            app.interrupt_note = lambda: _interrupt_note(settings)
-            job = orchestrator.run()
-    except (KeyboardInterrupt, SystemExit):
-        if recorder is not None:
-            recorder.finished(orchestrator.interrupted_result() if orchestrator else None, cancelled=True)
-        raise
-    except BaseException as exc:
-        if recorder is not None:
-            recorder.finished(None, error=exc)
-        raise
-    if recorder is not None:
-        recorder.finished(job)
-
     if settings.json_output:
         out.result(orjson.dumps(MASKER.redact_data(result_to_json(job)), option=orjson.OPT_INDENT_2).decode())
     elif settings.action is Action.STATUS:
@@ -234,6 +211,56 @@ def fivetran(
     return int(job.exit_code)
 
 
+def run_job(
+    app: AppContext,
+    settings: FivetranSettings,
+    recorder: HistoryRecorder | None,
+    deadline: Deadline,
+    *,
+    transport: httpx.BaseTransport | None = None,
+    wall_clock: Clock = time.time,
+    sleep: Sleep | None = None,
+) -> JobResult:
+    """Record the start, run the orchestrator, record how it ended: all of it within ``deadline``.
+
+    The caller binds ``deadline`` before anything that takes time; the client carries it to every request and the
+    orchestrator waits within the same one. ``transport``, ``wall_clock`` and ``sleep`` are for tests.
+    """
+    from eltops.fivetran import FivetranClient, Orchestrator
+
+    refs = ", ".join(str(r) for r in settings.connections)
+    if recorder is not None:
+        recorder.started()
+    orchestrator: Orchestrator | None = None
+    try:
+        with (
+            FivetranClient.create(
+                api_url=settings.api_url,
+                api_key=settings.api_key,
+                api_secret=settings.api_secret,
+                deadline=deadline,
+                transport=transport,
+            ) as client,
+            app.output.section(
+                f"fivetran_{settings.action.value.lower()}", f"Fivetran {settings.action.value}: {refs}"
+            ),
+        ):
+            orchestrator = Orchestrator(client, settings, wall_clock=wall_clock, sleep=sleep)
+            app.interrupt_note = lambda: _interrupt_note(settings)
+            job = orchestrator.run()
+    except (KeyboardInterrupt, SystemExit):
+        if recorder is not None:
+            recorder.finished(orchestrator.interrupted_result() if orchestrator else None, cancelled=True)
+        raise
+    except BaseException as exc:
+        if recorder is not None:
+            recorder.finished(None, error=exc)
+        raise
+    if recorder is not None:
+        recorder.finished(job)
+    return job
+
+
 def _interrupt_note(settings: FivetranSettings) -> str:
     """What a person should know when the job is stopped while it waits."""
     if settings.action in (Action.STATUS, Action.TEST):
@@ -250,13 +277,15 @@ def _list(app: AppContext, settings: ListSettings) -> int:
     """``eltops fivetran list``: every group (or one) with its connections, as a table or as JSON on stdout."""
     import orjson
 
-    from eltops._deadline import Deadline
     from eltops.fivetran import Directory, FivetranClient, format_timestamp
 
     with FivetranClient.create(
-        api_url=settings.api_url, api_key=settings.api_key, api_secret=settings.api_secret
+        api_url=settings.api_url,
+        api_key=settings.api_key,
+        api_secret=settings.api_secret,
+        deadline=Deadline(LIST_TIMEOUT_SECONDS),
     ) as client:
-        directory = Directory(client, Deadline(LIST_TIMEOUT_SECONDS))
+        directory = Directory(client)
         groups = [directory.group(settings.group)] if settings.group else directory.groups()
         listing = [(group, directory.group_connections(group)) for group in groups]
     if settings.json_output:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
 import orjson
 
+from eltops._deadline import Clock, Deadline, Sleep
 from eltops._junit import write_junit
 from eltops._step_outputs import write_step_outputs
 from eltops.cli._app import AppContext, examples, pass_app, verbosity_options
@@ -16,6 +18,8 @@ from eltops.orchestra import RunFlags, RunSettings, run_settings
 from eltops.secrets import MASKER, EnvReader
 
 if TYPE_CHECKING:  # the client (httpx), the job and rich are imported once the input is known to be good
+    import httpx
+
     from eltops.history import RunRecorder
     from eltops.orchestra import PipelineRunner, PipelineRunState, RunResult, TaskRunState
 
@@ -147,7 +151,29 @@ def run(
     )
     env = EnvReader(app.env)
     settings = run_settings(env, flags)
+    # bound first: recording the job's start (a warehouse lock wait, a slow first write) counts against the timeout
+    deadline = Deadline(settings.timeout)
     recorder = _recorder(app, env, settings, record_to)
+    result = run_job(app, settings, recorder, deadline)
+    _report(app, app.output, settings, result)
+    return int(result.exit_code)
+
+
+def run_job(
+    app: AppContext,
+    settings: RunSettings,
+    recorder: RunRecorder | None,
+    deadline: Deadline,
+    *,
+    transport: httpx.BaseTransport | None = None,
+    wall_clock: Clock = time.time,
+    sleep: Sleep | None = None,
+) -> RunResult:
+    """Record the start, start the pipeline and wait for it, record how it ended: all of it within ``deadline``.
+
+    The caller binds ``deadline`` before anything that takes time. ``transport``, ``wall_clock`` and ``sleep`` are
+    for tests.
+    """
     from eltops.orchestra import OrchestraClient, PipelineRunner
 
     out = app.output
@@ -160,8 +186,16 @@ def run(
             api_url=settings.orchestra.api_url,
             api_key=settings.orchestra.api_key,
             rate_limit_per_minute=settings.orchestra.rate_limit_per_minute,
+            transport=transport,
         ) as client:
-            runner = PipelineRunner(client, settings, progress=status.update if status else None)
+            runner = PipelineRunner(
+                client,
+                settings,
+                deadline,
+                wall_clock=wall_clock,
+                sleep=sleep,
+                progress=status.update if status else None,
+            )
             with out.section("orchestra_run", f"Orchestra run: {settings.pipeline}"):
                 try:
                     result = runner.run()
@@ -179,8 +213,7 @@ def run(
         raise
     if recorder is not None:
         recorder.finished(result)
-    _report(app, out, settings, result)
-    return int(result.exit_code)
+    return result
 
 
 def _report(app: AppContext, out: Output, settings: RunSettings, result: RunResult) -> None:

@@ -3,6 +3,10 @@
 Fivetran renamed ``/v1/connectors`` to ``/v1/connections`` in 2025 and which accounts still answer on the old
 family is not settled, so the client starts on the new family and switches (once, for the whole client) when a
 404 says the *path* is unknown rather than the *connection* (a ``NotFound_*`` code names a resource).
+
+A client is bound to one job's :class:`~eltops._deadline.Deadline` when it is made, and every request it sends
+(each attempt, each retry sleep) is cut to fit it: no call can forget it. A client without a deadline is an
+explicit ``deadline=NO_DEADLINE``.
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ from urllib.parse import quote
 import httpx
 
 from eltops import __version__
-from eltops._deadline import NO_DEADLINE, Deadline
+from eltops._deadline import Deadline
 from eltops._http import ApiTransport, RetryPolicy
 from eltops.errors import ApiResponseError, ApiStatusError, ConfigError
 from eltops.fivetran._models import Connection, Group, SetupTest
@@ -57,13 +61,19 @@ class ResponseWatch:
 
 
 class FivetranClient:
-    """Fivetran API calls over an :class:`~eltops._http.ApiTransport` (retries, deadline, masking)."""
+    """Fivetran API calls over an :class:`~eltops._http.ApiTransport` (retries, masking), all within ``deadline``."""
 
     def __init__(
-        self, transport: ApiTransport, *, path_family: str = "connections", watch: ResponseWatch | None = None
+        self,
+        transport: ApiTransport,
+        *,
+        deadline: Deadline,
+        watch: ResponseWatch | None = None,
     ) -> None:
         self._api = transport
-        self._family = path_family
+        self.deadline = deadline
+        """The job's deadline: it bounds every request this client sends (the orchestrator waits within it too)."""
+        self._family = PATH_FAMILIES[0]
         self._family_lock = threading.Lock()
         self.watch = watch or ResponseWatch()
 
@@ -74,6 +84,7 @@ class FivetranClient:
         api_url: str,
         api_key: Secret,
         api_secret: Secret,
+        deadline: Deadline,
         transport: httpx.BaseTransport | None = None,
         retry: RetryPolicy | None = None,
     ) -> FivetranClient:
@@ -89,7 +100,7 @@ class FivetranClient:
             on_response=watch,
             auth_hint="check FIVETRAN_API_KEY and FIVETRAN_API_SECRET",
         )
-        return cls(api, watch=watch)
+        return cls(api, deadline=deadline, watch=watch)
 
     def close(self) -> None:
         self._api.close()
@@ -100,118 +111,82 @@ class FivetranClient:
     def __exit__(self, *exc_info: object) -> None:
         self.close()
 
-    @property
-    def path_family(self) -> str:
-        return self._family
-
     # -- connection calls -------------------------------------------------------------------------------------
 
-    def get_connection(self, connection_id: str, *, deadline: Deadline = NO_DEADLINE) -> Connection:
-        return Connection.from_api(self._connection_call("GET", connection_id, "", deadline=deadline))
+    def get_connection(self, connection_id: str) -> Connection:
+        return Connection.from_api(self._connection_call("GET", connection_id, ""))
 
-    def modify_connection(
-        self, connection_id: str, changes: Mapping[str, Any], *, deadline: Deadline = NO_DEADLINE
-    ) -> Connection:
-        return Connection.from_api(
-            self._connection_call("PATCH", connection_id, "", json=dict(changes), deadline=deadline)
-        )
+    def modify_connection(self, connection_id: str, changes: Mapping[str, Any]) -> Connection:
+        return Connection.from_api(self._connection_call("PATCH", connection_id, "", json=dict(changes)))
 
-    def trigger_sync(self, connection_id: str, *, force: bool = False, deadline: Deadline = NO_DEADLINE) -> None:
+    def trigger_sync(self, connection_id: str, *, force: bool = False) -> None:
         """``force=True`` stops a sync in progress and starts again; ``False`` starts one only if none runs."""
-        self._connection_call("POST", connection_id, "/sync", json={"force": force}, deadline=deadline)
+        self._connection_call("POST", connection_id, "/sync", json={"force": force})
 
-    def resync(
-        self,
-        connection_id: str,
-        scope: Mapping[str, Sequence[str]] | None = None,
-        *,
-        deadline: Deadline = NO_DEADLINE,
-    ) -> None:
+    def resync(self, connection_id: str, scope: Mapping[str, Sequence[str]] | None = None) -> None:
         """A historical re-sync of the whole connection, or of ``scope`` ({schema: [table, ...]})."""
         body = None if scope is None else {"scope": {schema: list(tables) for schema, tables in scope.items()}}
-        self._connection_call("POST", connection_id, "/resync", json=body, deadline=deadline)
+        self._connection_call("POST", connection_id, "/resync", json=body)
 
-    def resync_tables(
-        self, connection_id: str, schema: str, tables: Sequence[str], *, deadline: Deadline = NO_DEADLINE
-    ) -> None:
-        self._connection_call(
-            "POST", connection_id, "/schemas/tables/resync", json={schema: list(tables)}, deadline=deadline
-        )
+    def resync_tables(self, connection_id: str, schema: str, tables: Sequence[str]) -> None:
+        self._connection_call("POST", connection_id, "/schemas/tables/resync", json={schema: list(tables)})
 
-    def run_setup_tests(
-        self, connection_id: str, *, deadline: Deadline = NO_DEADLINE
-    ) -> tuple[Connection, tuple[SetupTest, ...]]:
+    def run_setup_tests(self, connection_id: str) -> tuple[Connection, tuple[SetupTest, ...]]:
         data = self._connection_call(
-            "POST",
-            connection_id,
-            "/test",
-            json={"trust_certificates": False, "trust_fingerprints": False},
-            deadline=deadline,
+            "POST", connection_id, "/test", json={"trust_certificates": False, "trust_fingerprints": False}
         )
         tests = data.get("setup_tests") if isinstance(data, Mapping) else None
         if not isinstance(tests, list):
             raise ApiResponseError(f"Fivetran's setup-test answer for {connection_id} has no setup_tests list")
         return Connection.from_api(data), tuple(SetupTest.from_api(t) for t in tests)
 
-    # -- lookup by name -----------------------------------------------------------------------------------------
+    # -- listings -----------------------------------------------------------------------------------------------
 
-    def groups(self, *, deadline: Deadline = NO_DEADLINE) -> Iterator[Group]:
-        for item in self._paginate("/v1/groups", deadline=deadline):
+    def groups(self) -> Iterator[Group]:
+        for item in self._paginate("/v1/groups"):
             yield Group.from_api(item)
 
-    def group_connections(self, group_id: str, *, deadline: Deadline = NO_DEADLINE) -> Iterator[Connection]:
-        for item in self._paginate(f"/v1/groups/{quote(group_id, safe='')}/{{family}}", deadline=deadline):
+    def group_connections(self, group_id: str) -> Iterator[Connection]:
+        for item in self._paginate(f"/v1/groups/{quote(group_id, safe='')}/{{family}}"):
             yield Connection.from_api(item)
-
-    def find_connection(self, group_name: str, connection_name: str, *, deadline: Deadline = NO_DEADLINE) -> str:
-        """The id of the connection named ``connection_name`` (its ``schema``) in the group named ``group_name``."""
-        return Directory(self, deadline).connection(group_name, connection_name).id
 
     # -- plumbing -----------------------------------------------------------------------------------------------
 
-    def _connection_call(
-        self, method: str, connection_id: str, suffix: str, *, json: Any = None, deadline: Deadline
-    ) -> Any:
+    def _connection_call(self, method: str, connection_id: str, suffix: str, *, json: Any = None) -> Any:
         # percent-encoded: an id (from the user or the API) is one path segment, whatever characters it holds
         path = f"/v1/{{family}}/{quote(connection_id, safe='')}{suffix}"
-        body = self._family_call(method, path, json=json, deadline=deadline)
+        body = self._family_call(method, path, json=json)
         return body.get("data") if isinstance(body, Mapping) else None
 
+    def _request(self, method: str, path: str, *, params: Mapping[str, Any] | None = None, json: Any = None) -> Any:
+        """The one place a request is sent: always within the client's deadline."""
+        return self._api.request_json(method, path, params=params, json=json, deadline=self.deadline)
+
     def _family_call(
-        self,
-        method: str,
-        template: str,
-        *,
-        params: Mapping[str, Any] | None = None,
-        json: Any = None,
-        deadline: Deadline,
+        self, method: str, template: str, *, params: Mapping[str, Any] | None = None, json: Any = None
     ) -> Any:
         """Call ``template`` on the current path family; on a path-level 404 switch families and retry once."""
         family = self._family
         try:
-            return self._api.request_json(
-                method, template.format(family=family), params=params, json=json, deadline=deadline
-            )
+            return self._request(method, template.format(family=family), params=params, json=json)
         except ApiStatusError as exc:
             if not _path_unknown(exc):
                 raise
             other = PATH_FAMILIES[1] if family == PATH_FAMILIES[0] else PATH_FAMILIES[0]
-            result = self._api.request_json(
-                method, template.format(family=other), params=params, json=json, deadline=deadline
-            )
+            result = self._request(method, template.format(family=other), params=params, json=json)
             with self._family_lock:
                 self._family = other
             return result
 
-    def _paginate(self, template: str, *, deadline: Deadline) -> Iterator[Any]:
+    def _paginate(self, template: str) -> Iterator[Any]:
         """Every item of a cursor-paginated list; ``{family}`` in ``template`` makes it family-aware."""
         cursor: str | None = None
         while True:
             params = {"limit": 1000, **({"cursor": cursor} if cursor else {})}
             if "{family}" in template:
-                body = self._family_call("GET", template, params=params, deadline=deadline)
+                body = self._family_call("GET", template, params=params)
             else:
-                body = self._api.request_json("GET", template, params=params, deadline=deadline)
+                body = self._request("GET", template, params=params)
             items, cursor = _page(body)
             yield from items
             if not cursor:
@@ -219,22 +194,24 @@ class FivetranClient:
 
 
 class Directory:
-    """Groups and their connections, each listed at most once, for resolving names; errors list what exists."""
+    """Groups and their connections, each listed at most once, for resolving names; errors list what exists.
 
-    def __init__(self, client: FivetranClient, deadline: Deadline) -> None:
+    Its listings are the client's calls, so they run within the client's deadline.
+    """
+
+    def __init__(self, client: FivetranClient) -> None:
         self._client = client
-        self._deadline = deadline
         self._groups: list[Group] | None = None
         self._connections: dict[str, list[Connection]] = {}
 
     def groups(self) -> list[Group]:
         if self._groups is None:
-            self._groups = list(self._client.groups(deadline=self._deadline))
+            self._groups = list(self._client.groups())
         return self._groups
 
     def group_connections(self, group: Group) -> list[Connection]:
         if group.id not in self._connections:
-            self._connections[group.id] = list(self._client.group_connections(group.id, deadline=self._deadline))
+            self._connections[group.id] = list(self._client.group_connections(group.id))
         return self._connections[group.id]
 
     def group(self, name: str) -> Group:

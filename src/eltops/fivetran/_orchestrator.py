@@ -12,9 +12,10 @@ strictly past it, and it succeeded when the newer of the two is ``succeeded_at``
 report progress and to notice a *rescheduled* sync, which under manual scheduling Fivetran never resumes by itself:
 the orchestrator triggers it again at ``rescheduled_for``.
 
-Time: ``clock`` (monotonic) measures the deadline, ``wall_clock`` (epoch seconds) only schedules the wait for
-``rescheduled_for`` (the delay itself is taken on the API's clock, its ``Date``), and ``sleep`` is injected so tests run
-without waiting.
+Time: the deadline is the client's (:attr:`FivetranClient.deadline`, bound when the job started, before its start
+was recorded), so the orchestrator's waits and every request end at the same moment; ``wall_clock`` (epoch seconds)
+only schedules the wait for ``rescheduled_for`` (the delay itself is taken on the API's clock, its ``Date``), and
+``sleep`` is injected so tests run without waiting.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from datetime import UTC, datetime
 from functools import partial
 from typing import TypeVar
 
-from eltops._deadline import Clock, Deadline, Sleep
+from eltops._deadline import Clock, Sleep
 from eltops.errors import (
     ApiError,
     ApiStatusError,
@@ -129,14 +130,13 @@ _T = TypeVar("_T")
 
 @dataclass
 class Orchestrator:
-    """Runs ``settings.action`` on every configured connection and reports each outcome.
+    """Runs ``settings.action`` on every configured connection and reports each outcome, within the client's deadline.
 
     ``poll_by_group=False`` polls each connection with its own ``GET`` (the benchmark's comparison).
     """
 
     client: FivetranClient
     settings: FivetranSettings
-    clock: Clock = time.monotonic
     wall_clock: Clock = time.time
     sleep: Sleep | None = None  # None: wait on ``cancelled``, so cancel() interrupts every wait at once
     poll_by_group: bool = True
@@ -190,14 +190,13 @@ class Orchestrator:
             raise JobCancelled("cancelled")
 
     def run(self) -> JobResult:
-        deadline = Deadline(self.settings.timeout, self.clock)
         started = self._started = _now_utc(self.wall_clock)
-        slots = self._runs = self._resolve(deadline)
+        slots = self._runs = self._resolve()
         runs = [slot for slot in slots if isinstance(slot, _ConnectionRun)]
         self._each(runs, lambda run: run.prepare())
         waiting = [run for run in runs if run.result is None]
         if waiting:
-            _FleetWait(self, waiting, deadline).run()
+            _FleetWait(self, waiting).run()
         results = [slot if isinstance(slot, ConnectionResult) else slot.final() for slot in slots]
         return JobResult(self.settings.action, tuple(results), started, _now_utc(self.wall_clock))
 
@@ -216,13 +215,13 @@ class Orchestrator:
         finally:
             pool.shutdown(wait=True, cancel_futures=True)
 
-    def _resolve(self, deadline: Deadline) -> list[_ConnectionRun | ConnectionResult]:
+    def _resolve(self) -> list[_ConnectionRun | ConnectionResult]:
         """One run per connection (ids, ``<group>/<name>``, every connection of ``group:<name>``), in order.
 
         Names are resolved with one listing of the groups and one of each group named; the listing's item is the
         connection's first read. A reference that cannot be resolved becomes its own result.
         """
-        directory = Directory(self.client, deadline)
+        directory = Directory(self.client)
         slots: list[_ConnectionRun | ConnectionResult] = []
         seen: set[str] = set()
         for ref in self.settings.connections:
@@ -238,7 +237,7 @@ class Orchestrator:
             for label, connection_id, connection in found:
                 if connection_id not in seen:
                     seen.add(connection_id)
-                    slots.append(_ConnectionRun(self, label, connection_id, connection, deadline))
+                    slots.append(_ConnectionRun(self, label, connection_id, connection))
         return slots
 
     @staticmethod
@@ -267,13 +266,12 @@ class _ConnectionRun:
         ref: str,
         connection_id: str,
         connection: Connection | None,
-        deadline: Deadline,
     ) -> None:
         self.o = orchestrator
         self.client = orchestrator.client
         self.settings = orchestrator.settings
         self.ref = ref
-        self.deadline = deadline
+        self.deadline = orchestrator.client.deadline
         self.connection_id = connection_id
         self.connection = connection
         self.setup_tests: tuple[SetupTest, ...] = ()
@@ -341,7 +339,7 @@ class _ConnectionRun:
 
     def _prepare(self) -> None:
         if self.connection is None:
-            self.connection = self.client.get_connection(self.connection_id, deadline=self.deadline)
+            self.connection = self.client.get_connection(self.connection_id)
             self.last_state = self.connection.sync_state
         action = self.settings.action
         if action is Action.WAIT:
@@ -391,7 +389,6 @@ class _ConnectionRun:
             self.connection = self.client.modify_connection(
                 self.connection.id,
                 {"schedule_type": "manual", "run_setup_tests": False},
-                deadline=self.deadline,
             )
             self.info("schedule_type set to manual (set FIVETRAN_DONT_DISABLE_SYNC to leave the schedule as it is)")
         except ApiError as exc:
@@ -399,7 +396,7 @@ class _ConnectionRun:
 
     def _run_setup_tests(self) -> str:
         assert self.connection is not None
-        self.connection, self.setup_tests = self.client.run_setup_tests(self.connection.id, deadline=self.deadline)
+        self.connection, self.setup_tests = self.client.run_setup_tests(self.connection.id)
         for test in self.setup_tests:
             detail = f": {test.message}" if test.message and not test.passed else ""
             self.info("%-7s %s%s", test.status, test.title, detail)
@@ -417,9 +414,7 @@ class _ConnectionRun:
                     "the connection is paused, so a sync would never run; resume it in Fivetran, or let eltops "
                     "do it with --unpause (FIVETRAN_UNPAUSE=1)"
                 )
-            self.connection = self.client.modify_connection(
-                self.connection.id, {"paused": False}, deadline=self.deadline
-            )
+            self.connection = self.client.modify_connection(self.connection.id, {"paused": False})
             self.info("unpaused")
         if self.connection.setup_is_broken:
             if self.settings.repair_setup:
@@ -436,7 +431,7 @@ class _ConnectionRun:
         assert self.connection is not None
         state = self.connection.setup_state
         self.info("setup is %s: running the setup tests to repair it (FIVETRAN_REPAIR_SETUP)", state)
-        self.connection, self.setup_tests = self.client.run_setup_tests(self.connection.id, deadline=self.deadline)
+        self.connection, self.setup_tests = self.client.run_setup_tests(self.connection.id)
         if self.connection.setup_is_broken:
             failed = [t for t in self.setup_tests if not t.passed]
             detail = f": {_listing(failed)}" if failed else ""
@@ -480,15 +475,13 @@ class _ConnectionRun:
         action = self.settings.action
         if action is Action.FORCE_RESYNC:
             assert self.settings.schema is not None
-            self.client.resync_tables(
-                self.connection_id, self.settings.schema, self.settings.tables, deadline=self.deadline
-            )
+            self.client.resync_tables(self.connection_id, self.settings.schema, self.settings.tables)
             self.info("re-sync of %s.%s triggered", self.settings.schema, ",".join(self.settings.tables))
         elif action is Action.RESYNC:
             self._resync()
         elif not self.connection.is_syncing:
             # force=false: should a schedule start a sync between the read and now, it is not thrown away
-            self.client.trigger_sync(self.connection_id, force=False, deadline=self.deadline)
+            self.client.trigger_sync(self.connection_id, force=False)
             self.info("sync triggered")
         else:
             self._already_syncing()
@@ -496,7 +489,7 @@ class _ConnectionRun:
     def _already_syncing(self) -> None:
         policy = self.settings.if_syncing
         if policy is IfSyncing.RESTART:
-            self.client.trigger_sync(self.connection_id, force=True, deadline=self.deadline)
+            self.client.trigger_sync(self.connection_id, force=True)
             self.info("already syncing: stopped that sync and started again (FIVETRAN_IF_SYNCING=restart)")
         elif policy is IfSyncing.WAIT:
             self.info("already syncing: waiting for that sync (FIVETRAN_IF_SYNCING=wait)")
@@ -512,7 +505,7 @@ class _ConnectionRun:
     def _resync(self) -> None:
         scope = self.settings.resync_scope
         try:
-            self.client.resync(self.connection_id, scope, deadline=self.deadline)
+            self.client.resync(self.connection_id, scope)
         except ApiStatusError as exc:
             if exc.status_code != 409:
                 raise
@@ -548,7 +541,7 @@ class _ConnectionRun:
             )
             self.then_sync = False
             self.baseline = finished.last_finished_at
-            self.client.trigger_sync(self.connection_id, force=False, deadline=self.deadline)
+            self.client.trigger_sync(self.connection_id, force=False)
             return
         self.info(
             "final status: sync_state=%s setup_state=%s succeeded_at=%s failed_at=%s",
@@ -597,23 +590,23 @@ class _ConnectionRun:
         )
 
     def read_directly(self) -> None:
-        self.observe(self.client.get_connection(self.connection_id, deadline=self.deadline))
+        self.observe(self.client.get_connection(self.connection_id))
 
     def retrigger(self) -> None:
         self.retrigger_at = self.resume_at = None
-        self.client.trigger_sync(self.connection_id, force=False, deadline=self.deadline)
+        self.client.trigger_sync(self.connection_id, force=False)
         self.info("sync triggered again after the reschedule")
 
 
 class _FleetWait:
     """The one loop that waits for every triggered connection: a listing per group per poll, one deadline."""
 
-    def __init__(self, orchestrator: Orchestrator, runs: list[_ConnectionRun], deadline: Deadline) -> None:
+    def __init__(self, orchestrator: Orchestrator, runs: list[_ConnectionRun]) -> None:
         self.o = orchestrator
         self.client = orchestrator.client
         self.poll_interval = orchestrator.settings.poll_interval
         self.runs = runs
-        self.deadline = deadline
+        self.deadline = orchestrator.client.deadline
         self.slowed_to: float | None = None
         self.next_heartbeat = HEARTBEAT_SECONDS
 
@@ -657,7 +650,7 @@ class _FleetWait:
         listed, single = self._groups(runs)
         for group_id, members in listed.items():
             try:
-                listing = {c.id: c for c in self.client.group_connections(group_id, deadline=self.deadline)}
+                listing = {c.id: c for c in self.client.group_connections(group_id)}
             except JobTimeout:
                 raise
             except EltopsError as exc:

@@ -84,10 +84,6 @@ class ConnectionRef:
     group_name: str | None = None
     connection_name: str | None = None
 
-    @property
-    def is_whole_group(self) -> bool:
-        return self.id is None and self.connection_name is None
-
     @classmethod
     def parse(cls, text: str) -> ConnectionRef:
         if text.startswith("group:"):

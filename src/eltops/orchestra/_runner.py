@@ -6,9 +6,10 @@ The job: ``POST /pipelines/{id or alias}/start``, then every poll interval the r
 job itself is stopped: Ctrl-C (``KeyboardInterrupt``) or SIGTERM (``SystemExit``, see :mod:`eltops.cli`), which is
 how GitLab and GitHub cancel a job. For every failed task the tail of its log is fetched for the job log.
 
-Time: ``clock`` (monotonic) measures the deadline, ``wall_clock`` stamps the result, ``sleep`` is injected so
-tests run without waiting; without ``sleep`` the waits are on ``cancelled``, so :meth:`PipelineRunner.cancel`
-ends them at once.
+Time: ``deadline`` is the job's, bound by the caller before anything that takes time (recording the job's start
+counts against it); the cancel request and the log fetch get short deadlines of their own on its clock.
+``wall_clock`` stamps the result, ``sleep`` is injected so tests run without waiting; without ``sleep`` the waits
+are on ``cancelled``, so :meth:`PipelineRunner.cancel` ends them at once.
 """
 
 from __future__ import annotations
@@ -101,7 +102,7 @@ class PipelineRunner:
 
     client: OrchestraClient
     settings: RunSettings
-    clock: Clock = time.monotonic
+    deadline: Deadline
     wall_clock: Clock = time.time
     sleep: Sleep | None = None
     progress: Progress | None = None
@@ -115,7 +116,7 @@ class PipelineRunner:
 
     def run(self) -> RunResult:
         settings = self.settings
-        deadline = Deadline(settings.timeout, self.clock)
+        deadline = self.deadline
         started_at = _now(self.wall_clock)
         started = self.client.start_pipeline(settings.pipeline, settings.start_body(), deadline)
         self.run_id = run_id = started.pipeline_run_id
@@ -258,7 +259,7 @@ class PipelineRunner:
         """Ask Orchestra to cancel the run, within a short deadline of its own; say what happened."""
         log.warning("%s: cancelling Orchestra run %s", reason, run_id)
         try:
-            self.client.cancel_run(run_id, Deadline(CANCEL_GRACE_SECONDS, self.clock))
+            self.client.cancel_run(run_id, Deadline(CANCEL_GRACE_SECONDS, self.deadline.clock))
         except (EltopsError, OSError) as exc:
             log.error("could not cancel Orchestra run %s (it may go on): %s", run_id, exc)
             return False
@@ -270,7 +271,7 @@ class PipelineRunner:
 
     def _failed_logs(self, run_id: str, tasks: tuple[TaskRunState, ...]) -> tuple[FailedTaskLog, ...]:
         """The tail of each failed task's log; a log that cannot be read is a note, never the job's outcome."""
-        deadline = Deadline(LOG_FETCH_SECONDS, self.clock)
+        deadline = Deadline(LOG_FETCH_SECONDS, self.deadline.clock)
         found = []
         for task in tasks:
             if not task.failed:
