@@ -164,52 +164,61 @@ BEGIN
   -- BEGIN_API_OBJECTS
   CREATE OR REPLACE FUNCTION core.get_pipeline_runs(page INT DEFAULT 1, per_page INT DEFAULT 100)
     RETURNS VARIANT LANGUAGE PYTHON RUNTIME_VERSION = '3.11'
-    IMPORTS = ('/python/orchestra_app.py', '/python/_plan.py', '/python/_records.py') HANDLER = 'orchestra_app.get_pipeline_runs'
+    IMPORTS = ('/python/orchestra_app.py', '/python/_plan.py', '/python/_records.py', '/python/_retry.py', '/python/_api_errors.py')
+    HANDLER = 'orchestra_app.get_pipeline_runs'
     EXTERNAL_ACCESS_INTEGRATIONS = (reference('orchestra_eai'))
     SECRETS = ('api_key' = reference('orchestra_api_key'));
   CREATE OR REPLACE FUNCTION core.get_task_runs(page INT DEFAULT 1, per_page INT DEFAULT 100)
     RETURNS VARIANT LANGUAGE PYTHON RUNTIME_VERSION = '3.11'
-    IMPORTS = ('/python/orchestra_app.py', '/python/_plan.py', '/python/_records.py') HANDLER = 'orchestra_app.get_task_runs'
+    IMPORTS = ('/python/orchestra_app.py', '/python/_plan.py', '/python/_records.py', '/python/_retry.py', '/python/_api_errors.py')
+    HANDLER = 'orchestra_app.get_task_runs'
     EXTERNAL_ACCESS_INTEGRATIONS = (reference('orchestra_eai'))
     SECRETS = ('api_key' = reference('orchestra_api_key'));
   CREATE OR REPLACE FUNCTION core.get_operations(page INT DEFAULT 1, per_page INT DEFAULT 100)
     RETURNS VARIANT LANGUAGE PYTHON RUNTIME_VERSION = '3.11'
-    IMPORTS = ('/python/orchestra_app.py', '/python/_plan.py', '/python/_records.py') HANDLER = 'orchestra_app.get_operations'
+    IMPORTS = ('/python/orchestra_app.py', '/python/_plan.py', '/python/_records.py', '/python/_retry.py', '/python/_api_errors.py')
+    HANDLER = 'orchestra_app.get_operations'
     EXTERNAL_ACCESS_INTEGRATIONS = (reference('orchestra_eai'))
     SECRETS = ('api_key' = reference('orchestra_api_key'));
   CREATE OR REPLACE PROCEDURE core.load_pipeline_runs(since DATE DEFAULT NULL)
     RETURNS VARIANT LANGUAGE PYTHON RUNTIME_VERSION = '3.11' PACKAGES = ('snowflake-snowpark-python')
-    IMPORTS = ('/python/orchestra_app.py', '/python/_plan.py', '/python/_records.py') HANDLER = 'orchestra_app.load_pipeline_runs'
+    IMPORTS = ('/python/orchestra_app.py', '/python/_plan.py', '/python/_records.py', '/python/_retry.py', '/python/_api_errors.py')
+    HANDLER = 'orchestra_app.load_pipeline_runs'
     EXTERNAL_ACCESS_INTEGRATIONS = (reference('orchestra_eai'))
     SECRETS = ('api_key' = reference('orchestra_api_key'))
     EXECUTE AS OWNER;
   CREATE OR REPLACE PROCEDURE core.load_task_runs(since DATE DEFAULT NULL)
     RETURNS VARIANT LANGUAGE PYTHON RUNTIME_VERSION = '3.11' PACKAGES = ('snowflake-snowpark-python')
-    IMPORTS = ('/python/orchestra_app.py', '/python/_plan.py', '/python/_records.py') HANDLER = 'orchestra_app.load_task_runs'
+    IMPORTS = ('/python/orchestra_app.py', '/python/_plan.py', '/python/_records.py', '/python/_retry.py', '/python/_api_errors.py')
+    HANDLER = 'orchestra_app.load_task_runs'
     EXTERNAL_ACCESS_INTEGRATIONS = (reference('orchestra_eai'))
     SECRETS = ('api_key' = reference('orchestra_api_key'))
     EXECUTE AS OWNER;
   CREATE OR REPLACE PROCEDURE core.load_operations(since DATE DEFAULT NULL)
     RETURNS VARIANT LANGUAGE PYTHON RUNTIME_VERSION = '3.11' PACKAGES = ('snowflake-snowpark-python')
-    IMPORTS = ('/python/orchestra_app.py', '/python/_plan.py', '/python/_records.py') HANDLER = 'orchestra_app.load_operations'
+    IMPORTS = ('/python/orchestra_app.py', '/python/_plan.py', '/python/_records.py', '/python/_retry.py', '/python/_api_errors.py')
+    HANDLER = 'orchestra_app.load_operations'
     EXTERNAL_ACCESS_INTEGRATIONS = (reference('orchestra_eai'))
     SECRETS = ('api_key' = reference('orchestra_api_key'))
     EXECUTE AS OWNER;
   CREATE OR REPLACE PROCEDURE core.load_all(since DATE DEFAULT NULL)
     RETURNS VARIANT LANGUAGE PYTHON RUNTIME_VERSION = '3.11' PACKAGES = ('snowflake-snowpark-python')
-    IMPORTS = ('/python/orchestra_app.py', '/python/_plan.py', '/python/_records.py') HANDLER = 'orchestra_app.load_all'
+    IMPORTS = ('/python/orchestra_app.py', '/python/_plan.py', '/python/_records.py', '/python/_retry.py', '/python/_api_errors.py')
+    HANDLER = 'orchestra_app.load_all'
     EXTERNAL_ACCESS_INTEGRATIONS = (reference('orchestra_eai'))
     SECRETS = ('api_key' = reference('orchestra_api_key'))
     EXECUTE AS OWNER;
   CREATE OR REPLACE PROCEDURE core.backfill(since DATE)
     RETURNS VARIANT LANGUAGE PYTHON RUNTIME_VERSION = '3.11' PACKAGES = ('snowflake-snowpark-python')
-    IMPORTS = ('/python/orchestra_app.py', '/python/_plan.py', '/python/_records.py') HANDLER = 'orchestra_app.backfill'
+    IMPORTS = ('/python/orchestra_app.py', '/python/_plan.py', '/python/_records.py', '/python/_retry.py', '/python/_api_errors.py')
+    HANDLER = 'orchestra_app.backfill'
     EXTERNAL_ACCESS_INTEGRATIONS = (reference('orchestra_eai'))
     SECRETS = ('api_key' = reference('orchestra_api_key'))
     EXECUTE AS OWNER;
   CREATE OR REPLACE PROCEDURE core.refresh()
     RETURNS VARIANT LANGUAGE PYTHON RUNTIME_VERSION = '3.11' PACKAGES = ('snowflake-snowpark-python')
-    IMPORTS = ('/python/orchestra_app.py', '/python/_plan.py', '/python/_records.py') HANDLER = 'orchestra_app.refresh'
+    IMPORTS = ('/python/orchestra_app.py', '/python/_plan.py', '/python/_records.py', '/python/_retry.py', '/python/_api_errors.py')
+    HANDLER = 'orchestra_app.refresh'
     EXTERNAL_ACCESS_INTEGRATIONS = (reference('orchestra_eai'))
     SECRETS = ('api_key' = reference('orchestra_api_key'))
     EXECUTE AS OWNER;
@@ -270,7 +279,8 @@ CALL core.recreate_eai_objects_if_bound();
 -- API objects do not.
 CREATE OR REPLACE PROCEDURE core.status()
   RETURNS VARIANT LANGUAGE PYTHON RUNTIME_VERSION = '3.11' PACKAGES = ('snowflake-snowpark-python')
-  IMPORTS = ('/python/orchestra_app.py', '/python/_plan.py', '/python/_records.py') HANDLER = 'orchestra_app.status'
+  IMPORTS = ('/python/orchestra_app.py', '/python/_plan.py', '/python/_records.py', '/python/_retry.py', '/python/_api_errors.py')
+  HANDLER = 'orchestra_app.status'
   EXECUTE AS OWNER;
 GRANT USAGE ON PROCEDURE core.status() TO APPLICATION ROLE app_public;
 

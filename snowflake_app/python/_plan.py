@@ -41,6 +41,7 @@ __all__ = [
     "OPEN_RUN_HORIZON",
     "STATE_TABLE",
     "WINDOW_PASSES",
+    "Cursor",
     "ListingError",
     "LoadPlan",
     "LoadState",
@@ -366,6 +367,46 @@ class LoadPlan:
         if self.reopen:
             reading += f", and {len(self.reopen)} run{'s' if len(self.reopen) != 1 else ''} open at the last load"
         return reading
+
+
+class Cursor:
+    """The load cursor, which only moves past complete windows: what may be saved with a batch.
+
+    Start it at the plan's :attr:`LoadPlan.start_cursor`. While a window is read, :meth:`saw` is told each page's
+    newest window-column value; :meth:`window_done` says every page of the window has been read (with the
+    window's newest value when the pages were seen elsewhere, as a fetch process reports it), and only then may
+    the cursor move: to that newest value, if it is later. :attr:`value` is the cursor a batch may be saved with
+    when it holds every page read so far: a failure at any moment then loses only work the next load redoes.
+    Pages re-read by id belong to no window and are not shown to it.
+    """
+
+    def __init__(self, start: datetime | None = None) -> None:
+        self._value = start
+        self._window: datetime | None = None
+
+    @property
+    def value(self) -> datetime | None:
+        """The newest value among complete windows (or the start cursor, if later); None: nothing yet."""
+        return self._value
+
+    @property
+    def window_newest(self) -> datetime | None:
+        """The newest value seen so far in the window being read (None: none yet)."""
+        return self._window
+
+    def saw(self, newest: datetime | None) -> None:
+        """A page of the window being read, with its newest value (None: no record has one)."""
+        if newest is not None and (self._window is None or newest > self._window):
+            self._window = newest
+
+    def window_done(self, newest: datetime | None = None) -> bool:
+        """The window being read is complete (``newest``: its newest value, if read elsewhere); True if it moved."""
+        self.saw(newest)
+        newest, self._window = self._window, None
+        if newest is not None and (self._value is None or newest > self._value):
+            self._value = newest
+            return True
+        return False
 
 
 def plan_load(

@@ -13,18 +13,23 @@ Snowflake calls the entry points at the bottom of this file:
   the references are bound and the API objects exist.
 
 This module is only the Snowflake glue: the secret getter, HTTP over urllib (retries, ``Retry-After``, a
-client-side rate limit), the SQL it runs, and the entry points. Everything about the data is eltops' own code,
-not a copy of it:
+client-side rate limit), the SQL it runs, and the entry points. Everything about the data, and the rules it shares
+with eltops' own HTTP layer, is eltops' own code, not a copy of it:
 
 - :mod:`eltops.orchestra._records`: the three tables' columns and the mapping of an API record to a row;
 - :mod:`eltops.orchestra._plan`: request parameters, 7-day windows, the walk over a window's pages (and reading a
-  window again when its pages disagree), re-reading open runs by id, and the load plan from the saved cursor.
+  window again when its pages disagree), re-reading open runs by id, the load plan from the saved cursor, and the
+  :class:`~eltops.orchestra._plan.Cursor` that only moves past complete windows;
+- :mod:`eltops._retry`: the :class:`~eltops._retry.RetryPolicy` and the wait before each retry (backoff, or the
+  server's ``Retry-After`` up to ``retry_after_max``);
+- :mod:`eltops._api_errors`: the API's message from an error answer.
 
-Those two modules import only the standard library, so the app ships them unchanged next to this file, as the
-top-level modules ``_plan`` and ``_records`` (``python -m eltops.snowflake_app._generate`` copies them into
-``snowflake_app/python/``; a test checks the copies are byte for byte the sources). Under pytest they are the
-package's own modules. The secret (``_snowflake``) and the Snowpark session are only touched by the entry points,
-so the rest runs under pytest with the API key, the HTTP call and the SQL connection injected.
+Those modules import only the standard library, so the app ships them unchanged next to this file, as the
+top-level modules ``_plan``, ``_records``, ``_retry`` and ``_api_errors`` (``python -m
+eltops.snowflake_app._generate`` copies them into ``snowflake_app/python/``; a test checks the copies are byte for
+byte the sources). Under pytest they are the package's own modules. The secret (``_snowflake``) and the Snowpark
+session are only touched by the entry points, so the rest runs under pytest with the API key, the HTTP call and
+the SQL connection injected.
 """
 
 # ruff: noqa: S608  (SQL is built from the declared table and column names, never from input; values are bound)
@@ -41,14 +46,16 @@ import urllib.request
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from email.utils import parsedate_to_datetime
 from typing import Any, Protocol
 
 try:  # in eltops (tests, type checks): the package's own modules
+    from eltops import _api_errors, _retry
     from eltops.orchestra import _plan, _records
 except ModuleNotFoundError:  # inside Snowflake: the same files, shipped next to this one as top-level modules
+    import _api_errors  # type: ignore[import-not-found,no-redef]
     import _plan  # type: ignore[import-not-found,no-redef]
     import _records  # type: ignore[import-not-found,no-redef]
+    import _retry  # type: ignore[import-not-found,no-redef]
 
 __all__ = [
     "API_URL",
@@ -86,6 +93,7 @@ USER_AGENT = "eltops-orchestra-data-app"
 UTC_NOW = "CONVERT_TIMEZONE('UTC', CURRENT_TIMESTAMP())"  # CURRENT_TIMESTAMP() alone carries the session TIMEZONE
 STATUS_TABLE = "app_status"  # per component: last success, rows, complete, last error (see core.status())
 API_OBJECTS_COMPONENT = "api-objects"
+ERROR_BODY_CHARS = 300  # of an error answer that is not JSON, shown as the API's message
 TASK_TIMEOUT_MS = 3_600_000
 """``USER_TASK_TIMEOUT_MS`` of the scheduled task (the setup script sets it; a test checks the two agree)."""
 TASK_TIME_BUDGET = 45 * 60.0
@@ -219,16 +227,8 @@ def urllib_get(url: str, headers: Mapping[str, str], timeout: float) -> HttpResp
         return HttpResponse(exc.code, dict(exc.headers.items()) if exc.headers else {}, exc.read())
 
 
-@dataclass(frozen=True)
-class RetryPolicy:
-    """Attempts per request and backoff bounds (the values eltops' own HTTP layer uses)."""
-
-    attempts: int = 6
-    wait_initial: float = 0.5
-    wait_max: float = 30.0
-    wait_exp_base: float = 2.0
-    request_timeout: float = 30.0
-    retry_after_max: float = 120.0
+RetryPolicy = _retry.RetryPolicy
+"""Attempts per request, backoff bounds and the ``Retry-After`` cap: eltops' own :class:`eltops._retry.RetryPolicy`."""
 
 
 def _is_loopback(host: str) -> bool:
@@ -236,27 +236,8 @@ def _is_loopback(host: str) -> bool:
 
 
 def _error_message(body: bytes, status: int) -> str:
-    """The API's own message: FastAPI's ``detail`` (a string or a list of ``{loc, msg}``) or ``message``."""
-    try:
-        data = json.loads(body)
-    except ValueError:
-        text = body.decode("utf-8", "replace").strip()
-        return text[:300] if text else f"HTTP {status}"
-    if isinstance(data, dict):
-        if isinstance(data.get("message"), str):
-            return str(data["message"])
-        detail = data.get("detail")
-        if isinstance(detail, str):
-            return detail
-        if isinstance(detail, list):
-            parts = []
-            for item in detail:
-                if isinstance(item, dict):
-                    loc = ".".join(str(p) for p in item.get("loc", []))
-                    parts.append(f"{loc}: {item.get('msg', '')}".strip(": "))
-            if parts:
-                return "; ".join(parts)
-    return f"HTTP {status}"
+    """The API's own message (:func:`eltops._api_errors.parse_error_body`; a body that is not JSON as text)."""
+    return _api_errors.parse_error_body(body, fallback=f"HTTP {status}", text_chars=ERROR_BODY_CHARS)[1]
 
 
 _STATUS_HINTS = {
@@ -315,7 +296,7 @@ class OrchestraApi:
         failures = 0
         while True:
             self._wait_for_slot()
-            wait: float | None = None
+            retry_after: str | None = None
             try:
                 response = self._http(url, self._headers, self.retry.request_timeout)
             except OSError as exc:  # URLError, timeouts, refused connections
@@ -330,15 +311,12 @@ class OrchestraApi:
                 )
                 if response.status != 429 and response.status < 500:
                     raise AppError(problem)
-                wait = _retry_after(response.headers)
+                retry_after = next((v for k, v in response.headers.items() if k.lower() == "retry-after"), None)
             failures += 1
             if failures >= self.retry.attempts:
                 raise AppError(f"{problem} (gave up after {failures} attempts)")
-            if wait is None:
-                wait = self.retry.wait_initial * self.retry.wait_exp_base ** (failures - 1)
-                wait = min(self.retry.wait_max, wait)
             self.retries += 1
-            self._sleep(min(wait, self.retry.retry_after_max))
+            self._sleep(_retry.retry_wait(self.retry, failures, retry_after).seconds)
 
     def get_json(self, query: _plan.PageQuery) -> Any:
         """One page as decoded JSON, exactly as the API sent it (what ``core.get_*`` returns)."""
@@ -370,20 +348,6 @@ class OrchestraApi:
     def iter_ids(self, resource: _records.Resource, records: Sequence[tuple[str, datetime]]) -> Iterator[Page]:
         """Re-read records by id, each group in a window that holds their creation times."""
         return _plan.iter_ids(self.get_page, resource, records)
-
-
-def _retry_after(headers: Mapping[str, str]) -> float | None:
-    value = next((v for k, v in headers.items() if k.lower() == "retry-after"), None)
-    if value is None:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        return max(0.0, parsedate_to_datetime(value).timestamp() - time.time())
-    except (TypeError, ValueError):
-        return None
 
 
 # -- the load ------------------------------------------------------------------------------------------------
@@ -462,8 +426,9 @@ def load(
     """Load one resource: every page of the planned windows plus the open runs, merged on ``id``; a summary back.
 
     The plan is eltops' (:func:`eltops.orchestra._plan.plan_load`). The cursor saved with a batch only covers
-    windows whose every page is in that batch or an earlier one, so a failure at any moment loses only work the
-    next load redoes. Any API error raises AppError (nothing is reported as loaded that was not).
+    windows whose every page is in that batch or an earlier one (:class:`eltops.orchestra._plan.Cursor`), so a
+    failure at any moment loses only work the next load redoes. Any API error raises AppError (nothing is reported
+    as loaded that was not).
 
     With a ``deadline`` (a ``clock()`` value), no window starts once ``clock()`` has reached it: every window read
     so far is committed with its cursor, the summary says ``"complete": false`` and how many windows are left,
@@ -481,7 +446,7 @@ def load(
     plan = _plan.plan_load(resource, saved, open_records, now=now, since=since, full_refresh=full_refresh)
     counts = _Counts()
     batch = _Batch(sql, resource, counts)
-    cursor = plan.start_cursor
+    cursor = _plan.Cursor(plan.start_cursor)  # what a batch may be saved with: complete windows only
     pages = rows_read = 0
 
     def take(page: Page) -> None:
@@ -490,7 +455,7 @@ def load(
         rows_read += page.rows
         batch.rows.extend(page.records)
         if len(batch.rows) >= batch_rows:
-            batch.flush(cursor)
+            batch.flush(cursor.value)
 
     if plan.reopen:
         for page in api.iter_ids(resource, plan.reopen):
@@ -500,17 +465,13 @@ def load(
         if deadline is not None and clock() >= deadline:
             break
         read.append(window)
-        newest: datetime | None = None
         for page in api.iter_window(resource, window):
             take(page)
-            page_newest = page.newest()
-            if page_newest is not None and (newest is None or page_newest > newest):
-                newest = page_newest
-        if newest is not None and (cursor is None or newest > cursor):
-            cursor = newest
-        batch.flush(cursor)
+            cursor.saw(page.newest())
+        cursor.window_done()
+        batch.flush(cursor.value)
     if batch.rows:  # open runs re-read, but the deadline came before any window: commit them (same cursor)
-        batch.flush(cursor)
+        batch.flush(cursor.value)
     first, last = plan.windows[0], (read or plan.windows)[-1]
     return {
         "resource": resource.name,
@@ -530,7 +491,7 @@ def load(
         "updated": counts.updated,
         "unchanged": counts.unchanged,
         "batches": counts.batches,
-        "cursor": cursor.isoformat() if cursor else None,
+        "cursor": cursor.value.isoformat() if cursor.value else None,
         "seconds": round(clock() - started, 3),
     }
 

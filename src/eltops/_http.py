@@ -17,7 +17,6 @@ import ssl
 import threading
 import time
 from collections.abc import Callable, Mapping
-from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -26,8 +25,9 @@ import orjson
 import stamina
 import stamina.instrumentation
 
+from eltops._api_errors import parse_error_body
 from eltops._deadline import NO_DEADLINE, Clock, Deadline, Sleep
-from eltops._retry import DEFAULT_RETRY_AFTER_MAX, RetryPolicy
+from eltops._retry import DEFAULT_RETRY_AFTER_MAX, RetryPolicy, parse_retry_after, retry_wait
 from eltops._url import validate_base_url
 from eltops.errors import (
     ApiConnectionError,
@@ -65,19 +65,7 @@ def is_retryable(exc: BaseException) -> bool:
 
 def retry_after_seconds(response: httpx.Response, *, now: float | None = None) -> float | None:
     """The server's ``Retry-After`` as seconds (delta-seconds or an HTTP date), or None if absent or unreadable."""
-    value = response.headers.get("Retry-After")
-    if value is None:
-        return None
-    value = value.strip()
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, when.timestamp() - (time.time() if now is None else now))
+    return parse_retry_after(response.headers.get("Retry-After"), now=now)
 
 
 class RateLimiter:
@@ -133,26 +121,7 @@ ErrorParser = Callable[[httpx.Response], tuple[str | None, str]]
 
 def default_error_parser(response: httpx.Response) -> tuple[str | None, str]:
     """(api code, message) from the two error bodies these APIs use, else the HTTP reason phrase."""
-    try:
-        body = orjson.loads(response.content)
-    except orjson.JSONDecodeError:
-        return None, response.reason_phrase or f"HTTP {response.status_code}"
-    if isinstance(body, dict):
-        if isinstance(body.get("message"), str):
-            code = body.get("code")
-            return (code if isinstance(code, str) else None), body["message"]
-        detail = body.get("detail")
-        if isinstance(detail, str):
-            return None, detail
-        if isinstance(detail, list):
-            parts = []
-            for item in detail:
-                if isinstance(item, dict):
-                    loc = ".".join(str(p) for p in item.get("loc", []))
-                    parts.append(f"{loc}: {item.get('msg', '')}".strip(": "))
-            if parts:
-                return None, "; ".join(parts)
-    return None, response.reason_phrase or f"HTTP {response.status_code}"
+    return parse_error_body(response.content, fallback=response.reason_phrase or f"HTTP {response.status_code}")
 
 
 def _trust_nothing() -> ssl.SSLContext:
@@ -256,19 +225,9 @@ class ApiTransport:
             failures += 1
             if failures >= self.retry.attempts:
                 return False  # that was the last attempt: the error below says so
-            asked = retry_after_seconds(exc.response) if isinstance(exc, httpx.HTTPStatusError) else None
-            if asked is None:
-                wait = min(
-                    self.retry.wait_max,
-                    self.retry.wait_initial * self.retry.wait_exp_base ** (failures - 1),
-                )
-                why = "backoff"
-            elif asked > self.retry.retry_after_max:
-                wait = self.retry.retry_after_max
-                why = f"the server asked for {asked:.0f} s with Retry-After; waiting at most {wait:.0f} s"
-            else:
-                wait = asked
-                why = "as the server asked with Retry-After"
+            retry_after = exc.response.headers.get("Retry-After") if isinstance(exc, httpx.HTTPStatusError) else None
+            planned = retry_wait(self.retry, failures, retry_after)
+            wait = planned.seconds
             if wait >= deadline.remaining():
                 gave_up_for_deadline = True
                 return False
@@ -280,7 +239,7 @@ class ApiTransport:
                 failures + 1,
                 self.retry.attempts,
                 wait,
-                why,
+                planned.why,
             )
             return wait
 

@@ -29,7 +29,7 @@ from eltops.orchestra import (
     parse_page,
     parse_time,
     plan_load,
-    records_to_arrow,
+    records_batch,
     walk_windows,
 )
 
@@ -67,7 +67,7 @@ def test_from_api_maps_camel_case_to_typed_fields() -> None:
     assert run.pipeline_run_id == "p1"
     assert run.task_parameters == {"a": [1, 2]}
     assert run.created_at == datetime(2025, 5, 1, 11, 16, 44, 841252, tzinfo=UTC)
-    table = records_to_arrow([run], TASK_RUNS)
+    table = records_batch(TASK_RUNS, [run]).to_arrow()
     assert table.column("task_parameters").to_pylist() == ['{"a":[1,2]}']
 
 
@@ -196,6 +196,6 @@ def test_times_are_utc() -> None:
 
 
 def test_operation_record_round_trip() -> None:
-    """Operation.from_api and records_to_arrow give the same row as page_to_arrow."""
+    """Operation.from_api, as pages (records_batch), gives the same row as page_to_arrow."""
     obj = {"id": "o", "insertedAt": "2025-05-01T11:16:44+00:00", "operationDuration": 1.5, "dependencies": []}
-    assert records_to_arrow([Operation.from_api(obj)], OPERATIONS).equals(page_to_arrow(OPERATIONS, [obj]))
+    assert records_batch(OPERATIONS, [Operation.from_api(obj)]).to_arrow().equals(page_to_arrow(OPERATIONS, [obj]))

@@ -10,7 +10,8 @@ from datetime import UTC, datetime
 import pytest
 
 from eltops.orchestra import RESOURCES, TASK_RUNS, Resource, map_page, map_record, page_to_arrow
-from eltops.orchestra._records import RecordError
+from eltops.orchestra._arrow import ARROW_TYPES, arrow_schema, arrow_type
+from eltops.orchestra._records import ColumnType, RecordError
 
 HEAVY = ("httpx", "stamina", "pyarrow", "duckdb", "snowflake.connector", "rich", "click")
 
@@ -70,3 +71,25 @@ def test_map_page_errors_match_the_arrow_path(results: list[dict[str, object]], 
         map_page(TASK_RUNS, results)
     with pytest.raises(RecordError, match=message):
         page_to_arrow(TASK_RUNS, results)
+
+
+@pytest.mark.parametrize("kind", list(ColumnType), ids=lambda k: k.value)
+def test_each_column_type_has_its_arrow_type(kind: ColumnType) -> None:
+    """The Arrow schema types each column through _arrow's mapping (which _records no longer imports)."""
+    columns = [c for r in RESOURCES for c in r.columns if c.type is kind]
+    for column in columns:
+        assert arrow_type(column) == ARROW_TYPES[kind]
+    for resource in RESOURCES:
+        schema = arrow_schema(resource)
+        assert [schema.field(c.name).type for c in resource.columns] == [ARROW_TYPES[c.type] for c in resource.columns]
+
+
+def test_records_does_not_import_the_arrow_module() -> None:
+    """``_records`` never imports ``_arrow``, so the two form no cycle (``_arrow`` imports ``_records``)."""
+    code = (
+        "import sys, eltops.orchestra._records as r\n"
+        "r.Column('x', r.ColumnType.TEXT, 'x'); r.map_page(r.TASK_RUNS, [{'id': 'a'}])\n"
+        "print('eltops.orchestra._arrow' in sys.modules, hasattr(r.Column, 'arrow_type'))"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.split() == ["False", "False"]

@@ -9,8 +9,10 @@ from collections.abc import Callable, Sequence
 from datetime import timedelta
 from typing import Any
 
+import httpx
 import pytest
 
+from eltops._http import default_error_parser
 from eltops._serve import serve_in_thread
 from eltops.orchestra import _plan, _records
 from eltops.orchestra.emulator import BASE_PATH, OrchestraEmulator, Volume
@@ -184,6 +186,26 @@ def test_transient_errors_are_retried(
     assert sleeps == ([retry_after, retry_after] if retry_after is not None else [0.5, 1.0])
 
 
+@pytest.mark.parametrize(
+    ("retry_after", "cap", "slept"),
+    [(3600.0, 120.0, 120.0), (3600.0, 5.0, 5.0), (7.0, 5.0, 5.0), (4.0, 5.0, 4.0), (5.0, 5.0, 5.0)],
+)
+def test_retry_after_is_waited_at_most_the_policys_cap(
+    retry_after: float,
+    cap: float,
+    slept: float,
+    make_api: MakeApi,
+    emulator: OrchestraEmulator,
+    sleeps: list[float],
+) -> None:
+    """A Retry-After longer than ``retry_after_max`` is waited for the cap only, then the request is tried again."""
+    emulator.fail_next(status=429, count=1, retry_after=retry_after)
+    api = make_api(retry=app.RetryPolicy(attempts=4, retry_after_max=cap))
+    assert api.get_json(_plan.PageQuery(_records.TASK_RUNS))["page"] == 1
+    assert sleeps == [slept]
+    assert api.retries == 1
+
+
 @pytest.mark.parametrize(("status", "fragment"), [(401, "401"), (403, "enterprise"), (404, "404"), (422, "422")])
 def test_client_errors_fail_at_once_with_the_api_message(
     status: int, fragment: str, make_api: MakeApi, emulator: OrchestraEmulator
@@ -195,6 +217,24 @@ def test_client_errors_fail_at_once_with_the_api_message(
         api.get_json(_plan.PageQuery(_records.OPERATIONS))
     assert "GET /operations" in str(caught.value)
     assert api.retries == 0
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        (b'{"detail": "Not authenticated"}', "Not authenticated"),
+        (b'{"detail": [{"loc": ["query", "status"], "msg": "bad value"}]}', "query.status: bad value"),
+        (b'{"code": "E1", "message": "Rate limited"}', "Rate limited"),
+        (b'{"error": "other shape"}', "HTTP 502"),
+        (b"<html>Bad gateway</html>", "<html>Bad gateway</html>"),
+        (b" ", "HTTP 502"),
+    ],
+)
+def test_the_app_reads_errors_as_eltops_does(body: bytes, message: str) -> None:
+    """The app's message is eltops' reading of the body (the CLI's own for JSON; a non-JSON body as its text)."""
+    assert app._error_message(body, 502) == message
+    if body.startswith(b"{") and message != "HTTP 502":
+        assert default_error_parser(httpx.Response(502, content=body))[1] == message
 
 
 def test_fastapi_validation_detail_is_reported(make_api: MakeApi) -> None:

@@ -10,6 +10,7 @@ import pytest
 import yaml
 
 from eltops.orchestra import _records
+from eltops.snowflake_app import _generate
 from eltops.snowflake_app import orchestra_app as app
 
 from .conftest import APP_DIR, SETUP_SCRIPT
@@ -94,7 +95,8 @@ def test_api_objects_parse(statement: str) -> None:
         text = " ".join(statement.split())
         assert "EXTERNAL_ACCESS_INTEGRATIONS = (reference('orchestra_eai'))" in text
         assert "SECRETS = ('api_key' = reference('orchestra_api_key'))" in text
-        assert "IMPORTS = ('/python/orchestra_app.py', '/python/_plan.py', '/python/_records.py')" in text
+        shipped = ", ".join(f"'/python/{name}'" for name in _generate.shipped_sources())
+        assert f"IMPORTS = ({shipped})" in text
 
 
 def test_api_objects_point_at_existing_handlers() -> None:

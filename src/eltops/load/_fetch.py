@@ -1,8 +1,8 @@
 """What one load reads, as a stream of pages and window ends, fetched in this process or in one of its own.
 
 :func:`fetch_plan` walks a :class:`~eltops.orchestra._plan.LoadPlan`: the open runs re-read by id, then every
-window, each followed by a :class:`WindowDone` carrying the newest creation time it held (the loader's cursor only
-moves past a window once all its pages are written). Two fetchers run it:
+window, each followed by a :class:`WindowDone` carrying the newest creation time it held (the loader's
+:class:`~eltops.orchestra._plan.Cursor` only moves past a window once all its pages are written). Two fetchers run it:
 
 - :class:`ThreadFetcher`: on the calling thread, with the client's pool of threads. Any client works, including
   one over an injected transport.
@@ -48,7 +48,7 @@ from datetime import datetime
 from typing import IO, TYPE_CHECKING, Protocol
 
 from eltops.errors import EltopsError
-from eltops.orchestra import Page
+from eltops.orchestra import Cursor, Page
 
 if TYPE_CHECKING:
     from eltops.orchestra import ClientRecipe, LoadPlan, OrchestraClient
@@ -86,13 +86,13 @@ def fetch_plan(client: OrchestraClient, plan: LoadPlan) -> Iterator[Page | Windo
     if plan.reopen:
         yield from client.iter_ids(resource, plan.reopen)
         yield WindowDone(None)
+    cursor = Cursor(plan.start_cursor)
     for window in plan.windows:
-        newest: datetime | None = None
         for page in client.iter_window(resource, window):
             yield page
-            if page.newest is not None and (newest is None or page.newest > newest):
-                newest = page.newest
-        yield WindowDone(newest)
+            cursor.saw(page.newest)
+        yield WindowDone(cursor.window_newest)
+        cursor.window_done()
 
 
 class Fetcher(Protocol):

@@ -38,7 +38,16 @@ from typing import TYPE_CHECKING, Literal, Protocol
 
 from eltops.errors import ConfigError
 from eltops.load._fetch import Fetcher, ProcessFetcher, ThreadFetcher, WindowDone
-from eltops.orchestra import DEFAULT_BATCH_ROWS, OPEN_RUN_HORIZON, LoadPlan, LoadState, Page, Resource, plan_load
+from eltops.orchestra import (
+    DEFAULT_BATCH_ROWS,
+    OPEN_RUN_HORIZON,
+    Cursor,
+    LoadPlan,
+    LoadState,
+    Page,
+    Resource,
+    plan_load,
+)
 from eltops.warehouse import PendingBatch, Target, WriteCounts
 
 if TYPE_CHECKING:  # the client (httpx) is imported by whoever builds it, not by the loader
@@ -259,7 +268,7 @@ class _Writer:
         self._thread = threading.Thread(target=self._run, name="eltops-writer", daemon=True)
         self._error: BaseException | None = None
         self._stop = threading.Event()
-        self._cursor = plan.start_cursor
+        self._cursor = Cursor(plan.start_cursor)
 
     def start(self) -> None:
         self._thread.start()
@@ -335,12 +344,10 @@ class _Writer:
                 if item is _END:
                     if rows or dirty_state or self._outcome.batches == 0:
                         self._commit(batch, pending)
-                    self._outcome.cursor = self._cursor
+                    self._outcome.cursor = self._cursor.value
                     return
                 if isinstance(item, WindowDone):
-                    if item.newest is not None and (self._cursor is None or item.newest > self._cursor):
-                        self._cursor = item.newest
-                        dirty_state = True
+                    dirty_state = self._cursor.window_done(item.newest) or dirty_state
                     continue
                 assert isinstance(item, Page)
                 if rows and size + len(item.body) > loader.batch_bytes:  # a big page starts the next batch
@@ -363,11 +370,11 @@ class _Writer:
 
     def _commit(self, batch: PendingBatch, pages: list[Page]) -> None:
         batch.add(pages)
-        counts = batch.commit(LoadState(cursor=self._cursor))
+        counts = batch.commit(LoadState(cursor=self._cursor.value))
         outcome = self._outcome
         outcome.batches += 1
         outcome.inserted += counts.inserted
         outcome.updated += counts.updated
         outcome.unchanged += counts.unchanged
-        outcome.cursor = self._cursor
+        outcome.cursor = self._cursor.value
         self._loader.progress.written(self._plan.resource, counts)

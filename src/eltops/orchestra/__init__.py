@@ -26,6 +26,7 @@ from eltops.orchestra._plan import (
     MAX_WINDOW,
     OPEN_RUN_HORIZON,
     STATE_TABLE,
+    Cursor,
     ListingError,
     LoadPlan,
     LoadState,
@@ -57,7 +58,7 @@ from eltops.orchestra._records import (
 )
 
 if typing.TYPE_CHECKING:
-    from eltops.orchestra._arrow import arrow_schema, page_to_arrow, records_to_arrow
+    from eltops.orchestra._arrow import arrow_schema, arrow_type, page_to_arrow
     from eltops.orchestra._client import ClientRecipe, OrchestraClient
     from eltops.orchestra._config import (
         OrchestraSettings,
@@ -76,7 +77,7 @@ else:
     __getattr__, __dir__ = _lazy.lazy_exports(
         __name__,
         {
-            "eltops.orchestra._arrow": ["arrow_schema", "page_to_arrow", "records_to_arrow"],
+            "eltops.orchestra._arrow": ["arrow_schema", "arrow_type", "page_to_arrow"],
             "eltops.orchestra._client": ["ClientRecipe", "OrchestraClient"],
             "eltops.orchestra._config": [
                 "OrchestraSettings",
@@ -121,6 +122,7 @@ __all__ = [
     "ClientRecipe",
     "Column",
     "ColumnType",
+    "Cursor",
     "FailedTaskLog",
     "ListingError",
     "LoadPlan",
@@ -148,6 +150,7 @@ __all__ = [
     "Window",
     "app_link",
     "arrow_schema",
+    "arrow_type",
     "group_ids_by_window",
     "iter_window",
     "map_page",
@@ -163,7 +166,6 @@ __all__ = [
     "parse_window",
     "plan_load",
     "records_batch",
-    "records_to_arrow",
     "resource_named",
     "run_junit_cases",
     "run_markdown_summary",

@@ -1,14 +1,19 @@
-"""The loader's fast path: API pages and typed records as Arrow tables, typed by the column declarations.
+"""Orchestra records as Arrow tables, typed by the column declarations of :mod:`eltops.orchestra._records`.
 
-Split from :mod:`eltops.orchestra._records` so the declarations and the pure-Python mapping import without pyarrow
-or orjson (the Snowflake Native App ships that module, where neither exists). :mod:`eltops.orchestra._records`
-still exports :func:`page_to_arrow`, :func:`records_to_arrow` and :func:`arrow_schema`, importing this module on
-first use.
+:data:`ARROW_TYPES` maps each logical :class:`~eltops.orchestra._records.ColumnType` to its Arrow type, and
+:func:`arrow_schema` gives a resource's schema. :func:`page_to_arrow` turns a page's ``results`` into a table (one
+C++ conversion of the whole page when every value has the type the spec promises, else column by column with the
+pure-Python converters of :mod:`eltops.orchestra._records`, so both paths accept and refuse the same values);
+the Snowflake target types a batch's pages through here (:meth:`eltops.orchestra._pages.PageBatch.to_arrow`) before
+it binds them as JSON to one MERGE; DuckDB types the JSON itself.
+
+This module needs pyarrow (the ``snowflake`` extra) and orjson; it imports :mod:`eltops.orchestra._records`, which
+does not import it back and stays standard-library only (the Snowflake Native App ships it).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import orjson
@@ -26,10 +31,9 @@ from eltops.orchestra._records import (
     RecordError,
     Resource,
     _check_ids,
-    _Record,
 )
 
-__all__ = ["ARROW_TYPES", "arrow_schema", "page_to_arrow", "records_to_arrow"]
+__all__ = ["ARROW_TYPES", "arrow_schema", "arrow_type", "page_to_arrow"]
 
 ARROW_TYPES: dict[ColumnType, pa.DataType] = {
     ColumnType.TEXT: pa.string(),
@@ -40,9 +44,14 @@ ARROW_TYPES: dict[ColumnType, pa.DataType] = {
 }
 
 
+def arrow_type(column: Column) -> pa.DataType:
+    """The Arrow type of a column's values (JSON as serialised text, timestamps in UTC microseconds)."""
+    return ARROW_TYPES[column.type]
+
+
 def arrow_schema(resource: Resource) -> pa.Schema:
     """The Arrow schema of a batch of ``resource`` records (the API's columns, without ``loaded_at``)."""
-    return pa.schema([pa.field(c.name, c.arrow_type) for c in resource.columns])
+    return pa.schema([pa.field(c.name, arrow_type(c)) for c in resource.columns])
 
 
 def _column_array(column: Column, values: list[JsonValue]) -> pa.Array[Any]:
@@ -52,15 +61,15 @@ def _column_array(column: Column, values: list[JsonValue]) -> pa.Array[Any]:
         if kind is ColumnType.JSON:
             return pa.array([None if v is None else orjson.dumps(v).decode() for v in values], pa.string())
         if kind is ColumnType.TIMESTAMP:
-            return pa.array(values, pa.string()).cast(column.arrow_type)
+            return pa.array(values, pa.string()).cast(arrow_type(column))
         if kind is ColumnType.FLOAT:
             return pa.array(values, pa.float64(), from_pandas=False)
         if kind is ColumnType.INTEGER:
             # Arrow would truncate 2.5 to 2 and wrap what does not fit: only plain ints go through as they are
             if all(type(v) is int or v is None for v in values):
-                return pa.array(values, column.arrow_type)
+                return pa.array(values, arrow_type(column))
         else:
-            return pa.array(values, column.arrow_type)
+            return pa.array(values, arrow_type(column))
     except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, ValueError, OverflowError):
         pass
     convert = _CONVERTERS[kind]
@@ -70,7 +79,7 @@ def _column_array(column: Column, values: list[JsonValue]) -> pa.Array[Any]:
             converted.append(convert(value, column))
         except RecordError as exc:
             raise RecordError(f"result {position}: {exc}") from None
-    return pa.array(converted, column.arrow_type)
+    return pa.array(converted, arrow_type(column))
 
 
 def page_to_arrow(resource: Resource, results: Sequence[Any]) -> pa.Table:
@@ -93,7 +102,7 @@ def _struct_type(resource: Resource) -> pa.StructType:
     """The API object as an Arrow struct (JSON and integer columns left out: they are converted separately)."""
     if resource.name not in _STRUCT_TYPES:
         fields = [
-            pa.field(c.source, pa.string() if c.type is ColumnType.TIMESTAMP else c.arrow_type)
+            pa.field(c.source, pa.string() if c.type is ColumnType.TIMESTAMP else arrow_type(c))
             for c in resource.columns
             if c.type not in _SEPARATE
         ]
@@ -110,19 +119,7 @@ def _page_to_arrow_fast(resource: Resource, results: Sequence[Any]) -> pa.Table:
         if column.type in _SEPARATE:
             arrays.append(_column_array(column, [r.get(column.source) for r in results]))
         elif column.type is ColumnType.TIMESTAMP:
-            arrays.append(struct.field(column.source).cast(column.arrow_type))
+            arrays.append(struct.field(column.source).cast(arrow_type(column)))
         else:
             arrays.append(struct.field(column.source))
-    return pa.Table.from_arrays(arrays, schema=arrow_schema(resource))
-
-
-def records_to_arrow(records: Iterable[_Record], resource: Resource) -> pa.Table:
-    """Typed records of one resource as the same Arrow table :func:`page_to_arrow` makes."""
-    rows = list(records)
-    arrays = []
-    for column in resource.columns:
-        values = [getattr(r, column.name) for r in rows]
-        if column.type is ColumnType.JSON:
-            values = [None if v is None else orjson.dumps(v).decode() for v in values]
-        arrays.append(pa.array(values, column.arrow_type))
     return pa.Table.from_arrays(arrays, schema=arrow_schema(resource))

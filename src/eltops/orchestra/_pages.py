@@ -93,10 +93,6 @@ class PageBatch:
     def rows(self) -> int:
         return sum(page.rows for page in self.pages)
 
-    @property
-    def page_numbers(self) -> list[int]:
-        return [page.query.page for page in self.pages]
-
     def to_arrow(self) -> pa.Table:
         """All the pages' records as one Arrow table, page by page (an error names the page it is on)."""
         import pyarrow as pa

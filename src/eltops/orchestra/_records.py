@@ -7,12 +7,12 @@ DDL, the Snowflake DDL and the Snowflake Native App all derive from these declar
 Three ways in from an API page, all driven by the same declarations and the same value converters:
 
 - :func:`eltops.orchestra._arrow.page_to_arrow` turns a page's ``results`` into an Arrow table with typed columns
-  (for Snowflake's ``write_pandas``, and for DuckDB when its own JSON typing refuses a value);
+  (for Snowflake's ``write_pandas``);
 - :func:`map_record` and :func:`map_page` turn records into ``{column: value}`` dicts in pure Python (the
-  Snowflake Native App's path);
+  Snowflake Native App's path, and DuckDB's when its own JSON typing refuses a value);
 - ``PipelineRun.from_api(obj)`` (and ``TaskRun``, ``Operation``) builds one typed record (for code that handles
-  single runs, such as the orchestrator recording its own history);
-  :func:`~eltops.orchestra._arrow.records_to_arrow` turns such records into the same Arrow shape.
+  single runs, such as the orchestrator recording its own history), which
+  :func:`~eltops.orchestra._pages.records_batch` turns into pages shaped as the API's.
 
 A record without an ``id``, or a value of the wrong type, raises :class:`RecordError`; the client adds the resource
 and page to the message.
@@ -32,15 +32,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import Enum
-from typing import TYPE_CHECKING, Any, ClassVar, Self
+from typing import Any, ClassVar, Self
 
 try:
     import orjson
 except ImportError:  # the Snowflake app's sandbox: the standard library's json gives the same compact text
     orjson = None  # type: ignore[assignment]
-
-if TYPE_CHECKING:
-    import pyarrow as pa
 
 __all__ = [
     "LOADED_AT",
@@ -85,12 +82,6 @@ class Column:
     name: str
     type: ColumnType
     source: str
-
-    @property
-    def arrow_type(self) -> pa.DataType:
-        from eltops.orchestra._arrow import ARROW_TYPES
-
-        return ARROW_TYPES[self.type]
 
 
 def _columns(*spec: tuple[str, ColumnType]) -> tuple[Column, ...]:

@@ -5,8 +5,11 @@ so the Python the app runs is copied into ``snowflake_app/python/``, byte for by
 
 - ``orchestra_app.py``: the handlers, :mod:`eltops.snowflake_app.orchestra_app` (Snowflake glue only);
 - ``_plan.py`` and ``_records.py``: :mod:`eltops.orchestra._plan` and :mod:`eltops.orchestra._records`, the
-  paging, windows, load plan, column declarations and mapping that ``eltops orchestra load`` uses. Both import
-  only the standard library, so inside Snowflake they are top-level modules next to the handlers.
+  paging, windows, load plan, load cursor, column declarations and mapping that ``eltops orchestra load`` uses;
+- ``_retry.py`` and ``_api_errors.py``: :mod:`eltops._retry` and :mod:`eltops._api_errors`, the retry policy, the
+  wait before a retry and the reading of an API's error answer that eltops' own HTTP layer uses.
+
+All four import only the standard library, so inside Snowflake they are top-level modules next to the handlers.
 
 It also writes the ``BEGIN GENERATED TABLES`` block of ``snowflake_app/app/setup_script.sql`` (the tables' DDL,
 from the same declarations through :func:`eltops.warehouse._ddl.create_table_sql`, and their grants).
@@ -20,6 +23,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from eltops import _api_errors, _retry
 from eltops.orchestra import _plan, _records
 from eltops.snowflake_app import orchestra_app
 from eltops.warehouse import create_table_sql
@@ -40,7 +44,7 @@ SETUP_SCRIPT = APP_DIR / "app" / "setup_script.sql"
 APP_PYTHON = APP_DIR / "python"
 """Where the shipped copies live (the setup script's IMPORTS name them as ``/python/<file>``)."""
 
-SHIPPED_MODULES = (orchestra_app, _plan, _records)
+SHIPPED_MODULES = (orchestra_app, _plan, _records, _retry, _api_errors)
 """The handlers and every module they import that is not in Python's standard library."""
 
 SQL_BEGIN = "-- BEGIN GENERATED TABLES (python -m eltops.snowflake_app._generate; do not edit)\n"
