@@ -21,7 +21,7 @@ from eltops.fivetran import Directory, FivetranClient, FlagValues, load_settings
 from eltops.fivetran.emulator import ConnectionScript
 from eltops.history import HistoryRecorder, detect_ci_run
 from eltops.secrets import EnvReader, Secret
-from eltops.warehouse import Target, open_target, parse_target
+from eltops.warehouse import Target, open_target, parse_warehouse
 from tests.fivetran.conftest import KEY, SECRET, Harness
 
 # Every request-sending method of the client and of the Directory built on it, called once.
@@ -115,7 +115,7 @@ def test_time_spent_recording_the_start_counts_against_the_timeout(
     settings = load_settings({**harness.env, "FIVETRAN_TIMEOUT": "300"}, FlagValues())
     deadline = Deadline(settings.timeout, harness.time.monotonic)  # as the command binds it: first
     db = tmp_path / "history.duckdb"
-    spec = parse_target(str(db), EnvReader({}))
+    spec = parse_warehouse(str(db), EnvReader({}))
     opened: list[Path] = []
 
     def open_after_a_wait() -> Target:

@@ -19,7 +19,7 @@ from eltops.history import RunRecorder, detect_ci_run
 from eltops.orchestra import OrchestraClient, PipelineRunner, RunCancelled, RunFlags, run_settings
 from eltops.orchestra.emulator import BASE_PATH, OrchestraEmulator, PipelineScript, TaskScript, Volume
 from eltops.secrets import EnvReader, Secret
-from eltops.warehouse import Target, open_target, parse_target
+from eltops.warehouse import Target, open_target, parse_warehouse
 
 KEY = "unit-key"
 PIPELINES = (
@@ -212,7 +212,7 @@ def test_time_spent_recording_the_start_counts_against_the_timeout(
     settings = run_settings(EnvReader({**env, "ORCHESTRA_PIPELINE": "ok", "ORCHESTRA_TIMEOUT": "100"}), RunFlags())
     deadline = Deadline(settings.timeout, fake.monotonic)  # as the command binds it: first
     db = tmp_path / "history.duckdb"
-    spec = parse_target(str(db), EnvReader({}))
+    spec = parse_warehouse(str(db), EnvReader({}))
     opened: list[Path] = []
 
     def open_after_a_wait() -> Target:
