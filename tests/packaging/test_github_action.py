@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -34,11 +35,14 @@ def test_the_install_step_pins_the_actions_own_version(action_install: ActionIns
 
 
 def test_a_fivetran_sync(tmp_path: Path, action_install: ActionInstall, served: Emulators) -> None:
-    """START on two connections: exit-code 0, grouped log, the step summary, JUnit and run history written."""
+    """START on two connections: exit-code 0, the Fivetran outputs, grouped log, step summary, JUnit and history."""
     inputs = {"connector-id": "good,crm", "action": "start", "junit": "ft.xml", "warehouse": "h.duckdb"}
     done = _run(action_install, served, tmp_path, inputs)
     assert done.code == 0, done.log
     assert done.outputs["exit-code"] == "0"
+    assert done.outputs["fivetran-outcome"] == "succeeded"
+    assert {r["outcome"] for r in json.loads(done.outputs["fivetran-results"]).values()} == {"succeeded"}
+    assert done.outputs["fivetran-baseline"].count("=") == 2  # one baseline per connection, for a later WAIT
     assert "::group::" in done.log
     assert "good" in done.summary
     assert "crm" in done.summary
