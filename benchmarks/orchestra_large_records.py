@@ -53,7 +53,7 @@ def load(base_url: str) -> dict[str, Any]:
         target = DuckDbTarget(Path(folder) / "large.duckdb")
         client = OrchestraClient.create(api_url=base_url, api_key=Secret(API_KEY), rate_limit_per_minute=None)
         with client:
-            result = Loader(client, target).load([TASK_RUNS])
+            result = Loader(client, target, clock=lambda: ANCHOR).load([TASK_RUNS])  # the emulator's frozen clock
         target.close()
         seconds = time.perf_counter() - started
     outcome = result.resources[0]
