@@ -31,6 +31,7 @@ from eltops.warehouse import (
     SnowflakeSpec,
     Target,
     WriteCounts,
+    parse_wait,
     parse_warehouse,
     write_pages,
 )
@@ -361,3 +362,57 @@ def test_odd_numbers_fail_naming_page_and_field_in_every_target(target: Target, 
         write_pages(target, PageBatch(TASK_RUNS, pages), LoadState(CURSOR))
     assert target.values(TASK_RUNS, "id", where="status", equals="RUNNING") == []
     assert target.read_state(TASK_RUNS) == LoadState(None)
+
+
+@pytest.mark.parametrize(
+    ("flag", "variable", "required", "expected"),
+    [
+        ("flag.duckdb", "var.duckdb", True, "flag.duckdb"),
+        (None, "var.duckdb", True, "var.duckdb"),
+        ("  ", "var.duckdb", True, "var.duckdb"),
+        (None, None, True, "eltops.duckdb"),
+        ("flag.duckdb", None, False, "flag.duckdb"),
+        (None, "var.duckdb", False, "var.duckdb"),
+        (None, None, False, None),
+        (None, " ", False, None),
+    ],
+    ids=["flag-wins", "variable", "blank-flag", "default-file", "optional-flag", "optional-variable", "none", "blank"],
+)
+def test_every_command_names_its_warehouse_one_way(
+    tmp_path: Path, flag: str | None, variable: str | None, required: bool, expected: str | None
+) -> None:
+    """The flag beats ELTOPS_WAREHOUSE; with neither, a load gets eltops.duckdb and optional history gets none."""
+    env = EnvReader({"ELTOPS_WAREHOUSE": variable} if variable is not None else {})
+    spec = parse_warehouse(flag, env, required=required, cwd=tmp_path)
+    if expected is None:
+        assert spec is None
+    else:
+        assert spec == DuckDbSpec(tmp_path / expected)
+
+
+@pytest.mark.parametrize(
+    ("wait", "variable", "expected"),
+    [(None, None, 0.0), (None, "30", 30.0), (5.0, "30", 5.0), (0.0, "30", 0.0), (None, "86400", 86400.0)],
+)
+def test_the_busy_file_wait_comes_from_the_flag_else_the_variable(
+    wait: float | None, variable: str | None, expected: float
+) -> None:
+    """--wait beats ELTOPS_WAREHOUSE_WAIT, which beats 0."""
+    env = EnvReader({"ELTOPS_WAREHOUSE_WAIT": variable} if variable is not None else {})
+    assert parse_wait(env, wait) == expected
+
+
+@pytest.mark.parametrize(
+    ("wait", "variable", "message"),
+    [
+        (None, "soon", "ELTOPS_WAREHOUSE_WAIT must be a number"),
+        (None, "nan", "must be a number"),
+        (-1.0, None, "between 0 and 86400"),
+        (None, "90000", "between 0 and 86400"),
+    ],
+)
+def test_a_bad_wait_is_a_config_error(wait: float | None, variable: str | None, message: str) -> None:
+    """A wait that is not a number of seconds between 0 and a day is refused, naming the variable or the range."""
+    env = EnvReader({"ELTOPS_WAREHOUSE_WAIT": variable} if variable is not None else {})
+    with pytest.raises(ConfigError, match=message):
+        parse_wait(env, wait)
