@@ -65,18 +65,32 @@ def mask_secrets(config: dict[str, Any]) -> dict[str, Any]:
     return masked
 
 
+# database engines by a word of their service names (first match wins): default port and update method, one the
+# API definition allows for that engine (it defines none for SQL Server)
+_DATABASES: tuple[tuple[str, int, str | None], ...] = (
+    ("postgres", 5432, "XMIN"),
+    ("mysql", 3306, "BINLOG"),
+    ("aurora", 3306, "BINLOG"),
+    ("sql_server", 1433, None),
+    ("oracle", 1521, "LOGMINER"),
+)
+
+
 def default_config(service: str, schema: str) -> dict[str, Any]:
     """A plausible config for a connection nobody gave one (database-like for database services)."""
-    if any(word in service for word in ("postgres", "mysql", "sql_server", "oracle", "aurora")):
-        return {
-            "host": f"{schema}.db.example.internal",
-            "port": 5432 if "postgres" in service else 3306,
-            "database": schema,
-            "user": "fivetran",
-            "password": "emulated-password",
-            "connection_type": "Directly",
-            "update_method": "XMIN" if "postgres" in service else "BINLOG",
-        }
+    for word, port, update_method in _DATABASES:
+        if word in service:
+            config: dict[str, Any] = {
+                "host": f"{schema}.db.example.internal",
+                "port": port,
+                "database": schema,
+                "user": "fivetran",
+                "password": "emulated-password",
+                "connection_type": "Directly",
+            }
+            if update_method is not None:
+                config["update_method"] = update_method
+            return config
     return {"schema": schema, "api_key": "emulated-api-key"}
 
 
