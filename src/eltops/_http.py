@@ -252,15 +252,26 @@ class ApiTransport:
         except httpx.HTTPStatusError as exc:
             sent = failures if is_retryable(exc) else failures + 1
             raise self._status_error(method, exc.response, sent, gave_up_for_deadline) from None
+        except httpx.TimeoutException as exc:
+            if deadline.expired:  # its timeout was what was left of the job's: the job ran out, not the API
+                raise JobTimeout(
+                    f"the deadline passed while {method} {self._full_path(path)} waited for {self.service}'s answer"
+                ) from None
+            raise self._unreachable(method, path, exc, failures, gave_up_for_deadline) from None
         except httpx.TransportError as exc:
-            raise ApiConnectionError(
-                f"could not reach {self.service} at {_host(self._client.base_url)} for {method} "
-                f"{self._full_path(path)}{_tries(failures)}: "
-                f"{_describe(exc)}{_deadline_note(gave_up_for_deadline)}",
-                method=method,
-                url=str(exc.request.url) if _has_request(exc) else None,
-            ) from None
+            raise self._unreachable(method, path, exc, failures, gave_up_for_deadline) from None
         raise AssertionError("unreachable: stamina either returns or raises")  # pragma: no cover
+
+    def _unreachable(
+        self, method: str, path: str, exc: httpx.TransportError, failures: int, gave_up_for_deadline: bool
+    ) -> ApiConnectionError:
+        return ApiConnectionError(
+            f"could not reach {self.service} at {_host(self._client.base_url)} for {method} "
+            f"{self._full_path(path)}{_tries(failures)}: "
+            f"{_describe(exc)}{_deadline_note(gave_up_for_deadline)}",
+            method=method,
+            url=str(exc.request.url) if _has_request(exc) else None,
+        )
 
     def _send_once(
         self,

@@ -276,3 +276,26 @@ def test_rate_limiter_says_once_when_it_makes_requests_wait(caplog: pytest.LogCa
     assert lines == [
         "waiting on the client-side rate limit of 50 requests a minute (one every 1.2 s); --rate-limit 0: off"
     ]
+
+
+@pytest.mark.parametrize(
+    ("deadline_seconds", "expected"),
+    [(5.0, JobTimeout), (None, ApiConnectionError)],
+    ids=["the-deadline-cut-the-wait", "no-deadline"],
+)
+def test_a_read_timeout_is_the_jobs_timeout_when_the_deadline_cut_it(
+    deadline_seconds: float | None, expected: type[Exception]
+) -> None:
+    """An answer that does not come before the job's deadline is the job timing out (exit 3), not an API error."""
+    now = [0.0]
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        now[0] += float(request.extensions["timeout"]["read"])  # the request waited as long as it was allowed
+        raise httpx.ReadTimeout("timed out", request=request)
+
+    deadline = Deadline(deadline_seconds, clock=lambda: now[0])
+    with pytest.raises(expected) as caught:
+        _api(handler, retry=RetryPolicy(attempts=2, wait_initial=0.0, wait_max=0.0)).request_json(
+            "GET", "/x", deadline=deadline
+        )
+    assert caught.value.exit_code == (3 if expected is JobTimeout else 4)  # type: ignore[attr-defined]
