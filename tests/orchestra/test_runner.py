@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import io
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -239,3 +240,10 @@ def test_time_spent_recording_the_start_counts_against_the_timeout(
         [(status,)] = con.execute("SELECT status FROM task_runs").fetchall()
     assert status == recorded
     assert len(opened) == 2  # the start and the end were both written
+
+
+@pytest.mark.parametrize("method", ["start_pipeline", "run_status", "run_task_runs", "log_tail", "cancel_run"])
+def test_every_pipeline_run_call_must_be_given_its_deadline(method: str) -> None:
+    """The client's pipeline-run calls take a deadline with no default: none can be left out by accident."""
+    parameter = inspect.signature(getattr(OrchestraClient, method)).parameters["deadline"]
+    assert parameter.default is inspect.Parameter.empty

@@ -253,10 +253,10 @@ class OrchestraClient:
             return self._pool
 
     # -- one pipeline run: start, status, task runs, logs, cancel ---------------------------------------------
+    # Each call takes the deadline it must keep, with no default: the runner gives most of them the job's, and the
+    # cancel request and the log fetch short ones of their own, so none can leave its deadline out by accident.
 
-    def start_pipeline(
-        self, pipeline: str, body: Mapping[str, Any], deadline: Deadline = NO_DEADLINE
-    ) -> StartedPipeline:
+    def start_pipeline(self, pipeline: str, body: Mapping[str, Any], deadline: Deadline) -> StartedPipeline:
         """``POST /pipelines/{id or alias}/start``; an unknown pipeline is an ApiStatusError that says so."""
         path = f"/pipelines/{quote(pipeline, safe='')}/start"
         try:
@@ -273,12 +273,12 @@ class OrchestraClient:
             raise
         return StartedPipeline.from_api(answer)
 
-    def run_status(self, run_id: str, deadline: Deadline = NO_DEADLINE) -> PipelineRunState:
+    def run_status(self, run_id: str, deadline: Deadline) -> PipelineRunState:
         """``GET /pipeline_runs/{id}/status``."""
         answer = self._api.request_json("GET", f"/pipeline_runs/{quote(run_id, safe='')}/status", deadline=deadline)
         return PipelineRunState.from_api(answer)
 
-    def run_task_runs(self, run_id: str, deadline: Deadline = NO_DEADLINE) -> tuple[TaskRunState, ...]:
+    def run_task_runs(self, run_id: str, deadline: Deadline) -> tuple[TaskRunState, ...]:
         """Every task run of one pipeline run (``GET /pipeline_runs/{id}/task_runs``, page by page)."""
         path = f"/pipeline_runs/{quote(run_id, safe='')}/task_runs"
         found: list[TaskRunState] = []
@@ -294,9 +294,7 @@ class OrchestraClient:
                 return tuple(found)
             page += 1
 
-    def log_tail(
-        self, run_id: str, task_run_id: str, max_bytes: int, deadline: Deadline = NO_DEADLINE
-    ) -> LogTail | None:
+    def log_tail(self, run_id: str, task_run_id: str, max_bytes: int, deadline: Deadline) -> LogTail | None:
         """The last ``max_bytes`` of a task run's (last) log file, cut at a line start; None when it has none."""
         base = f"/pipeline_runs/{quote(run_id, safe='')}/task_runs/{quote(task_run_id, safe='')}/logs"
         listing = self._api.request_json("GET", base, deadline=deadline)
@@ -323,7 +321,7 @@ class OrchestraClient:
         cut = total - len(data)
         return LogTail(filename, data.decode("utf-8", errors="replace"), cut, total)
 
-    def cancel_run(self, run_id: str, deadline: Deadline = NO_DEADLINE) -> None:
+    def cancel_run(self, run_id: str, deadline: Deadline) -> None:
         """``POST /pipeline_runs/{id}/cancel`` (answered 204)."""
         self._api.request("POST", f"/pipeline_runs/{quote(run_id, safe='')}/cancel", json={}, deadline=deadline)
 
