@@ -27,7 +27,7 @@ import stamina.instrumentation
 
 from eltops._api_errors import parse_error_body
 from eltops._deadline import NO_DEADLINE, Clock, Deadline, Sleep
-from eltops._retry import DEFAULT_RETRY_AFTER_MAX, RetryPolicy, parse_retry_after, retry_wait
+from eltops._retry import DEFAULT_RETRY_AFTER_MAX, RetryPolicy, retry_wait
 from eltops._url import validate_base_url
 from eltops.errors import (
     ApiConnectionError,
@@ -48,7 +48,6 @@ __all__ = [
     "RateLimiter",
     "RetryPolicy",
     "is_retryable",
-    "retry_after_seconds",
     "validate_base_url",
 ]
 
@@ -61,11 +60,6 @@ def is_retryable(exc: BaseException) -> bool:
         status = exc.response.status_code
         return status == 429 or status >= 500
     return False
-
-
-def retry_after_seconds(response: httpx.Response, *, now: float | None = None) -> float | None:
-    """The server's ``Retry-After`` as seconds (delta-seconds or an HTTP date), or None if absent or unreadable."""
-    return parse_retry_after(response.headers.get("Retry-After"), now=now)
 
 
 class RateLimiter:

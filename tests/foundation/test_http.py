@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from eltops._deadline import Deadline
-from eltops._http import ApiTransport, RateLimiter, RetryPolicy, is_retryable, retry_after_seconds, validate_base_url
+from eltops._http import ApiTransport, RateLimiter, RetryPolicy, is_retryable, validate_base_url
 from eltops.errors import ApiConnectionError, ApiResponseError, ApiStatusError, ConfigError, JobTimeout
 
 REQUEST = httpx.Request("GET", "https://api.example.com/x")
@@ -38,25 +38,6 @@ def _status_error(status: int) -> httpx.HTTPStatusError:
 def test_retry_predicate(exc: BaseException, expected: bool) -> None:
     """Connection errors, 429 and 5xx are retried; other 4xx and non-HTTP errors are not."""
     assert is_retryable(exc) is expected
-
-
-@pytest.mark.parametrize(
-    ("header", "expected"),
-    [
-        (None, None),
-        ("7", 7.0),
-        ("0.5", 0.5),
-        ("-3", 0.0),
-        ("Wed, 21 Oct 2015 07:28:10 GMT", 10.0),
-        ("soon", None),
-    ],
-)
-def test_retry_after(header: str | None, expected: float | None) -> None:
-    """Retry-After is read as seconds or as an HTTP date relative to now."""
-    headers = {"Retry-After": header} if header is not None else {}
-    response = httpx.Response(429, headers=headers)
-    now = 1445412480.0  # 07:28:00 that day
-    assert retry_after_seconds(response, now=now) == expected
 
 
 @pytest.mark.parametrize(

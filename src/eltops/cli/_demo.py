@@ -108,12 +108,13 @@ def fivetran_demo() -> FivetranEmulator:
 @pass_app
 def demo(app: AppContext, directory: Path) -> int:
     """Run the whole product against both emulators, into eltops-demo.duckdb, and write a report."""
+    from eltops._extras import require_extra
     from eltops._serve import serve_in_thread
     from eltops.orchestra.emulator import OrchestraEmulator, Volume
-    from eltops.report import render, write_report  # render first: a missing 'report' extra fails before any work
+    from eltops.report import write_report
     from eltops.warehouse import DuckDbSpec
 
-    del render
+    require_extra("report", "eltops demo")  # the demo ends with a report: a missing extra fails before any work
 
     started = time.monotonic()
     out = app.output

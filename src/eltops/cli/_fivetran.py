@@ -182,7 +182,7 @@ def fivetran(
     settings = load_settings(app.env, flags)
     # bound first: the job's time runs from here, so recording its start (a warehouse lock wait, a slow first
     # write) and opening the client count against FIVETRAN_TIMEOUT like every request and wait after them
-    deadline = Deadline(settings.timeout)
+    deadline = Deadline(settings.timeout, app.clock)
     recorder = _recorder(app, settings, record_to)
     job = run_job(app, settings, recorder, deadline)
 

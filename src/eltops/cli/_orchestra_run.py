@@ -152,7 +152,7 @@ def run(
     env = EnvReader(app.env)
     settings = run_settings(env, flags)
     # bound first: recording the job's start (a warehouse lock wait, a slow first write) counts against the timeout
-    deadline = Deadline(settings.timeout)
+    deadline = Deadline(settings.timeout, app.clock)
     recorder = _recorder(app, env, settings, record_to)
     result = run_job(app, settings, recorder, deadline)
     _report(app, app.output, settings, result)
