@@ -24,7 +24,7 @@ import duckdb
 from eltops.errors import ApiResponseError
 from eltops.orchestra import LOADED_AT, STATE_TABLE, Column, ColumnType, LoadState, Page, Resource
 from eltops.warehouse._ddl import SQL_TYPES, create_table_sql, quote
-from eltops.warehouse._lock import busy_error
+from eltops.warehouse._lock import HolderMark, busy_error
 from eltops.warehouse._target import WarehouseError, WriteCounts
 
 __all__ = ["ROW_GROUP_ROWS", "DuckDbTarget", "StagedBatch"]
@@ -202,6 +202,8 @@ class DuckDbTarget:
             if busy is not None:
                 raise busy from None
             raise WarehouseError(f"cannot open the DuckDB database {path}: {exc}") from None
+        self._holder = HolderMark(path)
+        self._holder.claim()  # the lock is ours: say so to whoever finds the file busy
 
     @property
     def description(self) -> str:
@@ -230,6 +232,7 @@ class DuckDbTarget:
 
     def close(self) -> None:
         self._con.close()
+        self._holder.release()
 
     def prepare(self, resources: Sequence[Resource]) -> None:
         try:

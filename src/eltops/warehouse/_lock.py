@@ -3,13 +3,22 @@
 DuckDB lets one process write a database file at a time (and none read it meanwhile): it locks the file, and
 another process that opens it fails at once with ``Could not set lock on file "...": Conflicting lock is held in
 /usr/bin/python3 (PID 1234)`` (https://duckdb.org/docs/current/connect/concurrency). eltops turns that into
-:class:`WarehouseBusy`, which says which process holds the file (an eltops command, when its command line says
-so), and :func:`open_when_free` retries the opening every half second until the file is free or the wait is over.
+:class:`WarehouseBusy`, which says which process holds the file, and :func:`open_when_free` retries the opening
+every half second until the file is free or the wait is over.
+
+Which process: while eltops holds a file it keeps a small sidecar, ``<file>.holder``, with its PID
+(:class:`HolderMark`). A busy file whose sidecar names the PID DuckDB reports is held by eltops; any other holder
+is "another process". Nothing is read from the holder's command line, which says where Python and the
+virtual environment live, not what runs (a clone in a folder named ``eltops`` would make every Python there
+look like eltops). A sidecar left by a killed process names a PID that no longer holds the file, so it is
+ignored, and the next eltops that opens the file writes its own.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
 import re
 import time
 from collections.abc import Callable
@@ -20,7 +29,7 @@ from eltops._deadline import Clock, Sleep
 from eltops.errors import JobTimeout
 from eltops.warehouse._target import WarehouseError
 
-__all__ = ["POLL_SECONDS", "WarehouseBusy", "busy_error", "open_when_free"]
+__all__ = ["POLL_SECONDS", "HolderMark", "WarehouseBusy", "busy_error", "open_when_free"]
 
 log = logging.getLogger("eltops.warehouse")
 
@@ -36,7 +45,7 @@ class WarehouseBusy(WarehouseError):
     def __init__(self, path: Path, pid: int | None, *, hint: str) -> None:
         self.path = path
         self.pid = pid
-        self.holder = _holder(pid)
+        self.holder = _holder(path, pid)
         self.hint = hint
         super().__init__(f"{self.holder} is writing to {path}{hint}")
 
@@ -49,15 +58,43 @@ def busy_error(path: Path, exc: Exception, *, hint: str = "") -> WarehouseBusy |
     return WarehouseBusy(path, int(match.group(1)), hint=hint)
 
 
-def _holder(pid: int | None) -> str:
-    """ "another eltops process (PID n)" when its command line runs eltops, else "another process (PID n)"."""
+def _holder(path: Path, pid: int | None) -> str:
+    """ "another eltops process (PID n)" when ``path``'s sidecar names that PID, else "another process (PID n)"."""
     if pid is None:
         return "another process"
-    try:
-        command = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-    except OSError:
-        command = ""
-    return f"another {'eltops ' if 'eltops' in command else ''}process (PID {pid})"
+    eltops = HolderMark(path).pid() == pid
+    return f"another {'eltops ' if eltops else ''}process (PID {pid})"
+
+
+class HolderMark:
+    """The sidecar ``<file>.holder`` saying which eltops process holds a DuckDB file: written once the lock is ours."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path.with_name(path.name + ".holder")
+
+    def pid(self) -> int | None:
+        """The PID the sidecar names, or None when there is none (or it is not one eltops wrote)."""
+        try:
+            text = self.path.read_text(encoding="ascii").strip()
+        except (OSError, UnicodeDecodeError):
+            return None
+        return int(text) if text.isdigit() else None
+
+    def claim(self) -> None:
+        """Write this process's PID, replacing whatever an earlier (killed) holder left; best effort."""
+        scratch = self.path.with_name(f"{self.path.name}.{os.getpid()}")
+        try:
+            scratch.write_text(f"{os.getpid()}\n", encoding="ascii")
+            scratch.replace(self.path)
+        except OSError:  # a read-only folder: the busy message then says "another process", nothing worse
+            with contextlib.suppress(OSError):
+                scratch.unlink()
+
+    def release(self) -> None:
+        """Remove the sidecar if it is still this process's."""
+        if self.pid() == os.getpid():
+            with contextlib.suppress(OSError):
+                self.path.unlink()
 
 
 def open_when_free(
