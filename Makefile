@@ -1,23 +1,38 @@
 # One command each: `make demo` installs eltops (and nothing else) and runs the demo; `make check` also installs the
 # dev toolchain and runs lint, type check and every test (what CI runs).
+#
+# Every package comes from a lock file in requirements/ (exact versions and their hashes), so a commit checks the
+# same way next month whatever PyPI has published since: `make lock` adds what pyproject.toml newly asks for and
+# keeps every other pin, `make lock-upgrade` moves everything to the newest versions the ranges allow (on purpose,
+# in its own commit). `make check-oldest` installs the lowest versions pyproject.toml's ranges allow and runs the
+# tests of the base install and the report against them.
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 RUN_STAMP := $(VENV)/.installed-run
 STAMP := $(VENV)/.installed
+OLDEST := .venv-oldest
+PIP_LOCKED = python -m pip install --quiet --disable-pip-version-check --require-hashes --no-deps
+# eltops itself, editable, built by the locked hatchling (no isolated build environment fetching an unlocked one)
+PIP_SELF = python -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
+UV_COMPILE = $(BIN)/uv pip compile --quiet --python-version 3.11 --python-platform linux
+# the tests check-oldest runs: everything the base install and the report extra do (not the dev tools' own tests)
+OLDEST_TESTS = tests/foundation tests/fivetran tests/fivetran_emulator tests/orchestra tests/orchestra_emulator \
+	tests/load tests/warehouse tests/report
 
-.PHONY: install demo check lint typecheck test bench clean dist lint-ship
+.PHONY: install demo check lint typecheck test bench clean dist lint-ship lock lock-upgrade check-oldest
 
 # what the demo needs: eltops with the report extra (the demo ends with a report)
-$(RUN_STAMP): pyproject.toml
+$(RUN_STAMP): pyproject.toml requirements/demo.txt
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[report]'
+	$(BIN)/$(PIP_LOCKED) -r requirements/demo.txt
+	$(BIN)/$(PIP_SELF)
 	touch $(RUN_STAMP)
 
 # what development needs on top: the test, lint and type-check toolchain, fakesnow, the Snowflake CLI
-$(STAMP): $(RUN_STAMP)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+$(STAMP): $(RUN_STAMP) requirements/dev.txt
+	$(BIN)/$(PIP_LOCKED) -r requirements/dev.txt
+	$(BIN)/python -m pip check
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -38,6 +53,30 @@ test: $(STAMP)
 
 check: lint lint-ship typecheck test
 
+# the lock files: dev.txt (everything make check installs), demo.txt (make demo: a subset of dev.txt's pins),
+# oldest.txt (the lowest versions the runtime ranges allow, with the test runner as dev.txt has it)
+lock: $(STAMP)
+	$(UV_COMPILE) --generate-hashes pyproject.toml requirements/build.in --extra dev -o requirements/dev.txt
+	$(UV_COMPILE) --generate-hashes pyproject.toml requirements/build.in --extra report -c requirements/dev.txt \
+		-o requirements/demo.txt
+	grep -E '^(pip|hatchling|editables|pytest|pytest-timeout|hypothesis|jsonschema)==' requirements/dev.txt \
+		| sed 's/ .*//' > requirements/oldest-tools.in
+	rm -f requirements/oldest.txt  # no preferences from the last one: the lowest versions, afresh
+	$(UV_COMPILE) --generate-hashes --resolution lowest-direct pyproject.toml requirements/oldest-tools.in \
+		--extra report --extra snowflake -o requirements/oldest.txt
+
+lock-upgrade: $(STAMP)
+	$(UV_COMPILE) --generate-hashes --upgrade pyproject.toml requirements/build.in --extra dev -o requirements/dev.txt
+	$(MAKE) lock
+
+check-oldest:
+	$(PYTHON) -m venv $(OLDEST)
+	$(OLDEST)/bin/$(PIP_LOCKED) -r requirements/oldest.txt
+	$(OLDEST)/bin/$(PIP_SELF)
+	$(OLDEST)/bin/python -m pytest -q -p no:cacheprovider -m "not fakesnow" $(OLDEST_TESTS) \
+		--ignore=tests/warehouse/test_snowflake_target.py \
+		--deselect=tests/foundation/test_lock_files.py::test_the_environment_is_the_dev_lock
+
 # the wheel and sdist a release publishes, checked as PyPI will
 dist: $(STAMP)
 	rm -rf dist
@@ -49,4 +88,4 @@ lint-ship: $(STAMP)
 	$(BIN)/python scripts/lint-ship.py
 
 clean:
-	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache dist
+	rm -rf $(VENV) $(OLDEST) .mypy_cache .ruff_cache .pytest_cache dist

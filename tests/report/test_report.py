@@ -284,6 +284,7 @@ def test_demo_leaves_nothing_running(demo_run: DemoRun) -> None:
     assert (demo_run.code, demo_run.alive) == (0, []), demo_run.stderr[-2000:]
 
 
+@pytest.mark.fakesnow
 def test_report_from_snowflake(tmp_path: Path) -> None:
     """A Snowflake source (fakesnow) gives the same figures as the same rows in DuckDB."""
     import fakesnow

@@ -52,14 +52,15 @@ def task_run(record_id: str, status: str, **extra: Any) -> dict[str, Any]:
     }
 
 
-@pytest.fixture(params=["duckdb", "snowflake"])
+@pytest.fixture(params=["duckdb", pytest.param("snowflake", marks=pytest.mark.fakesnow)])
 def target(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Target]:
     if request.param == "duckdb":
         duck = DuckDbTarget(tmp_path / "t.duckdb")
         yield duck
         duck.close()
         return
-    fakesnow = pytest.importorskip("fakesnow")
+    import fakesnow
+
     with fakesnow.patch():
         from eltops.warehouse._snowflake import SnowflakeSettings, SnowflakeTarget
 
@@ -416,3 +417,13 @@ def test_a_bad_wait_is_a_config_error(wait: float | None, variable: str | None, 
     env = EnvReader({"ELTOPS_WAREHOUSE_WAIT": variable} if variable is not None else {})
     with pytest.raises(ConfigError, match=message):
         parse_wait(env, wait)
+
+
+@pytest.mark.parametrize("text", ["plain.duckdb", "it's.duckdb", "''", "semi; DROP TABLE x; --", "ünï çødé"])
+def test_a_string_literal_reads_back_as_the_text(text: str) -> None:
+    """string_literal quotes any text so DuckDB reads back exactly that text (ATTACH and SET take no parameters)."""
+    import duckdb
+
+    from eltops.warehouse import string_literal
+
+    assert duckdb.connect().execute(f"SELECT {string_literal(text)}").fetchone() == (text,)

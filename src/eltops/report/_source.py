@@ -14,7 +14,7 @@ import duckdb
 from eltops.errors import ConfigError
 from eltops.orchestra import RESOURCES
 from eltops.report._data import ReportData, collect
-from eltops.warehouse import DuckDbSpec, TargetSpec, WarehouseError, busy_error, create_table_sql
+from eltops.warehouse import DuckDbSpec, TargetSpec, WarehouseError, busy_error, create_table_sql, string_literal
 
 
 @contextmanager
@@ -42,7 +42,8 @@ def _attach_duckdb(con: duckdb.DuckDBPyConnection, path: Path) -> None:
             "--record-to, or eltops demo), or name another with --from"
         )
     try:
-        con.execute("ATTACH ? AS history (READ_ONLY)", [str(path)])
+        # a literal: DuckDB before 1.5 takes no parameter in ATTACH (make check-oldest runs 1.4)
+        con.execute(f"ATTACH {string_literal(str(path))} AS history (READ_ONLY)")
     except duckdb.Error as exc:
         busy = busy_error(path, exc)
         if busy is not None:

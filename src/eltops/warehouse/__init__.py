@@ -12,7 +12,7 @@ nothing else of Orchestra's. The DuckDB and Snowflake drivers are imported when 
 import typing
 
 from eltops import _lazy
-from eltops.warehouse._ddl import create_table_sql
+from eltops.warehouse._ddl import create_table_sql, string_literal
 from eltops.warehouse._lock import WarehouseBusy, busy_error, open_when_free
 from eltops.warehouse._snowflake_config import SnowflakeSettings
 from eltops.warehouse._spec import (
@@ -59,5 +59,6 @@ __all__ = [
     "open_when_free",
     "parse_wait",
     "parse_warehouse",
+    "string_literal",
     "write_pages",
 ]

@@ -6,7 +6,7 @@ from typing import Literal
 
 from eltops.orchestra import LOADED_AT, ColumnType, Resource
 
-__all__ = ["SQL_TYPES", "Dialect", "create_table_sql", "quote"]
+__all__ = ["SQL_TYPES", "Dialect", "create_table_sql", "quote", "string_literal"]
 
 Dialect = Literal["duckdb", "snowflake"]
 
@@ -45,3 +45,8 @@ def create_table_sql(resource: Resource, dialect: Dialect, *, qualified_name: st
     lines.append(f"    {quote(LOADED_AT, dialect)} {types[ColumnType.TIMESTAMP]}")
     name = qualified_name or quote(resource.table, dialect)
     return f"CREATE TABLE IF NOT EXISTS {name} (\n" + ",\n".join(lines) + "\n)"
+
+
+def string_literal(text: str) -> str:
+    """``text`` as an SQL string literal (for statements that take no parameters: ``ATTACH``, ``SET``)."""
+    return "'" + text.replace("'", "''") + "'"

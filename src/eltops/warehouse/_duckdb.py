@@ -23,7 +23,7 @@ import duckdb
 
 from eltops.errors import ApiResponseError
 from eltops.orchestra import LOADED_AT, STATE_TABLE, Column, ColumnType, LoadState, Page, Resource
-from eltops.warehouse._ddl import SQL_TYPES, create_table_sql, quote
+from eltops.warehouse._ddl import SQL_TYPES, create_table_sql, quote, string_literal
 from eltops.warehouse._lock import HolderMark, busy_error
 from eltops.warehouse._target import WarehouseError, WriteCounts
 
@@ -41,10 +41,6 @@ _counter = itertools.count()
 
 def _q(name: str) -> str:
     return quote(name, "duckdb")
-
-
-def _literal(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
 
 
 def _json_column(column: Column) -> str:
@@ -191,11 +187,11 @@ class DuckDbTarget:
             self._con.execute("SET TimeZone = 'UTC'")
             # what does not fit the buffer pool spills next to the file (DuckDB's own place for a database file),
             # not into a .tmp folder in the working directory
-            self._con.execute(f"SET temp_directory = {_literal(str(path) + '.tmp')}")
+            self._con.execute(f"SET temp_directory = {string_literal(str(path) + '.tmp')}")
             if memory_limit:
                 self._con.execute(f"SET memory_limit = '{memory_limit}'")
             self._con.execute(f"SET checkpoint_threshold = '{_CHECKPOINT_EVERY}'")
-            self._con.execute(f"ATTACH {_literal(str(path))} AS {_DATABASE} (ROW_GROUP_SIZE {row_group_rows})")
+            self._con.execute(f"ATTACH {string_literal(str(path))} AS {_DATABASE} (ROW_GROUP_SIZE {row_group_rows})")
             self._con.execute(f"USE {_DATABASE}")
         except duckdb.Error as exc:
             busy = busy_error(path, exc)
@@ -221,7 +217,7 @@ class DuckDbTarget:
             yield
         finally:
             with contextlib.suppress(duckdb.Error):  # back to the small pool: written blocks are not kept cached
-                self._con.execute(f"SET memory_limit = {_literal(self._memory_limit)}")
+                self._con.execute(f"SET memory_limit = {string_literal(self._memory_limit)}")
 
     def _rows(self, resource: Resource) -> int:
         return self._count(f"SELECT count(*) FROM {_q(resource.table)}")
