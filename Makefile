@@ -54,11 +54,15 @@ test: $(STAMP)
 check: lint lint-ship typecheck test
 
 # the lock files: dev.txt (everything make check installs), demo.txt (make demo: a subset of dev.txt's pins),
+# constraints.txt (dev.txt without hashes, for fresh venvs and isolated builds),
 # oldest.txt (the lowest versions the runtime ranges allow, with the test runner as dev.txt has it)
 lock: $(STAMP)
 	$(UV_COMPILE) --generate-hashes pyproject.toml requirements/build.in --extra dev -o requirements/dev.txt
 	$(UV_COMPILE) --generate-hashes pyproject.toml requirements/build.in --extra report -c requirements/dev.txt \
 		-o requirements/demo.txt
+	{ echo "# dev.txt's pins without hashes, for pip's --constraint (PIP_CONSTRAINT): the isolated builds and fresh"; \
+	  echo "# venvs the packaging tests and make dist make resolve to the locked versions. Written by make lock."; \
+	  grep -E '^[A-Za-z0-9].*==' requirements/dev.txt | sed 's/ .*//'; } > requirements/constraints.txt
 	grep -E '^(pip|hatchling|editables|pytest|pytest-timeout|hypothesis|jsonschema)==' requirements/dev.txt \
 		| sed 's/ .*//' > requirements/oldest-tools.in
 	rm -f requirements/oldest.txt  # no preferences from the last one: the lowest versions, afresh
@@ -80,7 +84,7 @@ check-oldest:
 # the wheel and sdist a release publishes, checked as PyPI will
 dist: $(STAMP)
 	rm -rf dist
-	$(BIN)/python -m build --outdir dist
+	PIP_CONSTRAINT=requirements/constraints.txt $(BIN)/python -m build --outdir dist
 	$(BIN)/twine check --strict dist/*
 
 # the ways CI users pick eltops up: the GitHub Action, the GitLab components, the DataOps runner image

@@ -94,3 +94,8 @@ def test_the_environment_is_the_dev_lock() -> None:
         if installed != version:
             drift[name] = f"locked {version}, installed {installed}"
     assert drift == {}, f"the environment is not the lock (run `make install`): {drift}"
+
+
+def test_the_constraints_are_the_dev_lock_without_hashes() -> None:
+    """requirements/constraints.txt (for fresh venvs and isolated builds) pins exactly what dev.txt does."""
+    assert pins("constraints.txt") == pins("dev.txt")

@@ -171,3 +171,13 @@ def pip_find_links(*extra: Path) -> str:
     )
     configured = done.stdout.strip() if done.returncode == 0 else ""
     return " ".join([*(str(p) for p in extra), configured]).strip()
+
+
+def locked_pip() -> dict[str, str]:
+    """The environment that makes pip in a fresh venv or an isolated build take the lock's versions.
+
+    ``pip install eltops`` resolves eltops' ranges against whatever PyPI has today; the tests that do it (and
+    ``python -m build``'s isolated build environment) take requirements/constraints.txt instead, so a release
+    elsewhere cannot change what ``make check`` tests until the lock is refreshed (``make lock-upgrade``).
+    """
+    return {"PIP_CONSTRAINT": str(REPO / "requirements" / "constraints.txt")}

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.packaging._support import REPO, Emulators, emulators
+from tests.packaging._support import REPO, Emulators, emulators, locked_pip
 
 
 @dataclass(frozen=True)
@@ -39,7 +39,12 @@ class LeanVenv:
 def built(tmp_path_factory: pytest.TempPathFactory) -> Built:
     """``python -m build``: the wheel and the sdist, as a release makes them."""
     out = tmp_path_factory.mktemp("dist")
-    subprocess.run([sys.executable, "-m", "build", "--outdir", str(out), str(REPO)], check=True, capture_output=True)
+    subprocess.run(
+        [sys.executable, "-m", "build", "--outdir", str(out), str(REPO)],
+        check=True,
+        capture_output=True,
+        env={**os.environ, **locked_pip()},
+    )
     (wheel,) = out.glob("eltops-*.whl")
     (sdist,) = out.glob("eltops-*.tar.gz")
     return Built(wheel, sdist)
@@ -51,7 +56,9 @@ def lean_venv(tmp_path_factory: pytest.TempPathFactory, built: Built) -> LeanVen
     venv = tmp_path_factory.mktemp("lean") / "venv"
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
     pip = [str(venv / "bin" / "python"), "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
-    subprocess.run([*pip, str(built.wheel)], check=True, capture_output=True, timeout=300)
+    subprocess.run(
+        [*pip, str(built.wheel)], check=True, capture_output=True, timeout=300, env={**os.environ, **locked_pip()}
+    )
     return LeanVenv(venv)
 
 
@@ -83,6 +90,7 @@ def action_install(tmp_path_factory: pytest.TempPathFactory, built: Built) -> Ac
         "PATH": os.environ.get("PATH", ""),
         "HOME": str(workspace),
         "PIP_FIND_LINKS": pip_find_links(built.wheel.parent),
+        **locked_pip(),
     }
     done = run_action(REPO, {}, env=env, workspace=workspace, runner_temp=runner_temp, only=("install",))
     assert done.code == 0, done.log

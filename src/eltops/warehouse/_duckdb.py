@@ -198,7 +198,7 @@ class DuckDbTarget:
             if busy is not None:
                 raise busy from None
             raise WarehouseError(f"cannot open the DuckDB database {path}: {exc}") from None
-        self._holder = HolderMark(path)
+        self._holder = HolderMark(Path(path))
         self._holder.claim()  # the lock is ours: say so to whoever finds the file busy
 
     @property
