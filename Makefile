@@ -48,8 +48,9 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
+# four workers on two cores: most tests wait on sockets, subprocesses and clocks, not on the CPU
 test: $(STAMP)
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n 4 --dist loadgroup
 
 check: lint lint-ship typecheck test
 

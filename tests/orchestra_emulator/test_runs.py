@@ -250,8 +250,8 @@ def test_invalid_json_is_json_invalid(client: httpx.Client) -> None:
     ("method", "path", "status", "detail"),
     [
         ("POST", "/pipelines/ghost/start", 404, "Pipeline not found"),
-        ("GET", f"/pipeline_runs/{uuid.uuid4()}/status", 404, "Pipeline run not found"),
-        ("POST", f"/pipeline_runs/{uuid.uuid4()}/cancel", 404, "Pipeline run not found"),
+        ("GET", "/pipeline_runs/32e99f21-86dc-4372-b17e-c1eff9d617f8/status", 404, "Pipeline run not found"),
+        ("POST", "/pipeline_runs/6392d274-b3a4-4106-9924-4e822b3ecc7b/cancel", 404, "Pipeline run not found"),
         ("GET", "/pipeline_runs/not-a-uuid/status", 422, None),
     ],
 )

@@ -1,10 +1,9 @@
-"""Volume, speed, real sockets and the CLI command."""
+"""Volume, real sockets and the CLI command (how fast pages are served: benchmarks/orchestra_emulator_pages.py)."""
 
 from __future__ import annotations
 
 import subprocess
 import sys
-import time
 import tracemalloc
 
 import httpx
@@ -36,16 +35,16 @@ def test_memory_stays_small_at_half_a_million_task_runs(make_emulator: EmulatorF
 
 
 @pytest.mark.slow
-def test_a_page_of_100_task_runs_is_served_fast(make_emulator: EmulatorFactory) -> None:
-    """In process, a page of 100 task runs from 200,000 takes well under 10 ms on average."""
+def test_deep_pages_of_a_large_history_are_whole_and_distinct(make_emulator: EmulatorFactory) -> None:
+    """Pages deep into 200,000 task runs each hold 100 records, none repeated (their speed: benchmarks/)."""
     emulator = make_emulator(volume=Volume(task_runs=200_000, days=7))
+    seen: set[str] = set()
     with client_for(emulator) as client:
-        client.get("/task_runs")
-        started = time.perf_counter()
         for page in range(1, 101):
-            assert client.get("/task_runs", params={"page": page * 19, "page_size": 100}).status_code == 200
-        per_page = (time.perf_counter() - started) / 100
-    assert per_page < 0.025  # generous for loaded CI machines; typically 3-5 ms
+            body = client.get("/task_runs", params={"page": page * 19, "page_size": 100}).json()
+            assert len(body["results"]) == 100
+            seen |= {record["id"] for record in body["results"]}
+    assert len(seen) == 100 * 100
 
 
 def test_serves_over_a_real_loopback_socket(make_emulator: EmulatorFactory) -> None:
