@@ -24,6 +24,16 @@ import streamlit as st
 SESSION_KEY = "snowpark_session"
 CHART_DAYS = 30
 TIME_COLUMN = {"pipeline_runs": "created_at", "task_runs": "created_at", "operations": "inserted_at"}
+STATUS_COLORS = {  # Orchestra's pipeline-run statuses, coloured as people read them
+    "SUCCEEDED": "#2e9e5b",
+    "WARNING": "#e6a817",
+    "FAILED": "#d64541",
+    "CANCELLED": "#8c8c8c",
+    "CANCELLING": "#b0b0b0",
+    "SKIPPED": "#c8c8c8",
+    "RUNNING": "#3b82c4",
+    "CREATED": "#9cc3e6",
+}
 
 
 def get_session() -> Any:
@@ -92,7 +102,9 @@ def schedule_section(task: dict[str, Any]) -> None:
     left.metric("Refresh task", state + (" (running now)" if task.get("running") else ""))
     middle.metric("Schedule", task.get("schedule") or "not scheduled")
     last = task.get("last_run") or {}
-    right.metric("Last run", f"{last.get('state', '-')}", last.get("completed_at") or None, delta_color="off")
+    right.metric("Last run", last.get("state", "-"))
+    if last.get("completed_at"):
+        right.caption(f"finished {last['completed_at']}")
     if task.get("error"):
         st.error(task["error"])
     if task.get("last_error"):
@@ -155,7 +167,9 @@ def charts_section() -> None:
     if runs.empty:
         st.caption("No pipeline runs loaded yet.")
     else:
-        st.bar_chart(runs.pivot_table(index="day", columns="status", values="runs", aggfunc="sum", fill_value=0))
+        wide = runs.pivot_table(index="day", columns="status", values="runs", aggfunc="sum", fill_value=0)
+        order = [c for c in STATUS_COLORS if c in wide.columns] + [c for c in wide.columns if c not in STATUS_COLORS]
+        st.bar_chart(wide[order], color=[STATUS_COLORS.get(c, "#6b6b6b") for c in order])
     left, right = st.columns(2)
     slow = frame(
         "SELECT pipeline_name, AVG(DATEDIFF('second', started_at, completed_at)) / 60 AS avg_minutes "
