@@ -1115,13 +1115,17 @@ def parse_schedule(schedule: Any) -> str:
 
 
 def task_sql(schedule: str) -> str:
-    """The CREATE TASK of the refresh: serverless, bounded, suspended after a few failed runs."""
+    """The CREATE TASK of the refresh: serverless, bounded, suspended after a few failed runs.
+
+    The clauses are in the order of Snowflake's CREATE TASK syntax; ``STATEMENT_TIMEOUT_IN_SECONDS`` is a session
+    parameter set on the task, so it is the session's value during its runs whatever the account or user sets.
+    """
     return (
         f"CREATE OR REPLACE TASK {TASK} USER_TASK_MANAGED_INITIAL_WAREHOUSE_SIZE = 'XSMALL' "
         f"SCHEDULE = '{schedule}' ALLOW_OVERLAPPING_EXECUTION = FALSE "
+        f"STATEMENT_TIMEOUT_IN_SECONDS = {TASK_TIMEOUT_MS // 1000} "
         f"USER_TASK_TIMEOUT_MS = {TASK_TIMEOUT_MS} SUSPEND_TASK_AFTER_NUM_FAILURES = {SUSPEND_AFTER_FAILURES} "
-        "COMMENT = 'Orchestra Data App: loads pipeline runs, task runs and operations' "
-        f"STATEMENT_TIMEOUT_IN_SECONDS = {TASK_TIMEOUT_MS // 1000} AS CALL core.refresh()"
+        "COMMENT = 'Orchestra Data App: loads pipeline runs, task runs and operations' AS CALL core.refresh()"
     )
 
 
