@@ -174,6 +174,15 @@ CREATE OR REPLACE PROCEDURE core.unschedule_refresh()
   EXECUTE AS OWNER;
 GRANT USAGE ON PROCEDURE core.unschedule_refresh() TO APPLICATION ROLE app_public;
 
+-- The task lives in the normal schema tasks and survives upgrades with the clauses of the version that made it:
+-- give it this version's definition (same schedule, same state); a failure is recorded, not raised.
+CREATE OR REPLACE PROCEDURE core.upgrade_task_definition()
+  RETURNS STRING LANGUAGE PYTHON RUNTIME_VERSION = '3.11' PACKAGES = ('snowflake-snowpark-python')
+  IMPORTS = ('/python/orchestra_app.py', '/python/_plan.py', '/python/_records.py', '/python/_retry.py', '/python/_api_errors.py')
+  HANDLER = 'orchestra_app.upgrade_task_definition'
+  EXECUTE AS OWNER;
+CALL core.upgrade_task_definition();
+
 -- The page (the manifest's default_streamlit): binding state and next step, the schedule, the last loads, charts.
 CREATE OR REPLACE STREAMLIT core.orchestra_ui
   FROM '/streamlit'

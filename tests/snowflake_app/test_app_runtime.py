@@ -435,3 +435,64 @@ def test_each_load_logs_its_start_windows_pages_rows_and_end(
     assert any(m.startswith(f"load pipeline-runs: done, {summary['pages']} page(s)") for m in messages)
     assert sum(" rows (total " in m for m in messages) == summary["pages"]  # one DEBUG line per page
     assert KEY not in caplog.text
+
+
+def test_records_that_echo_the_key_are_stored_masked(app_runtime: AppRuntime, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An API that quotes the key in task runs' messages and parameters never gets it into a table or a log."""
+
+    def http(url: str, headers: Mapping[str, str], timeout: float) -> app.HttpResponse:
+        response = app.urllib_get(url, headers, timeout)
+        if "/task_runs" not in url or response.status != 200:
+            return response
+        token = headers["Authorization"].partition(" ")[2]
+        page = json.loads(response.body)
+        for record in page["results"]:
+            record["message"] = f"Unauthorized for Bearer {token}"
+            record["taskParameters"] = {"api_key": token, "nested": [json.dumps(token)]}
+        return app.HttpResponse(200, response.headers, json.dumps(page).encode())
+
+    monkeypatch.setattr(app, "HTTP", http)
+    bind_both(app_runtime)
+    app_runtime.session().call("core.load_task_runs")
+    rows = _table(app_runtime, "task_runs")
+    assert rows
+    assert KEY not in json.dumps(rows, default=str)
+    messages = {r[0] for r in app_runtime.execute("SELECT message FROM public.task_runs").rows}
+    assert messages == {"Unauthorized for Bearer ***"}
+
+
+_OLD_TASK = (  # what main's core.schedule_refresh created before this version
+    "CREATE OR REPLACE TASK tasks.refresh_orchestra SCHEDULE = '30 MINUTES' "
+    "USER_TASK_MANAGED_INITIAL_WAREHOUSE_SIZE = 'XSMALL' USER_TASK_TIMEOUT_MS = 3600000 "
+    "ALLOW_OVERLAPPING_EXECUTION = FALSE COMMENT = 'Orchestra Data App' AS CALL core.refresh()"
+)
+
+
+@pytest.mark.parametrize("state", ["started", "suspended"])
+def test_an_upgrade_gives_an_older_task_this_versions_definition(app_runtime: AppRuntime, state: str) -> None:
+    """A task made by an older version gets the timeout and suspension clauses, keeping its schedule and state."""
+    app_runtime.execute(_OLD_TASK)
+    if state == "started":
+        app_runtime.execute(f"ALTER TASK {app.TASK} RESUME")
+    app_runtime.run_setup_script()
+    task = app_runtime.tasks[app.TASK]
+    assert (task.schedule, task.state, task.suspend_after) == ("30 MINUTES", state, app.SUSPEND_AFTER_FAILURES)
+    assert task.parameters["STATEMENT_TIMEOUT_IN_SECONDS"] == 3600
+
+
+def test_an_upgrade_that_cannot_update_the_task_says_so(app_runtime: AppRuntime) -> None:
+    """When recreating the task fails, the upgrade completes and the status names the step that fixes it."""
+    bind_both(app_runtime)
+    app_runtime.execute(_OLD_TASK)
+    app_runtime.fail_on = lambda s: (
+        "Insufficient privileges on schema TASKS" if s.startswith("CREATE OR REPLACE TASK") else None
+    )
+    upgrade = app_runtime.run_setup_script()
+    assert upgrade[-1][1].startswith("GRANT USAGE ON STREAMLIT")
+    status = _status(app_runtime)
+    assert "Insufficient privileges on schema TASKS" in status["task"]["upgrade_error"]
+    assert status["next_step"].startswith("The refresh task kept its old definition")
+    app_runtime.fail_on = lambda s: None
+    app_runtime.session().call("core.schedule_refresh", "30 MINUTES")
+    app_runtime.run_setup_script()
+    assert "upgrade_error" not in _status(app_runtime)["task"]

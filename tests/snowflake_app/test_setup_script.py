@@ -75,7 +75,7 @@ def test_api_objects_point_at_existing_handlers() -> None:
     text = SETUP_SCRIPT.read_text() + ";\n".join(app.api_object_statements())
     handlers = re.findall(r"HANDLER = 'orchestra_app\.(\w+)'", text)
     setup = ["register_reference", "get_configuration", "create_eai_objects", "recreate_eai_objects_if_bound"]
-    operations = ["status", "schedule_refresh", "resume_refresh", "unschedule_refresh"]
+    operations = ["status", "schedule_refresh", "resume_refresh", "unschedule_refresh", "upgrade_task_definition"]
     assert sorted(handlers) == sorted([*app.API_OBJECT_NAMES, *setup, *operations])
     assert tuple(o.name for o in app.API_OBJECTS) == app.API_OBJECT_NAMES
     for name in handlers:

@@ -111,6 +111,8 @@ __all__ = [
     "task_sql",
     "unschedule",
     "unschedule_refresh",
+    "upgrade_task",
+    "upgrade_task_definition",
     "urllib_get",
 ]
 
@@ -123,6 +125,7 @@ USER_AGENT = "eltops-orchestra-data-app"
 UTC_NOW = "CONVERT_TIMEZONE('UTC', CURRENT_TIMESTAMP())"  # CURRENT_TIMESTAMP() alone carries the session TIMEZONE
 STATUS_TABLE = "app_status"  # per component: last success, rows, complete, last error (see core.status())
 API_OBJECTS_COMPONENT = "api-objects"
+TASK_COMPONENT = "task"  # an upgrade's update of the task's definition
 ERROR_BODY_CHARS = 300  # of an error answer that is not JSON, shown as the API's message
 TASK_TIMEOUT_MS = 3_600_000
 """``USER_TASK_TIMEOUT_MS`` of the scheduled task (the setup script sets it; a test checks the two agree)."""
@@ -869,6 +872,10 @@ def status_report(
         "resources": resources,
         "task": dict(task) if task is not None else None,
     }
+    upgrade = recorded.get(TASK_COMPONENT)
+    unresolved = upgrade is not None and upgrade[4] and (upgrade[1] is None or _aware(upgrade[5]) > _aware(upgrade[1]))
+    if report["task"] is not None and upgrade is not None and unresolved:
+        report["task"]["upgrade_error"] = upgrade[4]
     report["next_step"] = next_step(report)
     return report
 
@@ -1135,6 +1142,7 @@ def schedule(sql: Sql, wanted: Any) -> str:
     sql(task_sql(text))
     sql(f"ALTER TASK {TASK} RESUME")
     sql(f"GRANT MONITOR, OPERATE ON TASK {TASK} TO APPLICATION ROLE app_public")
+    record_status(sql, TASK_COMPONENT)  # a task made now has this version's definition
     LOG.info("scheduled %s: %s", TASK, text)
     return f"Scheduled {TASK}: {text}."
 
@@ -1156,6 +1164,40 @@ def resume(sql: Sql) -> str:
 def resume_refresh(session: Any) -> str:
     """Procedure ``core.resume_refresh()``."""
     return resume(snowpark_sql(session))
+
+
+def upgrade_task(sql: Sql) -> str:
+    """What the setup script runs on every upgrade: give an existing task this version's definition.
+
+    A task lives in the normal schema ``tasks`` and survives upgrades with the clauses of the version that made
+    it (an older one lacks the statement timeout and the suspension after failures). It is recreated with its own
+    schedule and left started or suspended as it was. Nothing happens when there is no task. A failure is
+    recorded (component ``task``) and returned, never raised: the upgrade must complete.
+    """
+    try:
+        shown = task_rows(sql)
+        if not shown:
+            return "no task"
+        _, state, current = shown[0][:3]
+        text = parse_schedule(current)
+        sql(task_sql(text))
+        if str(state).lower() == "started":
+            sql(f"ALTER TASK {TASK} RESUME")
+        sql(f"GRANT MONITOR, OPERATE ON TASK {TASK} TO APPLICATION ROLE app_public")
+    except Exception as exc:
+        problem = redact(f"upgrade could not update the refresh task: {exc}")
+        LOG.error("%s", problem)
+        with contextlib.suppress(Exception):
+            record_status(sql, TASK_COMPONENT, error=problem)
+        return problem
+    record_status(sql, TASK_COMPONENT)
+    LOG.info("updated %s to this version's definition (%s, %s)", TASK, text, state)
+    return f"updated {TASK}"
+
+
+def upgrade_task_definition(session: Any) -> str:
+    """Procedure ``core.upgrade_task_definition()`` (the setup script calls it on every install and upgrade)."""
+    return upgrade_task(snowpark_sql(session))
 
 
 def unschedule(sql: Sql) -> str:
@@ -1279,6 +1321,11 @@ def next_step(report: Mapping[str, Any]) -> str | None:
         return (
             f"Snowflake suspended the refresh task after {task.get('failures_in_a_row')} failed runs (last error: "
             f"{error}). Fix the cause, then CALL core.resume_refresh()."
+        )
+    if task.get("upgrade_error"):
+        return (
+            f"The refresh task kept its old definition ({task['upgrade_error']}): recreate it with "
+            "CALL core.schedule_refresh('60 MINUTES') (your schedule)."
         )
     failing = [
         r
