@@ -211,3 +211,26 @@ def test_readme_binds_each_reference_through_the_register_callback() -> None:
         assert not isinstance(parsed, exp.Command)
         bound[name.lower()] = object_type
     assert set(bound) == set(references)
+
+
+def _smoke_run_sql() -> list[str]:
+    readme = (APP_DIR / "README.md").read_text()
+    script = readme.split("### Smoke run on a real account", 1)[1].split("```bash\n", 1)[1].split("```", 1)[0]
+    queries = re.findall(r'snow sql -q "((?:[^"\\]|\\.)*)"', script, re.DOTALL)
+    text = ";\n".join(q.replace("\\$", "$").replace('\\"', '"') for q in queries)
+    text = text.replace("$EVENT_TABLE", "snowflake.telemetry.events").replace("$ORCHESTRA_API_KEY", "key")
+    return split_statements(text)
+
+
+def test_the_smoke_run_calls_only_procedures_the_app_has() -> None:
+    """Every statement of the README's smoke run parses, and each app procedure it calls is declared."""
+    statements = _smoke_run_sql()
+    assert len(statements) >= 12
+    for statement in statements:
+        sqlglot.parse(statement, read="snowflake", error_level=sqlglot.ErrorLevel.RAISE)
+    declared = set(
+        re.findall(r"PROCEDURE (core\.\w+)\(", SETUP_SCRIPT.read_text() + "\n".join(app.api_object_statements()))
+    )
+    called = set(re.findall(r"CALL orchestra_data_app\.(core\.\w+)\(", "\n".join(statements)))
+    assert called
+    assert called <= declared
