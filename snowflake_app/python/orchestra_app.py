@@ -1310,7 +1310,8 @@ def next_step(report: Mapping[str, Any]) -> str | None:
     api = report["api_objects"]
     missing_refs = [name for name in SETUP_ORDER if not api["references_bound"].get(name, False)]
     if missing_refs:
-        return _bind_step(missing_refs[0])[0].upper() + _bind_step(missing_refs[0])[1:] + "."
+        step = _bind_step(missing_refs[0])
+        return step[0].upper() + step[1:] + "."
     if api["missing"]:
         error = f" (last error: {api['last_error']})" if api["last_error"] else ""
         return f"Create the API objects: CALL core.create_eai_objects(){error}."
@@ -1330,13 +1331,13 @@ def next_step(report: Mapping[str, Any]) -> str | None:
     failing = [
         r
         for r in report["resources"]
-        if r["failed_at"] and (not r["last_load_at"] or r["failed_at"] > r["last_load_at"])
+        if r["failed_at"] and (not r["last_load_at"] or _aware(r["failed_at"]) > _aware(r["last_load_at"]))
     ]
     if failing:
         return f"The last load of {failing[0]['resource']} failed: {failing[0]['last_error']}"
     if task.get("state") == "none":
-        first = "" if loaded else "Load once with CALL core.load_all(), then s"
-        return f"{first or 'S'}chedule the refresh: CALL core.schedule_refresh('60 MINUTES')."
+        schedule_step = "schedule the refresh: CALL core.schedule_refresh('60 MINUTES')."
+        return f"Load once with CALL core.load_all(), then {schedule_step}" if not loaded else "S" + schedule_step[1:]
     if task.get("state") == "suspended":
         return "The refresh task is suspended: CALL core.resume_refresh() to start it again."
     return None

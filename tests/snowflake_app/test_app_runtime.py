@@ -496,3 +496,43 @@ def test_an_upgrade_that_cannot_update_the_task_says_so(app_runtime: AppRuntime)
     app_runtime.session().call("core.schedule_refresh", "30 MINUTES")
     app_runtime.run_setup_script()
     assert "upgrade_error" not in _status(app_runtime)["task"]
+
+
+def _report(**changes: Any) -> dict[str, Any]:
+    bound = dict.fromkeys(app.REFERENCES, True) | changes.pop("bound", {})
+    resource = {"last_load_at": "2025-05-01T12:00:00+00:00", "failed_at": None, "last_error": None}
+    report: dict[str, Any] = {
+        "api_objects": {"references_bound": bound, "missing": [], "last_error": None},
+        "task": {"state": "started"},
+        "resources": [{"resource": "pipeline-runs", **resource, **changes.pop("resource", {})}],
+    }
+    report["task"] |= changes.pop("task", {})
+    report["api_objects"] |= changes
+    return report
+
+
+@pytest.mark.parametrize(
+    ("report", "step"),
+    [
+        (_report(bound={"orchestra_eai": False, "orchestra_api_key": False}), "Bind the Orchestra API key secret"),
+        (_report(missing=["refresh"], last_error="boom"), "Create the API objects: CALL core.create_eai_objects()"),
+        (_report(task={"state": "auto-suspended", "failures_in_a_row": 3}), "Snowflake suspended the refresh task"),
+        (_report(task={"upgrade_error": "no privilege"}), "The refresh task kept its old definition (no privilege)"),
+        (
+            _report(resource={"failed_at": "2025-05-01T13:00:00.5+00:00", "last_error": "HTTP 500"}),
+            "The last load of pipeline-runs failed: HTTP 500",
+        ),
+        (_report(resource={"failed_at": "2025-05-01T11:00:00+00:00", "last_error": "old"}), None),
+        (_report(task={"state": "none"}), "Schedule the refresh: CALL core.schedule_refresh('60 MINUTES')."),
+        (_report(task={"state": "none"}, resource={"last_load_at": None}), "Load once with CALL core.load_all(), then"),
+        (_report(task={"state": "suspended"}), "The refresh task is suspended: CALL core.resume_refresh()"),
+        (_report(), None),
+    ],
+)
+def test_next_step_names_the_first_thing_to_do(report: dict[str, Any], step: str | None) -> None:
+    """Bind, create, resume after auto-suspension, fix the task, look at a newer error, schedule, resume: in order."""
+    found = app.next_step(report)
+    if step is None:
+        assert found is None
+    else:
+        assert (found or "").startswith(step), found
