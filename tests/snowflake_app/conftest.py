@@ -192,10 +192,10 @@ def normalise(value: Any) -> Any:
 
 
 @pytest.fixture
-def app_runtime(
+def fresh_runtime(
     api_url: str, fake_snowflake_module: dict[str, str], clock: Clock, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[Any]:
-    """The app installed from its setup script on fakesnow, its entry points pointed at the emulator."""
+    """An empty app database on fakesnow (no setup script run yet), entry points pointed at the emulator."""
     if FAKESNOW_PROBLEM is not None:
         pytest.skip(FAKESNOW_PROBLEM)
     import fakesnow
@@ -208,10 +208,15 @@ def app_runtime(
     monkeypatch.setattr(app, "RATE_LIMIT_PER_MINUTE", None)
     with fakesnow.patch():
         connection = snowflake.connector.connect(database=DATABASE, paramstyle="qmark")
-        runtime = AppRuntime(connection, clock=clock)
-        runtime.run_setup_script()
-        yield runtime
+        yield AppRuntime(connection, clock=clock)
         connection.close()
+
+
+@pytest.fixture
+def app_runtime(fresh_runtime: Any) -> Any:
+    """The app installed from its setup script on fakesnow (tests/snowflake_app/_app_runtime.py)."""
+    fresh_runtime.run_setup_script()
+    return fresh_runtime
 
 
 def bind_both(runtime: Any) -> list[str]:

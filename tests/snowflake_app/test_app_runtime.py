@@ -7,6 +7,7 @@ import logging
 import re
 from collections.abc import Mapping
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -536,3 +537,58 @@ def test_next_step_names_the_first_thing_to_do(report: dict[str, Any], step: str
         assert found is None
     else:
         assert (found or "").startswith(step), found
+
+
+# -- the upgrade consumers take: from the previous release's setup script ------------------------------------------
+
+PREVIOUS = Path(__file__).parent / "data" / "setup_script_v1_0.sql"
+"""The setup script of the release before this one (v1_0, SQL callbacks), kept as it shipped."""
+
+
+def _install_previous_release(runtime: AppRuntime) -> None:
+    """v1_0 installed, bound, its API objects created, loaded and scheduled, as a consumer of it would have it.
+
+    Its SQL-scripting procedures cannot run offline, so what they did is done with their own statements: the
+    install's ``CALL core.recreate_eai_objects_if_bound()`` did nothing (no reference bound yet), the bindings are
+    what its register callback's SYSTEM$SET_REFERENCE stored, its ``create_eai_objects`` ran the DDL of its
+    BEGIN_API_OBJECTS block, and its ``schedule_refresh`` ran its CREATE TASK.
+    """
+    text = PREVIOUS.read_text()
+    for statement in split_statements(text):
+        if statement != "CALL core.recreate_eai_objects_if_bound()":
+            runtime.execute(statement)
+    for name in app.REFERENCES:
+        runtime.execute("SELECT SYSTEM$SET_REFERENCE(?, ?)", [name.upper(), f"v1_{name}"])
+    block = text.split("-- BEGIN_API_OBJECTS", 1)[1].split("-- END_API_OBJECTS", 1)[0]
+    for statement in (s.strip() for s in block.split(";")):
+        if statement:
+            runtime.execute(statement)
+    runtime.session().call("core.load_all")
+    runtime.execute(_OLD_TASK)
+    runtime.execute(f"ALTER TASK {app.TASK} RESUME")
+
+
+def test_an_upgrade_from_the_previous_release_keeps_everything_and_replaces_its_code(
+    fresh_runtime: AppRuntime,
+) -> None:
+    """v1_0 -> this version: rows, cursors, bindings and the task kept; every procedure now Python; status ready."""
+    runtime = fresh_runtime
+    _install_previous_release(runtime)
+    assert {d.language for d in runtime.code.values()} == {"SQL", "PYTHON"}
+    rows = {t: _table(runtime, t) for t in ("pipeline_runs", "task_runs", "operations")}
+    cursors = _cursors(runtime)
+    upgrade = runtime.run_setup_script()
+    assert ("call", "CALL core.recreate_eai_objects_if_bound()") in upgrade
+    assert {d.language for d in runtime.code.values()} == {"PYTHON"}
+    assert {f"core.{n}" for n in app.API_OBJECT_NAMES} <= set(runtime.code)
+    assert {t: _table(runtime, t) for t in rows} == rows
+    assert all(rows.values())
+    assert _cursors(runtime) == cursors
+    task = runtime.tasks[app.TASK]
+    assert (task.state, task.schedule, task.suspend_after) == ("started", "30 MINUTES", app.SUSPEND_AFTER_FAILURES)
+    status = _status(runtime)
+    assert status["ready"] is True
+    assert status["next_step"] is None
+    run = runtime.run_task()
+    assert run is not None
+    assert run.state == "SUCCEEDED", run
