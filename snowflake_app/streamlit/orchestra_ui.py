@@ -59,10 +59,23 @@ def frame(sql: str) -> pd.DataFrame:
     return df
 
 
+def _answer(value: Any) -> str:
+    """A procedure's answer as one line: a load's summaries as rows read per resource."""
+    if isinstance(value, dict):
+        value = [value]
+    if isinstance(value, list) and all(isinstance(v, dict) and "resource" in v for v in value):
+        parts = [
+            f"{v['resource']}: skipped" if "skipped" in v else f"{v['resource']}: {v.get('rows_read', 0)} rows read"
+            for v in value
+        ]
+        return "Loaded " + ", ".join(parts) + "."
+    return str(value)
+
+
 def _act(name: str, *args: Any) -> None:
     """A button's action: CALL the procedure, keep its answer (or error) for the next run of the page."""
     try:
-        st.session_state["flash"] = ("success", str(call(name, *args)))
+        st.session_state["flash"] = ("success", _answer(call(name, *args)))
     except Exception as exc:  # the procedure's own message (the key is masked by the app)
         st.session_state["flash"] = ("error", str(exc))
 
@@ -80,6 +93,7 @@ def _minutes(schedule: str | None) -> int:
 
 
 def setup_section(status: dict[str, Any]) -> None:
+    """References bound or missing, the API objects, the next step, and a first load once everything exists."""
     st.subheader("Setup")
     api = status["api_objects"]
     labels = {"orchestra_api_key": "Orchestra API key", "orchestra_eai": "API access integration"}
@@ -93,6 +107,8 @@ def setup_section(status: dict[str, Any]) -> None:
         st.warning(f"Next step: {status['next_step']}")
     else:
         st.success("Everything is set up and the refresh is running.")
+    if status.get("ready"):
+        st.button("Load now", on_click=_act, args=("core.load_all",), key="load_now", help="CALL core.load_all()")
 
 
 def schedule_section(task: dict[str, Any]) -> None:

@@ -146,3 +146,18 @@ def test_a_failing_procedure_is_shown_as_an_error(app_runtime: AppRuntime) -> No
     page = _page(app_runtime)
     assert not page.exception
     assert page.error[0].value == "CALL core.status() failed: Insufficient privileges"
+
+
+def test_load_now_loads_and_says_what_it_read(app_runtime: AppRuntime) -> None:
+    """Once the app is ready, *Load now* runs core.load_all() and reports the rows read per resource."""
+    page = _page(app_runtime)
+    assert not [b for b in page.button if b.key == "load_now"]  # not before the API objects exist
+    bind_both(app_runtime)
+    page = _page(app_runtime).button(key="load_now").click().run()
+    assert not page.exception
+    message = page.success[0].value
+    assert message.startswith("Loaded pipeline-runs: ")
+    assert message.endswith(" rows read.")
+    assert app_runtime.execute("SELECT COUNT(*) FROM public.pipeline_runs").rows[0][0] > 0
+    assert _metrics(page)["Refresh task"] == "none"
+    assert page.warning[0].value.startswith("Next step: Schedule the refresh")
