@@ -41,8 +41,8 @@ demo: $(RUN_STAMP)
 	$(BIN)/eltops demo
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests benchmarks
-	$(BIN)/ruff format --check src tests benchmarks
+	$(BIN)/ruff check src tests benchmarks scripts snowflake_app
+	$(BIN)/ruff format --check src tests benchmarks scripts snowflake_app
 	$(BIN)/lint-imports
 
 typecheck: $(STAMP)

@@ -95,188 +95,54 @@ GRANT USAGE ON SCHEMA tasks TO APPLICATION ROLE app_public;
 CREATE OR ALTER VERSIONED SCHEMA core;
 GRANT USAGE ON SCHEMA core TO APPLICATION ROLE app_public;
 
+-- BEGIN SETUP AND OPERATIONS (issue 24: callbacks, API objects, status, schedule, page)
+-- Every procedure below is a thin declaration of a Python handler in orchestra_app.py, so what it decides is
+-- tested offline (tests/snowflake_app/_app_runtime.py runs this whole script on fakesnow).
+
 -- Register callback (the manifest's register_callback), as Snowflake documents it in "Request references and
--- object-level privileges from consumers": the consumer binds an object with
+-- object-level privileges from consumers": Snowsight calls it when the consumer binds an object, and so does
 --   CALL core.register_reference('ORCHESTRA_API_KEY', 'ADD', SYSTEM$REFERENCE('SECRET', 'db.schema.key', 'PERSISTENT', 'READ'));
--- and Snowsight calls it the same way. ADD binds (replacing a previous binding: single-valued references),
--- REMOVE unbinds one alias, CLEAR unbinds all.
+-- ADD binds with SYSTEM$SET_REFERENCE (replacing a previous binding: single-valued references), REMOVE and CLEAR
+-- unbind. Once both references are bound it creates the API objects itself (orchestra_app.on_register).
 CREATE OR REPLACE PROCEDURE core.register_reference(ref_name STRING, operation STRING, ref_or_alias STRING)
-RETURNS STRING
-LANGUAGE SQL
-AS
-$$
-BEGIN
-  CASE (operation)
-    WHEN 'ADD' THEN
-      SELECT SYSTEM$SET_REFERENCE(:ref_name, :ref_or_alias);
-    WHEN 'REMOVE' THEN
-      SELECT SYSTEM$REMOVE_REFERENCE(:ref_name, :ref_or_alias);
-    WHEN 'CLEAR' THEN
-      SELECT SYSTEM$REMOVE_ALL_REFERENCES(:ref_name);
-    ELSE
-      RETURN 'unknown operation: ' || operation;
-  END CASE;
-  RETURN NULL;
-END;
-$$;
+  RETURNS STRING LANGUAGE PYTHON RUNTIME_VERSION = '3.11' PACKAGES = ('snowflake-snowpark-python')
+  IMPORTS = ('/python/orchestra_app.py', '/python/_plan.py', '/python/_records.py', '/python/_retry.py', '/python/_api_errors.py')
+  HANDLER = 'orchestra_app.register_reference'
+  EXECUTE AS OWNER;
 GRANT USAGE ON PROCEDURE core.register_reference(STRING, STRING, STRING) TO APPLICATION ROLE app_public;
 
--- Configuration callback (the manifest's configuration_callback). Snowflake documents two payloads: for an
--- external access integration (host_ports, allowed_secrets, secret_references) and, for a secret, an OAUTH2
--- secret with its security integration. A GENERIC_STRING secret has no documented payload, so for the API key
--- the callback answers with the documented ERROR type, whose message Snowsight shows: the key is created and
--- bound with SQL (README, "Grant access"). For the integration Snowsight may create it, limited to HTTPS (port
--- 443) on the Orchestra host and to the bound key.
+-- Configuration callback (the manifest's configuration_callback): what Snowsight needs to create each object for
+-- the consumer. The integration: HTTPS (443) to app.getorchestra.io only, with the bound key; the key: a
+-- GENERIC_STRING secret the consumer types (orchestra_app.configuration; README, "Design choices").
 CREATE OR REPLACE PROCEDURE core.get_configuration(ref_name STRING)
-RETURNS STRING
-LANGUAGE SQL
-AS
-$$
-BEGIN
-  CASE (UPPER(ref_name))
-    WHEN 'ORCHESTRA_EAI' THEN
-      RETURN '{"type": "CONFIGURATION", "payload": {"host_ports": ["app.getorchestra.io:443"], "allowed_secrets": "LIST", "secret_references": ["ORCHESTRA_API_KEY"]}}';
-    WHEN 'ORCHESTRA_API_KEY' THEN
-      RETURN '{"type": "ERROR", "payload": {"message": "Create the API key secret with SQL and bind it with the register callback: CREATE SECRET <db>.<schema>.orchestra_api_key TYPE = GENERIC_STRING SECRET_STRING = ''<your key>''; CALL <this app>.core.register_reference(''ORCHESTRA_API_KEY'', ''ADD'', SYSTEM$REFERENCE(''SECRET'', ''<db>.<schema>.orchestra_api_key'', ''PERSISTENT'', ''READ'')); (see the app README)."}}';
-    ELSE
-      RETURN '{"type": "ERROR", "payload": {"message": "unknown reference ' || ref_name || '"}}';
-  END CASE;
-END;
-$$;
+  RETURNS STRING LANGUAGE PYTHON RUNTIME_VERSION = '3.11' PACKAGES = ('snowflake-snowpark-python')
+  IMPORTS = ('/python/orchestra_app.py', '/python/_plan.py', '/python/_records.py', '/python/_retry.py', '/python/_api_errors.py')
+  HANDLER = 'orchestra_app.get_configuration'
+  EXECUTE AS OWNER;
 GRANT USAGE ON PROCEDURE core.get_configuration(STRING) TO APPLICATION ROLE app_public;
 
--- core.create_eai_objects(): once both references are bound, (re)create everything that calls the API.
--- Each statement that follows "BEGIN_API_OBJECTS" is plain DDL on one line group ending with ";" (the tests parse
--- them one by one).
+-- core.create_eai_objects(): (re)create everything that calls the API (orchestra_app.API_OBJECTS). The register
+-- callback runs it once both references are bound; a consumer calls it only to retry after fixing an error.
 CREATE OR REPLACE PROCEDURE core.create_eai_objects()
-RETURNS STRING
-LANGUAGE SQL
-EXECUTE AS OWNER
-AS
-$$
-DECLARE
-  not_bound EXCEPTION (-20001, 'Bind the Orchestra API key secret and the API access integration first: CALL core.register_reference(''ORCHESTRA_API_KEY'', ''ADD'', SYSTEM$REFERENCE(''SECRET'', ...)) and the same for ''ORCHESTRA_EAI'' (see the README).');
-BEGIN
-  IF (ARRAY_SIZE(PARSE_JSON(SYSTEM$GET_ALL_REFERENCES('ORCHESTRA_EAI'))) = 0
-      OR ARRAY_SIZE(PARSE_JSON(SYSTEM$GET_ALL_REFERENCES('ORCHESTRA_API_KEY'))) = 0) THEN
-    RAISE not_bound;
-  END IF;
-  -- BEGIN_API_OBJECTS
-  CREATE OR REPLACE FUNCTION core.get_pipeline_runs(page INT DEFAULT 1, per_page INT DEFAULT 100)
-    RETURNS VARIANT LANGUAGE PYTHON RUNTIME_VERSION = '3.11'
-    IMPORTS = ('/python/orchestra_app.py', '/python/_plan.py', '/python/_records.py', '/python/_retry.py', '/python/_api_errors.py')
-    HANDLER = 'orchestra_app.get_pipeline_runs'
-    EXTERNAL_ACCESS_INTEGRATIONS = (reference('orchestra_eai'))
-    SECRETS = ('api_key' = reference('orchestra_api_key'));
-  CREATE OR REPLACE FUNCTION core.get_task_runs(page INT DEFAULT 1, per_page INT DEFAULT 100)
-    RETURNS VARIANT LANGUAGE PYTHON RUNTIME_VERSION = '3.11'
-    IMPORTS = ('/python/orchestra_app.py', '/python/_plan.py', '/python/_records.py', '/python/_retry.py', '/python/_api_errors.py')
-    HANDLER = 'orchestra_app.get_task_runs'
-    EXTERNAL_ACCESS_INTEGRATIONS = (reference('orchestra_eai'))
-    SECRETS = ('api_key' = reference('orchestra_api_key'));
-  CREATE OR REPLACE FUNCTION core.get_operations(page INT DEFAULT 1, per_page INT DEFAULT 100)
-    RETURNS VARIANT LANGUAGE PYTHON RUNTIME_VERSION = '3.11'
-    IMPORTS = ('/python/orchestra_app.py', '/python/_plan.py', '/python/_records.py', '/python/_retry.py', '/python/_api_errors.py')
-    HANDLER = 'orchestra_app.get_operations'
-    EXTERNAL_ACCESS_INTEGRATIONS = (reference('orchestra_eai'))
-    SECRETS = ('api_key' = reference('orchestra_api_key'));
-  CREATE OR REPLACE PROCEDURE core.load_pipeline_runs(since DATE DEFAULT NULL)
-    RETURNS VARIANT LANGUAGE PYTHON RUNTIME_VERSION = '3.11' PACKAGES = ('snowflake-snowpark-python')
-    IMPORTS = ('/python/orchestra_app.py', '/python/_plan.py', '/python/_records.py', '/python/_retry.py', '/python/_api_errors.py')
-    HANDLER = 'orchestra_app.load_pipeline_runs'
-    EXTERNAL_ACCESS_INTEGRATIONS = (reference('orchestra_eai'))
-    SECRETS = ('api_key' = reference('orchestra_api_key'))
-    EXECUTE AS OWNER;
-  CREATE OR REPLACE PROCEDURE core.load_task_runs(since DATE DEFAULT NULL)
-    RETURNS VARIANT LANGUAGE PYTHON RUNTIME_VERSION = '3.11' PACKAGES = ('snowflake-snowpark-python')
-    IMPORTS = ('/python/orchestra_app.py', '/python/_plan.py', '/python/_records.py', '/python/_retry.py', '/python/_api_errors.py')
-    HANDLER = 'orchestra_app.load_task_runs'
-    EXTERNAL_ACCESS_INTEGRATIONS = (reference('orchestra_eai'))
-    SECRETS = ('api_key' = reference('orchestra_api_key'))
-    EXECUTE AS OWNER;
-  CREATE OR REPLACE PROCEDURE core.load_operations(since DATE DEFAULT NULL)
-    RETURNS VARIANT LANGUAGE PYTHON RUNTIME_VERSION = '3.11' PACKAGES = ('snowflake-snowpark-python')
-    IMPORTS = ('/python/orchestra_app.py', '/python/_plan.py', '/python/_records.py', '/python/_retry.py', '/python/_api_errors.py')
-    HANDLER = 'orchestra_app.load_operations'
-    EXTERNAL_ACCESS_INTEGRATIONS = (reference('orchestra_eai'))
-    SECRETS = ('api_key' = reference('orchestra_api_key'))
-    EXECUTE AS OWNER;
-  CREATE OR REPLACE PROCEDURE core.load_all(since DATE DEFAULT NULL)
-    RETURNS VARIANT LANGUAGE PYTHON RUNTIME_VERSION = '3.11' PACKAGES = ('snowflake-snowpark-python')
-    IMPORTS = ('/python/orchestra_app.py', '/python/_plan.py', '/python/_records.py', '/python/_retry.py', '/python/_api_errors.py')
-    HANDLER = 'orchestra_app.load_all'
-    EXTERNAL_ACCESS_INTEGRATIONS = (reference('orchestra_eai'))
-    SECRETS = ('api_key' = reference('orchestra_api_key'))
-    EXECUTE AS OWNER;
-  CREATE OR REPLACE PROCEDURE core.backfill(since DATE)
-    RETURNS VARIANT LANGUAGE PYTHON RUNTIME_VERSION = '3.11' PACKAGES = ('snowflake-snowpark-python')
-    IMPORTS = ('/python/orchestra_app.py', '/python/_plan.py', '/python/_records.py', '/python/_retry.py', '/python/_api_errors.py')
-    HANDLER = 'orchestra_app.backfill'
-    EXTERNAL_ACCESS_INTEGRATIONS = (reference('orchestra_eai'))
-    SECRETS = ('api_key' = reference('orchestra_api_key'))
-    EXECUTE AS OWNER;
-  CREATE OR REPLACE PROCEDURE core.refresh()
-    RETURNS VARIANT LANGUAGE PYTHON RUNTIME_VERSION = '3.11' PACKAGES = ('snowflake-snowpark-python')
-    IMPORTS = ('/python/orchestra_app.py', '/python/_plan.py', '/python/_records.py', '/python/_retry.py', '/python/_api_errors.py')
-    HANDLER = 'orchestra_app.refresh'
-    EXTERNAL_ACCESS_INTEGRATIONS = (reference('orchestra_eai'))
-    SECRETS = ('api_key' = reference('orchestra_api_key'))
-    EXECUTE AS OWNER;
-  GRANT USAGE ON FUNCTION core.get_pipeline_runs(INT, INT) TO APPLICATION ROLE app_public;
-  GRANT USAGE ON FUNCTION core.get_task_runs(INT, INT) TO APPLICATION ROLE app_public;
-  GRANT USAGE ON FUNCTION core.get_operations(INT, INT) TO APPLICATION ROLE app_public;
-  GRANT USAGE ON PROCEDURE core.load_pipeline_runs(DATE) TO APPLICATION ROLE app_public;
-  GRANT USAGE ON PROCEDURE core.load_task_runs(DATE) TO APPLICATION ROLE app_public;
-  GRANT USAGE ON PROCEDURE core.load_operations(DATE) TO APPLICATION ROLE app_public;
-  GRANT USAGE ON PROCEDURE core.load_all(DATE) TO APPLICATION ROLE app_public;
-  GRANT USAGE ON PROCEDURE core.backfill(DATE) TO APPLICATION ROLE app_public;
-  GRANT USAGE ON PROCEDURE core.refresh() TO APPLICATION ROLE app_public;
-  -- END_API_OBJECTS
-  MERGE INTO public.app_status AS t USING (SELECT 'api-objects' AS component) AS s ON t.component = s.component
-    WHEN MATCHED THEN UPDATE SET succeeded_at = CONVERT_TIMEZONE('UTC', CURRENT_TIMESTAMP())
-    WHEN NOT MATCHED THEN INSERT (component, succeeded_at) VALUES (s.component, CONVERT_TIMEZONE('UTC', CURRENT_TIMESTAMP()));
-  RETURN 'Created core.get_pipeline_runs/get_task_runs/get_operations, core.load_pipeline_runs/load_task_runs/load_operations, core.load_all, core.backfill and core.refresh.';
-END;
-$$;
+  RETURNS STRING LANGUAGE PYTHON RUNTIME_VERSION = '3.11' PACKAGES = ('snowflake-snowpark-python')
+  IMPORTS = ('/python/orchestra_app.py', '/python/_plan.py', '/python/_records.py', '/python/_retry.py', '/python/_api_errors.py')
+  HANDLER = 'orchestra_app.create_eai_objects'
+  EXECUTE AS OWNER;
 GRANT USAGE ON PROCEDURE core.create_eai_objects() TO APPLICATION ROLE app_public;
 
 -- An upgrade replaces the versioned schema and with it the API objects: recreate them when the references are
 -- already bound (on a first install they are not yet, and this does nothing). A failure does not fail the
--- upgrade (the rest of the new version works, and the consumer can fix a binding and CALL
--- core.create_eai_objects()), but it is never swallowed: the error goes to public.app_status, component
--- 'api-objects', where core.status() shows it next to which API objects exist.
+-- upgrade, but it is never swallowed: it goes to public.app_status, where core.status() and the page show it.
 CREATE OR REPLACE PROCEDURE core.recreate_eai_objects_if_bound()
-RETURNS STRING
-LANGUAGE SQL
-EXECUTE AS OWNER
-AS
-$$
-DECLARE
-  problem STRING;
-BEGIN
-  IF (ARRAY_SIZE(PARSE_JSON(SYSTEM$GET_ALL_REFERENCES('ORCHESTRA_EAI'))) > 0
-      AND ARRAY_SIZE(PARSE_JSON(SYSTEM$GET_ALL_REFERENCES('ORCHESTRA_API_KEY'))) > 0) THEN
-    CALL core.create_eai_objects();
-    RETURN 'recreated';
-  END IF;
-  RETURN 'references not bound yet';
-EXCEPTION
-  WHEN OTHER THEN
-    problem := 'upgrade could not recreate the API objects: ' || SQLERRM;
-    -- BEGIN RECORD UPGRADE ERROR
-    MERGE INTO public.app_status AS t USING (SELECT 'api-objects' AS component, :problem AS error) AS s ON t.component = s.component
-      WHEN MATCHED THEN UPDATE SET error = s.error, failed_at = CONVERT_TIMEZONE('UTC', CURRENT_TIMESTAMP())
-      WHEN NOT MATCHED THEN INSERT (component, error, failed_at) VALUES (s.component, s.error, CONVERT_TIMEZONE('UTC', CURRENT_TIMESTAMP()));
-    -- END RECORD UPGRADE ERROR
-    RETURN problem;
-END;
-$$;
+  RETURNS STRING LANGUAGE PYTHON RUNTIME_VERSION = '3.11' PACKAGES = ('snowflake-snowpark-python')
+  IMPORTS = ('/python/orchestra_app.py', '/python/_plan.py', '/python/_records.py', '/python/_retry.py', '/python/_api_errors.py')
+  HANDLER = 'orchestra_app.recreate_eai_objects_if_bound'
+  EXECUTE AS OWNER;
 CALL core.recreate_eai_objects_if_bound();
 
--- core.status(): per resource the last load (when, rows read, whether it read every planned window), the cursor
--- and the last error; for the API objects whether the references are bound, which functions and procedures
--- exist, and the last error creating them (an upgrade's included). No external access: it exists even when the
--- API objects do not.
+-- core.status(): references bound or missing, which API objects exist, per resource the last load, rows, cursor
+-- and last error, the refresh task's state (running, suspended, auto-suspended, last error) and the next step.
+-- No external access: it exists even when the API objects do not.
 CREATE OR REPLACE PROCEDURE core.status()
   RETURNS VARIANT LANGUAGE PYTHON RUNTIME_VERSION = '3.11' PACKAGES = ('snowflake-snowpark-python')
   IMPORTS = ('/python/orchestra_app.py', '/python/_plan.py', '/python/_records.py', '/python/_retry.py', '/python/_api_errors.py')
@@ -284,45 +150,42 @@ CREATE OR REPLACE PROCEDURE core.status()
   EXECUTE AS OWNER;
 GRANT USAGE ON PROCEDURE core.status() TO APPLICATION ROLE app_public;
 
--- Automation: one serverless task that runs the three loads on a schedule. Its timeout is set explicitly
--- (USER_TASK_TIMEOUT_MS, 60 minutes: Snowflake's default, written down so the handler's budget can rely on it),
--- and it calls core.refresh(), which stops starting new windows after orchestra_app.TASK_TIME_BUDGET (45
--- minutes) and commits each window as it completes, so a long first load progresses run after run instead of
--- being cancelled at the timeout and redoing the same window forever.
+-- Automation: one serverless task, tasks.refresh_orchestra, that calls core.refresh() on a schedule
+-- (orchestra_app.task_sql): USER_TASK_TIMEOUT_MS and STATEMENT_TIMEOUT_IN_SECONDS set to 60 minutes, suspended by
+-- Snowflake after 3 failed runs in a row; core.refresh() ends its work before the statement timeout it runs under.
 CREATE OR REPLACE PROCEDURE core.schedule_refresh(schedule STRING DEFAULT '60 MINUTES')
-RETURNS STRING
-LANGUAGE SQL
-EXECUTE AS OWNER
-AS
-$$
-DECLARE
-  bad_schedule EXCEPTION (-20002, 'The schedule must look like ''60 MINUTES'' or ''USING CRON 0 * * * * UTC''.');
-  wanted STRING DEFAULT TRIM(schedule);
-BEGIN
-  IF (NOT (REGEXP_LIKE(:wanted, '[0-9]{1,5} +MINUTES?', 'i')
-           OR REGEXP_LIKE(:wanted, 'USING +CRON( +[0-9A-Za-z*/,#?-]+){5} +[A-Za-z_/+-]+', 'i'))) THEN
-    RAISE bad_schedule;
-  END IF;
-  EXECUTE IMMEDIATE 'CREATE OR REPLACE TASK tasks.refresh_orchestra SCHEDULE = ''' || :wanted
-    || ''' USER_TASK_MANAGED_INITIAL_WAREHOUSE_SIZE = ''XSMALL'' USER_TASK_TIMEOUT_MS = 3600000'
-    || ' ALLOW_OVERLAPPING_EXECUTION = FALSE'
-    || ' COMMENT = ''Orchestra Data App: loads pipeline runs, task runs and operations'' AS CALL core.refresh()';
-  ALTER TASK tasks.refresh_orchestra RESUME;
-  GRANT MONITOR, OPERATE ON TASK tasks.refresh_orchestra TO APPLICATION ROLE app_public;
-  RETURN 'Scheduled tasks.refresh_orchestra: ' || :wanted;
-END;
-$$;
+  RETURNS STRING LANGUAGE PYTHON RUNTIME_VERSION = '3.11' PACKAGES = ('snowflake-snowpark-python')
+  IMPORTS = ('/python/orchestra_app.py', '/python/_plan.py', '/python/_records.py', '/python/_retry.py', '/python/_api_errors.py')
+  HANDLER = 'orchestra_app.schedule_refresh'
+  EXECUTE AS OWNER;
 GRANT USAGE ON PROCEDURE core.schedule_refresh(STRING) TO APPLICATION ROLE app_public;
 
+CREATE OR REPLACE PROCEDURE core.resume_refresh()
+  RETURNS STRING LANGUAGE PYTHON RUNTIME_VERSION = '3.11' PACKAGES = ('snowflake-snowpark-python')
+  IMPORTS = ('/python/orchestra_app.py', '/python/_plan.py', '/python/_records.py', '/python/_retry.py', '/python/_api_errors.py')
+  HANDLER = 'orchestra_app.resume_refresh'
+  EXECUTE AS OWNER;
+GRANT USAGE ON PROCEDURE core.resume_refresh() TO APPLICATION ROLE app_public;
+
 CREATE OR REPLACE PROCEDURE core.unschedule_refresh()
-RETURNS STRING
-LANGUAGE SQL
-EXECUTE AS OWNER
-AS
-$$
-BEGIN
-  DROP TASK IF EXISTS tasks.refresh_orchestra;
-  RETURN 'Dropped tasks.refresh_orchestra (if it existed).';
-END;
-$$;
+  RETURNS STRING LANGUAGE PYTHON RUNTIME_VERSION = '3.11' PACKAGES = ('snowflake-snowpark-python')
+  IMPORTS = ('/python/orchestra_app.py', '/python/_plan.py', '/python/_records.py', '/python/_retry.py', '/python/_api_errors.py')
+  HANDLER = 'orchestra_app.unschedule_refresh'
+  EXECUTE AS OWNER;
 GRANT USAGE ON PROCEDURE core.unschedule_refresh() TO APPLICATION ROLE app_public;
+
+-- The task lives in the normal schema tasks and survives upgrades with the clauses of the version that made it:
+-- give it this version's definition (same schedule, same state); a failure is recorded, not raised.
+CREATE OR REPLACE PROCEDURE core.upgrade_task_definition()
+  RETURNS STRING LANGUAGE PYTHON RUNTIME_VERSION = '3.11' PACKAGES = ('snowflake-snowpark-python')
+  IMPORTS = ('/python/orchestra_app.py', '/python/_plan.py', '/python/_records.py', '/python/_retry.py', '/python/_api_errors.py')
+  HANDLER = 'orchestra_app.upgrade_task_definition'
+  EXECUTE AS OWNER;
+CALL core.upgrade_task_definition();
+
+-- The page (the manifest's default_streamlit): binding state and next step, the schedule, the last loads, charts.
+CREATE OR REPLACE STREAMLIT core.orchestra_ui
+  FROM '/streamlit'
+  MAIN_FILE = 'orchestra_ui.py';
+GRANT USAGE ON STREAMLIT core.orchestra_ui TO APPLICATION ROLE app_public;
+-- END SETUP AND OPERATIONS

@@ -186,3 +186,43 @@ def normalise(value: Any) -> Any:
     if hasattr(value, "as_integer_ratio") and not isinstance(value, bool | int):
         return float(value)
     return value
+
+
+# -- the installed app: the setup script on fakesnow (tests/snowflake_app/_app_runtime.py) ----------------------
+
+
+@pytest.fixture
+def fresh_runtime(
+    api_url: str, fake_snowflake_module: dict[str, str], clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Any]:
+    """An empty app database on fakesnow (no setup script run yet), entry points pointed at the emulator."""
+    if FAKESNOW_PROBLEM is not None:
+        pytest.skip(FAKESNOW_PROBLEM)
+    import fakesnow
+    import snowflake.connector
+
+    from ._app_runtime import DATABASE, AppRuntime
+
+    monkeypatch.setattr(app, "API_URL", api_url)
+    monkeypatch.setattr(app, "CLOCK", clock)  # the procedures plan their windows on the emulator's time
+    monkeypatch.setattr(app, "RATE_LIMIT_PER_MINUTE", None)
+    with fakesnow.patch():
+        connection = snowflake.connector.connect(database=DATABASE, paramstyle="qmark")
+        yield AppRuntime(connection, clock=clock)
+        connection.close()
+
+
+@pytest.fixture
+def app_runtime(fresh_runtime: Any) -> Any:
+    """The app installed from its setup script on fakesnow (tests/snowflake_app/_app_runtime.py)."""
+    fresh_runtime.run_setup_script()
+    return fresh_runtime
+
+
+def bind_both(runtime: Any) -> list[str]:
+    """Bind the two references through the register callback, as Snowsight does (aliases stand for the objects)."""
+    session = runtime.session()
+    return [
+        str(session.call("core.register_reference", name, "ADD", alias))
+        for name, alias in (("ORCHESTRA_API_KEY", "ref_key"), ("ORCHESTRA_EAI", "ref_eai"))
+    ]

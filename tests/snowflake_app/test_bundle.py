@@ -64,10 +64,18 @@ def deploy(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.mark.parametrize(
-    "name", ["manifest.yml", "setup_script.sql", "README.md", *(f"python/{n}" for n in _generate.shipped_sources())]
+    "name",
+    [
+        "manifest.yml",
+        "setup_script.sql",
+        "README.md",
+        "streamlit/orchestra_ui.py",
+        "streamlit/environment.yml",
+        *(f"python/{n}" for n in _generate.shipped_sources()),
+    ],
 )
 def test_deploy_folder_holds_the_app_files(deploy: Path, name: str) -> None:
-    """The manifest, the setup script, the README, the handlers and the shared modules are in the deploy folder."""
+    """The manifest, the setup script, the README, the handlers, the shared modules and the page are deployed."""
     assert (deploy / name).is_file()
 
 
@@ -82,8 +90,13 @@ def test_deployed_files_are_the_sources(deploy: Path) -> None:
 
 def test_every_import_path_of_the_setup_script_is_deployed(deploy: Path) -> None:
     """Each function and procedure imports the handlers and the shared modules, and each path is deployed."""
-    imports = re.findall(r"IMPORTS = \(([^)]*)\)", SETUP_SCRIPT.read_text())
-    assert len(imports) == len(_generate.orchestra_app.API_OBJECT_NAMES) + 1  # and core.status()
+    code = SETUP_SCRIPT.read_text() + "\n".join(_generate.orchestra_app.api_object_statements())
+    imports = re.findall(r"IMPORTS = \(([^)]*)\)", code)
+    declared = re.findall(
+        r"CREATE OR REPLACE (?:PROCEDURE|FUNCTION) core\.\w+\([^)]*\)\s+RETURNS \w+ LANGUAGE PYTHON", code
+    )
+    assert len(imports) == len(declared) >= len(_generate.orchestra_app.API_OBJECT_NAMES) + 1
+    assert tuple(_generate.shipped_sources()) == _generate.orchestra_app.SHIPPED_FILES
     expected = {f"/python/{name}" for name in _generate.shipped_sources()}
     for clause in imports:
         assert set(re.findall(r"'([^']+)'", clause)) == expected

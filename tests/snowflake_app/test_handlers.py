@@ -19,7 +19,7 @@ from eltops.orchestra.emulator import BASE_PATH, OrchestraEmulator, Volume
 from eltops.snowflake_app import orchestra_app as app
 from tests._clock import NOW, Clock
 
-from .conftest import KEY, SETUP_SCRIPT, FakesnowSql, RecordingHttp
+from .conftest import KEY, FakesnowSql, RecordingHttp
 
 MakeApi = Callable[..., app.OrchestraApi]
 
@@ -576,11 +576,6 @@ def test_status_reports_the_last_load_and_the_last_error_per_resource(
     }
 
 
-def _upgrade_error_merge() -> str:
-    text = SETUP_SCRIPT.read_text()
-    return text.split("-- BEGIN RECORD UPGRADE ERROR", 1)[1].split("-- END RECORD UPGRADE ERROR", 1)[0]
-
-
 @pytest.mark.parametrize(
     ("bound", "existing", "missing"),
     [
@@ -593,8 +588,10 @@ def _upgrade_error_merge() -> str:
 def test_status_shows_an_upgrade_error_and_which_api_objects_are_missing(
     bound: dict[str, bool], existing: Sequence[str], missing: Sequence[str], snowflake_sql: FakesnowSql
 ) -> None:
-    """The upgrade's recorded error (the setup script's own MERGE, run on fakesnow) shows next to what is missing."""
-    snowflake_sql(_upgrade_error_merge().replace(":problem", "'upgrade could not recreate the API objects: boom'"))
+    """The upgrade's recorded error (what recreate_if_bound writes, on fakesnow) shows next to what is missing."""
+    app.record_status(
+        snowflake_sql, app.API_OBJECTS_COMPONENT, error="upgrade could not recreate the API objects: boom"
+    )
     report = app.status_report(snowflake_sql, bound=bound, existing=existing)
     api = report["api_objects"]
     assert api["missing"] == list(missing)

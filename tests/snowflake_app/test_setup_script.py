@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import re
 from typing import Any
 
@@ -13,6 +12,7 @@ from eltops.orchestra import _records
 from eltops.snowflake_app import _generate
 from eltops.snowflake_app import orchestra_app as app
 
+from ._app_runtime import split_statements
 from .conftest import APP_DIR, SETUP_SCRIPT
 
 sqlglot = pytest.importorskip("sqlglot", reason="sqlglot is a dev dependency (pip install -e '.[dev]')")
@@ -21,40 +21,12 @@ exp = sqlglot.expressions
 # Native App statements sqlglot does not model: it keeps them whole as a Command, which we then check by shape.
 APP_ONLY = [
     r"CREATE APPLICATION ROLE IF NOT EXISTS \w+",
-    r"GRANT [\w, ]+ ON (SCHEMA|TABLE|PROCEDURE|FUNCTION|TASK) [\w.]+(\([\w, ]*\))? TO APPLICATION ROLE app_public",
+    r"GRANT [\w, ]+ ON (SCHEMA|TABLE|PROCEDURE|FUNCTION|TASK|STREAMLIT) [\w.]+(\([\w, ]*\))?"
+    r" TO APPLICATION ROLE app_public",
     r"CREATE OR ALTER VERSIONED SCHEMA \w+",
     r"CALL core\.\w+\(\)",
+    r"CREATE OR REPLACE STREAMLIT core\.\w+\s+FROM '/streamlit'\s+MAIN_FILE = '\w+\.py'",
 ]
-
-
-def split_statements(text: str) -> list[str]:
-    """Top-level statements: split on ``;`` outside quotes, ``$$`` bodies and ``--`` comments.
-
-    (sqlglot's own splitting swallows everything after the first ``AS $$ ... $$`` body, so it is not used.)
-    """
-    statements, current, i = [], [], 0
-    in_quote = in_dollar = False
-    while i < len(text):
-        char, pair = text[i], text[i : i + 2]
-        if not in_quote and pair == "$$":
-            in_dollar = not in_dollar
-            current.append(pair)
-            i += 2
-            continue
-        if not in_dollar and not in_quote and pair == "--":
-            end = text.find("\n", i)
-            i = len(text) if end < 0 else end
-            continue
-        if not in_dollar and char == "'":
-            in_quote = not in_quote
-        if not in_dollar and not in_quote and char == ";":
-            statements.append("".join(current).strip())
-            current = []
-        else:
-            current.append(char)
-        i += 1
-    statements.append("".join(current).strip())
-    return [s for s in statements if s]
 
 
 def _statements(text: str) -> list[Any]:
@@ -70,8 +42,7 @@ def _without_comments(sql: str) -> str:
 
 
 def _api_object_statements() -> list[str]:
-    body = SETUP_SCRIPT.read_text().split("-- BEGIN_API_OBJECTS", 1)[1].split("-- END_API_OBJECTS", 1)[0]
-    return [s.strip() for s in body.split(";") if s.strip()]
+    return app.api_object_statements()
 
 
 def test_every_setup_statement_parses() -> None:
@@ -86,7 +57,7 @@ def test_every_setup_statement_parses() -> None:
 
 @pytest.mark.parametrize("statement", _api_object_statements(), ids=lambda s: " ".join(s.split()[:5]))
 def test_api_objects_parse(statement: str) -> None:
-    """Each function, procedure and grant that core.create_eai_objects() runs parses on its own."""
+    """Each function, procedure and grant that core.create_eai_objects() runs (orchestra_app.API_OBJECTS) parses."""
     (parsed,) = _statements(statement)
     if isinstance(parsed, exp.Command):
         assert any(re.fullmatch(p, " ".join(statement.split())) for p in APP_ONLY), statement
@@ -101,22 +72,27 @@ def test_api_objects_parse(statement: str) -> None:
 
 def test_api_objects_point_at_existing_handlers() -> None:
     """Every HANDLER named in the setup script is a function of the shipped module."""
-    handlers = re.findall(r"HANDLER = 'orchestra_app\.(\w+)'", SETUP_SCRIPT.read_text())
-    assert sorted(handlers) == sorted([*app.API_OBJECT_NAMES, "status"])
+    text = SETUP_SCRIPT.read_text() + ";\n".join(app.api_object_statements())
+    handlers = re.findall(r"HANDLER = 'orchestra_app\.(\w+)'", text)
+    setup = ["register_reference", "get_configuration", "create_eai_objects", "recreate_eai_objects_if_bound"]
+    operations = ["status", "schedule_refresh", "resume_refresh", "unschedule_refresh", "upgrade_task_definition"]
+    assert sorted(handlers) == sorted([*app.API_OBJECT_NAMES, *setup, *operations])
+    assert tuple(o.name for o in app.API_OBJECTS) == app.API_OBJECT_NAMES
     for name in handlers:
         assert callable(getattr(app, name)), name
 
 
 def test_seed_functions_and_procedures_exist_with_grants() -> None:
     """The seed's names are all created and granted to the application role."""
-    text = " ".join(SETUP_SCRIPT.read_text().split())
+    text = " ".join((SETUP_SCRIPT.read_text() + ";\n".join(app.api_object_statements())).split())
     for name in ("get_pipeline_runs", "get_task_runs", "get_operations"):
         assert f"CREATE OR REPLACE FUNCTION core.{name}(page INT DEFAULT 1, per_page INT DEFAULT 100)" in text
         assert f"GRANT USAGE ON FUNCTION core.{name}(INT, INT) TO APPLICATION ROLE app_public" in text
     for name in ("load_pipeline_runs", "load_task_runs", "load_operations", "load_all", "backfill"):
         assert f"CREATE OR REPLACE PROCEDURE core.{name}(" in text
         assert f"GRANT USAGE ON PROCEDURE core.{name}(DATE) TO APPLICATION ROLE app_public" in text
-    for name in ("create_eai_objects()", "schedule_refresh(STRING)", "unschedule_refresh()", "status()", "refresh()"):
+    procedures = ("create_eai_objects()", "schedule_refresh(STRING)", "unschedule_refresh()", "resume_refresh()")
+    for name in (*procedures, "status()", "refresh()"):
         assert f"GRANT USAGE ON PROCEDURE core.{name} TO APPLICATION ROLE app_public" in text
 
 
@@ -141,16 +117,24 @@ def test_handler_sql_parses(sql: str) -> None:
 
 @pytest.mark.parametrize("schedule", ["60 MINUTES", "5 minute", "USING CRON 0 * * * * UTC"])
 def test_schedule_task_statement_parses(schedule: str) -> None:
-    """The CREATE TASK that core.schedule_refresh builds parses for the schedules it accepts."""
-    body = SETUP_SCRIPT.read_text().split("CREATE OR REPLACE PROCEDURE core.schedule_refresh", 1)[1]
-    pattern = re.search(r"EXECUTE IMMEDIATE (.*?);\n", body, re.DOTALL)
-    assert pattern is not None
-    pieces = re.findall(r"'((?:[^']|'')*)'|:wanted", pattern.group(1))
-    text = "".join(p.replace("''", "'") if p else schedule for p in pieces)
-    assert text.startswith("CREATE OR REPLACE TASK tasks.refresh_orchestra SCHEDULE = '")
+    """The CREATE TASK that core.schedule_refresh builds parses, with the timeouts and the suspension explicit."""
+    text = app.task_sql(app.parse_schedule(schedule))
+    assert text.startswith("CREATE OR REPLACE TASK tasks.refresh_orchestra ")
     assert text.endswith("AS CALL core.refresh()")
     assert f" USER_TASK_TIMEOUT_MS = {app.TASK_TIMEOUT_MS} " in text
+    assert f" STATEMENT_TIMEOUT_IN_SECONDS = {app.TASK_TIMEOUT_MS // 1000} " in text
+    assert f" SUSPEND_TASK_AFTER_NUM_FAILURES = {app.SUSPEND_AFTER_FAILURES} " in text
     assert _statements(text)
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [app.TASK_SHOW_SQL, app.TASK_SHOW_COLUMNS_SQL, app.TASK_HISTORY_SQL, app.STATEMENT_TIMEOUT_SQL],
+    ids=lambda s: " ".join(s.split()[:3]),
+)
+def test_task_probes_parse(sql: str) -> None:
+    """The statements core.status() and core.refresh() read the task and the statement timeout with parse."""
+    assert _statements(sql)
 
 
 def test_manifest_matches_the_setup_script() -> None:
@@ -164,11 +148,17 @@ def test_manifest_matches_the_setup_script() -> None:
     assert {r["object_type"] for r in references.values()} == {"EXTERNAL ACCESS INTEGRATION", "SECRET"}
     text = SETUP_SCRIPT.read_text()
     for name, ref in references.items():
-        assert f"reference('{name}')" in text
-        assert name.upper() in text  # named in get_configuration
+        assert f"reference('{name}')" in "\n".join(app.api_object_statements())
+        assert app.configuration(name)["type"] == "CONFIGURATION"
         for callback in (ref["register_callback"], ref["configuration_callback"]):
             assert f"CREATE OR REPLACE PROCEDURE {callback}(" in text
-    assert '"host_ports": ["app.getorchestra.io:443"]' in text
+    assert manifest["artifacts"]["extension_code"] is True
+    assert manifest["artifacts"]["default_streamlit"] == "core.orchestra_ui"
+    assert "CREATE OR REPLACE STREAMLIT core.orchestra_ui" in text
+    definitions = manifest["configuration"]["telemetry_event_definitions"]
+    assert {d["type"] for d in definitions} == {"ERRORS_AND_WARNINGS", "DEBUG_LOGS"}
+    assert {d["sharing"] for d in definitions} <= {"MANDATORY", "OPTIONAL"}
+    assert manifest["configuration"]["log_level"] == "INFO"
 
 
 def test_setup_script_is_idempotent_by_construction() -> None:
@@ -179,90 +169,15 @@ def test_setup_script_is_idempotent_by_construction() -> None:
             assert "IF NOT EXISTS" in text or "OR REPLACE" in text or "OR ALTER" in text, text[:80]
 
 
-def _procedure_body(name: str) -> str:
-    text = SETUP_SCRIPT.read_text()
-    return text.split(f"CREATE OR REPLACE PROCEDURE core.{name}(", 1)[1].split("$$", 2)[1]
-
-
 def test_time_budget_fits_inside_the_task_timeout() -> None:
     """The task's explicit timeout is Snowflake's 60-minute default and the refresh budget leaves room inside it."""
     assert app.TASK_TIMEOUT_MS == 3_600_000
     assert 0 < app.TASK_TIME_BUDGET <= app.TASK_TIMEOUT_MS / 1000 - 10 * 60
 
 
-@pytest.mark.parametrize(
-    ("operation", "call"),
-    [
-        ("ADD", "SELECT SYSTEM$SET_REFERENCE(:ref_name, :ref_or_alias)"),
-        ("REMOVE", "SELECT SYSTEM$REMOVE_REFERENCE(:ref_name, :ref_or_alias)"),
-        ("CLEAR", "SELECT SYSTEM$REMOVE_ALL_REFERENCES(:ref_name)"),
-    ],
-)
-def test_register_callback_handles_the_documented_operations(operation: str, call: str) -> None:
-    """core.register_reference maps ADD, REMOVE and CLEAR to the system functions Snowflake documents for them."""
-    body = " ".join(_procedure_body("register_reference").split())
-    branch = re.search(rf"WHEN '{operation}' THEN (.*?);", body)
-    assert branch is not None, operation
-    assert branch.group(1) == call
-    (parsed,) = _statements(call.replace(":ref_name", "'ORCHESTRA_EAI'").replace(":ref_or_alias", "'alias'"))
-    assert not isinstance(parsed, exp.Command)
-    signature = "core.register_reference(ref_name STRING, operation STRING, ref_or_alias STRING)"
-    assert signature in SETUP_SCRIPT.read_text()
-    assert "ELSE RETURN 'unknown operation: ' || operation;" in body
-
-
-def _configuration(reference: str) -> dict[str, Any]:
-    body = _procedure_body("get_configuration")
-    branch = re.search(rf"WHEN '{reference}' THEN\s+RETURN '((?:[^']|'')*)';", body)
-    assert branch is not None, reference
-    return dict(json.loads(branch.group(1).replace("''", "'")))
-
-
-def test_configuration_callback_returns_only_documented_payloads() -> None:
-    """The integration gets the documented host_ports payload; the generic-string key gets an ERROR pointing to SQL."""
-    eai = _configuration("ORCHESTRA_EAI")
-    assert eai["type"] == "CONFIGURATION"
-    assert set(eai["payload"]) == {"host_ports", "allowed_secrets", "secret_references"}
-    assert eai["payload"]["host_ports"] == ["app.getorchestra.io:443"]
-    assert eai["payload"]["allowed_secrets"] == "LIST"
-    assert eai["payload"]["secret_references"] == ["ORCHESTRA_API_KEY"]
-    key = _configuration("ORCHESTRA_API_KEY")
-    assert key["type"] == "ERROR"
-    assert set(key["payload"]) == {"message"}
-    message = key["payload"]["message"]
-    assert "TYPE = GENERIC_STRING" in message
-    assert "core.register_reference('ORCHESTRA_API_KEY', 'ADD', SYSTEM$REFERENCE('SECRET'" in message
-    assert "GENERIC_STRING" not in json_type_values(key)
-
-
-def json_type_values(payload: Any) -> list[str]:
-    """Every value of a "type" key in a JSON document (the payload types a callback announces)."""
-    if isinstance(payload, dict):
-        found = [str(v) for k, v in payload.items() if k == "type"]
-        return found + [t for v in payload.values() for t in json_type_values(v)]
-    if isinstance(payload, list):
-        return [t for v in payload for t in json_type_values(v)]
-    return []
-
-
-def test_upgrade_records_its_error_instead_of_swallowing_it() -> None:
-    """recreate_eai_objects_if_bound writes a failure into public.app_status, as a MERGE that parses, and returns it."""
-    body = _procedure_body("recreate_eai_objects_if_bound")
-    handler = body.split("WHEN OTHER THEN", 1)[1]
-    merge = handler.split("-- BEGIN RECORD UPGRADE ERROR", 1)[1].split("-- END RECORD UPGRADE ERROR", 1)[0]
-    (parsed,) = _statements(merge.replace(":problem", "'boom'"))
-    assert isinstance(parsed, exp.Merge)
-    assert parsed.this.sql(dialect="snowflake").startswith("public.app_status")
-    assert f"'{app.API_OBJECTS_COMPONENT}' AS component" in merge
-    assert "RETURN problem;" in handler
-    created = _procedure_body("create_eai_objects").split("-- END_API_OBJECTS", 1)[1]
-    (success,) = _statements(created.split("RETURN", 1)[0])
-    assert isinstance(success, exp.Merge)
-
-
 def _consumer_sql() -> list[str]:
     readme = (APP_DIR / "README.md").read_text()
-    section = readme.split("## Grant access", 1)[1].split("\n## ", 1)[0]
+    section = readme.split("## Or set up with SQL", 1)[1].split("\n## ", 1)[0]
     block = section.split("```sql\n", 1)[1].split("```", 1)[0]
     return split_statements(block)
 
@@ -296,3 +211,26 @@ def test_readme_binds_each_reference_through_the_register_callback() -> None:
         assert not isinstance(parsed, exp.Command)
         bound[name.lower()] = object_type
     assert set(bound) == set(references)
+
+
+def _smoke_run_sql() -> list[str]:
+    readme = (APP_DIR / "README.md").read_text()
+    script = readme.split("### Smoke run on a real account", 1)[1].split("```bash\n", 1)[1].split("```", 1)[0]
+    queries = re.findall(r'snow sql -q "((?:[^"\\]|\\.)*)"', script, re.DOTALL)
+    text = ";\n".join(q.replace("\\$", "$").replace('\\"', '"') for q in queries)
+    text = text.replace("$EVENT_TABLE", "snowflake.telemetry.events").replace("$ORCHESTRA_API_KEY", "key")
+    return split_statements(text)
+
+
+def test_the_smoke_run_calls_only_procedures_the_app_has() -> None:
+    """Every statement of the README's smoke run parses, and each app procedure it calls is declared."""
+    statements = _smoke_run_sql()
+    assert len(statements) >= 12
+    for statement in statements:
+        sqlglot.parse(statement, read="snowflake", error_level=sqlglot.ErrorLevel.RAISE)
+    declared = set(
+        re.findall(r"PROCEDURE (core\.\w+)\(", SETUP_SCRIPT.read_text() + "\n".join(app.api_object_statements()))
+    )
+    called = set(re.findall(r"CALL orchestra_data_app\.(core\.\w+)\(", "\n".join(statements)))
+    assert called
+    assert called <= declared
