@@ -17,7 +17,7 @@ import pytest
 
 from eltops.errors import ConfigError
 from eltops.fivetran.emulator import DEMO_SCENARIO, ConnectionScript, FivetranEmulator, TransformationScript
-from eltops.fivetran.emulator._transformations import TRANSFORMATION_ROUTES
+from eltops.fivetran.emulator._app import TRANSFORMATION_ROUTES
 from tests.specs._openapi import SPECS, Definition, load_spec, response_schema
 
 from ._support import KEY, SECRET, FakeClock, data, make_client

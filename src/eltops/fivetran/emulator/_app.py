@@ -25,7 +25,6 @@ from eltops.fivetran.emulator._account import TOO_MANY_REQUESTS, Account, Record
 from eltops.fivetran.emulator._script import FailureBurst
 from eltops.fivetran.emulator._state import SCHEDULE_TYPES, SYNC_FREQUENCIES, ApiProblem, Connection
 from eltops.fivetran.emulator._transformations import (
-    TRANSFORMATION_ROUTES,
     cancel_transformation,
     list_transformations,
     run_transformation,
@@ -54,6 +53,17 @@ _URL_MAP = Map(
         Rule(f"{_C}/schemas", endpoint="schemas", methods=["GET"]),
         Rule(f"{_C}/schemas/tables/resync", endpoint="resync_tables", methods=["POST"]),
         Rule(f"{_C}/schemas/<schema>/tables/<table>/resync", endpoint="resync_table", methods=["POST"]),
+    ],
+    strict_slashes=False,
+)
+
+# the transformation endpoints (emulator._transformations), routed apart from the connection families
+TRANSFORMATION_ROUTES = Map(
+    [
+        Rule("/v1/transformations", endpoint="list_transformations", methods=["GET"]),
+        Rule("/v1/transformations/<transformation_id>", endpoint="transformation_details", methods=["GET"]),
+        Rule("/v1/transformations/<transformation_id>/run", endpoint="run_transformation", methods=["POST"]),
+        Rule("/v1/transformations/<transformation_id>/cancel", endpoint="cancel_transformation", methods=["POST"]),
     ],
     strict_slashes=False,
 )

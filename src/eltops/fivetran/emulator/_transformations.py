@@ -21,8 +21,6 @@ import math
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from werkzeug.routing import Map, Rule
-
 from eltops.fivetran.emulator._state import ApiProblem, iso
 
 Outcome = Literal["SUCCEEDED", "FAILED", "PARTIALLY_SUCCEEDED", "BLOCKED", "CANCELED"]
@@ -30,16 +28,6 @@ OUTCOMES: tuple[str, ...] = ("SUCCEEDED", "FAILED", "PARTIALLY_SUCCEEDED", "BLOC
 TYPES = ("DBT_CORE", "QUICKSTART")
 SCHEDULE_TYPES = ("INTEGRATED", "TIME_OF_DAY", "INTERVAL", "CRON")
 ACTIVE = ("SCHEDULING", "RUNNING", "TERMINATING")
-
-TRANSFORMATION_ROUTES = Map(
-    [
-        Rule("/v1/transformations", endpoint="list_transformations", methods=["GET"]),
-        Rule("/v1/transformations/<transformation_id>", endpoint="transformation_details", methods=["GET"]),
-        Rule("/v1/transformations/<transformation_id>/run", endpoint="run_transformation", methods=["POST"]),
-        Rule("/v1/transformations/<transformation_id>/cancel", endpoint="cancel_transformation", methods=["POST"]),
-    ],
-    strict_slashes=False,
-)
 
 
 @dataclass(frozen=True, kw_only=True)
