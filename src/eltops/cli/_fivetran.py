@@ -296,10 +296,11 @@ def _interrupt_note(settings: FivetranSettings) -> str:
     if settings.action is Action.TRANSFORM:
         return "eltops cancelled the transformation runs it had started (each one's result is in the log above)"
     ids = ",".join(str(r) for r in settings.connections)
+    then = "; a transformation it had started was cancelled" if settings.more.then_transform else ""
     return (
         f"eltops stopped waiting; a sync it started goes on in Fivetran (it cannot be cancelled through the API). "
         f"See it with: eltops fivetran status --connector-id {shlex.quote(ids)}, or wait for it with "
-        f"eltops fivetran wait --connector-id {shlex.quote(ids)}"
+        f"eltops fivetran wait --connector-id {shlex.quote(ids)}{then}"
     )
 
 

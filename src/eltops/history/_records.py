@@ -262,7 +262,7 @@ def _operation(ci: CiRun, action: Action, result: ConnectionResult) -> Operation
         # the connection, as external_id names it
         operation_name=f"{_VERBS.get(action, action.value.lower())} {external_id}",
         operation_status="CANCELLED" if result.label == "cancelled" else _OPERATION_STATUS[result.exit_code],
-        operation_type="TEST" if action is Action.TEST else "INGESTION",
+        operation_type="TEST" if action in (Action.TEST, Action.CHECK) else "INGESTION",
         external_status=connection.sync_state if connection is not None else None,
         external_detail=detail,
         external_id=external_id,
