@@ -10,7 +10,7 @@ import pytest
 from eltops.errors import ExitCode
 from eltops.fivetran import Connection, step_outputs
 from eltops.fivetran._check import default_margin, format_age, judge
-from eltops.fivetran.emulator import ConnectionScript
+from eltops.fivetran.emulator import ConnectionScript, FailureBurst
 from tests.fivetran.conftest import Harness
 
 CHECK = {"FIVETRAN_ACTION": "CHECK"}
@@ -138,3 +138,13 @@ def test_the_default_margin(frequency: float, margin: float) -> None:
 def test_ages_read_as_people_write_them(seconds: float, text: str) -> None:
     """Ages and limits are said as 5s, 10m, 2h05m, 3d00h."""
     assert format_age(seconds) == text
+
+
+@pytest.mark.parametrize("status", [429, 502])
+def test_check_retries_rate_limits_and_server_errors(harness: Harness, status: int) -> None:
+    """429 and 5xx on the group listing are retried as for syncs; the gate still decides."""
+    harness.connection("conn_a", succeeded_at=harness.time.now - 60)
+    harness.emulator.fail_requests(FailureBurst(status, count=2, path_contains="/connections", retry_after=1))
+    job = harness.run(**CHECK, CONNECTOR_ID="group:Warehouse")
+    assert job.exit_code is ExitCode.OK
+    assert len(harness.emulator.requests) == 4  # the groups listing, two refused listings, the listing

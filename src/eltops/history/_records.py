@@ -150,6 +150,7 @@ def task_run(
     connection that did not succeed (the one a person has to look at), else to the first."""
     results = job.results if job is not None else ()
     ids = [r.connection_id or r.ref for r in results] or [str(c) for c in settings.connections]
+    ids = ids or list(settings.more.transformation_ids)  # TRANSFORM names transformations, not connections
     failed = [r.connection_id for r in results if not r.ok and r.connection_id]
     first = failed[0] if failed else next((r.connection_id for r in results if r.connection_id), None)
     if first is None:
