@@ -308,3 +308,13 @@ def test_skipped_and_untriggered_syncs_are_not_synced_schemas(harness: Harness) 
     job = harness.run(FIVETRAN_SKIP_IF_SYNCED_WITHIN="1h")
     assert job.results[0].outcome == "skipped"
     assert step_outputs(job)["ELTOPS_FIVETRAN_SCHEMAS"] == ""
+
+
+def test_a_long_wait_says_it_still_waits(harness: Harness, caplog: pytest.LogCaptureFixture) -> None:
+    """A run that takes minutes gets a line a minute saying what is awaited, and nothing more often."""
+    _transformation(harness, "t1", run_seconds=150)
+    with caplog.at_level("INFO", logger="eltops.fivetran"):
+        assert _transform(harness, "t1", FIVETRAN_TIMEOUT="300").exit_code is ExitCode.OK
+    beats = [r.getMessage() for r in caplog.records if "still waiting" in r.getMessage()]
+    assert beats[0] == "still waiting for 1 transformation(s) after 60 s: t1 RUNNING"
+    assert len(beats) == 2

@@ -58,6 +58,7 @@ ACTIVE_STATUSES = frozenset({"SCHEDULING", "RUNNING", "TERMINATING"})
 CANCEL_SECONDS = 5.0
 """How long a cancel request may take: its own time, as the job's deadline (or CI's patience) has run out."""
 MAX_LISTED = 30
+HEARTBEAT_SECONDS = 60.0
 _OUTCOMES = {
     ExitCode.OK: "succeeded",
     ExitCode.TIMEOUT: "timed out",
@@ -329,6 +330,7 @@ class TransformationRunner:
 
     def _await(self, pending: list[_Run]) -> None:
         deadline = self.client.deadline
+        next_heartbeat = deadline.elapsed() + HEARTBEAT_SECONDS
         while pending:
             remaining = deadline.remaining()
             if remaining <= 0:
@@ -337,6 +339,12 @@ class TransformationRunner:
             for run in pending:
                 self._guarded(run, partial(self._poll, run))
             pending = [run for run in pending if run.result is None]
+            if pending and deadline.elapsed() >= next_heartbeat:
+                next_heartbeat = deadline.elapsed() + HEARTBEAT_SECONDS
+                states = ", ".join(f"{run.id} {run.current.status if run.current else 'unknown'}" for run in pending)
+                log.info(
+                    "still waiting for %d transformation(s) after %.0f s: %s", len(pending), deadline.elapsed(), states
+                )
 
     def _poll(self, run: _Run) -> None:
         previous = run.current.status if run.current is not None else None
