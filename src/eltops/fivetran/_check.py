@@ -24,7 +24,7 @@ from eltops.errors import EltopsError, ExitCode, JobTimeout
 from eltops.fivetran._models import Connection, SyncOutcome, format_timestamp
 
 if TYPE_CHECKING:
-    from eltops.fivetran._orchestrator import ConnectionResult, Orchestrator, _ConnectionRun
+    from eltops.fivetran._orchestrator import Orchestrator, _ConnectionRun
 
 __all__ = ["FRESH", "NOT_FRESH", "Verdict", "default_margin", "format_age", "judge"]
 
@@ -179,10 +179,3 @@ class FreshnessCheck:
 
 def _take(run: _ConnectionRun, current: Connection) -> None:
     run.connection = current
-
-
-def results_fresh(results: Sequence[ConnectionResult]) -> tuple[list[str], list[str]]:
-    """(ids that passed, ids that did not) of a CHECK job."""
-    fresh = [r.connection_id or r.ref for r in results if r.ok]
-    stale = [r.connection_id or r.ref for r in results if not r.ok]
-    return fresh, stale
