@@ -318,3 +318,14 @@ def test_a_long_wait_says_it_still_waits(harness: Harness, caplog: pytest.LogCap
     beats = [r.getMessage() for r in caplog.records if "still waiting" in r.getMessage()]
     assert beats[0] == "still waiting for 1 transformation(s) after 60 s: t1 RUNNING"
     assert len(beats) == 2
+
+
+def test_several_are_polled_with_one_listing(harness: Harness) -> None:
+    """Three transformations awaited together cost one listing per poll, not a GET each."""
+    for tid in ("t1", "t2", "t3"):
+        _transformation(harness, tid, run_seconds=9)
+    assert _transform(harness, "t1,t2,t3").exit_code is ExitCode.OK
+    polls = len(harness.time.slept)
+    gets = [r.path for r in harness.emulator.requests if r.method == "GET"]
+    assert gets.count("/v1/transformations") == polls
+    assert len(gets) == polls + 3 + 3  # the listings, the check before and the baseline read of each

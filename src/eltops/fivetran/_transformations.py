@@ -336,8 +336,9 @@ class TransformationRunner:
             if remaining <= 0:
                 raise JobTimeout("deadline")
             self.wait(min(self.poll_interval, remaining))
+            listed = self._listing_for(pending)
             for run in pending:
-                self._guarded(run, partial(self._poll, run))
+                self._guarded(run, partial(self._poll, run, listed.get(run.id)))
             pending = [run for run in pending if run.result is None]
             if pending and deadline.elapsed() >= next_heartbeat:
                 next_heartbeat = deadline.elapsed() + HEARTBEAT_SECONDS
@@ -346,9 +347,24 @@ class TransformationRunner:
                     "still waiting for %d transformation(s) after %.0f s: %s", len(pending), deadline.elapsed(), states
                 )
 
-    def _poll(self, run: _Run) -> None:
+    def _listing_for(self, pending: Sequence[_Run]) -> dict[str, Transformation]:
+        """Several runs awaited: one listing of the transformations per poll instead of a GET each (as for syncs).
+
+        A listing that fails is no loss: each run is then read with its own GET.
+        """
+        if len(pending) < 2:
+            return {}
+        try:
+            return {t.id: t for t in self.api.all()}
+        except JobTimeout:
+            raise
+        except EltopsError as exc:
+            log.debug("the transformations listing failed (%s): reading each one", exc)
+            return {}
+
+    def _poll(self, run: _Run, listed: Transformation | None = None) -> None:
         previous = run.current.status if run.current is not None else None
-        current = run.current = self.api.get(run.id)
+        current = run.current = listed or self.api.get(run.id)
         if not run.triggered:
             if not current.is_active:
                 log.info("%s: the run that was going on ended (%s); running it now", run.id, current.status)
