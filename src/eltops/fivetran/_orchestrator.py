@@ -1,4 +1,5 @@
-"""The orchestrator: one action (STATUS, START, TEST, FORCE_RESYNC, RESYNC, WAIT) on a fleet, within one deadline.
+"""The orchestrator: one action (STATUS, START, TEST, FORCE_RESYNC, RESYNC, WAIT, CHECK) on a fleet, or TRANSFORM,
+within one deadline. (CHECK's verdicts are in ``_check``, transformations in ``_transformations``.)
 
 Two phases. First each connection is read, prepared and triggered (a bounded pool: the API calls are short).
 Then one loop waits for all of them: per poll interval it reads each group's connection listing once
