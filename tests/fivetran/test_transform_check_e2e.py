@@ -168,3 +168,29 @@ def test_check_passes_after_a_sync(account: Served) -> None:
     result = account.run("fivetran", "check", "--max-age", "30m", env=account.env(FIVETRAN_ACTION="CHECK"))
     assert result.code == 0, result.stderr
     assert "fresh: last success" in result.stderr
+
+
+def test_check_waits_until_fresh(account: Served) -> None:
+    """--wait-until-fresh: a connection that never synced passes once a sync (here another job's) succeeds: exit 0."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "eltops", "fivetran", "check", "--wait-until-fresh", "--max-age", "1h"],
+        env=account.env(FIVETRAN_ACTION="CHECK", FIVETRAN_TIMEOUT="60"),
+        cwd=account.tmp,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and not account.emulator.requests:
+            time.sleep(0.05)
+        time.sleep(0.5)  # CHECK found it never synced and waits
+        assert proc.poll() is None
+        other_job = account.run("fivetran", env=account.env(FIVETRAN_DONT_DISABLE_SYNC="1"))
+        assert other_job.code == 0
+        _, stderr = proc.communicate(timeout=30)
+    finally:
+        proc.kill()
+    assert proc.returncode == 0, stderr
+    assert "not fresh yet (never synced successfully)" in stderr
+    assert "fresh: last success" in stderr
