@@ -1,6 +1,7 @@
-"""START on a fleet of 1, 10, 100 and 500 connections: wall time, requests and peak memory, two ways of polling.
+"""START and CHECK on a fleet of 1, 10, 100 and 500 connections: wall time, requests and peak memory.
 
     python benchmarks/fivetran_fleet.py [--sizes 1,10,100,500] [--sync-seconds 3] [--poll-interval 0.5]
+                                        [--actions START,CHECK]
 
 The Fivetran emulator is served over loopback from this process (real clock); every connection is in one group,
 on the automatic schedule (so each job also switches it to manual: GET, PATCH, POST per connection), and its
@@ -14,6 +15,10 @@ interpreter's start). Two ways of waiting:
 
 Targets (issue 12): wall for 100 connections within 1.3x the wall for one; requests at most 3 per connection plus
 one per group per poll interval; a 500-connection job under 150 MB.
+
+CHECK (issue 21) gates on the same fleet, named ``group:Fleet``, every connection synced a minute ago: its target
+is one request per group (the listing) plus the groups listing that resolves the name, none per connection, so
+its "budget" is 2 whatever the size; it has no second way of polling.
 """
 
 from __future__ import annotations
@@ -30,8 +35,8 @@ KEY, SECRET = "bench-key-0123456789", "bench-secret-0123456789"
 GROUP = "fleet"
 
 
-def child(url: str, size: int, mode: str, poll: float) -> None:
-    """One job, in this (fresh) process: START on every connection of the fleet; prints its figures as JSON."""
+def child(url: str, size: int, mode: str, poll: float, action: str = "START") -> None:
+    """One job, in this (fresh) process: ``action`` on every connection of the fleet; prints its figures as JSON."""
     from eltops._deadline import Deadline
     from eltops.fivetran import FivetranClient, FlagValues, Orchestrator, load_settings
 
@@ -39,8 +44,8 @@ def child(url: str, size: int, mode: str, poll: float) -> None:
         "FIVETRAN_API_KEY": KEY,
         "FIVETRAN_API_SECRET": SECRET,
         "FIVETRAN_API_URL": url,
-        "FIVETRAN_ACTION": "START",
-        "CONNECTOR_ID": ",".join(f"conn_{i:04d}" for i in range(size)),
+        "FIVETRAN_ACTION": action,
+        "CONNECTOR_ID": "group:Fleet" if action == "CHECK" else ",".join(f"conn_{i:04d}" for i in range(size)),
         "FIVETRAN_POLL_INTERVAL": str(poll),
         "FIVETRAN_TIMEOUT": "600",
     }
@@ -55,9 +60,9 @@ def child(url: str, size: int, mode: str, poll: float) -> None:
     print(json.dumps({"wall": wall, "exit_code": int(job.exit_code)}))
 
 
-def run_job(url: str, size: int, mode: str, poll: float) -> dict[str, float]:
+def run_job(url: str, size: int, mode: str, poll: float, action: str = "START") -> dict[str, float]:
     """Start the job in its own process and wait for it; its figures plus its peak resident memory."""
-    args = [sys.executable, __file__, "--child", url, str(size), mode, str(poll)]
+    args = [sys.executable, __file__, "--child", url, str(size), mode, str(poll), action]
     proc = subprocess.Popen(args, stdout=subprocess.PIPE, text=True)
     assert proc.stdout is not None
     output = proc.stdout.read()
@@ -76,11 +81,12 @@ def main() -> None:
     parser.add_argument("--sync-seconds", type=float, default=3.0)
     parser.add_argument("--poll-interval", type=float, default=0.5)
     parser.add_argument("--modes", default="group,connection")
-    parser.add_argument("--child", nargs=4, metavar=("URL", "SIZE", "MODE", "POLL"), help=argparse.SUPPRESS)
+    parser.add_argument("--actions", default="START,CHECK")
+    parser.add_argument("--child", nargs=5, metavar=("URL", "SIZE", "MODE", "POLL", "ACTION"), help=argparse.SUPPRESS)
     options = parser.parse_args()
     if options.child:
-        url, size, mode, poll = options.child
-        child(url, int(size), mode, float(poll))
+        url, size, mode, poll, action = options.child
+        child(url, int(size), mode, float(poll), action)
         return
 
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
@@ -89,34 +95,43 @@ def main() -> None:
 
     sizes = [int(s) for s in options.sizes.split(",")]
     modes = options.modes.split(",")
+    actions = options.actions.split(",")
     print(
-        f"START, one group, syncs of {options.sync_seconds:g} s, poll interval {options.poll_interval:g} s, "
-        "each job in a fresh process"
+        f"{' and '.join(actions)}, one group, syncs of {options.sync_seconds:g} s, poll interval "
+        f"{options.poll_interval:g} s, each job in a fresh process"
     )
     print(
-        f"{'connections':>11} {'polling':>10} {'wall s':>7} {'x one':>6} {'requests':>9} {'per conn':>9} "
-        f"{'polls':>6} {'budget':>7} {'peak MB':>8}"
+        f"{'action':>6} {'connections':>11} {'polling':>10} {'wall s':>7} {'x one':>6} {'requests':>9} "
+        f"{'per conn':>9} {'polls':>6} {'budget':>7} {'peak MB':>8}"
     )
-    one_wall: dict[str, float] = {}
-    for size in sizes:
-        for mode in modes:
-            emulator = FivetranEmulator(api_key=KEY, api_secret=SECRET)
-            emulator.add_group(GROUP, name="Fleet")
-            script = ConnectionScript(sync_seconds=options.sync_seconds)
-            for i in range(size):
-                emulator.add_connection(f"conn_{i:04d}", group_id=GROUP, schema=f"source_{i:04d}", script=script)
-            with serve_in_thread(emulator.wsgi_app) as server:
-                figures = run_job(server.url, size, mode, options.poll_interval)
-            requests = emulator.requests
-            listings = sum(1 for r in requests if r.path.startswith(f"/v1/groups/{GROUP}/"))
-            if size == 1 or mode not in one_wall:
-                one_wall.setdefault(mode, figures["wall"])
-            # the target: 3 per connection plus one listing per group per poll interval of the wall time
-            budget = 3 * size + int(figures["wall"] / options.poll_interval) + 1
-            print(
-                f"{size:>11} {mode:>10} {figures['wall']:>7.2f} {figures['wall'] / one_wall[mode]:>6.2f} "
-                f"{len(requests):>9} {len(requests) / size:>9.2f} {listings:>6} {budget:>7} {figures['peak_mb']:>8.1f}"
-            )
+    one_wall: dict[tuple[str, str], float] = {}
+    for action in actions:
+        for size in sizes:
+            for mode in modes if action == "START" else ["group"]:
+                emulator = FivetranEmulator(api_key=KEY, api_secret=SECRET)
+                emulator.add_group(GROUP, name="Fleet")
+                script = ConnectionScript(sync_seconds=options.sync_seconds)
+                synced = time.time() - 60 if action == "CHECK" else None
+                for i in range(size):
+                    emulator.add_connection(
+                        f"conn_{i:04d}", group_id=GROUP, schema=f"source_{i:04d}", script=script, succeeded_at=synced
+                    )
+                with serve_in_thread(emulator.wsgi_app) as server:
+                    figures = run_job(server.url, size, mode, options.poll_interval, action)
+                if figures["exit_code"] != 0:
+                    raise SystemExit(f"{action} on {size} connections ended {figures['exit_code']:g}")
+                requests = emulator.requests
+                listings = sum(1 for r in requests if r.path.startswith(f"/v1/groups/{GROUP}/"))
+                one_wall.setdefault((action, mode), figures["wall"])
+                # CHECK: the groups listing, then one listing of the group; START: 3 per connection plus one
+                # listing per group per poll interval of the wall time
+                start_budget = 3 * size + int(figures["wall"] / options.poll_interval) + 1
+                budget = 2 if action == "CHECK" else start_budget
+                print(
+                    f"{action:>6} {size:>11} {mode:>10} {figures['wall']:>7.2f} "
+                    f"{figures['wall'] / one_wall[(action, mode)]:>6.2f} {len(requests):>9} "
+                    f"{len(requests) / size:>9.2f} {listings:>6} {budget:>7} {figures['peak_mb']:>8.1f}"
+                )
 
 
 if __name__ == "__main__":

@@ -1,7 +1,8 @@
 """Shared fixtures: no retry sleeps, a clean masker per test; processes the tests start hear Ctrl-C.
 
-`make test` runs the suite on four pytest-xdist workers (``--dist loadgroup``); the folders whose tests share one
-expensive session fixture (the built wheel and its venvs, the demo run) stay together on one worker.
+`make test` runs the suite on four pytest-xdist workers (``--dist loadgroup``): each module on one worker, in
+order, and the folders whose tests share one expensive session fixture (the built wheel and its venvs, the demo
+run) together on one worker.
 """
 
 from __future__ import annotations
@@ -30,11 +31,13 @@ _ONE_WORKER = ("tests/packaging/", "tests/report/")
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Each folder of ``_ONE_WORKER`` runs on one xdist worker (a group), so its session fixtures are built once."""
+    """Under xdist, a module's tests run on one worker in order (some share a module's emulator and build on each
+    other, as the README's examples do), and each folder of ``_ONE_WORKER`` on one worker (its session fixtures
+    built once)."""
     for item in items:
-        for folder in _ONE_WORKER:
-            if item.nodeid.startswith(folder):
-                item.add_marker(pytest.mark.xdist_group(folder.rstrip("/")))
+        path = item.nodeid.split("::", 1)[0]
+        group = next((folder.rstrip("/") for folder in _ONE_WORKER if path.startswith(folder)), path)
+        item.add_marker(pytest.mark.xdist_group(group))
 
 
 @pytest.fixture(autouse=True)

@@ -34,10 +34,12 @@ CALLS: dict[str, Callable[[FivetranClient], Any]] = {
     "run_setup_tests": lambda c: c.run_setup_tests("conn_a"),
     "groups": lambda c: list(c.groups()),
     "group_connections": lambda c: list(c.group_connections("group_1")),
+    "send": lambda c: c.send("GET", "/v1/transformations"),
+    "items": lambda c: list(c.items("/v1/transformations")),
     "Directory.groups": lambda c: Directory(c).groups(),
     "Directory.connection": lambda c: Directory(c).connection("Warehouse", "conn_a_db"),
 }
-NOT_REQUESTS = {"close", "create"}
+NOT_REQUESTS = {"close", "create", "rebound"}  # rebound: a client with a deadline of its own (test_transformations)
 
 
 class TimeoutLog(httpx.BaseTransport):

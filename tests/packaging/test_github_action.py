@@ -43,6 +43,8 @@ def test_a_fivetran_sync(tmp_path: Path, action_install: ActionInstall, served: 
     assert done.outputs["fivetran-outcome"] == "succeeded"
     assert {r["outcome"] for r in json.loads(done.outputs["fivetran-results"]).values()} == {"succeeded"}
     assert done.outputs["fivetran-baseline"].count("=") == 2  # one baseline per connection, for a later WAIT
+    assert done.outputs["fivetran-synced"] == "good,crm"  # both synced: what a later dbt job selects on
+    assert done.outputs["fivetran-schemas"]
     assert "::group::" in done.log
     assert "good" in done.summary
     assert "crm" in done.summary

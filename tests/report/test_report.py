@@ -266,10 +266,19 @@ def test_demo_end_to_end(demo_run: DemoRun, tmp_path: Path) -> None:
     fivetran_tasks = con.execute(
         "SELECT integration_job, status FROM task_runs WHERE task_name LIKE 'fivetran-%' ORDER BY task_name"
     ).fetchall()
-    assert fivetran_tasks == [("FORCE_RESYNC", "SUCCEEDED"), ("START", "FAILED"), ("TEST", "SUCCEEDED")]
+    assert fivetran_tasks == [
+        ("CHECK", "SUCCEEDED"),
+        ("FORCE_RESYNC", "SUCCEEDED"),
+        ("START", "FAILED"),
+        ("TEST", "SUCCEEDED"),
+        ("START", "SUCCEEDED"),  # fivetran-then-transform: demo_erp's sync, then its transformation
+    ]
     assert con.execute(
         "SELECT count(*) FROM operations WHERE external_id IN ('demo_shop','demo_crm','demo_erp')"
-    ).fetchone() == (4,)
+    ).fetchone() == (7,)  # START 2, TEST 1, FORCE_RESYNC 1, START 1, CHECK 2
+    assert con.execute(
+        "SELECT operation_type, operation_status FROM operations WHERE external_id = 'erp_marts'"
+    ).fetchall() == [("TRANSFORMATION", "SUCCEEDED")]
     assert con.execute("SELECT count(*) FROM task_runs").fetchone()[0] > 1000  # type: ignore[index]
     [(message,)] = con.execute("SELECT message FROM pipeline_runs WHERE pipeline_name = 'acme/analytics'").fetchall()
     assert message.startswith("Task 'fivetran-start' failed: demo_crm: failed: the sync failed")

@@ -1,7 +1,8 @@
 """``eltops demo``: the whole product in under a minute, with no account and no configuration.
 
 Both emulators start in-process on loopback; ``eltops fivetran`` runs START on two connections (one succeeds, one
-fails), then TEST and FORCE_RESYNC on a third, each as a job of one (pretend) GitLab pipeline recording itself;
+fails), then TEST and FORCE_RESYNC on a third, then START on it followed by a Fivetran transformation, then CHECK
+(the freshness gate), each as a job of one (pretend) GitLab pipeline recording itself;
 ``eltops orchestra load`` loads the Orchestra emulator's history; everything lands in ``eltops-demo.duckdb`` and
 ``eltops report`` turns it into ``eltops-demo-report.html``. The servers stop before the command returns.
 """
@@ -54,11 +55,33 @@ STEPS: list[tuple[str, dict[str, str], int]] = [
         },
         0,
     ),
+    (
+        "START demo_erp, then its Fivetran transformation erp_marts in the same job (FIVETRAN_THEN_TRANSFORM)",
+        {
+            "FIVETRAN_ACTION": "START",
+            "CONNECTOR_ID": "demo_erp",
+            "FIVETRAN_THEN_TRANSFORM": "erp_marts",
+            "CI_JOB_ID": "104",
+            "CI_JOB_NAME": "fivetran-then-transform",
+        },
+        0,
+    ),
+    (
+        "CHECK that demo_shop and demo_erp synced within the hour before building marts on them",
+        {
+            "FIVETRAN_ACTION": "CHECK",
+            "CONNECTOR_ID": "demo_shop,demo_erp",
+            "FIVETRAN_MAX_AGE": "1h",
+            "CI_JOB_ID": "105",
+            "CI_JOB_NAME": "fivetran-check",
+        },
+        0,
+    ),
 ]
 
 
 def fivetran_demo() -> FivetranEmulator:
-    from eltops.fivetran.emulator import ConnectionScript, FivetranEmulator, SetupTest
+    from eltops.fivetran.emulator import ConnectionScript, FivetranEmulator, SetupTest, TransformationScript
 
     emulator = FivetranEmulator(api_key=KEY, api_secret=SECRET)
     emulator.add_group("demo_group", name="Demo Warehouse")
@@ -86,6 +109,13 @@ def fivetran_demo() -> FivetranEmulator:
                 SetupTest("Checking permissions", "PASSED"),
             ),
         ),
+    )
+    emulator.add_transformation(
+        "erp_marts",
+        group_id="demo_group",
+        name="erp_marts",
+        output_model_names=["orders_enriched", "invoice_aging"],
+        script=TransformationScript(queue_seconds=0.3, run_seconds=1.5),
     )
     return emulator
 

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import shlex
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
@@ -33,6 +34,21 @@ if TYPE_CHECKING:  # the client, the history and rich are imported once the inpu
 
 _ACTIONS = [a.value for a in Action] + [a.value.lower().replace("_", "-") for a in Action] + ["list"]
 LIST_TIMEOUT_SECONDS = 120.0
+_Command = TypeVar("_Command", bound=Callable[..., Any])
+
+
+def action_options(command: _Command) -> _Command:
+    """The options of TRANSFORM, CHECK and FIVETRAN_THEN_TRANSFORM, one per row of the settings table."""
+    from eltops.fivetran import ACTION_SETTINGS
+
+    for row in reversed(ACTION_SETTINGS):
+        help_text = f"{row.meaning} Variable: {row.variable}."
+        if row.switch:
+            option = click.option(row.flag, row.name, is_flag=True, default=None, help=help_text)
+        else:
+            option = click.option(row.flag, row.name, metavar=row.metavar, help=help_text)
+        command = option(command)
+    return command
 
 
 @click.command(
@@ -49,6 +65,9 @@ LIST_TIMEOUT_SECONDS = 120.0
         "eltops fivetran resync --connector-id demo_shop --table public.orders",
         "eltops fivetran start --connector-id demo_shop --no-wait",
         "eltops fivetran wait --connector-id demo_shop --completed-after 2024-12-02T00:00:00Z",
+        "eltops fivetran transform --transformation-id demo_marts --timeout 1800",
+        "eltops fivetran start --connector-id demo_shop --then-transform demo_marts",
+        "eltops fivetran check --connector-id 'group:Demo Warehouse' --max-age 2h --junit freshness.xml",
     ),
 )
 @click.argument("action", required=False, metavar="[ACTION]", type=click.Choice(_ACTIONS, case_sensitive=False))
@@ -123,10 +142,12 @@ LIST_TIMEOUT_SECONDS = 120.0
     metavar="TARGET",
     help="Record this run in the warehouse's pipeline_runs/task_runs/operations. Variable: ELTOPS_WAREHOUSE.",
 )
+@action_options
 @verbosity_options
 @pass_app
 def fivetran(
     app: AppContext,
+    /,
     action: str | None,
     connector_ids: tuple[str, ...],
     schema: str | None,
@@ -145,12 +166,14 @@ def fivetran(
     junit: Path | None,
     json_output: bool,
     record_to: str | None,
+    **action_flags: str | bool | None,
 ) -> int:
     """Check, sync, test or re-sync Fivetran connections, then wait for the outcome; or list them.
 
     With no arguments it reads the DataOps orchestrator's variables (FIVETRAN_ACTION, CONNECTOR_ID,
-    FIVETRAN_API_KEY, FIVETRAN_API_SECRET, ...); ACTION is STATUS, START, TEST, FORCE_RESYNC, RESYNC or WAIT, and
-    a flag beats its variable. `list` prints the groups and their connections. FIVETRAN_API_KEY and
+    FIVETRAN_API_KEY, FIVETRAN_API_SECRET, ...); ACTION is STATUS, START, TEST, FORCE_RESYNC, RESYNC, WAIT,
+    TRANSFORM (run Fivetran transformations) or CHECK (a freshness gate that triggers nothing), and a flag beats
+    its variable. `list` prints the groups and their connections. FIVETRAN_API_KEY and
     FIVETRAN_API_SECRET (no flags: secrets do not belong on a command line) may be DATAOPS_VAULT(PATH). Exit codes:
     0 success, 1 the operation failed, 2 bad input, 3 timed out, 4 API error.
     """
@@ -178,6 +201,7 @@ def fivetran(
         completed_after=completed_after,
         skip_if_synced_within=skip_if_synced_within,
         repair_setup=repair_setup,
+        action_flags=action_flags,
     )
     settings = load_settings(app.env, flags)
     # bound first: the job's time runs from here, so recording its start (a warehouse lock wait, a slow first
@@ -208,6 +232,10 @@ def fivetran(
         for result in job.results:
             if not result.ok:
                 out.error(f"{result.ref}: {result.outcome}: {result.message}", title=f"Fivetran {result.ref}")
+        for done in job.transformations:
+            if not done.ok:
+                name = f"transformation {done.transformation_id}"
+                out.error(f"{name}: {done.outcome}: {done.message}", title=f"Fivetran {name}")
     return int(job.exit_code)
 
 
@@ -228,7 +256,7 @@ def run_job(
     """
     from eltops.fivetran import FivetranClient, Orchestrator
 
-    refs = ", ".join(str(r) for r in settings.connections)
+    refs = ", ".join([str(r) for r in settings.connections] + list(settings.more.transformation_ids))
     if recorder is not None:
         recorder.started()
     orchestrator: Orchestrator | None = None
@@ -263,13 +291,16 @@ def run_job(
 
 def _interrupt_note(settings: FivetranSettings) -> str:
     """What a person should know when the job is stopped while it waits."""
-    if settings.action in (Action.STATUS, Action.TEST):
+    if settings.action in (Action.STATUS, Action.TEST, Action.CHECK):
         return "nothing was left running"
+    if settings.action is Action.TRANSFORM:
+        return "eltops cancelled the transformation runs it had started (each one's result is in the log above)"
     ids = ",".join(str(r) for r in settings.connections)
+    then = "; a transformation it had started was cancelled" if settings.more.then_transform else ""
     return (
         f"eltops stopped waiting; a sync it started goes on in Fivetran (it cannot be cancelled through the API). "
         f"See it with: eltops fivetran status --connector-id {shlex.quote(ids)}, or wait for it with "
-        f"eltops fivetran wait --connector-id {shlex.quote(ids)}"
+        f"eltops fivetran wait --connector-id {shlex.quote(ids)}{then}"
     )
 
 
@@ -371,18 +402,23 @@ def _print_summary(out: Output, job: JobResult) -> None:
         for column in ("connection", "outcome", "duration", "message"):
             table.add_column(column)
         for ref, outcome, duration, message in rows:
-            style = "green" if outcome in ("succeeded", "triggered", "skipped") else "red"
+            style = "green" if outcome in ("succeeded", "triggered", "skipped", "fresh") else "red"
             table.add_row(
                 escape(MASKER.redact(ref)), f"[{style}]{outcome}[/]", duration, escape(MASKER.redact(message))
             )
         out.console().print(table)
         return
-    width = max(len(r[0]) for r in rows)
+    width = max((len(r[0]) for r in rows), default=0)
+    outcome_width = max([10, *(len(r[1]) for r in rows)])
     for ref, outcome, duration, message in rows:
-        out.line(f"{ref:<{width}}  {outcome:<10} {duration:>9}  {message}")
+        out.line(f"{ref:<{width}}  {outcome:<{outcome_width}} {duration:>9}  {message}")
     if job.exit_code is not ExitCode.OK and len(rows) > 1:
-        failed = sum(1 for r in job.results if not r.ok)
-        out.line(f"{failed} of {len(rows)} connections did not succeed")
+        counts = [
+            (sum(1 for r in job.results if not r.ok), len(job.results), "connections"),
+            (sum(1 for t in job.transformations if not t.ok), len(job.transformations), "transformations"),
+        ]
+        said = " and ".join(f"{failed} of {total} {what}" for failed, total, what in counts if total)
+        out.line(f"{said} did not succeed")
 
 
 def _append(path: Path, text: str) -> None:

@@ -10,6 +10,7 @@ import typing
 from eltops import _lazy
 
 if typing.TYPE_CHECKING:
+    from eltops.fivetran._action_settings import ACTION_SETTINGS, ActionSettings, Setting
     from eltops.fivetran._client import Directory, FivetranClient
     from eltops.fivetran._models import Connection, Group, SetupTest, SyncOutcome, format_timestamp
     from eltops.fivetran._orchestrator import OUTCOMES, ConnectionResult, JobCancelled, JobResult, Orchestrator
@@ -25,10 +26,12 @@ if typing.TYPE_CHECKING:
         load_list_settings,
         load_settings,
     )
+    from eltops.fivetran._transformations import Transformation, TransformationResult, TransformationRunner
 else:
     __getattr__, __dir__ = _lazy.lazy_exports(
         __name__,
         {
+            "eltops.fivetran._action_settings": ["ACTION_SETTINGS", "ActionSettings", "Setting"],
             "eltops.fivetran._client": ["Directory", "FivetranClient"],
             "eltops.fivetran._models": ["Connection", "Group", "SetupTest", "SyncOutcome", "format_timestamp"],
             "eltops.fivetran._orchestrator": [
@@ -38,6 +41,7 @@ else:
                 "JobResult",
                 "Orchestrator",
             ],
+            "eltops.fivetran._transformations": ["Transformation", "TransformationResult", "TransformationRunner"],
             "eltops.fivetran._report": [
                 "junit_cases",
                 "markdown_summary",
@@ -60,9 +64,11 @@ else:
     )
 
 __all__ = [
+    "ACTION_SETTINGS",
     "DEFAULT_API_URL",
     "OUTCOMES",
     "Action",
+    "ActionSettings",
     "Connection",
     "ConnectionRef",
     "ConnectionResult",
@@ -76,8 +82,12 @@ __all__ = [
     "JobResult",
     "ListSettings",
     "Orchestrator",
+    "Setting",
     "SetupTest",
     "SyncOutcome",
+    "Transformation",
+    "TransformationResult",
+    "TransformationRunner",
     "format_timestamp",
     "junit_cases",
     "load_list_settings",

@@ -150,6 +150,20 @@ class FivetranClient:
         for item in self._paginate(f"/v1/groups/{quote(group_id, safe='')}/{{family}}"):
             yield Connection.from_api(item)
 
+    # -- paths outside the connection families (fivetran._transformations) ------------------------------------
+
+    def send(self, method: str, path: str, *, json: Any = None) -> Any:
+        """One request to ``path`` as it is (no path family), within the client's deadline."""
+        return self._request(method, path, json=json)
+
+    def rebound(self, seconds: float) -> FivetranClient:
+        """This client's connection and clock, with a deadline of its own (a cancel sent after the job's ran out)."""
+        return FivetranClient(self._api, deadline=Deadline(seconds, self.deadline.clock), watch=self.watch)
+
+    def items(self, path: str) -> Iterator[Any]:
+        """Every item of the cursor-paginated list at ``path``."""
+        return self._paginate(path)
+
     # -- plumbing -----------------------------------------------------------------------------------------------
 
     def _connection_call(self, method: str, connection_id: str, suffix: str, *, json: Any = None) -> Any:

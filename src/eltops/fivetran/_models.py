@@ -95,6 +95,7 @@ class Connection:
     rescheduled_for: datetime | None
     notices: tuple[str, ...]  # Fivetran's own words: status.tasks then status.warnings, "code: message"
     raw: Mapping[str, Any]
+    sync_frequency: int | None = None  # minutes between scheduled syncs (CHECK's default age limit)
 
     @classmethod
     def from_api(cls, data: Any) -> Connection:
@@ -120,6 +121,7 @@ class Connection:
             rescheduled_for=parse_timestamp(status.get("rescheduled_for"), field="status.rescheduled_for"),
             notices=_notices(status),
             raw=data,
+            sync_frequency=_minutes(data, "sync_frequency"),
         )
 
     @property
@@ -197,6 +199,16 @@ class Group:
         if not isinstance(data, Mapping) or not isinstance(data.get("id"), str):
             raise ApiResponseError("Fivetran answered with a group object that has no id")
         return cls(id=data["id"], name=_text(data, "name", field="group.name"))
+
+
+def _minutes(data: Mapping[str, Any], key: str) -> int | None:
+    """A positive whole number of minutes; missing or null is None; anything else is an API error."""
+    value = data.get(key)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        raise ApiResponseError(f"Fivetran sent {key}={_shown(value)}, which is not a positive number of minutes")
+    return value
 
 
 def _notices(status: Mapping[str, Any]) -> tuple[str, ...]:

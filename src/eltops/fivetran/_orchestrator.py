@@ -1,4 +1,5 @@
-"""The orchestrator: one action (STATUS, START, TEST, FORCE_RESYNC, RESYNC, WAIT) on a fleet, within one deadline.
+"""The orchestrator: one action (STATUS, START, TEST, FORCE_RESYNC, RESYNC, WAIT, CHECK) on a fleet, or TRANSFORM,
+within one deadline. (CHECK's verdicts are in ``_check``, transformations in ``_transformations``.)
 
 Two phases. First each connection is read, prepared and triggered (a bounded pool: the API calls are short).
 Then one loop waits for all of them: per poll interval it reads each group's connection listing once
@@ -44,6 +45,7 @@ from eltops.errors import (
 from eltops.fivetran._client import Directory, FivetranClient
 from eltops.fivetran._models import Connection, SetupTest, SyncOutcome, format_timestamp
 from eltops.fivetran._settings import Action, ConnectionRef, FivetranSettings, IfSyncing
+from eltops.fivetran._transformations import TransformationResult, TransformationRunner, integrated_holds
 
 log = logging.getLogger("eltops.fivetran")
 
@@ -115,10 +117,12 @@ class JobResult:
     results: tuple[ConnectionResult, ...]
     started_at: datetime
     finished_at: datetime
+    transformations: tuple[TransformationResult, ...] = ()  # TRANSFORM's, or FIVETRAN_THEN_TRANSFORM's
 
     @property
     def exit_code(self) -> ExitCode:
-        return max((r.exit_code for r in self.results), key=_SEVERITY.index, default=ExitCode.OK)
+        codes = [r.exit_code for r in self.results] + [t.exit_code for t in self.transformations]
+        return max(codes, key=_SEVERITY.index, default=ExitCode.OK)
 
 
 def _now_utc(wall_clock: Clock) -> datetime:
@@ -144,6 +148,7 @@ class Orchestrator:
     cancelled: threading.Event = field(default_factory=threading.Event)
     _runs: list[_ConnectionRun | ConnectionResult] = field(default_factory=list, init=False, repr=False)
     _started: datetime | None = field(default=None, init=False, repr=False)
+    _transformer: TransformationRunner | None = field(default=None, init=False, repr=False)
 
     def interrupted_result(self) -> JobResult | None:
         """After an interruption (Ctrl-C, SIGTERM): each connection's result so far, the unfinished ones cancelled.
@@ -151,7 +156,8 @@ class Orchestrator:
         A connection still awaited ends ``cancelled`` (its sync goes on in Fivetran), so the run history keeps an
         operation for every sync in flight. None when the interruption came before any connection was known.
         """
-        if self._started is None or not self._runs:
+        transformed = self._transformer.interrupted_results() if self._transformer is not None else ()
+        if self._started is None or not (self._runs or transformed):
             return None
         now = _now_utc(self.wall_clock)
         results = []
@@ -175,7 +181,7 @@ class Orchestrator:
                         label="cancelled",
                     )
                 )
-        return JobResult(self.settings.action, tuple(results), self._started, now)
+        return JobResult(self.settings.action, tuple(results), self._started, now, transformed)
 
     def cancel(self) -> None:
         """Stop every connection's wait at its next sleep or poll (the remote operations go on)."""
@@ -191,14 +197,59 @@ class Orchestrator:
 
     def run(self) -> JobResult:
         started = self._started = _now_utc(self.wall_clock)
+        action, more = self.settings.action, self.settings.more
+        if action is Action.TRANSFORM:
+            transformer = self._transformations()
+            transformer.check(more.transformation_ids)  # an unknown id is exit 2 before anything runs
+            done = transformer.run(more.transformation_ids)
+            return JobResult(action, (), started, _now_utc(self.wall_clock), done)
+        then: TransformationRunner | None = None
+        if more.then_transform:
+            then = self._transformations()
+            then.check(more.then_transform)
         slots = self._runs = self._resolve()
         runs = [slot for slot in slots if isinstance(slot, _ConnectionRun)]
-        self._each(runs, lambda run: run.prepare())
-        waiting = [run for run in runs if run.result is None]
-        if waiting:
-            _FleetWait(self, waiting).run()
-        results = [slot if isinstance(slot, ConnectionResult) else slot.final() for slot in slots]
-        return JobResult(self.settings.action, tuple(results), started, _now_utc(self.wall_clock))
+        if action is Action.CHECK:
+            from eltops.fivetran._check import FreshnessCheck
+
+            FreshnessCheck(self).run(runs)
+        else:
+            self._each(runs, lambda run: run.prepare())
+            waiting = [run for run in runs if run.result is None]
+            if waiting:
+                _FleetWait(self, waiting).run()
+        results = tuple(slot if isinstance(slot, ConnectionResult) else slot.final() for slot in slots)
+        done = self._then_transform(then, results) if then is not None else ()
+        return JobResult(action, results, started, _now_utc(self.wall_clock), done)
+
+    def _transformations(self) -> TransformationRunner:
+        more = self.settings.more
+        self._transformer = TransformationRunner(
+            self.client,
+            wait=self.wait,
+            poll_interval=self.settings.poll_interval,
+            timeout=self.settings.timeout,
+            full_refresh=more.full_refresh,
+            allow_partial=more.allow_partial,
+            wall_clock=self.wall_clock,
+        )
+        return self._transformer
+
+    def _then_transform(
+        self, transformer: TransformationRunner, results: tuple[ConnectionResult, ...]
+    ) -> tuple[TransformationResult, ...]:
+        """FIVETRAN_THEN_TRANSFORM: run the transformations once every sync succeeded; else none, saying why."""
+        ids = self.settings.more.then_transform
+        failed = [r for r in results if not r.ok]
+        if not failed:
+            log.info("every sync succeeded: running transformation(s) %s", ", ".join(ids))
+            return transformer.run(ids)
+        code = max((r.exit_code for r in failed), key=_SEVERITY.index)
+        names = ", ".join(r.ref for r in failed)
+        message = f"not run: {len(failed)} sync(s) did not succeed ({names}), so no transformation ran"
+        log.error("%s", message)
+        now = _now_utc(self.wall_clock)
+        return tuple(TransformationResult(tid, code, message, now, now, label="not run") for tid in dict.fromkeys(ids))
 
     def _each(self, items: Sequence[_T], work: Callable[[_T], None]) -> None:
         """``work`` on every item: inline for one, on a bounded pool for several (short API calls, no waits)."""
@@ -281,6 +332,7 @@ class _ConnectionRun:
         self.retrigger_at: float | None = None  # wall-clock moment to trigger a rescheduled sync again
         self.resume_at: datetime | None = None  # the same moment as Fivetran said it (rescheduled_for)
         self.last_state = connection.sync_state if connection else ""
+        self.behind: str | None = None  # the integrated transformation its sync waited behind, when one did
         self.result: ConnectionResult | None = None
 
     def info(self, message: str, *args: object) -> None:
@@ -289,6 +341,8 @@ class _ConnectionRun:
     # -- endings ------------------------------------------------------------------------------------------------
 
     def finish(self, code: ExitCode, message: str, *, label: str | None = None) -> None:
+        if self.behind is not None:
+            message += f" (the sync waited behind transformation {self.behind}, on an integrated schedule)"
         if code is not ExitCode.OK:
             log.error("%s: %s", self.ref, message)
         self.result = ConnectionResult(
@@ -589,9 +643,6 @@ class _ConnectionRun:
             api_now is not None and self.resume_at is not None and api_now >= self.resume_at
         )
 
-    def read_directly(self) -> None:
-        self.observe(self.client.get_connection(self.connection_id))
-
     def retrigger(self) -> None:
         self.retrigger_at = self.resume_at = None
         self.client.trigger_sync(self.connection_id, force=False)
@@ -609,6 +660,7 @@ class _FleetWait:
         self.deadline = orchestrator.client.deadline
         self.slowed_to: float | None = None
         self.next_heartbeat = HEARTBEAT_SECONDS
+        self.holds_looked_for = False
 
     def run(self) -> None:
         try:
@@ -620,11 +672,38 @@ class _FleetWait:
                         run.guarded(run.retrigger)
                 self._poll([run for run in self.runs if run.result is None])
                 self.runs = [run for run in self.runs if run.result is None]
+                self._look_for_holds()
                 self._heartbeat()
         except JobTimeout:
             for run in self.runs:
                 if run.result is None:
                     run.time_out()
+
+    def _look_for_holds(self) -> None:
+        """Once per job, when a triggered sync is still queued a poll later: is an integrated transformation
+        holding it? (Fivetran does not sync a connection while a transformation on an integrated schedule that
+        reads it runs.) One listing of the transformations; a listing that fails only costs this note."""
+        if self.holds_looked_for or not self.o.settings.action.triggers_sync:
+            return
+        queued = [
+            run
+            for run in self.runs
+            if run.connection is not None and run.connection.sync_state == "scheduled" and not run.then_sync
+        ]
+        if not queued:
+            return
+        self.holds_looked_for = True
+        holds = integrated_holds(self.client, [run.connection_id for run in queued])
+        for run in queued:
+            for transformation in holds.get(run.connection_id, ()):
+                run.behind = transformation.id
+                run.info(
+                    "the sync waits behind transformation %s (%s), which is %s on an integrated schedule: "
+                    "Fivetran starts the sync once it ends",
+                    transformation.id,
+                    transformation.name,
+                    transformation.status,
+                )
 
     def _sleep(self) -> None:
         wait = self._interval()
@@ -647,6 +726,10 @@ class _FleetWait:
         return listed, single
 
     def _poll(self, runs: list[_ConnectionRun]) -> None:
+        self.read(runs, _ConnectionRun.observe)
+
+    def read(self, runs: list[_ConnectionRun], take: Callable[[_ConnectionRun, Connection], None]) -> None:
+        """A fresh read of every run's connection handed to ``take``: a listing per group, a GET for the rest."""
         listed, single = self._groups(runs)
         for group_id, members in listed.items():
             try:
@@ -663,9 +746,9 @@ class _FleetWait:
                     run.info("is no longer in its group's listing; reading it directly")
                     single.append(run)
                 else:
-                    run.guarded(partial(run.observe, current))
+                    run.guarded(partial(take, run, current))
         for run in single:
-            run.guarded(run.read_directly)
+            run.guarded(partial(_read_directly, run, take))
 
     def _interval(self) -> float:
         """The poll interval, stretched when the account's request budget runs low (``X-Rate-Limit-Remaining``)."""
@@ -705,6 +788,10 @@ class _FleetWait:
         log.info(
             "still waiting for %d connection(s) after %.0f s: %s", len(self.runs), self.deadline.elapsed(), summary
         )
+
+
+def _read_directly(run: _ConnectionRun, take: Callable[[_ConnectionRun, Connection], None]) -> None:
+    take(run, run.client.get_connection(run.connection_id))
 
 
 def _after(baseline: datetime | None) -> str:

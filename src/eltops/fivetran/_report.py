@@ -9,9 +9,10 @@ import orjson
 
 from eltops._junit import JUnitCase
 from eltops.errors import ExitCode
-from eltops.fivetran._models import format_timestamp
+from eltops.fivetran._models import SyncOutcome, format_timestamp
 from eltops.fivetran._orchestrator import OUTCOMES, ConnectionResult, JobResult
 from eltops.fivetran._settings import Action, format_baselines
+from eltops.fivetran._transformations import TransformationResult
 
 
 def _iso(moment: datetime | None) -> str | None:
@@ -27,7 +28,47 @@ def result_to_json(job: JobResult) -> dict[str, Any]:
         "started_at": _iso(job.started_at),
         "finished_at": _iso(job.finished_at),
         "connections": [_connection_json(r) for r in job.results],
+        **({"transformations": [_transformation_json(t) for t in job.transformations]} if _transforms(job) else {}),
     }
+
+
+def _transforms(job: JobResult) -> bool:
+    return job.action is Action.TRANSFORM or bool(job.transformations)
+
+
+def _transformation_json(result: TransformationResult) -> dict[str, Any]:
+    t = result.transformation
+    return {
+        "transformation_id": result.transformation_id,
+        "name": t.name if t else None,
+        "type": t.type if t else None,
+        "outcome": result.outcome,
+        "exit_code": int(result.exit_code),
+        "message": result.message,
+        "status": result.status,
+        "output_models": list(result.output_models),
+        "last_started_at": _iso(t.last_started_at) if t else None,
+        "last_ended_at": _iso(t.last_ended_at) if t else None,
+        "baseline": _iso(result.baseline),
+        "started_at": _iso(result.started_at),
+        "finished_at": _iso(result.finished_at),
+        "duration_seconds": round(result.duration_seconds, 3),
+    }
+
+
+def synced(job: JobResult) -> list[ConnectionResult]:
+    """The connections whose awaited sync succeeded in this job (not skipped, not only triggered)."""
+    if not job.action.waits_for_sync:
+        return []
+    return [
+        r
+        for r in job.results
+        if r.ok
+        and r.label is None
+        and r.connection is not None
+        and r.connection.finished_since(r.baseline)
+        and r.connection.last_outcome is SyncOutcome.SUCCEEDED
+    ]
 
 
 def _connection_json(result: ConnectionResult) -> dict[str, Any]:
@@ -91,13 +132,38 @@ def step_outputs(job: JobResult) -> dict[str, str]:
         }
         if baselines:
             outputs["FIVETRAN_BASELINE"] = format_baselines(baselines)
+    if job.action.waits_for_sync:  # what a later dbt job selects on: the schemas that got new data
+        landed = synced(job)
+        outputs["ELTOPS_FIVETRAN_SCHEMAS"] = ",".join(dict.fromkeys(r.connection.name for r in landed if r.connection))
+        outputs["ELTOPS_FIVETRAN_SYNCED"] = ",".join(r.connection_id or r.ref for r in landed)
+    if job.action is Action.CHECK:
+        outputs["ELTOPS_FIVETRAN_FRESH"] = ",".join(r.connection_id or r.ref for r in job.results if r.ok)
+        outputs["ELTOPS_FIVETRAN_STALE"] = ",".join(r.connection_id or r.ref for r in job.results if not r.ok)
     outputs["ELTOPS_FIVETRAN_RESULTS"] = orjson.dumps(per_connection).decode()
+    if _transforms(job):
+        per_transformation = {
+            t.transformation_id: {
+                "outcome": t.outcome,
+                "exit_code": int(t.exit_code),
+                "status": t.status,
+                "output_models": list(t.output_models),
+                "last_ended_at": _iso(t.transformation.last_ended_at) if t.transformation else None,
+            }
+            for t in job.transformations
+        }
+        outputs["ELTOPS_FIVETRAN_TRANSFORMATIONS"] = orjson.dumps(per_transformation).decode()
+        models = [m for t in job.transformations if t.ok for m in t.output_models]
+        outputs["ELTOPS_FIVETRAN_MODELS"] = ",".join(dict.fromkeys(models))
     return outputs
 
 
 def summary_rows(job: JobResult) -> list[tuple[str, str, str, str]]:
     """(connection, outcome, duration, message) for the summary table."""
-    return [(r.ref, r.outcome, f"{r.duration_seconds:.1f} s", r.message) for r in job.results]
+    rows = [(r.ref, r.outcome, f"{r.duration_seconds:.1f} s", r.message) for r in job.results]
+    return rows + [
+        (f"transformation {t.transformation_id}", t.outcome, f"{t.duration_seconds:.1f} s", t.message)
+        for t in job.transformations
+    ]
 
 
 def markdown_summary(job: JobResult) -> str:
@@ -138,6 +204,18 @@ def junit_cases(job: JobResult) -> list[JUnitCase]:
                 failure=result.message if failed else None,
                 error=result.message if not result.ok and not failed else None,
                 output=result.message if result.ok else "",
+            )
+        )
+    for transformation in job.transformations:
+        failed = transformation.exit_code is ExitCode.REMOTE_FAILED
+        cases.append(
+            JUnitCase(
+                name=transformation.transformation_id,
+                classname=f"fivetran.transform.{transformation.transformation_id}",
+                seconds=transformation.duration_seconds,
+                failure=transformation.message if failed else None,
+                error=transformation.message if not transformation.ok and not failed else None,
+                output=transformation.message if transformation.ok else "",
             )
         )
     return cases

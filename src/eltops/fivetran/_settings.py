@@ -19,6 +19,7 @@ from eltops._parse import positive_seconds
 from eltops._paths import output_file
 from eltops._url import validate_base_url
 from eltops.errors import ConfigError
+from eltops.fivetran._action_settings import ActionSettings, load_action_settings
 from eltops.secrets import EnvReader, Secret
 
 DEFAULT_API_URL = "https://api.fivetran.com"
@@ -38,6 +39,8 @@ class Action(Enum):
     FORCE_RESYNC = "FORCE_RESYNC"
     RESYNC = "RESYNC"
     WAIT = "WAIT"
+    TRANSFORM = "TRANSFORM"  # run Fivetran transformations (fivetran._transformations)
+    CHECK = "CHECK"  # a freshness and health gate that triggers nothing (fivetran._check)
 
     @classmethod
     def parse(cls, value: str, *, source: str) -> Action:
@@ -126,6 +129,7 @@ class FlagValues:
     completed_after: str | None = None
     skip_if_synced_within: str | None = None
     repair_setup: bool | None = None
+    action_flags: Mapping[str, str | bool | None] = field(default_factory=dict)  # _action_settings rows, by name
 
 
 @dataclass(frozen=True)
@@ -150,6 +154,7 @@ class FivetranSettings:
     skip_if_synced_within: float | None = None
     repair_setup: bool = False
     resync_scope: Mapping[str, tuple[str, ...]] | None = None
+    more: ActionSettings = field(default_factory=ActionSettings)  # TRANSFORM, CHECK, FIVETRAN_THEN_TRANSFORM
 
     def wait_baseline(self, connection_id: str) -> tuple[bool, datetime | None]:
         """For WAIT: (known, moment) — the sync to wait for is one that completes strictly after ``moment``."""
@@ -322,8 +327,13 @@ def load_settings(env_vars: Mapping[str, str], flags: FlagValues, *, env: EnvRea
     id_texts = [t for text in flags.connector_ids for t in _split_list(text)]
     if not id_texts:
         id_texts = list(_split_list(env.get("CONNECTOR_ID") or ""))
-    if not id_texts:
+    if not id_texts and action is not Action.TRANSFORM:  # TRANSFORM names transformations, not connections
         raise ConfigError("CONNECTOR_ID is required (one id, several comma-separated, or <group>/<name>)")
+    if id_texts and action is Action.TRANSFORM:
+        raise ConfigError(
+            "TRANSFORM runs transformations (TRANSFORMATION_ID), not connections: leave CONNECTOR_ID unset, or "
+            "sync them first with START and FIVETRAN_THEN_TRANSFORM"
+        )
     connections = tuple(dict.fromkeys(ConnectionRef.parse(t) for t in id_texts))
 
     schema = flags.schema or env.get("SCHEMA")
@@ -354,6 +364,7 @@ def load_settings(env_vars: Mapping[str, str], flags: FlagValues, *, env: EnvRea
 
     resync_scope = _resync_scope(tables, schema) if action is Action.RESYNC else None
     fleet = _fleet_settings(env, flags, action, connections)
+    more = load_action_settings(env, flags.action_flags, action=action.value, wait=fleet.wait)
 
     api_key, api_secret = _credentials(env)
     dont_disable = (
@@ -380,6 +391,7 @@ def load_settings(env_vars: Mapping[str, str], flags: FlagValues, *, env: EnvRea
         baselines=fleet.baselines,
         skip_if_synced_within=fleet.skip_if_synced_within,
         repair_setup=fleet.repair_setup,
+        more=more,
     )
 
 

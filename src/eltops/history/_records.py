@@ -12,7 +12,14 @@ from datetime import datetime
 from typing import Any
 
 from eltops.errors import ExitCode
-from eltops.fivetran import Action, ConnectionResult, FivetranSettings, JobResult, format_timestamp
+from eltops.fivetran import (
+    Action,
+    ConnectionResult,
+    FivetranSettings,
+    JobResult,
+    TransformationResult,
+    format_timestamp,
+)
 from eltops.history._ci import CiRun, stable_id
 from eltops.orchestra import Operation, PipelineRun, TaskRun
 
@@ -57,6 +64,14 @@ def task_parameters(settings: FivetranSettings) -> dict[str, Any]:
         "unpause": settings.unpause,
         "api_url": settings.api_url,
     }
+    more = settings.more
+    if more.transformation_ids or more.then_transform:
+        parameters["transformations"] = list(more.transformation_ids or more.then_transform)
+        parameters["full_refresh"] = more.full_refresh
+        parameters["allow_partial"] = more.allow_partial
+    if settings.action is Action.CHECK:
+        parameters["max_age_seconds"] = more.max_age
+        parameters["wait_until_fresh"] = more.wait_until_fresh
     if settings.action is Action.FORCE_RESYNC:
         parameters["schema"] = settings.schema
         parameters["tables"] = list(settings.tables)
@@ -135,6 +150,7 @@ def task_run(
     connection that did not succeed (the one a person has to look at), else to the first."""
     results = job.results if job is not None else ()
     ids = [r.connection_id or r.ref for r in results] or [str(c) for c in settings.connections]
+    ids = ids or list(settings.more.transformation_ids)  # TRANSFORM names transformations, not connections
     failed = [r.connection_id for r in results if not r.ok and r.connection_id]
     first = failed[0] if failed else next((r.connection_id for r in results if r.connection_id), None)
     if first is None:
@@ -173,14 +189,55 @@ def _fivetran_words(results: Iterable[ConnectionResult]) -> str | None:
     return " | ".join(said) or None
 
 
-_VERBS = {Action.START: "sync", Action.TEST: "setup tests", Action.FORCE_RESYNC: "resync", Action.STATUS: "status"}
+_VERBS = {
+    Action.START: "sync",
+    Action.TEST: "setup tests",
+    Action.FORCE_RESYNC: "resync",
+    Action.STATUS: "status",
+    Action.CHECK: "freshness check",
+}
 
 
 def operations(ci: CiRun, job: JobResult) -> list[Operation]:
     """One operation per connection for START, TEST and FORCE_RESYNC; none for STATUS."""
     if job.action is Action.STATUS:
         return []
-    return [_operation(ci, job.action, result) for result in job.results]
+    done = [_operation(ci, job.action, result) for result in job.results]
+    return done + [_transformation_operation(ci, result) for result in job.transformations]
+
+
+def _transformation_operation(ci: CiRun, result: TransformationResult) -> Operation:
+    """A transformation's run (TRANSFORM, or FIVETRAN_THEN_TRANSFORM after the syncs) as a TRANSFORMATION operation."""
+    t = result.transformation
+    detail = None
+    if t is not None:
+        detail = (
+            f"name={t.name}; type={t.type}; status={t.status}; "
+            f"last_started_at={format_timestamp(t.last_started_at, missing='null')}; "
+            f"last_ended_at={format_timestamp(t.last_ended_at, missing='null')}; "
+            f"output_models={','.join(t.output_model_names)}"
+        )
+    external_id = result.transformation_id
+    return Operation(
+        id=stable_id("operation", ci.task_run_id, f"transformation:{external_id}"),
+        pipeline_run_id=ci.pipeline_run_id,
+        task_run_id=ci.task_run_id,
+        inserted_at=result.finished_at,
+        message=result.message,
+        operation_name=f"transform {external_id}",
+        operation_status="CANCELLED" if result.label == "cancelled" else _OPERATION_STATUS[result.exit_code],
+        operation_type="TRANSFORMATION",
+        external_status=t.status if t is not None else None,
+        external_detail=detail,
+        external_id=external_id,
+        integration=INTEGRATION,
+        integration_job=Action.TRANSFORM.value,
+        started_at=result.started_at,
+        completed_at=result.finished_at,
+        dependencies=[],
+        operation_duration=round(result.duration_seconds, 3),
+        rows_affected=None,
+    )
 
 
 def _operation(ci: CiRun, action: Action, result: ConnectionResult) -> Operation:
@@ -203,9 +260,10 @@ def _operation(ci: CiRun, action: Action, result: ConnectionResult) -> Operation
         task_run_id=ci.task_run_id,
         inserted_at=result.finished_at,
         message=result.message,
-        operation_name=f"{_VERBS[action]} {external_id}",  # the connection, as external_id names it
+        # the connection, as external_id names it
+        operation_name=f"{_VERBS.get(action, action.value.lower())} {external_id}",
         operation_status="CANCELLED" if result.label == "cancelled" else _OPERATION_STATUS[result.exit_code],
-        operation_type="TEST" if action is Action.TEST else "INGESTION",
+        operation_type="TEST" if action in (Action.TEST, Action.CHECK) else "INGESTION",
         external_status=connection.sync_state if connection is not None else None,
         external_detail=detail,
         external_id=external_id,

@@ -15,6 +15,7 @@ if typing.TYPE_CHECKING:
     from eltops.fivetran.emulator._emulator import FivetranEmulator
     from eltops.fivetran.emulator._scenario import DEMO_SCENARIO
     from eltops.fivetran.emulator._script import ConnectionScript, FailureBurst, SetupTest
+    from eltops.fivetran.emulator._transformations import TransformationScript
 else:
     __getattr__, __dir__ = _lazy.lazy_exports(
         __name__,
@@ -24,6 +25,7 @@ else:
             "eltops.fivetran.emulator._emulator": ["FivetranEmulator"],
             "eltops.fivetran.emulator._scenario": ["DEMO_SCENARIO"],
             "eltops.fivetran.emulator._script": ["ConnectionScript", "FailureBurst", "SetupTest"],
+            "eltops.fivetran.emulator._transformations": ["TransformationScript"],
         },
     )
 
@@ -37,4 +39,5 @@ __all__ = [
     "PathFamilies",
     "RecordedRequest",
     "SetupTest",
+    "TransformationScript",
 ]

@@ -11,6 +11,7 @@ from typing import Any
 
 from eltops.fivetran.emulator._script import FailureBurst
 from eltops.fivetran.emulator._state import ApiProblem, BurstCounter, Connection, Group
+from eltops.fivetran.emulator._transformations import TransformationBook
 
 DEFAULT_API_KEY = "emulator-key"
 DEFAULT_API_SECRET = "emulator-secret"  # noqa: S105 - the emulator's documented default, not a real secret
@@ -45,6 +46,7 @@ class Account:
         self.lock = threading.RLock()
         self.groups: dict[str, Group] = {}
         self.connections: dict[str, Connection] = {}
+        self.transformations = TransformationBook()
         self.rate_limit = rate_limit
         self._requests: list[RecordedRequest] = []
         self._spent: deque[float] = deque()

@@ -24,6 +24,11 @@ from werkzeug.wrappers import Request, Response
 from eltops.fivetran.emulator._account import TOO_MANY_REQUESTS, Account, RecordedRequest
 from eltops.fivetran.emulator._script import FailureBurst
 from eltops.fivetran.emulator._state import SCHEDULE_TYPES, SYNC_FREQUENCIES, ApiProblem, Connection
+from eltops.fivetran.emulator._transformations import (
+    cancel_transformation,
+    list_transformations,
+    run_transformation,
+)
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIEnvironment
@@ -48,6 +53,17 @@ _URL_MAP = Map(
         Rule(f"{_C}/schemas", endpoint="schemas", methods=["GET"]),
         Rule(f"{_C}/schemas/tables/resync", endpoint="resync_tables", methods=["POST"]),
         Rule(f"{_C}/schemas/<schema>/tables/<table>/resync", endpoint="resync_table", methods=["POST"]),
+    ],
+    strict_slashes=False,
+)
+
+# the transformation endpoints (emulator._transformations), routed apart from the connection families
+TRANSFORMATION_ROUTES = Map(
+    [
+        Rule("/v1/transformations", endpoint="list_transformations", methods=["GET"]),
+        Rule("/v1/transformations/<transformation_id>", endpoint="transformation_details", methods=["GET"]),
+        Rule("/v1/transformations/<transformation_id>/run", endpoint="run_transformation", methods=["POST"]),
+        Rule("/v1/transformations/<transformation_id>/cancel", endpoint="cancel_transformation", methods=["POST"]),
     ],
     strict_slashes=False,
 )
@@ -221,6 +237,9 @@ class FivetranApp:
         if connection_id is not None:
             self._scripted_trouble(request, connection_id, noun)
         body = self._body(request, raw_body)
+        if "transformation" in endpoint:
+            with self._account.lock:
+                return self._transformation(endpoint, request, body, args.get("transformation_id"))
         handler: Callable[..., Response] = getattr(self, f"_{endpoint}")
         with self._account.lock:
             if connection_id is None:
@@ -249,7 +268,8 @@ class FivetranApp:
         family = segments[3] if segments[1] == "groups" else segments[1]  # /v1/FAMILY/.. or /v1/groups/g/FAMILY
         if self._disabled is not None and segments[0] == "v1" and family == self._disabled:
             raise self._no_route(request)
-        adapter = _URL_MAP.bind_to_environ(request.environ)
+        routes = TRANSFORMATION_ROUTES if segments[:2] == ["v1", "transformations"] else _URL_MAP
+        adapter = routes.bind_to_environ(request.environ)
         try:
             endpoint, args = adapter.match()
         except MethodNotAllowed as exc:
@@ -310,6 +330,23 @@ class FivetranApp:
         if not isinstance(body, dict):
             raise _bad_input("The request body must be a JSON object")
         return body
+
+    def _transformation(
+        self, endpoint: str, request: Request, body: dict[str, Any], transformation_id: str | None
+    ) -> Response:
+        """The transformation endpoints (emulator._transformations), after every connection caught up with now."""
+        now = self._account.clock()
+        for connection in self._account.connections.values():  # a sync that succeeded may start one
+            connection.advance(now)
+        book = self._account.transformations
+        if transformation_id is None:
+            return _page(request, list_transformations(book, now, request.args.to_dict()))
+        transformation = book.get(transformation_id)
+        if endpoint == "run_transformation":
+            return _ok(run_transformation(transformation, now, body))
+        if endpoint == "cancel_transformation":
+            return _ok(cancel_transformation(transformation, now))
+        return _ok("", transformation.render(now))
 
     # --- groups and lists ----------------------------------------------------------------------------
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -22,6 +22,10 @@ from eltops.fivetran.emulator._state import (
     default_config,
     to_epoch,
 )
+from eltops.fivetran.emulator._transformations import OUTCOMES as TRANSFORMATION_OUTCOMES
+from eltops.fivetran.emulator._transformations import SCHEDULE_TYPES as TRANSFORMATION_SCHEDULES
+from eltops.fivetran.emulator._transformations import TYPES as TRANSFORMATION_TYPES
+from eltops.fivetran.emulator._transformations import Transformation, TransformationScript
 
 Timestamp = datetime | str | float | None
 
@@ -129,7 +133,72 @@ class FivetranEmulator:
                 config=dict(config) if config is not None else default_config(service, schema),
                 script=script or ConnectionScript(),
                 sync_frequency=sync_frequency,
+                hold=self._account.transformations.hold,
+                on_success=self._account.transformations.synced,
             )
+
+    def add_transformation(
+        self,
+        transformation_id: str,
+        *,
+        group_id: str,
+        name: str | None = None,
+        type: str = "DBT_CORE",
+        schedule_type: str = "INTERVAL",
+        connection_ids: Sequence[str] = (),
+        paused: bool = False,
+        output_model_names: Sequence[str] = (),
+        script: TransformationScript | None = None,
+        status: str = "NEW",
+        last_started_at: Timestamp = None,
+        last_ended_at: Timestamp = None,
+        created_at: Timestamp = None,
+    ) -> None:
+        """Add a transformation (dbt Core or Quickstart) to a group; ``script`` scripts how its runs go.
+
+        ``schedule_type="INTEGRATED"`` with ``connection_ids`` chains it to those connections: a successful sync
+        of one starts it, and their syncs wait while it runs. ``status``/``last_*_at`` describe its last run.
+        """
+        if type not in TRANSFORMATION_TYPES:
+            raise ValueError(f"type must be one of {', '.join(TRANSFORMATION_TYPES)}, not {type!r}")
+        if schedule_type not in TRANSFORMATION_SCHEDULES:
+            raise ValueError(
+                f"schedule_type must be one of {', '.join(TRANSFORMATION_SCHEDULES)}, not {schedule_type!r}"
+            )
+        if status not in ("NEW", *TRANSFORMATION_OUTCOMES):
+            raise ValueError(f"status must be NEW or one of {', '.join(TRANSFORMATION_OUTCOMES)}, not {status!r}")
+        with self._account.lock:
+            if group_id not in self._account.groups:
+                raise ValueError(f"transformation {transformation_id!r} names group {group_id!r}, which does not exist")
+            book = self._account.transformations.items
+            if transformation_id in book:
+                raise ValueError(f"transformation {transformation_id!r} already exists")
+            unknown = [c for c in connection_ids if c not in self._account.connections]
+            if unknown:
+                raise ValueError(
+                    f"transformation {transformation_id!r} names unknown connection(s) {', '.join(unknown)}"
+                )
+            created = to_epoch(created_at)
+            book[transformation_id] = Transformation(
+                id=transformation_id,
+                group_id=group_id,
+                name=name or transformation_id,
+                type=type,
+                created_at=self._account.clock() if created is None else created,
+                schedule_type=schedule_type,
+                connection_ids=tuple(connection_ids),
+                paused=paused,
+                output_model_names=tuple(dict.fromkeys(output_model_names)),
+                script=script or TransformationScript(),
+                status=status,
+                last_started_at=to_epoch(last_started_at),
+                last_ended_at=to_epoch(last_ended_at),
+            )
+
+    def transformation_runs(self, transformation_id: str) -> list[bool]:
+        """The ``full_refresh`` of every run of the transformation so far (API-started and integrated), oldest first."""
+        with self._account.lock:
+            return [run.full_refresh for run in self._account.transformations.get(transformation_id).runs]
 
     def script(self, connection_id: str, **changes: Any) -> ConnectionScript:
         """Change fields of a connection's script at runtime (new failure bursts start counting afresh).

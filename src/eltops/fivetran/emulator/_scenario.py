@@ -33,6 +33,19 @@
           #   failures: [{status: 401, message: "bad credentials {api_key}:{api_secret} ({basic_auth})"}]
           zoneless_timestamps: [succeeded_at]       # 2024-12-01T15:43:29, no zone
           overrides: {paused: "false", status.is_historical_sync: "no"}
+          # a connection whose data is late: overrides: {status.update_state: delayed}
+    transformations:                 # optional (see emulator._transformations)
+      - id: shop_marts               # required
+        group_id: warehouse          # required
+        name: shop_marts
+        type: DBT_CORE               # DBT_CORE | QUICKSTART
+        schedule_type: INTEGRATED    # INTEGRATED (runs after, and holds, syncs of connection_ids) | INTERVAL | ...
+        connection_ids: [shop_postgres]
+        output_model_names: [orders_daily, customers]
+        status: SUCCEEDED            # its last run, with last_started_at / last_ended_at (NEW: never ran)
+        script: {queue_seconds: 1, run_seconds: 10, outcome: SUCCEEDED, cancel_seconds: 1}
+                                     # outcome: SUCCEEDED | FAILED | PARTIALLY_SUCCEEDED | BLOCKED | CANCELED;
+                                     # run_seconds: null never ends by itself
 """
 
 from __future__ import annotations
@@ -44,6 +57,7 @@ from typing import TYPE_CHECKING, Any
 
 from eltops.errors import ConfigError
 from eltops.fivetran.emulator._script import ConnectionScript, FailureBurst, SetupTest
+from eltops.fivetran.emulator._transformations import TransformationScript
 
 if TYPE_CHECKING:
     from eltops.fivetran.emulator._emulator import FivetranEmulator
@@ -63,6 +77,21 @@ _CONNECTION_KEYS = {
     "config",
     "tables",
     "script",
+    "created_at",
+}
+_TRANSFORMATION_KEYS = {
+    "id",
+    "group_id",
+    "name",
+    "type",
+    "schedule_type",
+    "connection_ids",
+    "paused",
+    "output_model_names",
+    "script",
+    "status",
+    "last_started_at",
+    "last_ended_at",
     "created_at",
 }
 
@@ -128,6 +157,42 @@ DEMO_SCENARIO: dict[str, Any] = {
             "paused": True,
         },
     ],
+    "transformations": [
+        {
+            "id": "demo_marts",
+            "group_id": "demo_warehouse",
+            "name": "shop_marts",
+            "output_model_names": ["orders_daily", "customer_ltv"],
+            "status": "SUCCEEDED",
+            "last_started_at": "2024-12-01T16:00:00.000000Z",
+            "last_ended_at": "2024-12-01T16:04:10.000000Z",
+            "script": {"queue_seconds": 1, "run_seconds": 6, "outcome": "SUCCEEDED"},
+        },
+        {
+            "id": "demo_finance",
+            "group_id": "demo_warehouse",
+            "name": "finance_marts",
+            "output_model_names": ["revenue", "invoices_open"],
+            "script": {"queue_seconds": 1, "run_seconds": 4, "outcome": "FAILED"},
+        },
+        {
+            "id": "demo_ads_report",
+            "group_id": "demo_warehouse",
+            "name": "ad_reporting",
+            "type": "QUICKSTART",
+            "output_model_names": ["ad_reporting__campaign_report", "ad_reporting__ad_report"],
+            "script": {"run_seconds": 3, "outcome": "PARTIALLY_SUCCEEDED"},
+        },
+        {
+            "id": "demo_crm_models",
+            "group_id": "demo_warehouse",
+            "name": "crm_models",
+            "schedule_type": "INTEGRATED",
+            "connection_ids": ["demo_crm"],
+            "output_model_names": ["accounts", "pipeline"],
+            "script": {"run_seconds": 5},
+        },
+    ],
 }
 
 
@@ -150,7 +215,7 @@ def read_scenario_file(path: Path) -> Mapping[str, Any]:
 
 def apply_scenario(emulator: FivetranEmulator, data: Mapping[str, Any], *, origin: str) -> None:
     """Add the scenario's groups, then its connections, to ``emulator``; ConfigError on any mistake."""
-    _check_keys(data, {"groups", "connections"}, where=origin)
+    _check_keys(data, {"groups", "connections", "transformations"}, where=origin)
     for index, group in enumerate(_list(data, "groups", where=origin)):
         where = f"{origin}: groups[{index}]"
         group = _mapping(group, where=where)
@@ -165,6 +230,19 @@ def apply_scenario(emulator: FivetranEmulator, data: Mapping[str, Any], *, origi
             connection["script"] = _script(connection["script"], where=f"{where}: script")
         connection_id = str(connection.pop("id"))
         _call(where, emulator.add_connection, connection_id, **connection)
+    for index, transformation in enumerate(_list(data, "transformations", where=origin)):
+        where = f"{origin}: transformations[{index}]"
+        transformation = dict(_mapping(transformation, where=where))
+        _check_keys(transformation, _TRANSFORMATION_KEYS, where=where, required={"id", "group_id"})
+        where = f"{origin}: transformation {transformation['id']!r}"
+        if "script" in transformation:
+            fields = _mapping(transformation["script"], where=f"{where}: script")
+            transformation["script"] = _call(f"{where}: script", TransformationScript, **fields)
+        for key in ("connection_ids", "output_model_names"):
+            if key in transformation and not isinstance(transformation[key], list):
+                raise ConfigError(f"{where}: {key} must be a list")
+        transformation_id = str(transformation.pop("id"))
+        _call(where, emulator.add_transformation, transformation_id, **transformation)
 
 
 def _script(raw: Any, *, where: str) -> ConnectionScript:

@@ -14,6 +14,7 @@ A sync run goes::
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
@@ -161,6 +162,10 @@ class Connection:
     run: Run | None = None
     pending_historical: bool = False  # a resync asked while paused, or a historical sync that failed
     bursts: list[BurstCounter] = field(default_factory=list)
+    # the account's integrated transformations (emulator._transformations): how long a queued sync waits behind
+    # one that runs, and what a successful sync starts
+    hold: Callable[[str, float], float | None] | None = field(default=None, repr=False)
+    on_success: Callable[[str, float], None] | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         self.reset_bursts()
@@ -183,6 +188,8 @@ class Connection:
         while (run := self.run) is not None:
             if run.phase == "queued":
                 end = run.phase_started_at + run.queue_seconds
+                held = self.hold(self.id, end) if self.hold is not None else None
+                end = max(end, held or end)  # an integrated transformation that runs holds the sync queued
                 if now < end:
                     return
                 if self.setup_state != "connected":  # a broken or incomplete setup fails at once
@@ -210,6 +217,8 @@ class Connection:
         if outcome == "success":
             self.succeeded_at = at
             self.pending_historical = False
+            if self.on_success is not None:
+                self.on_success(self.id, at)
         else:
             self.failed_at = at
             self.pending_historical = run.historical
