@@ -1,4 +1,4 @@
-"""The README's terminal examples, run as written against the demo emulator (its clock ten times as fast)."""
+"""The Fivetran page's terminal examples (docs/fivetran.md), run as written against the demo emulator (10x clock)."""
 
 from __future__ import annotations
 
@@ -16,19 +16,19 @@ import pytest
 from eltops._serve import RunningServer, serve_in_thread
 from eltops.fivetran.emulator import DEFAULT_API_KEY, DEFAULT_API_SECRET, DEMO_SCENARIO, FivetranEmulator
 
-README = Path(__file__).resolve().parents[2] / "README.md"
+PAGE = Path(__file__).resolve().parents[2] / "docs" / "fivetran.md"
 SPEED = 10.0
 
 
 def _examples() -> list[tuple[str, int]]:
     """Each ``eltops fivetran`` line of the "At a terminal" block, with the exit code its comment promises."""
-    text = README.read_text(encoding="utf-8")
-    block = text.split("### At a terminal", 1)[1].split("```sh", 1)[1].split("```", 1)[0]
+    text = PAGE.read_text(encoding="utf-8")
+    block = text.split("## At a terminal", 1)[1].split("```sh", 1)[1].split("```", 1)[0]
     examples = []
     for line in block.splitlines():
         if line.startswith("eltops fivetran"):
             code = re.search(r"# exit (\d)", line)
-            assert code is not None, f"the README example {line!r} does not say its exit code"
+            assert code is not None, f"the Fivetran page's example {line!r} does not say its exit code"
             examples.append((line, int(code.group(1))))
     return examples
 
@@ -50,7 +50,7 @@ def test_the_readme_has_examples() -> None:
 
 @pytest.mark.parametrize(("line", "code"), _examples(), ids=[line for line, _ in _examples()])
 def test_readme_example(demo: RunningServer, tmp_path: Path, line: str, code: int) -> None:
-    """The example exits with the code its comment gives, in the order the README lists them."""
+    """The example exits with the code its comment gives, in the order the page lists them."""
     args = shlex.split(line, comments=True)
     env = {
         "PATH": os.environ.get("PATH", ""),

@@ -1,4 +1,4 @@
-"""The README's `eltops orchestra`, `report` and `emulate` examples, run as written against the demo emulator."""
+"""The `eltops orchestra`, `report` and `emulate` examples of the docs pages, run as written against the emulator."""
 
 from __future__ import annotations
 
@@ -18,33 +18,33 @@ import pytest
 from eltops._serve import RunningServer, serve_in_thread
 from eltops.orchestra.emulator import BASE_PATH, DEFAULT_API_KEY, OrchestraEmulator
 
-README = Path(__file__).resolve().parents[2] / "README.md"
+DOCS = Path(__file__).resolve().parents[2] / "docs"
 SPEED = 25.0  # the emulator's clock runs this much faster, so a 50 s pipeline ends in 2 s
 
 
-def _blocks(heading: str) -> list[str]:
-    """The ``sh`` blocks of the README section that starts with ``heading`` (up to the next heading)."""
-    text = README.read_text(encoding="utf-8")
+def _blocks(page: str, heading: str) -> list[str]:
+    """The ``sh`` blocks of the page's section that starts with ``heading`` (up to the next heading of its level)."""
+    text = (DOCS / page).read_text(encoding="utf-8")
     section = text.split(heading, 1)[1]
     level = len(heading) - len(heading.lstrip("#"))
     section = re.split(rf"\n#{{1,{level}}} ", section, maxsplit=1)[0]
     return re.findall(r"```sh\n(.*?)```", section, flags=re.DOTALL)
 
 
-def _examples(heading: str, prefix: str) -> list[tuple[str, int]]:
+def _examples(page: str, heading: str, prefix: str) -> list[tuple[str, int]]:
     """Each ``prefix`` line of the section's blocks with the exit code its comment promises (setup lines aside)."""
     examples = []
-    for block in _blocks(heading):
+    for block in _blocks(page, heading):
         for line in block.splitlines():
             if line.startswith(prefix) and not line.split("#", 1)[0].rstrip().endswith("&"):
                 code = re.search(r"# exit (\d+)", line)
-                assert code is not None, f"the README example {line!r} does not say its exit code"
+                assert code is not None, f"the {page} example {line!r} does not say its exit code"
                 examples.append((line, int(code.group(1))))
     return examples
 
 
-RUN = _examples("## `eltops orchestra run`", "eltops ")
-GET_LOAD = _examples("## `eltops orchestra`: Orchestra run metadata", "eltops ")
+RUN = _examples("orchestra-run.md", "# `eltops orchestra run`", "eltops ")
+GET_LOAD = _examples("orchestra-load.md", "# `eltops orchestra`: Orchestra run metadata", "eltops ")
 
 
 @pytest.fixture(scope="module")
@@ -79,7 +79,10 @@ def test_the_readme_has_these_examples() -> None:
     for part in ("orchestra run", "--no-wait", "orchestra get", "orchestra load", "--every", "eltops report"):
         assert part in lines
     export = next(
-        line for block in _blocks("## `eltops orchestra run`") for line in block.splitlines() if "export" in line
+        line
+        for block in _blocks("orchestra-run.md", "# `eltops orchestra run`")
+        for line in block.splitlines()
+        if "export" in line
     )
     assert f"ORCHESTRA_API_KEY={DEFAULT_API_KEY}" in export
     assert "ORCHESTRA_RATE_LIMIT=0" in export
@@ -109,8 +112,8 @@ def test_readme_example(demo: RunningServer, workdir: Path, line: str, code: int
 
 EMULATE = [
     line
-    for heading in ("### `eltops emulate fivetran`", "### `eltops emulate orchestra`")
-    for block in _blocks(heading)
+    for heading in ("## `eltops emulate fivetran`", "## `eltops emulate orchestra`")
+    for block in _blocks("emulators.md", heading)
     for line in block.splitlines()
     if line.startswith("eltops emulate")
 ]
