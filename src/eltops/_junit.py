@@ -7,7 +7,7 @@ import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from pathlib import Path
 
-from eltops.errors import ConfigError
+from eltops._paths import JUNIT, write_output
 from eltops.secrets import MASKER
 
 # XML 1.0 allows TAB, LF, CR and everything from U+0020 except the surrogates, U+FFFE and U+FFFF; a character
@@ -36,8 +36,8 @@ class JUnitCase:
 
 
 def write_junit(path: Path, *, suite: str, cases: list[JUnitCase]) -> None:
-    """Write one ``<testsuite>`` with ``cases`` to ``path``, every text masked and XML-safe; ConfigError if
-    unwritable."""
+    """Write one ``<testsuite>`` with ``cases`` to ``path`` (whole or not at all), every text masked and XML-safe;
+    ConfigError if unwritable. The path was checked by :func:`eltops._paths.output_file` before any work."""
     failures = sum(1 for c in cases if c.failure is not None)
     errors = sum(1 for c in cases if c.error is not None)
     root = ET.Element("testsuites", name="eltops", tests=str(len(cases)), failures=str(failures), errors=str(errors))
@@ -65,7 +65,5 @@ def write_junit(path: Path, *, suite: str, cases: list[JUnitCase]) -> None:
         if case.output:
             ET.SubElement(node, "system-out").text = _xml_text(case.output)
     ET.indent(root)
-    try:
-        ET.ElementTree(root).write(path, encoding="utf-8", xml_declaration=True)
-    except OSError as exc:
-        raise ConfigError(f"cannot write the JUnit report {path}: {exc.strerror}") from None
+    text = ET.tostring(root, encoding="unicode")
+    write_output(path, f"<?xml version='1.0' encoding='utf-8'?>\n{text}\n", JUNIT)  # whole or not at all

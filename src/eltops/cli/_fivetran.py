@@ -117,6 +117,11 @@ LIST_TIMEOUT_SECONDS = 120.0
     type=click.Path(dir_okay=False, path_type=Path),
     help="Write a JUnit XML report here. Variable: FIVETRAN_JUNIT_REPORT.",
 )
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Replace an existing --junit file that is not an earlier JUnit report of eltops.",
+)
 @click.option("--json", "json_output", is_flag=True, help="Print one machine-readable result object on stdout.")
 @click.option(
     "--record-to",
@@ -143,6 +148,7 @@ def fivetran(
     dont_disable_sync: bool | None,
     unpause: bool | None,
     junit: Path | None,
+    force: bool,
     json_output: bool,
     record_to: str | None,
 ) -> int:
@@ -178,6 +184,7 @@ def fivetran(
         completed_after=completed_after,
         skip_if_synced_within=skip_if_synced_within,
         repair_setup=repair_setup,
+        force=force,
     )
     settings = load_settings(app.env, flags)
     # bound first: the job's time runs from here, so recording its start (a warehouse lock wait, a slow first
@@ -337,11 +344,14 @@ def _list(app: AppContext, settings: ListSettings) -> int:
 
 def _recorder(app: AppContext, settings: FivetranSettings, record_to: str | None) -> HistoryRecorder | None:
     """A recorder when a warehouse is named (checked now, before any API call), else None."""
-    from eltops.warehouse import open_target, parse_warehouse
+    from eltops.warehouse import open_target, parse_warehouse, warehouse_file
 
     spec = parse_warehouse(record_to, EnvReader(app.env), required=False)
     if spec is None:
         return None
+    from eltops._paths import JUNIT, not_the_warehouse
+
+    not_the_warehouse(settings.junit_path, warehouse_file(spec), JUNIT)
     from eltops.history import HistoryRecorder, detect_ci_run
 
     ci = detect_ci_run(app.env, job_label=f"fivetran {settings.action.value}")
@@ -386,8 +396,6 @@ def _print_summary(out: Output, job: JobResult) -> None:
 
 
 def _append(path: Path, text: str) -> None:
-    try:
-        with path.open("a", encoding="utf-8") as handle:
-            handle.write(text)
-    except OSError:
-        pass  # a step summary is a courtesy; it never changes the job's outcome
+    from eltops._paths import append_output
+
+    append_output(path, text, "the step summary")  # a courtesy; it never changes the job's outcome

@@ -16,7 +16,7 @@ from enum import Enum
 from pathlib import Path
 
 from eltops._parse import positive_seconds
-from eltops._paths import output_file
+from eltops._paths import JUNIT, output_file
 from eltops._url import validate_base_url
 from eltops.errors import ConfigError
 from eltops.secrets import EnvReader, Secret
@@ -126,6 +126,7 @@ class FlagValues:
     completed_after: str | None = None
     skip_if_synced_within: str | None = None
     repair_setup: bool | None = None
+    force: bool = False
 
 
 @dataclass(frozen=True)
@@ -350,7 +351,7 @@ def load_settings(env_vars: Mapping[str, str], flags: FlagValues, *, env: EnvRea
     junit_text = env.get("FIVETRAN_JUNIT_REPORT")
     junit = flags.junit or (Path(junit_text) if junit_text else None)
     if junit is not None:
-        output_file(junit, "the JUnit report")
+        output_file(junit, JUNIT, force=flags.force)
 
     resync_scope = _resync_scope(tables, schema) if action is Action.RESYNC else None
     fleet = _fleet_settings(env, flags, action, connections)

@@ -355,7 +355,8 @@ def render(data: ReportData, *, source: str) -> str:
     ]
     table_html = "".join(f'<section id="{tid}"><h2>{_esc(title)}</h2>{body}</section>' for title, tid, body in tables)
     return f"""<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8"><title>eltops run history</title>
+<html lang="en"><head><meta charset="utf-8"><meta name="generator" content="eltops {_esc(__version__)}">
+<title>eltops run history</title>
 <meta name="viewport" content="width=device-width, initial-scale=1"><style>{CSS}</style></head>
 <body><header><h1>Run history</h1>
 <p>{_esc(source)} · {_esc(period)} · runs from {_esc(_when(h.first_run))} to {_esc(_when(h.last_run))} ·

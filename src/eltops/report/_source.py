@@ -11,6 +11,7 @@ from pathlib import Path
 
 import duckdb
 
+from eltops._paths import REPORT, write_output
 from eltops.errors import ConfigError
 from eltops.orchestra import RESOURCES
 from eltops.report._data import ReportData, collect
@@ -82,9 +83,5 @@ def write_report(source: TargetSpec, out: Path, *, since: datetime | None, now: 
 
     with open_history(source, since=since) as con:
         data = collect(con, since=since, generated_at=now or datetime.now(UTC))
-    page = render(data, source=str(source))
-    try:
-        out.write_text(page, encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(f"cannot write the report {out}: {exc.strerror}") from None
+    write_output(out, render(data, source=str(source)), REPORT)  # whole or not at all: never half a page
     return data
