@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import inspect
 import io
-from datetime import UTC, datetime, timedelta
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
