@@ -14,6 +14,7 @@ from eltops.cli._app import AppContext, examples, pass_app, verbosity_options
 from eltops.cli._output import CiKind
 from eltops.errors import ConfigError, ExitCode
 from eltops.fivetran import (
+    DEFAULT_API_URL,
     Action,
     FivetranSettings,
     FlagValues,
@@ -28,11 +29,12 @@ if TYPE_CHECKING:  # the client, the history and rich are imported once the inpu
     import httpx
 
     from eltops.cli._output import Output
-    from eltops.fivetran import JobResult
+    from eltops.fivetran import JobResult, Orchestrator
     from eltops.history import HistoryRecorder
 
 _ACTIONS = [a.value for a in Action] + [a.value.lower().replace("_", "-") for a in Action] + ["list"]
 LIST_TIMEOUT_SECONDS = 120.0
+EPOCH = "1970-01-01T00:00:00Z"  # --completed-after for a connection that never synced: any sync end is after it
 
 
 @click.command(
@@ -253,7 +255,8 @@ def run_job(
             ),
         ):
             orchestrator = Orchestrator(client, settings, wall_clock=wall_clock, sleep=sleep)
-            app.interrupt_note = lambda: _interrupt_note(settings)
+            started = orchestrator
+            app.interrupt_note = lambda: _interrupt_note(settings, started)
             job = orchestrator.run()
     except (KeyboardInterrupt, SystemExit):
         if recorder is not None:
@@ -268,16 +271,39 @@ def run_job(
     return job
 
 
-def _interrupt_note(settings: FivetranSettings) -> str:
-    """What a person should know when the job is stopped while it waits."""
+def _interrupt_note(settings: FivetranSettings, orchestrator: Orchestrator) -> str:
+    """What a person should know when the job is stopped while it waits: commands that work as printed."""
     if settings.action in (Action.STATUS, Action.TEST):
         return "nothing was left running"
-    ids = ",".join(str(r) for r in settings.connections)
     return (
-        f"eltops stopped waiting; a sync it started goes on in Fivetran (it cannot be cancelled through the API). "
-        f"See it with: eltops fivetran status --connector-id {shlex.quote(ids)}, or wait for it with "
-        f"eltops fivetran wait --connector-id {shlex.quote(ids)}"
+        "eltops stopped waiting; a sync it started goes on in Fivetran (it cannot be cancelled through the API). "
+        + "; ".join(follow_up_commands(settings, orchestrator.interrupted_result()))
     )
+
+
+def follow_up_commands(settings: FivetranSettings, job: JobResult | None) -> list[str]:
+    """``See it with `eltops fivetran status ...``` and, per baseline, ``wait for it with `eltops fivetran wait
+    --connector-id ... --completed-after ...```: what to run after an interrupted wait, each command runnable as
+    printed (with the same variables for the credentials)."""
+    from eltops.fivetran import format_timestamp
+
+    api = "" if settings.api_url == DEFAULT_API_URL else f" --api-url {shlex.quote(settings.api_url)}"
+    results = job.results if job is not None else ()
+    known = [r for r in results if r.connection_id is not None and r.connection is not None]
+    awaited = [r for r in known if not r.ok]
+    ids = [str(r.connection_id) for r in known] or [str(r) for r in settings.connections]
+    lines = [f"see it with `eltops fivetran status --connector-id {shlex.quote(','.join(ids))}{api}`"]
+    by_baseline: dict[str, list[str]] = {}
+    for result in awaited:
+        # the sync to wait for ends strictly after the baseline; a connection that never synced: any end will do
+        moment = format_timestamp(result.baseline) if result.baseline is not None else EPOCH
+        by_baseline.setdefault(moment, []).append(str(result.connection_id))
+    for moment, connection_ids in by_baseline.items():
+        lines.append(
+            f"wait for it with `eltops fivetran wait --connector-id {shlex.quote(','.join(connection_ids))} "
+            f"--completed-after {moment}{api}`"
+        )
+    return lines
 
 
 def _list(app: AppContext, settings: ListSettings) -> int:

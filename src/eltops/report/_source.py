@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import shlex
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -39,8 +40,9 @@ def open_history(source: TargetSpec, *, since: datetime | None) -> Iterator[duck
 def _attach_duckdb(con: duckdb.DuckDBPyConnection, path: Path) -> None:
     if not path.is_file():
         raise ConfigError(
-            f"there is no warehouse at {path}: load some history first (eltops orchestra load, eltops fivetran "
-            "--record-to, or eltops demo), or name another with --from"
+            f"there is no warehouse at {path}: load some history into it first with "
+            f"`eltops orchestra load --to {shlex.quote(str(path))}` (or record jobs into it with --record-to), see "
+            "one made up with `eltops demo`, or name another with --from"
         )
     try:
         con.execute("ATTACH ? AS history (READ_ONLY)", [str(path)])
