@@ -33,6 +33,7 @@ class JUnitCase:
     failure: str | None = None  # the remote operation failed (a failed test)
     error: str | None = None  # it could not be run or finished (timeout, API error)
     output: str = ""
+    skipped: str | None = None  # it was not run, on purpose (an Orchestra task SKIPPED, a sync not needed): why
 
 
 def write_junit(path: Path, *, suite: str, cases: list[JUnitCase]) -> None:
@@ -40,7 +41,15 @@ def write_junit(path: Path, *, suite: str, cases: list[JUnitCase]) -> None:
     ConfigError if unwritable. The path was checked by :func:`eltops._paths.output_file` before any work."""
     failures = sum(1 for c in cases if c.failure is not None)
     errors = sum(1 for c in cases if c.error is not None)
-    root = ET.Element("testsuites", name="eltops", tests=str(len(cases)), failures=str(failures), errors=str(errors))
+    skipped = sum(1 for c in cases if c.skipped is not None)
+    root = ET.Element(
+        "testsuites",
+        name="eltops",
+        tests=str(len(cases)),
+        failures=str(failures),
+        errors=str(errors),
+        skipped=str(skipped),
+    )
     element = ET.SubElement(
         root,
         "testsuite",
@@ -48,6 +57,7 @@ def write_junit(path: Path, *, suite: str, cases: list[JUnitCase]) -> None:
         tests=str(len(cases)),
         failures=str(failures),
         errors=str(errors),
+        skipped=str(skipped),
         time=f"{sum(c.seconds for c in cases):.3f}",
     )
     for case in cases:
@@ -62,6 +72,8 @@ def write_junit(path: Path, *, suite: str, cases: list[JUnitCase]) -> None:
             ET.SubElement(node, "failure", message=_xml_text(case.failure)).text = _xml_text(case.failure)
         if case.error is not None:
             ET.SubElement(node, "error", message=_xml_text(case.error)).text = _xml_text(case.error)
+        if case.skipped is not None:
+            ET.SubElement(node, "skipped", message=_xml_text(case.skipped))
         if case.output:
             ET.SubElement(node, "system-out").text = _xml_text(case.output)
     ET.indent(root)

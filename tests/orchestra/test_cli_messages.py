@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import signal
 import time
 from collections.abc import Callable
@@ -93,3 +94,19 @@ def test_an_interrupted_load_says_what_was_committed_and_that_the_next_resumes(
     assert f"task-runs {kept:,} new and 0 updated rows" in stderr, "the message says what the warehouse holds"
     assert "the next `eltops orchestra load` resumes where this one stopped" in stderr
     assert "Aborted." not in stderr
+
+
+@pytest.mark.parametrize(("pages", "said"), [(1, "1 page ·"), (2, "2 pages ·"), (1234, "1,234 pages ·")])
+def test_the_progress_bar_counts_pages_in_good_english(pages: int, said: str) -> None:
+    """The load's progress bar says "1 page", never "1 pages"."""
+    from eltops.cli._orchestra import _Bars
+    from eltops.cli._output import CiKind, Output
+    from eltops.orchestra import TASK_RUNS, LoadPlan
+
+    stderr = io.StringIO()
+    out = Output(ci=CiKind.NONE, colour=False, stdout=io.StringIO(), stderr=stderr)
+    with _Bars(out) as bars:
+        bars.started(LoadPlan(TASK_RUNS, (), (), start_cursor=None))
+        bars.fetched(TASK_RUNS, pages, 10)
+    assert said in stderr.getvalue()
+    assert "1 pages" not in stderr.getvalue()

@@ -147,7 +147,10 @@ def test_failure_shows_the_failed_tasks_log_tail(served: Served) -> None:
     assert "dbt line 0000" not in result.stderr
     assert "bytes cut" in result.stderr
     assert "Log of failed task dbt build finance" in result.stderr
-    assert "Error: task dbt build finance (DBT_CORE) failed" in result.stderr
+    assert "task dbt build finance (DBT_CORE) failed" in result.stderr
+    errors = [line for line in result.stderr.splitlines() if line.startswith("Error:")]
+    assert len(errors) == 1, errors  # one Error: line, the last
+    assert result.stderr.rstrip().splitlines()[-1] == errors[0]
     assert any("Range" in str(r) or r.path.endswith("/logs/download") for r in served.emulator.requests)
 
 
@@ -341,6 +344,8 @@ def test_json_and_junit(served: Served) -> None:
     cases = ET.parse(junit).getroot().findall(".//testcase")
     assert [c.get("name") for c in cases] == ["Sync shop", "dbt build finance", "Publish"]
     assert [c.find("failure") is not None for c in cases] == [False, True, False]
+    assert [c.find("skipped") is not None for c in cases] == [False, False, True]  # SKIPPED is not a pass
+    assert ET.parse(junit).getroot().get("skipped") == "1"
 
 
 def test_no_wait_only_starts(served: Served) -> None:

@@ -378,6 +378,11 @@ class _Lines(QuietProgress):
         )
 
 
+def pages_text(count: int) -> str:
+    """``1 page``, ``0 pages``, ``1,234 pages``."""
+    return f"{count:,} page{'' if count == 1 else 's'}"
+
+
 class _Bars:
     """A rich progress bar per resource: rows read of the rows the API announced, pages, rate."""
 
@@ -388,7 +393,7 @@ class _Bars:
             TextColumn("{task.description:<14}"),
             BarColumn(),
             MofNCompleteColumn(),
-            TextColumn("rows · {task.fields[pages]} pages · {task.fields[rate]} rows/s" + note.replace("[", "\\[")),
+            TextColumn("rows · {task.fields[pages_text]} · {task.fields[rate]} rows/s" + note.replace("[", "\\[")),
             TimeElapsedColumn(),
             console=out.console(),
             transient=False,
@@ -412,7 +417,9 @@ class _Bars:
 
     def started(self, plan: LoadPlan) -> None:
         with self._lock:
-            self._tasks[plan.resource.name] = self._progress.add_task(plan.resource.name, total=0, pages=0, rate=0)
+            self._tasks[plan.resource.name] = self._progress.add_task(
+                plan.resource.name, total=0, pages=0, pages_text=pages_text(0), rate=0
+            )
             self._started[plan.resource.name] = time.monotonic()
 
     def expect(self, resource: Resource, rows: int) -> None:
@@ -432,6 +439,7 @@ class _Bars:
                 completed=done,
                 total=max(state.total or 0, done),
                 pages=state.fields["pages"] + pages,
+                pages_text=pages_text(state.fields["pages"] + pages),
                 rate=f"{done / elapsed:,.0f}",
             )
 

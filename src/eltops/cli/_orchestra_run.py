@@ -243,10 +243,11 @@ def _report(app: AppContext, out: Output, settings: RunSettings, result: RunResu
                 out.line(f"[{found.note}]")
         if task.platform_link:
             out.line(f"{task.task_name}: {task.platform_link}")
-        out.error(
-            f"task {task.task_name} ({task.integration}) failed: {task.message or 'no message'}",
-            title=f"Orchestra {result.pipeline_name}: {task.task_name}",
-        )
+        failed = f"task {task.task_name} ({task.integration}) failed: {task.message or 'no message'}"
+        if out.ci is CiKind.GITHUB:  # an annotation per failed task; elsewhere the run's one Error: line ends it
+            out.error(failed, title=f"Orchestra {result.pipeline_name}: {task.task_name}")
+        else:
+            out.line(failed)
     out.line(f"Orchestra run {result.run_id}: {result.status} — {result.message}")
     out.line(f"  {result.link}")
     if result.warning is not None:

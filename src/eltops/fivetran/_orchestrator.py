@@ -465,7 +465,8 @@ class _ConnectionRun:
         self.finish(
             ExitCode.OK,
             f"fresh enough: the last sync succeeded at {format_timestamp(succeeded)}, {max(age, 0):.0f} s ago by "
-            f"Fivetran's clock (FIVETRAN_SKIP_IF_SYNCED_WITHIN is {within:g} s); no sync triggered",
+            f"Fivetran's clock ({self.settings.source('FIVETRAN_SKIP_IF_SYNCED_WITHIN')} is {within:g} s); no sync "
+            "triggered",
             label=SKIPPED,
         )
         return True

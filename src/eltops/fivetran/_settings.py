@@ -151,6 +151,13 @@ class FivetranSettings:
     skip_if_synced_within: float | None = None
     repair_setup: bool = False
     resync_scope: Mapping[str, tuple[str, ...]] | None = None
+    sources: Mapping[str, str] = field(default_factory=dict)
+    """Where a setting came from, for messages: its flag when the flag was given (``--skip-if-synced-within``),
+    else its variable; a setting not named here is spoken of by its variable."""
+
+    def source(self, variable: str) -> str:
+        """``variable``, or the flag that set it instead."""
+        return self.sources.get(variable, variable)
 
     def wait_baseline(self, connection_id: str) -> tuple[bool, datetime | None]:
         """For WAIT: (known, moment) — the sync to wait for is one that completes strictly after ``moment``."""
@@ -381,6 +388,7 @@ def load_settings(env_vars: Mapping[str, str], flags: FlagValues, *, env: EnvRea
         baselines=fleet.baselines,
         skip_if_synced_within=fleet.skip_if_synced_within,
         repair_setup=fleet.repair_setup,
+        sources={"FIVETRAN_SKIP_IF_SYNCED_WITHIN": fleet.within_source},
     )
 
 
@@ -392,6 +400,7 @@ class _WaitSettings:
     baselines: Mapping[str, datetime | None]
     skip_if_synced_within: float | None
     repair_setup: bool
+    within_source: str
 
 
 def _fleet_settings(
@@ -415,10 +424,11 @@ def _fleet_settings(
             f"FIVETRAN_WAIT=false (--no-wait) only applies to START, FORCE_RESYNC and RESYNC, not {action.value}"
         )
 
+    within_source = "--skip-if-synced-within" if flags.skip_if_synced_within else "FIVETRAN_SKIP_IF_SYNCED_WITHIN"
     within_text = flags.skip_if_synced_within or env.get("FIVETRAN_SKIP_IF_SYNCED_WITHIN")
-    within = None if within_text is None else _duration(within_text, source="FIVETRAN_SKIP_IF_SYNCED_WITHIN")
+    within = None if within_text is None else _duration(within_text, source=within_source)
     if within is not None and action is not Action.START:
-        raise ConfigError(f"FIVETRAN_SKIP_IF_SYNCED_WITHIN only applies to START, not {action.value}")
+        raise ConfigError(f"{within_source} only applies to START, not {action.value}")
 
     after_text = flags.completed_after or env.get("FIVETRAN_COMPLETED_AFTER")
     completed_after = None if after_text is None else _moment(after_text, source="FIVETRAN_COMPLETED_AFTER")
@@ -442,4 +452,4 @@ def _fleet_settings(
         raise ConfigError(f"FIVETRAN_COMPLETED_AFTER only applies to WAIT, not {action.value}")
 
     repair = flags.repair_setup if flags.repair_setup is not None else env.flag("FIVETRAN_REPAIR_SETUP")
-    return _WaitSettings(if_syncing, wait, completed_after, baselines, within, repair)
+    return _WaitSettings(if_syncing, wait, completed_after, baselines, within, repair, within_source)
