@@ -7,6 +7,8 @@ import subprocess
 import sys
 import time
 
+import pytest
+
 from tests._hints import hinted_commands
 from tests.fivetran.conftest import Served
 
@@ -48,3 +50,27 @@ def test_the_sigterm_hints_run_as_printed(served: Served) -> None:
         assert run.code != 2, (command, run.stderr)
     assert served.run(*status[1:], env=env).code == 0
     assert served.run(*wait[1:], env={**env, "FIVETRAN_TIMEOUT": "2"}).code == 3  # it waits for the slow sync
+
+
+@pytest.mark.parametrize(
+    ("given", "nearest"),
+    [
+        ("goood", "good"),  # a typo of an id
+        ("shop_db", None),  # a schema name is no connection's id or name
+        ("sloww", "slow"),
+    ],
+)
+def test_an_unknown_connection_id_says_so_with_the_nearest_and_how_to_name_one(
+    served: Served, given: str, nearest: str | None
+) -> None:
+    """An id no connection has is exit 2 saying so, with the nearest ids and the way to list them, not a raw 404."""
+    run = served.run("fivetran", "status", "--connector-id", given)
+    assert run.code == 2, run.stderr
+    assert f"no Fivetran connection has the id {given!r}" in run.stderr
+    assert "<group name>/<connection name>" in run.stderr
+    if nearest is not None:
+        assert f"the nearest: {nearest}" in run.stderr
+    assert {tuple(c) for c in hinted_commands(run.stderr)} == {("eltops", "fivetran", "list")}
+    command = ["eltops", "fivetran", "list"]
+    assert served.run(*command[1:]).code == 0
+    assert "HTTP 404" not in run.stderr

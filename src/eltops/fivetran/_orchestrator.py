@@ -41,7 +41,7 @@ from eltops.errors import (
     JobTimeout,
     RemoteOperationFailed,
 )
-from eltops.fivetran._client import Directory, FivetranClient
+from eltops.fivetran._client import Directory, FivetranClient, unknown_connection
 from eltops.fivetran._models import Connection, SetupTest, SyncOutcome, format_timestamp
 from eltops.fivetran._settings import Action, ConnectionRef, FivetranSettings, IfSyncing
 
@@ -339,7 +339,12 @@ class _ConnectionRun:
 
     def _prepare(self) -> None:
         if self.connection is None:
-            self.connection = self.client.get_connection(self.connection_id)
+            try:
+                self.connection = self.client.get_connection(self.connection_id)
+            except ApiStatusError as exc:
+                if exc.status_code == 404 and (exc.api_code or "").startswith("NotFound_"):
+                    raise unknown_connection(Directory(self.client), self.connection_id) from None
+                raise
             self.last_state = self.connection.sync_state
         action = self.settings.action
         if action is Action.WAIT:
