@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import shlex
 import time
+from collections import Counter
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -34,6 +36,7 @@ if TYPE_CHECKING:  # the client, the history and rich are imported once the inpu
 
 _ACTIONS = [a.value for a in Action] + [a.value.lower().replace("_", "-") for a in Action] + ["list"]
 LIST_TIMEOUT_SECONDS = 120.0
+MAX_NAMES_ON_LINE = 3
 EPOCH = "1970-01-01T00:00:00Z"  # --completed-after for a connection that never synced: any sync end is after it
 
 
@@ -241,6 +244,7 @@ def run_job(
     if recorder is not None:
         recorder.started()
     orchestrator: Orchestrator | None = None
+    live = WaitLine(app.output) if app.output.colour and settings.action.waits_for_sync and settings.wait else None
     try:
         with (
             FivetranClient.create(
@@ -254,21 +258,59 @@ def run_job(
                 f"fivetran_{settings.action.value.lower()}", f"Fivetran {settings.action.value}: {refs}"
             ),
         ):
-            orchestrator = Orchestrator(client, settings, wall_clock=wall_clock, sleep=sleep)
+            orchestrator = Orchestrator(
+                client, settings, wall_clock=wall_clock, sleep=sleep, progress=live.update if live else None
+            )
             started = orchestrator
             app.interrupt_note = lambda: _interrupt_note(settings, started)
             job = orchestrator.run()
     except (KeyboardInterrupt, SystemExit):
+        if live is not None:
+            live.stop()
         if recorder is not None:
             recorder.finished(orchestrator.interrupted_result() if orchestrator else None, cancelled=True)
         raise
     except BaseException as exc:
+        if live is not None:
+            live.stop()
         if recorder is not None:
             recorder.finished(None, error=exc)
         raise
+    if live is not None:
+        live.stop()
     if recorder is not None:
         recorder.finished(job)
     return job
+
+
+class WaitLine:
+    """One live line on a terminal while syncs are awaited (as ``orchestra run`` has): how many, their sync states,
+    the seconds waited (the job's clock). Outside a terminal the orchestrator's heartbeat log line says the same
+    every minute."""
+
+    def __init__(self, out: Output) -> None:
+        from rich.status import Status
+
+        self._status = Status("waiting for Fivetran…", console=out.console())
+        self._status.start()
+
+    def update(self, states: Sequence[tuple[str, str]], elapsed: float) -> None:
+        from rich.markup import escape
+
+        if not states:
+            self._status.update("done")
+            return
+        counts = Counter(state for _, state in states)
+        summary = ", ".join(f"{n} {state}" for state, n in sorted(counts.items()))
+        names = ", ".join(ref for ref, _ in states[:MAX_NAMES_ON_LINE])
+        more = f" and {len(states) - MAX_NAMES_ON_LINE} more" if len(states) > MAX_NAMES_ON_LINE else ""
+        noun = "connection" if len(states) == 1 else "connections"
+        self._status.update(
+            escape(MASKER.redact(f"waiting for {len(states)} {noun} ({summary}) · {elapsed:.0f}s · {names}{more}"))
+        )
+
+    def stop(self) -> None:
+        self._status.stop()
 
 
 def _interrupt_note(settings: FivetranSettings, orchestrator: Orchestrator) -> str:

@@ -48,7 +48,9 @@ from eltops.fivetran._settings import Action, ConnectionRef, FivetranSettings, I
 log = logging.getLogger("eltops.fivetran")
 
 MAX_CONCURRENT_TRIGGERS = 16
-HEARTBEAT_SECONDS = 60.0
+HEARTBEAT_SECONDS = 60.0  # a "still waiting" log line this often: what a CI log shows of a long wait
+FleetProgress = Callable[[Sequence[tuple[str, str]], float], None]
+"""Told after every poll: (connection, sync_state) of each connection still awaited, and seconds waited so far."""
 LOW_BUDGET_FRACTION = 0.1  # below this share of X-Rate-Limit left, polls are spread over the rest of the hour
 LOW_BUDGET_REQUESTS = 2000  # the same, when the API does not say its limit
 MAX_SLOWDOWN = 10.0  # a budget-stretched poll interval is at most this many poll intervals (and at least 60 s)
@@ -140,6 +142,7 @@ class Orchestrator:
     wall_clock: Clock = time.time
     sleep: Sleep | None = None  # None: wait on ``cancelled``, so cancel() interrupts every wait at once
     poll_by_group: bool = True
+    progress: FleetProgress | None = None  # told each awaited connection's sync state after every poll (a live line)
 
     cancelled: threading.Event = field(default_factory=threading.Event)
     _runs: list[_ConnectionRun | ConnectionResult] = field(default_factory=list, init=False, repr=False)
@@ -618,6 +621,7 @@ class _FleetWait:
 
     def run(self) -> None:
         try:
+            self._report()
             while self.runs:
                 self._sleep()
                 wall = self.o.wall_clock()
@@ -626,6 +630,7 @@ class _FleetWait:
                         run.guarded(run.retrigger)
                 self._poll([run for run in self.runs if run.result is None])
                 self.runs = [run for run in self.runs if run.result is None]
+                self._report()
                 self._heartbeat()
         except JobTimeout:
             for run in self.runs:
@@ -701,6 +706,12 @@ class _FleetWait:
             )
             self.slowed_to = interval
         return interval
+
+    def _report(self) -> None:
+        """Tell the live line (if any) which connections are still awaited, in which state, after how long."""
+        if self.o.progress is not None:
+            states = [(run.ref, run.connection.sync_state if run.connection else "unknown") for run in self.runs]
+            self.o.progress(states, self.deadline.elapsed())
 
     def _heartbeat(self) -> None:
         if not self.runs or self.deadline.elapsed() < self.next_heartbeat:
