@@ -58,6 +58,9 @@ def report(app: AppContext, source: str | None, out: Path, force: bool, since: s
         hint="; run the report again once it has finished, or wait for it with --wait SECONDS",
     )
     head = data.headline
+    if not (head.pipeline_runs or head.task_runs or head.operations):
+        app.output.line(f"Wrote {out.resolve()}: no runs yet in {spec}; the page says how to load some")
+        return
     app.output.line(
         f"Wrote {out.resolve()}: {head.pipeline_runs:,} pipeline runs, {head.task_runs:,} task runs, "
         f"{head.operations:,} operations from {spec}"

@@ -85,5 +85,7 @@ def write_report(source: TargetSpec, out: Path, *, since: datetime | None, now: 
 
     with open_history(source, since=since) as con:
         data = collect(con, since=since, generated_at=now or datetime.now(UTC))
-    write_output(out, render(data, source=str(source)), REPORT)  # whole or not at all: never half a page
+    # the warehouse as a command names it, for the page's "load some" commands when there is nothing to show
+    named = shlex.quote(str(source.path)) if isinstance(source, DuckDbSpec) else "snowflake://..."
+    write_output(out, render(data, source=str(source), named=named), REPORT)  # whole or not at all
     return data
