@@ -1,9 +1,14 @@
-"""Render :class:`ReportData` as one self-contained HTML page: Plotly charts (its JavaScript inlined once, so the
-file opens with no network) and plain HTML tables for the exact figures."""
+"""Render :class:`ReportData` as one self-contained HTML page: Plotly charts (its JavaScript inlined once,
+gzip-compressed, so the file opens with no network and weighs 2 MB rather than 5) and plain HTML tables for the
+exact figures."""
 
 from __future__ import annotations
 
+import base64
+import functools
+import gzip
 import html
+import re
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from datetime import datetime
@@ -13,6 +18,7 @@ from eltops._extras import needs_extra
 with needs_extra("report", "eltops report"):
     import plotly.graph_objects as go
     import plotly.io as pio
+    from plotly.offline import get_plotlyjs
     from plotly.subplots import make_subplots
 
 from eltops import __version__
@@ -129,20 +135,62 @@ def _table(
     return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
 
 
-def _figure_html(fig: go.Figure, *, include_js: bool, div_id: str) -> str:
+def _figure_html(fig: go.Figure, *, div_id: str) -> str:
+    """The chart's div and its drawing script, held back (``type`` :data:`DEFERRED`) until plotly.js is unpacked."""
     height = fig.layout.height or DEFAULT_HEIGHT
     fig.update_layout(**{**LAYOUT, "height": height})
-    return str(
+    text = str(
         pio.to_html(
             fig,
             full_html=False,
-            include_plotlyjs=include_js,
+            include_plotlyjs=False,
             div_id=div_id,
             default_width="100%",
             default_height=f"{height}px",
             config=PLOT_CONFIG,
         )
     )
+    drawing = re.sub(r'<script(?: type="text/javascript")?>', f'<script type="{DEFERRED}">', text)
+    if drawing.count(DEFERRED) != text.count("<script"):  # a Plotly that writes its scripts otherwise
+        raise AssertionError("a chart's script was not held back until plotly.js is unpacked")
+    return drawing
+
+
+DEFERRED = "text/x-eltops-chart"
+"""The type of a chart's drawing script: not run as the page is read (plotly.js is not there yet), but by
+:data:`UNPACK` once it is."""
+
+UNPACK = f"""<script>
+(async () => {{
+  const packed = document.getElementById("plotly-js-gzip");
+  if (!("DecompressionStream" in window)) {{
+    packed.insertAdjacentHTML("afterend", '<p class="empty">This browser cannot unpack the charts ' +
+      '(it lacks DecompressionStream); every figure is also in the tables.</p>');
+    return;
+  }}
+  const bytes = Uint8Array.from(atob(packed.textContent.trim()), (c) => c.charCodeAt(0));
+  const stream = new Blob([bytes]).stream().pipeThrough(new DecompressionStream("gzip"));
+  const library = document.createElement("script");
+  library.text = await new Response(stream).text();
+  document.head.appendChild(library);
+  for (const chart of document.querySelectorAll('script[type="{DEFERRED}"]')) {{
+    const draw = document.createElement("script");
+    draw.text = chart.textContent;
+    chart.replaceWith(draw);
+  }}
+  window.dispatchEvent(new Event("resize"));
+}})();
+</script>"""
+"""Unpacks plotly.js (inlined once, gzip-compressed: 1.5 MB instead of 4.8 MB; :func:`_packed_plotly`), runs it,
+then draws every chart. Every current browser has DecompressionStream (Chrome 80, Firefox 113, Safari 16.4); an
+older one says so, and the tables still hold every figure."""
+
+
+@functools.cache
+def _packed_plotly() -> str:
+    """plotly.js (the one the installed Plotly ships), gzip-compressed and base64-encoded, once per process."""
+    library = get_plotlyjs().encode()
+    return base64.b64encode(gzip.compress(library, compresslevel=9, mtime=0)).decode()
 
 
 def _bar_height(bars: int) -> int:
@@ -390,10 +438,7 @@ def render(data: ReportData, *, source: str, named: str = "WAREHOUSE") -> str:
         height = max(left.layout.height or DEFAULT_HEIGHT, right.layout.height or DEFAULT_HEIGHT)  # no half-empty card
         left.update_layout(height=height)
         right.update_layout(height=height)
-    chart_html = "".join(
-        f"<section>{_figure_html(fig, include_js=(i == 0), div_id=name)}</section>"
-        for i, (name, fig) in enumerate(charts)
-    )
+    chart_html = "".join(f"<section>{_figure_html(fig, div_id=name)}</section>" for name, fig in charts)
     tables = [
         (
             "Pipeline durations",
@@ -440,5 +485,5 @@ def render(data: ReportData, *, source: str, named: str = "WAREHOUSE") -> str:
     ]
     table_html = "".join(f'<section id="{tid}"><h2>{_esc(title)}</h2>{body}</section>' for title, tid, body in tables)
     main = f'<div class="tiles">{tile_html}</div><div class="grid">{chart_html}</div>{table_html}'
-    resize = '<script>window.addEventListener("load", () => window.dispatchEvent(new Event("resize")));</script>'
-    return _page(data, source, period, main, scripts=resize)
+    packed = f'<script type="application/gzip;base64" id="plotly-js-gzip">{_packed_plotly()}</script>'
+    return _page(data, source, period, main, scripts=packed + UNPACK)
