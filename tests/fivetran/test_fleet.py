@@ -198,6 +198,25 @@ def test_a_skip_names_the_setting_as_the_user_gave_it(
     assert case.skipped == job.results[0].message
 
 
+@pytest.mark.parametrize(
+    ("flags", "env", "named", "not_named"),
+    [
+        (FlagValues(wait=False), {}, "(--no-wait)", "FIVETRAN_WAIT"),
+        (FlagValues(), {"FIVETRAN_WAIT": "false"}, "(FIVETRAN_WAIT=false)", "--no-wait"),
+        (FlagValues(timeout=3), {}, "Raise --timeout", "FIVETRAN_TIMEOUT"),
+        (FlagValues(), {"FIVETRAN_TIMEOUT": "3"}, "Raise FIVETRAN_TIMEOUT", "--timeout"),
+    ],
+)
+def test_messages_name_the_flag_or_the_variable_the_user_gave(
+    harness: Harness, flags: FlagValues, env: dict[str, str], named: str, not_named: str
+) -> None:
+    """A message about a setting names it as the user set it (settings keep each one's source: FLAG_OF)."""
+    harness.connection("conn_a", script=ConnectionScript(sync_seconds=600))
+    message = harness.run(flags, **env).results[0].message
+    assert named in message
+    assert not_named not in message
+
+
 @pytest.mark.parametrize(("repairs", "code"), [(True, ExitCode.OK), (False, ExitCode.REMOTE_FAILED)])
 def test_repair_before_failing(harness: Harness, repairs: bool, code: ExitCode) -> None:
     """With FIVETRAN_REPAIR_SETUP a broken setup runs the setup tests and syncs if they repaired it."""

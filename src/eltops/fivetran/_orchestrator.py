@@ -310,12 +310,18 @@ class _ConnectionRun:
     def fail(self, exc: EltopsError) -> None:
         self.finish(exc.exit_code, str(exc), label=DECLINED if isinstance(exc, ResyncDeclined) else None)
 
+    def _no_wait(self) -> str:
+        """How the user said not to wait: ``--no-wait``, or the variable."""
+        source = self.settings.source("FIVETRAN_WAIT")
+        return source if source.startswith("--") else "FIVETRAN_WAIT=false"
+
     def time_out(self) -> None:
         state = self.connection.sync_state if self.connection else "unknown"
         self.fail(
             JobTimeout(
                 f"the sync did not finish within {self.settings.timeout:g} s (last sync_state: {state}); it goes "
-                "on in Fivetran, which has no API to cancel it. Raise FIVETRAN_TIMEOUT to wait longer"
+                "on in Fivetran, which has no API to cancel it. "
+                f"Raise {self.settings.source('FIVETRAN_TIMEOUT')} to wait longer"
             )
         )
 
@@ -371,7 +377,7 @@ class _ConnectionRun:
         if not self.settings.wait:
             self.finish(
                 ExitCode.OK,
-                f"{'sync' if action is Action.START else 're-sync'} asked for, not waited for (FIVETRAN_WAIT=false); "
+                f"{'sync' if action is Action.START else 're-sync'} asked for, not waited for ({self._no_wait()}); "
                 f"a WAIT job waits for {_after(self.baseline)}",
                 label=TRIGGERED,
             )
@@ -507,7 +513,7 @@ class _ConnectionRun:
             self.info("already syncing: waiting for that sync to end, then syncing again (FIVETRAN_IF_SYNCING)")
         else:
             self.info(
-                "already syncing: not waiting (FIVETRAN_WAIT=false), so no second sync follows it; the running "
+                f"already syncing: not waiting ({self._no_wait()}), so no second sync follows it; the running "
                 "sync is the one a WAIT job sees"
             )
 
@@ -581,7 +587,7 @@ class _ConnectionRun:
                     f"Fivetran rescheduled the sync (the source's API quota ran out) to resume at "
                     f"{format_timestamp(resume_at)}, which is after this job's deadline ({self.settings.timeout:g} "
                     "s). Under manual scheduling it will not resume by itself: run this job again after that "
-                    "moment, or raise FIVETRAN_TIMEOUT"
+                    f"moment, or raise {self.settings.source('FIVETRAN_TIMEOUT')}"
                 )
             )
             return

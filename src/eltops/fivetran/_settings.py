@@ -318,6 +318,25 @@ def load_list_settings(
     return ListSettings(key, secret, url, group.strip() if group else None, json_output)
 
 
+FLAG_OF: dict[str, tuple[str, str]] = {
+    "FIVETRAN_TIMEOUT": ("timeout", "--timeout"),
+    "FIVETRAN_POLL_INTERVAL": ("poll_interval", "--poll-interval"),
+    "FIVETRAN_COMPLETED_AFTER": ("completed_after", "--completed-after"),
+    "FIVETRAN_SKIP_IF_SYNCED_WITHIN": ("skip_if_synced_within", "--skip-if-synced-within"),
+    "FIVETRAN_IF_SYNCING": ("if_syncing", "--if-syncing"),
+    "FIVETRAN_WAIT": ("wait", "--wait/--no-wait"),
+}
+"""Each variable a message may name, and the flag that beats it: (FlagValues field, flag as typed)."""
+
+
+def _sources(flags: FlagValues) -> dict[str, str]:
+    """For each variable of :data:`FLAG_OF` whose flag was given, that flag as the user typed it."""
+    found = {var: flag for var, (name, flag) in FLAG_OF.items() if getattr(flags, name) is not None}
+    if "FIVETRAN_WAIT" in found:
+        found["FIVETRAN_WAIT"] = "--wait" if flags.wait else "--no-wait"
+    return found
+
+
 def load_settings(env_vars: Mapping[str, str], flags: FlagValues, *, env: EnvReader | None = None) -> FivetranSettings:
     """Validate and combine variables, vault values and flags into settings; raise ConfigError on bad input."""
     env = env or EnvReader(env_vars)
@@ -343,13 +362,16 @@ def load_settings(env_vars: Mapping[str, str], flags: FlagValues, *, env: EnvRea
 
     timeout_text = flags.timeout if flags.timeout is not None else env.get("FIVETRAN_TIMEOUT")
     poll_text = flags.poll_interval if flags.poll_interval is not None else env.get("FIVETRAN_POLL_INTERVAL")
+    sources = _sources(flags)
     timeout = (
-        DEFAULT_TIMEOUT_SECONDS if timeout_text is None else positive_seconds(timeout_text, source="FIVETRAN_TIMEOUT")
+        DEFAULT_TIMEOUT_SECONDS
+        if timeout_text is None
+        else positive_seconds(timeout_text, source=sources.get("FIVETRAN_TIMEOUT", "FIVETRAN_TIMEOUT"))
     )
     poll = (
         DEFAULT_POLL_INTERVAL_SECONDS
         if poll_text is None
-        else positive_seconds(poll_text, source="FIVETRAN_POLL_INTERVAL")
+        else positive_seconds(poll_text, source=sources.get("FIVETRAN_POLL_INTERVAL", "FIVETRAN_POLL_INTERVAL"))
     )
 
     api_url = validate_base_url(
@@ -388,7 +410,7 @@ def load_settings(env_vars: Mapping[str, str], flags: FlagValues, *, env: EnvRea
         baselines=fleet.baselines,
         skip_if_synced_within=fleet.skip_if_synced_within,
         repair_setup=fleet.repair_setup,
-        sources={"FIVETRAN_SKIP_IF_SYNCED_WITHIN": fleet.within_source},
+        sources=sources,
     )
 
 
@@ -400,7 +422,6 @@ class _WaitSettings:
     baselines: Mapping[str, datetime | None]
     skip_if_synced_within: float | None
     repair_setup: bool
-    within_source: str
 
 
 def _fleet_settings(
@@ -430,8 +451,9 @@ def _fleet_settings(
     if within is not None and action is not Action.START:
         raise ConfigError(f"{within_source} only applies to START, not {action.value}")
 
+    after_source = "--completed-after" if flags.completed_after else "FIVETRAN_COMPLETED_AFTER"
     after_text = flags.completed_after or env.get("FIVETRAN_COMPLETED_AFTER")
-    completed_after = None if after_text is None else _moment(after_text, source="FIVETRAN_COMPLETED_AFTER")
+    completed_after = None if after_text is None else _moment(after_text, source=after_source)
     # FIVETRAN_BASELINE is only read by WAIT: a GitLab dotenv report hands it to every later job, START included
     baseline_text = env.get("FIVETRAN_BASELINE") if action is Action.WAIT else None
     baselines = parse_baselines(baseline_text) if baseline_text else {}
@@ -449,7 +471,7 @@ def _fleet_settings(
                 "the baseline of the job that triggered them"
             )
     elif completed_after is not None and action is not Action.WAIT:
-        raise ConfigError(f"FIVETRAN_COMPLETED_AFTER only applies to WAIT, not {action.value}")
+        raise ConfigError(f"{after_source} only applies to WAIT, not {action.value}")
 
     repair = flags.repair_setup if flags.repair_setup is not None else env.flag("FIVETRAN_REPAIR_SETUP")
-    return _WaitSettings(if_syncing, wait, completed_after, baselines, within, repair, within_source)
+    return _WaitSettings(if_syncing, wait, completed_after, baselines, within, repair)
