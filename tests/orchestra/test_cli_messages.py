@@ -9,6 +9,7 @@ from collections.abc import Callable
 
 import pytest
 
+from tests._hints import hinted_commands
 from tests.orchestra._support import Served, count
 
 
@@ -92,8 +93,13 @@ def test_an_interrupted_load_says_what_was_committed_and_that_the_next_resumes(
     kept = count(db, "task_runs")[0]
     assert 0 < kept < 600, "stopped half-way"
     assert f"task-runs {kept:,} new and 0 updated rows" in stderr, "the message says what the warehouse holds"
-    assert "the next `eltops orchestra load` resumes where this one stopped" in stderr
+    assert "resumes where this one stopped" in stderr
     assert "Aborted." not in stderr
+    (command,) = hinted_commands(stderr)  # the same resources into the same file, as printed
+    assert command == ["eltops", "orchestra", "load", "task-runs", "--to", str(db)]
+    again = served.run(*command[1:])
+    assert again.code == 0, again.stderr
+    assert count(db, "task_runs")[0] > kept
 
 
 @pytest.mark.parametrize(("pages", "said"), [(1, "1 page ·"), (2, "2 pages ·"), (1234, "1,234 pages ·")])

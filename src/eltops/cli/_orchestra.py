@@ -248,17 +248,28 @@ def _load_into(
         limit = settings.orchestra.rate_limit_per_minute
         note = f" · limited to {limit:g} requests/min (--rate-limit)" if limit else ""
         progress: _Bars | _Lines = _Bars(out, note=note) if interactive else _Lines()
-        app.interrupt_note = lambda: _committed_note(progress.committed, target)
+        again = _load_command(settings)
+        app.interrupt_note = lambda: _committed_note(progress.committed, target, again)
         with progress:
             loader = Loader(client, target, progress=progress, batch_rows=settings.batch_rows)
             return loader.load(resources, since=since, full_refresh=full_refresh)
 
 
-def _committed_note(committed: dict[str, WriteCounts], target: Target) -> str:
+def _load_command(settings: LoadSettings) -> str:
+    """``eltops orchestra load`` of the same resources into the same DuckDB file, runnable as printed (a Snowflake
+    target is named the way this one was: by the variable)."""
+    from eltops.warehouse import warehouse_file
+
+    names = "".join(f" {r.name}" for r in settings.resources) if len(settings.resources) < 3 else ""
+    path = warehouse_file(settings.target)
+    return f"eltops orchestra load{names}" + (f" --to {shlex.quote(str(path))}" if path is not None else "")
+
+
+def _committed_note(committed: dict[str, WriteCounts], target: Target, again: str) -> str:
     """What an interrupted load leaves behind: the batches committed so far, and that the next load resumes."""
     done = ", ".join(f"{name} {c.inserted:,} new and {c.updated:,} updated rows" for name, c in committed.items())
     kept = f"committed to {target.description} before it stopped: {done}" if done else "no batch was committed yet"
-    return f"{kept}; the next `eltops orchestra load` resumes where this one stopped, with no duplicate rows"
+    return f"{kept}; the next load (`{again}`) resumes where this one stopped, with no duplicate rows"
 
 
 def _load_every(
