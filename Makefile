@@ -49,9 +49,12 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-# four workers on two cores: most tests wait on sockets, subprocesses and clocks, not on the CPU
+# four workers on two cores (most tests wait on sockets, subprocesses and clocks, not on the CPU), each module on
+# one worker in order; then the packaging tests in one process, so the wheel and its venvs are built once
+# (xdist's loadgroup cannot group them: pytest 9 no longer lets it rename the tests it groups)
 test: $(STAMP)
-	$(BIN)/python -m pytest -n 4 --dist loadgroup
+	$(BIN)/python -m pytest -n 4 --dist loadfile --ignore=tests/packaging
+	$(BIN)/python -m pytest tests/packaging
 
 check: lint lint-ship typecheck docs-check test
 

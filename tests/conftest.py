@@ -1,8 +1,8 @@
 """Shared fixtures: no retry sleeps, a clean masker per test; processes the tests start hear Ctrl-C.
 
-`make test` runs the suite on four pytest-xdist workers (``--dist loadgroup``): each module on one worker, in
-order, and the folders whose tests share one expensive session fixture (the built wheel and its venvs, the demo
-run) together on one worker.
+`make test` runs the suite on four pytest-xdist workers, each module on one worker in order (``--dist loadfile``:
+some modules share an emulator and build on each other, as the README's examples do), then tests/packaging on its
+own (its modules share one built wheel and its venvs, made once per process).
 """
 
 from __future__ import annotations
@@ -24,20 +24,6 @@ def pytest_configure(config: pytest.Config) -> None:
     """
     if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
         signal.signal(signal.SIGINT, signal.default_int_handler)
-
-
-# folders whose tests share a session fixture too costly to build once per worker
-_ONE_WORKER = ("tests/packaging/", "tests/report/")
-
-
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Under xdist, a module's tests run on one worker in order (some share a module's emulator and build on each
-    other, as the README's examples do), and each folder of ``_ONE_WORKER`` on one worker (its session fixtures
-    built once)."""
-    for item in items:
-        path = item.nodeid.split("::", 1)[0]
-        group = next((folder.rstrip("/") for folder in _ONE_WORKER if path.startswith(folder)), path)
-        item.add_marker(pytest.mark.xdist_group(group))
 
 
 @pytest.fixture(autouse=True)

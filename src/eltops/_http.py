@@ -47,19 +47,45 @@ __all__ = [
     "ApiTransport",
     "RateLimiter",
     "RetryPolicy",
+    "hopeless",
     "is_retryable",
     "validate_base_url",
 ]
 
 
 def is_retryable(exc: BaseException) -> bool:
-    """Connection-level failures, 429 and 5xx are worth another try; any other 4xx is final."""
+    """Connection-level failures, 429 and 5xx are worth another try; any other 4xx is final, and so is a
+    failure no retry can fix (:func:`hopeless`: TLS with a server that does not speak it, a bad certificate, a URL
+    httpx cannot send)."""
     if isinstance(exc, httpx.TransportError):
-        return True
+        return hopeless(exc) is None
     if isinstance(exc, httpx.HTTPStatusError):
         status = exc.response.status_code
         return status == 429 or status >= 500
     return False
+
+
+def hopeless(exc: httpx.TransportError) -> str | None:
+    """What to check, when ``exc`` is a failure that the same request would meet again (so it is not retried);
+    None for one worth another try (refused, reset, timed out)."""
+    if isinstance(exc, httpx.UnsupportedProtocol | httpx.LocalProtocolError):
+        return "check the URL: it must be http:// or https:// with a host"
+    chain: list[BaseException] = []
+    link: BaseException | None = exc
+    while link is not None and link not in chain:
+        chain.append(link)
+        link = link.__cause__ or link.__context__
+    if any(isinstance(e, ssl.SSLCertVerificationError) for e in chain) or "CERTIFICATE_VERIFY_FAILED" in str(exc):
+        return (
+            "the server's certificate was not trusted: check the host in the URL, and SSL_CERT_FILE when a proxy "
+            "or a private CA signs it"
+        )
+    if any(isinstance(e, ssl.SSLError) for e in chain) or "[SSL" in str(exc):
+        return (
+            "TLS failed: a server that speaks plain HTTP (an emulator, a local proxy) needs an http:// URL, not "
+            "https://; otherwise check the host and port"
+        )
+    return None
 
 
 class RateLimiter:
@@ -259,10 +285,11 @@ class ApiTransport:
     def _unreachable(
         self, method: str, path: str, exc: httpx.TransportError, failures: int, gave_up_for_deadline: bool
     ) -> ApiConnectionError:
+        check = hopeless(exc)
         return ApiConnectionError(
             f"could not reach {self.service} at {_host(self._client.base_url)} for {method} "
             f"{self._full_path(path)}{_tries(failures)}: "
-            f"{_describe(exc)}{_deadline_note(gave_up_for_deadline)}",
+            f"{_describe(exc)}{_deadline_note(gave_up_for_deadline)}" + (f" (not retried: {check})" if check else ""),
             method=method,
             url=str(exc.request.url) if _has_request(exc) else None,
         )

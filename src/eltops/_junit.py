@@ -7,7 +7,7 @@ import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from pathlib import Path
 
-from eltops.errors import ConfigError
+from eltops._paths import JUNIT, write_output
 from eltops.secrets import MASKER
 
 # XML 1.0 allows TAB, LF, CR and everything from U+0020 except the surrogates, U+FFFE and U+FFFF; a character
@@ -33,14 +33,23 @@ class JUnitCase:
     failure: str | None = None  # the remote operation failed (a failed test)
     error: str | None = None  # it could not be run or finished (timeout, API error)
     output: str = ""
+    skipped: str | None = None  # it was not run, on purpose (an Orchestra task SKIPPED, a sync not needed): why
 
 
 def write_junit(path: Path, *, suite: str, cases: list[JUnitCase]) -> None:
-    """Write one ``<testsuite>`` with ``cases`` to ``path``, every text masked and XML-safe; ConfigError if
-    unwritable."""
+    """Write one ``<testsuite>`` with ``cases`` to ``path`` (whole or not at all), every text masked and XML-safe;
+    ConfigError if unwritable. The path was checked by :func:`eltops._paths.output_file` before any work."""
     failures = sum(1 for c in cases if c.failure is not None)
     errors = sum(1 for c in cases if c.error is not None)
-    root = ET.Element("testsuites", name="eltops", tests=str(len(cases)), failures=str(failures), errors=str(errors))
+    skipped = sum(1 for c in cases if c.skipped is not None)
+    root = ET.Element(
+        "testsuites",
+        name="eltops",
+        tests=str(len(cases)),
+        failures=str(failures),
+        errors=str(errors),
+        skipped=str(skipped),
+    )
     element = ET.SubElement(
         root,
         "testsuite",
@@ -48,6 +57,7 @@ def write_junit(path: Path, *, suite: str, cases: list[JUnitCase]) -> None:
         tests=str(len(cases)),
         failures=str(failures),
         errors=str(errors),
+        skipped=str(skipped),
         time=f"{sum(c.seconds for c in cases):.3f}",
     )
     for case in cases:
@@ -62,10 +72,10 @@ def write_junit(path: Path, *, suite: str, cases: list[JUnitCase]) -> None:
             ET.SubElement(node, "failure", message=_xml_text(case.failure)).text = _xml_text(case.failure)
         if case.error is not None:
             ET.SubElement(node, "error", message=_xml_text(case.error)).text = _xml_text(case.error)
+        if case.skipped is not None:
+            ET.SubElement(node, "skipped", message=_xml_text(case.skipped))
         if case.output:
             ET.SubElement(node, "system-out").text = _xml_text(case.output)
     ET.indent(root)
-    try:
-        ET.ElementTree(root).write(path, encoding="utf-8", xml_declaration=True)
-    except OSError as exc:
-        raise ConfigError(f"cannot write the JUnit report {path}: {exc.strerror}") from None
+    text = ET.tostring(root, encoding="unicode")
+    write_output(path, f"<?xml version='1.0' encoding='utf-8'?>\n{text}\n", JUNIT)  # whole or not at all

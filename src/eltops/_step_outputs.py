@@ -8,8 +8,8 @@
   the file stays under 5 KB and 20 variables (GitLab.com's smallest plan limit), else GitLab refuses the report.
   A value that does not fit is left out with a warning rather than spoiling the whole report.
 
-Every value passes through the secrets masker first. Writing is a courtesy: a file that cannot be written is a
-warning, never a change of the command's outcome.
+Every value passes through the secrets masker first. Writing is a courtesy: a file that cannot be written (or
+that is binary, such as a warehouse named there by mistake) is a warning, never a change of the command's outcome.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ import uuid
 from collections.abc import Mapping
 from pathlib import Path
 
+from eltops._paths import append_output
 from eltops.secrets import MASKER
 
 __all__ = ["DOTENV_MAX_BYTES", "DOTENV_MAX_VARIABLES", "write_step_outputs"]
@@ -83,10 +84,4 @@ def _append_dotenv(path: Path, outputs: Mapping[str, str]) -> None:
 
 
 def _append(path: Path, text: str) -> None:
-    if not text:
-        return
-    try:
-        with path.open("a", encoding="utf-8", newline="\n") as handle:
-            handle.write(text)
-    except OSError as exc:
-        log.warning("could not write step outputs to %s: %s", path, exc)
+    append_output(path, text, "step outputs")  # appended, never truncated; never into a binary file

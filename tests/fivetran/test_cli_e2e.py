@@ -47,7 +47,7 @@ def test_status_of_several_connections_is_an_array(served: Served) -> None:
     [
         ({"CONNECTOR_ID": "bad"}, 1, "the sync failed"),
         ({"CONNECTOR_ID": "slow", "FIVETRAN_TIMEOUT": "3"}, 3, "goes on in Fivetran"),
-        ({"CONNECTOR_ID": "ghost"}, 4, "ghost"),
+        ({"CONNECTOR_ID": "ghost"}, 2, "no Fivetran connection has the id 'ghost'"),
         ({"FIVETRAN_API_SECRET": "wrong-secret-xyz"}, 4, "HTTP 401"),
         ({"FIVETRAN_ACTION": "TEST", "CONNECTOR_ID": "tested"}, 1, "role lacks USAGE on schema public"),
     ],

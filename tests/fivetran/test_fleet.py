@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from eltops.errors import ExitCode
-from eltops.fivetran import step_outputs
+from eltops.fivetran import FlagValues, junit_cases, step_outputs
 from eltops.fivetran.emulator import ConnectionScript, FailureBurst, FivetranEmulator, SetupTest
 from tests.fivetran.conftest import KEY, SECRET, START, FakeTime, Harness
 
@@ -178,6 +178,43 @@ def test_skip_if_synced_within(harness: Harness, age_seconds: int, skipped: bool
     assert job.exit_code is ExitCode.OK
     assert (job.results[0].outcome == "skipped") is skipped
     assert len(harness.calls("POST", "/sync")) == (0 if skipped else 1)
+
+
+@pytest.mark.parametrize(
+    ("flags", "env", "named"),
+    [
+        (FlagValues(skip_if_synced_within="30m"), {}, "--skip-if-synced-within is 1800 s"),
+        (FlagValues(), {"FIVETRAN_SKIP_IF_SYNCED_WITHIN": "30m"}, "FIVETRAN_SKIP_IF_SYNCED_WITHIN is 1800 s"),
+    ],
+)
+def test_a_skip_names_the_setting_as_the_user_gave_it(
+    harness: Harness, flags: FlagValues, env: dict[str, str], named: str
+) -> None:
+    """The skip message names the flag when the flag was used, the variable otherwise; JUnit marks it skipped."""
+    harness.connection("conn_a", succeeded_at=harness.time.now - 600)
+    job = harness.run(flags, **env)
+    assert named in job.results[0].message
+    (case,) = junit_cases(job)
+    assert case.skipped == job.results[0].message
+
+
+@pytest.mark.parametrize(
+    ("flags", "env", "named", "not_named"),
+    [
+        (FlagValues(wait=False), {}, "(--no-wait)", "FIVETRAN_WAIT"),
+        (FlagValues(), {"FIVETRAN_WAIT": "false"}, "(FIVETRAN_WAIT=false)", "--no-wait"),
+        (FlagValues(timeout=3), {}, "Raise --timeout", "FIVETRAN_TIMEOUT"),
+        (FlagValues(), {"FIVETRAN_TIMEOUT": "3"}, "Raise FIVETRAN_TIMEOUT", "--timeout"),
+    ],
+)
+def test_messages_name_the_flag_or_the_variable_the_user_gave(
+    harness: Harness, flags: FlagValues, env: dict[str, str], named: str, not_named: str
+) -> None:
+    """A message about a setting names it as the user set it (settings keep each one's source: FLAG_OF)."""
+    harness.connection("conn_a", script=ConnectionScript(sync_seconds=600))
+    message = harness.run(flags, **env).results[0].message
+    assert named in message
+    assert not_named not in message
 
 
 @pytest.mark.parametrize(("repairs", "code"), [(True, ExitCode.OK), (False, ExitCode.REMOTE_FAILED)])

@@ -249,11 +249,11 @@ def test_either_path_family(paths: str) -> None:
     assert harness.run(FIVETRAN_ACTION="STATUS", CONNECTOR_ID="Warehouse/conn_a_db").exit_code is ExitCode.OK
 
 
-def test_unknown_connection_is_exit_4(harness: Harness) -> None:
-    """A connection id Fivetran does not know is an API error naming it."""
+def test_unknown_connection_is_exit_2(harness: Harness) -> None:
+    """A connection id Fivetran does not know is bad input (exit 2) saying no connection has it, not a raw 404."""
     job = harness.run(CONNECTOR_ID="ghost")
-    assert job.exit_code is ExitCode.API
-    assert "ghost" in job.results[0].message
+    assert job.exit_code is ExitCode.CONFIG
+    assert "no Fivetran connection has the id 'ghost'" in job.results[0].message
 
 
 def test_wrong_credentials_are_exit_4(harness: Harness) -> None:

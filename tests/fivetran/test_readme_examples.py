@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-import os
 import re
-import shlex
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,6 +11,7 @@ import pytest
 
 from eltops._serve import RunningServer, serve_in_thread
 from eltops.fivetran.emulator import DEFAULT_API_KEY, DEFAULT_API_SECRET, DEMO_SCENARIO, FivetranEmulator
+from tests._readme import eltops_shim, run_line, shell_env
 
 PAGE = Path(__file__).resolve().parents[2] / "docs" / "fivetran.md"
 SPEED = 10.0
@@ -26,7 +23,7 @@ def _examples() -> list[tuple[str, int]]:
     block = text.split("## At a terminal", 1)[1].split("```sh", 1)[1].split("```", 1)[0]
     examples = []
     for line in block.splitlines():
-        if line.startswith("eltops fivetran"):
+        if "eltops fivetran" in line and not line.startswith(("export ", "eltops emulate")):
             code = re.search(r"# exit (\d)", line)
             assert code is not None, f"the Fivetran page's example {line!r} does not say its exit code"
             examples.append((line, int(code.group(1))))
@@ -41,6 +38,12 @@ def demo() -> Iterator[RunningServer]:
         yield server
 
 
+@pytest.fixture(scope="module")
+def workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One working directory for the whole block, as a person at a terminal has (a line reads what one wrote)."""
+    return tmp_path_factory.mktemp("readme")
+
+
 def test_the_readme_has_examples() -> None:
     """The block is found and covers the new actions and selections."""
     lines = " ".join(line for line, _ in _examples())
@@ -49,24 +52,22 @@ def test_the_readme_has_examples() -> None:
 
 
 @pytest.mark.parametrize(("line", "code"), _examples(), ids=[line for line, _ in _examples()])
-def test_readme_example(demo: RunningServer, tmp_path: Path, line: str, code: int) -> None:
-    """The example exits with the code its comment gives, in the order the page lists them."""
-    args = shlex.split(line, comments=True)
-    env = {
-        "PATH": os.environ.get("PATH", ""),
-        "FIVETRAN_API_URL": demo.url,
-        "FIVETRAN_API_KEY": DEFAULT_API_KEY,
-        "FIVETRAN_API_SECRET": DEFAULT_API_SECRET,
-        "FIVETRAN_POLL_INTERVAL": "0.2",
-    }
-    proc = subprocess.run(
-        [sys.executable, "-m", "eltops", *args[1:]],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        cwd=tmp_path,
-        check=False,
+def test_readme_example(demo: RunningServer, workdir: Path, line: str, code: int) -> None:
+    """The example exits with the code its comment gives, run by the shell in the page's order."""
+    env = shell_env(
+        eltops_shim(workdir),
+        FIVETRAN_API_URL=demo.url,
+        FIVETRAN_API_KEY=DEFAULT_API_KEY,
+        FIVETRAN_API_SECRET=DEFAULT_API_SECRET,
+        FIVETRAN_POLL_INTERVAL="0.2",
     )
+    proc = run_line(line, env=env, cwd=workdir)
     assert proc.returncode == code, proc.stderr
     assert "Traceback" not in proc.stderr
+    if "eltops fivetran wait" in line:  # it waited for the syncs the --no-wait line triggered, not an older one
+        outputs = (workdir / "outputs.txt").read_text()
+        (baselines,) = re.findall(r"^FIVETRAN_BASELINE=(.*)$", outputs, flags=re.MULTILINE)
+        ended = dict(re.findall(r"^(\S+)\s+succeeded .*the sync succeeded at (\S+)$", proc.stderr, flags=re.MULTILINE))
+        for entry in baselines.split(","):
+            connection_id, _, baseline = entry.partition("=")
+            assert ended[connection_id] > baseline, (connection_id, ended, baselines)

@@ -33,6 +33,9 @@ def _status_error(status: int) -> httpx.HTTPStatusError:
         (_status_error(404), False),
         (_status_error(409), False),
         (ValueError("not http"), False),
+        (httpx.ConnectError("[SSL: WRONG_VERSION_NUMBER] wrong version number (_ssl.c:1006)", request=REQUEST), False),
+        (httpx.ConnectError("[SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed", request=REQUEST), False),
+        (httpx.UnsupportedProtocol("Request URL has an unsupported protocol 'htps://'", request=REQUEST), False),
     ],
 )
 def test_retry_predicate(exc: BaseException, expected: bool) -> None:
@@ -280,3 +283,18 @@ def test_a_read_timeout_is_the_jobs_timeout_when_the_deadline_cut_it(
             "GET", "/x", deadline=deadline
         )
     assert caught.value.exit_code == (3 if expected is JobTimeout else 4)  # type: ignore[attr-defined]
+
+
+def test_https_to_a_plain_http_server_fails_at_once_saying_what_to_check() -> None:
+    """An https:// URL pointed at a plain-HTTP server is not retried: one attempt, and the message says http://."""
+    from eltops._serve import serve_in_thread
+    from eltops.fivetran.emulator import FivetranEmulator
+
+    with serve_in_thread(FivetranEmulator().wsgi_app) as server:
+        url = server.url.replace("http://", "https://")
+        with ApiTransport(base_url=url, service="Fivetran") as api, pytest.raises(ApiConnectionError) as caught:
+            api.request("GET", "/v1/groups", deadline=Deadline(15))
+    message = str(caught.value)
+    assert "not retried" in message
+    assert "needs an http:// URL" in message
+    assert "attempts" not in message  # tried once: stamina's test mode would retry 100 times otherwise

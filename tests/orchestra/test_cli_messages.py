@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import io
 import signal
 import time
 from collections.abc import Callable
 
 import pytest
 
+from tests._hints import hinted_commands
 from tests.orchestra._support import Served, count
 
 
@@ -91,5 +93,26 @@ def test_an_interrupted_load_says_what_was_committed_and_that_the_next_resumes(
     kept = count(db, "task_runs")[0]
     assert 0 < kept < 600, "stopped half-way"
     assert f"task-runs {kept:,} new and 0 updated rows" in stderr, "the message says what the warehouse holds"
-    assert "the next `eltops orchestra load` resumes where this one stopped" in stderr
+    assert "resumes where this one stopped" in stderr
     assert "Aborted." not in stderr
+    (command,) = hinted_commands(stderr)  # the same resources into the same file, as printed
+    assert command == ["eltops", "orchestra", "load", "task-runs", "--to", str(db)]
+    again = served.run(*command[1:])
+    assert again.code == 0, again.stderr
+    assert count(db, "task_runs")[0] > kept
+
+
+@pytest.mark.parametrize(("pages", "said"), [(1, "1 page ·"), (2, "2 pages ·"), (1234, "1,234 pages ·")])
+def test_the_progress_bar_counts_pages_in_good_english(pages: int, said: str) -> None:
+    """The load's progress bar says "1 page", never "1 pages"."""
+    from eltops.cli._orchestra import _Bars
+    from eltops.cli._output import CiKind, Output
+    from eltops.orchestra import TASK_RUNS, LoadPlan
+
+    stderr = io.StringIO()
+    out = Output(ci=CiKind.NONE, colour=False, stdout=io.StringIO(), stderr=stderr)
+    with _Bars(out) as bars:
+        bars.started(LoadPlan(TASK_RUNS, (), (), start_cursor=None))
+        bars.fetched(TASK_RUNS, pages, 10)
+    assert said in stderr.getvalue()
+    assert "1 pages" not in stderr.getvalue()

@@ -18,6 +18,7 @@ import pytest
 from eltops.cli import run_command
 from eltops.cli._output import CiKind, Output
 from eltops.orchestra.emulator import Volume
+from tests._hints import hinted_commands
 from tests.orchestra._support import API_KEY, SMALL, Served, count, make_served, rows
 
 TABLES = ("pipeline_runs", "task_runs", "operations")
@@ -128,6 +129,36 @@ def test_since_walks_seven_day_windows(three_weeks: Served) -> None:
     assert count(three_weeks.tmp / "eltops.duckdb", "task_runs")[1] >= total - 5
 
 
+def test_since_after_a_load_says_the_cursor_won_and_its_hint_backfills(three_weeks: Served) -> None:
+    """--since earlier than an earlier load's cursor warns (never silently ignored); the printed command reads from
+    --since, as printed."""
+    assert three_weeks.load("task-runs").code == 0  # the last 7 days: the cursor is now
+    before = count(three_weeks.tmp / "eltops.duckdb", "task_runs")[0]
+    since = (three_weeks.clock.now - timedelta(days=20)).date().isoformat()
+    again = three_weeks.load("task-runs", "--since", since)
+    assert again.code == 0, again.stderr
+    assert f"Warning: --since {since} is earlier than where earlier loads got to" in again.stderr
+    assert count(three_weeks.tmp / "eltops.duckdb", "task_runs")[0] == before, "the cursor won: no backfill"
+    (command,) = hinted_commands(again.stderr)
+    assert command[:3] == ["eltops", "orchestra", "load"]
+    assert "--full-refresh" in command
+    first_request = len(three_weeks.emulator.requests)
+    backfill = three_weeks.run(*command[1:])
+    assert backfill.code == 0, backfill.stderr
+    assert "Warning" not in backfill.stderr
+    asked = [r.query.get("time_from", "") for r in three_weeks.requests_since(first_request)]
+    assert min(asked).startswith(since), "the backfill read from --since"
+    assert count(three_weeks.tmp / "eltops.duckdb", "task_runs")[0] > before
+
+
+def test_since_in_the_future_is_exit_2_naming_it(served: Served) -> None:
+    """--since after now is a clear error before any request."""
+    run = served.load("--since", "2999-01-01")
+    assert run.code == 2
+    assert "--since 2999-01-01 is in the future" in run.stderr
+    assert served.emulator.request_count == 0
+
+
 def test_killed_load_resumes_to_the_exact_clean_result(three_weeks: Served, wait_until: Callable[..., None]) -> None:
     """A load killed mid-way, then run again, leaves exactly the rows of one clean load: no loss, no duplicate."""
     since = (three_weeks.clock.now - timedelta(days=20)).date().isoformat()
@@ -193,6 +224,7 @@ def test_api_errors_exit_4_with_the_message(
     [
         ("orchestra", "load", "jobs"),
         ("orchestra", "load", "--since", "last tuesday"),
+        ("orchestra", "load", "--since", "2999-01-01"),  # the future: nothing to read
         ("orchestra", "load", "--to", "postgres://db/x"),
         ("orchestra", "load", "--to", "/no/such/dir/x.duckdb"),
         ("orchestra", "load", "--every", "1s"),

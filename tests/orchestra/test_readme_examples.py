@@ -17,6 +17,7 @@ import pytest
 
 from eltops._serve import RunningServer, serve_in_thread
 from eltops.orchestra.emulator import BASE_PATH, DEFAULT_API_KEY, OrchestraEmulator
+from tests._readme import eltops_shim, run_line, shell_env, start_line
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
 SPEED = 25.0  # the emulator's clock runs this much faster, so a 50 s pipeline ends in 2 s
@@ -62,7 +63,7 @@ def workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def _env(server: RunningServer, workdir: Path) -> dict[str, str]:
-    """The README's ``export`` line, pointed at this test's emulator, and a fast poll for `run` without a flag."""
+    """The Orchestra runs page's ``export`` line, pointed at this test's emulator; a fast poll for `run`."""
     return {
         "PATH": os.environ.get("PATH", ""),
         "HOME": str(workdir),
@@ -90,12 +91,11 @@ def test_the_readme_has_these_examples() -> None:
 
 @pytest.mark.parametrize(("line", "code"), RUN + GET_LOAD, ids=[line for line, _ in RUN + GET_LOAD])
 def test_readme_example(demo: RunningServer, workdir: Path, line: str, code: int) -> None:
-    """The example exits with the code its comment gives, in the README's order (a load before the report)."""
-    args = shlex.split(line, comments=True)
-    command = [sys.executable, "-m", "eltops", *args[1:]]
-    env = _env(demo, workdir)
+    """The example exits with the code its comment gives, run by the shell in the pages' order (a load before
+    the report), its dates relative to now."""
+    env = {**_env(demo, workdir), "PATH": shell_env(eltops_shim(workdir))["PATH"]}
     if "Ctrl-C" in line:  # runs until stopped: stop it once the first load is done
-        proc = subprocess.Popen(command, env=env, cwd=workdir, stderr=subprocess.PIPE, text=True)
+        proc = start_line(line.split("#", 1)[0], env=env, cwd=workdir)
         assert proc.stderr is not None
         for text in proc.stderr:
             if "next load in" in text:
@@ -104,10 +104,14 @@ def test_readme_example(demo: RunningServer, workdir: Path, line: str, code: int
         _, stderr = proc.communicate(timeout=30)
         returncode = proc.returncode
     else:
-        done = subprocess.run(command, env=env, cwd=workdir, capture_output=True, text=True, timeout=120, check=False)
+        done = run_line(line, env=env, cwd=workdir)
         stderr, returncode = done.stderr, done.returncode
     assert returncode == code, stderr
     assert "Traceback" not in stderr
+    if "--since" in line and code == 0:  # a date relative to now: the emulator's history is there
+        assert "Warning" not in stderr
+        if " get " in line:
+            assert '"total": 0' not in done.stdout, "the window found nothing: its dates are not relative to now"
 
 
 EMULATE = [

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
 import threading
 import time
+import uuid
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -16,6 +18,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import duckdb
+import httpx
 import pytest
 
 from eltops._serve import RunningServer, serve_in_thread
@@ -144,8 +147,39 @@ def test_failure_shows_the_failed_tasks_log_tail(served: Served) -> None:
     assert "dbt line 0000" not in result.stderr
     assert "bytes cut" in result.stderr
     assert "Log of failed task dbt build finance" in result.stderr
-    assert "Error: task dbt build finance (DBT_CORE) failed" in result.stderr
+    assert "task dbt build finance (DBT_CORE) failed" in result.stderr
+    errors = [line for line in result.stderr.splitlines() if line.startswith("Error:")]
+    assert len(errors) == 1, errors  # one Error: line, the last
+    assert result.stderr.rstrip().splitlines()[-1] == errors[0]
     assert any("Range" in str(r) or r.path.endswith("/logs/download") for r in served.emulator.requests)
+
+
+def test_the_links_it_prints_and_hands_out_open_pages_the_emulator_serves(served: Served) -> None:
+    """The run link `orchestra run` prints and each task's platformLink open the emulator's page of that run (HTML,
+    the task marked; JSON on request); an unknown run's page is a 404 that says why."""
+    result = served.run("orchestra", "run", "broken")
+    assert result.code == 1, result.stderr
+    (link,) = re.findall(r"^  (http://\S+/lineage)$", result.stderr, flags=re.MULTILINE)
+    assert link.startswith(served.server.url)
+    page = httpx.get(link)
+    assert page.status_code == 200
+    assert "text/html" in page.headers["Content-Type"]
+    assert "Broken pipeline: FAILED" in page.text or ": FAILED</h1>" in page.text
+    as_json = httpx.get(link, headers={"Accept": "application/json"}).json()
+    assert as_json["pipelineRun"]["runStatus"] == "FAILED"
+    links = [t["platformLink"] for t in as_json["taskRuns"] if t["platformLink"]]
+    assert links
+    for task_link in links:
+        assert task_link.startswith(served.server.url), task_link
+        task_page = httpx.get(task_link)
+        assert task_page.status_code == 200
+        chosen = task_link.rsplit("taskRunId=", 1)[1]
+        assert f'<tr id="{chosen}" class=chosen>' in task_page.text
+    missing = httpx.get(
+        link.replace(served.emulator.runbook.run_id(served.emulator.runbook.runs()[0]), str(uuid.uuid4()))
+    )
+    assert missing.status_code == 404
+    assert "started on this emulator" in missing.text
 
 
 def test_warning_is_exit_0_with_a_warning_line_unless_asked_to_fail(served: Served) -> None:
@@ -310,6 +344,8 @@ def test_json_and_junit(served: Served) -> None:
     cases = ET.parse(junit).getroot().findall(".//testcase")
     assert [c.get("name") for c in cases] == ["Sync shop", "dbt build finance", "Publish"]
     assert [c.find("failure") is not None for c in cases] == [False, True, False]
+    assert [c.find("skipped") is not None for c in cases] == [False, False, True]  # SKIPPED is not a pass
+    assert ET.parse(junit).getroot().get("skipped") == "1"
 
 
 def test_no_wait_only_starts(served: Served) -> None:

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import inspect
 import io
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import httpx
@@ -110,6 +112,45 @@ def test_a_failed_tasks_log_tail_is_cut_at_a_line(fake: FakeTime, emulator: Orch
     assert found.tail is not None
     assert found.tail.text == "l3 end\n"
     assert found.tail.cut_bytes == len("l1\nl2\n")
+
+
+def _refusing_ranges(app: Callable[..., Any]) -> Callable[..., Any]:
+    """The emulator's WSGI app behind a server that answers every ``Range`` request 416 (as werkzeug's own
+    ``range_for_length`` does for a suffix longer than the file)."""
+
+    def wsgi(environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
+        if "HTTP_RANGE" in environ:
+            start_response("416 Range Not Satisfiable", [("Content-Range", "bytes */0"), ("Content-Length", "0")])
+            return [b""]
+        return app(environ, start_response)
+
+    return wsgi
+
+
+@pytest.mark.parametrize("tail_bytes", ["16384", "8"])
+def test_a_server_refusing_the_range_still_shows_the_log(
+    fake: FakeTime, emulator: OrchestraEmulator, tail_bytes: str
+) -> None:
+    """On a 416 the client reads the log without Range and keeps the tail itself: the failed task's log shows."""
+    runner = _runner(fake, emulator, ORCHESTRA_PIPELINE="bad", ORCHESTRA_LOG_TAIL_BYTES=tail_bytes)
+    runner.client = OrchestraClient.create(
+        api_url="http://127.0.0.1" + BASE_PATH,
+        api_key=Secret(KEY),
+        transport=httpx.WSGITransport(app=_refusing_ranges(emulator.wsgi_app)),
+    )
+    result = runner.run()
+    (found,) = result.failed_logs
+    assert found.tail is not None, found
+    assert found.tail.text == ("l1\nl2\nl3 end\n" if tail_bytes == "16384" else "l3 end\n")
+    assert found.tail.total_bytes == len("l1\nl2\nl3 end\n")
+
+
+def test_the_default_tail_of_a_short_log_is_all_of_it(fake: FakeTime, emulator: OrchestraEmulator) -> None:
+    """The default 16 KiB tail of a 15-byte log (a suffix longer than the file) is the whole log, nothing cut."""
+    result = _runner(fake, emulator, ORCHESTRA_PIPELINE="bad").run()
+    (found,) = result.failed_logs
+    assert found.tail is not None, found
+    assert (found.tail.text, found.tail.cut_bytes) == ("l1\nl2\nl3 end\n", 0)
 
 
 def test_the_deadline_cancels_the_run(fake: FakeTime, emulator: OrchestraEmulator) -> None:

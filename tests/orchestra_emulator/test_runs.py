@@ -166,6 +166,38 @@ def test_logs_list_and_download_with_range(client: httpx.Client, clock: Clock, s
     assert client.get(url, params={"filename": "other.log"}).status_code == 404
 
 
+@pytest.mark.parametrize(
+    ("header", "status", "selected"),
+    [
+        ("bytes=-8", 206, (-8, None)),
+        ("bytes=-100000", 206, (0, None)),  # RFC 9110: a suffix longer than the file selects all of it
+        ("bytes=0-6", 206, (0, 7)),
+        ("bytes=10-", 206, (10, None)),
+        ("bytes=5-99999", 206, (5, None)),  # a last position past the end is the end
+        ("bytes=99999-", 416, None),  # a first position past the end is unsatisfiable
+    ],
+)
+def test_log_download_ranges_follow_rfc_9110(
+    client: httpx.Client, clock: Clock, header: str, status: int, selected: tuple[int, int | None] | None
+) -> None:
+    """Each byte range is answered as RFC 9110 §14 says: 206 with the bytes and Content-Range, or 416 with the size."""
+    run_id = _start(client, "bad")
+    clock.advance(seconds=30)
+    task = client.get(f"/pipeline_runs/{run_id}/task_runs").json()["results"][0]
+    url = f"/pipeline_runs/{run_id}/task_runs/{task['id']}/logs/download"
+    whole = client.get(url, params={"filename": "a.log"}).content
+    answer = client.get(url, params={"filename": "a.log"}, headers={"Range": header})
+    assert answer.status_code == status
+    if selected is None:
+        assert answer.headers["Content-Range"] == f"bytes */{len(whole)}"
+        return
+    start, stop = selected
+    start = start % len(whole)
+    stop = len(whole) if stop is None else stop
+    assert answer.content == whole[start:stop]
+    assert answer.headers["Content-Range"] == f"bytes {start}-{stop - 1}/{len(whole)}"
+
+
 def test_runs_it_started_appear_in_the_listings(client: httpx.Client, clock: Clock, spec: dict[str, Any]) -> None:
     """The started run, its task runs and (once finished) their operations are in the three listings, by id too."""
     run_id = _start(client, "ok")

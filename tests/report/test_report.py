@@ -226,6 +226,12 @@ def test_report_of_an_empty_warehouse(tmp_path: Path) -> None:
     duckdb.connect(str(db)).close()
     data = write_report(DuckDbSpec(db), tmp_path / "r.html", since=None)
     assert data.headline.pipeline_runs == 0
+    page = (tmp_path / "r.html").read_text()
+    assert "No runs yet" in page  # says so, instead of six empty charts with made-up axes
+    assert "plotly-graph-div" not in page
+    assert "Plotly" not in page  # and no 4 MB library to draw nothing
+    assert f"eltops orchestra load --to {db}" in page  # how to load some, into this very warehouse
+    assert "runs from" not in page
 
 
 def _eltops(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:

@@ -110,3 +110,52 @@ def test_the_report_renders_in_chromium_without_console_messages(demo_report: st
         assert re.search(rf'<div id="{chart}" class="plotly-graph-div js-plotly-plot', dom), chart
     assert dom.count('class="main-svg"') >= len(CHARTS)
     assert 'class="modebar ' not in dom
+
+
+def test_charts_side_by_side_have_one_height(demo_report: str) -> None:
+    """The two charts of each row of the 1400 px grid are drawn at one height: no half-empty card beside a tall one."""
+    page = Path(demo_report).read_text()
+    heights = {}
+    for chart in CHARTS:  # the height is on the wrapper plotly writes just before the chart's div
+        before = page[: page.index(f'<div id="{chart}" class="plotly-graph-div"')]
+        heights[chart] = re.findall(r'<div style="height:(\d+)px; width:100%;">', before)[-1]
+    assert set(heights) == set(CHARTS)
+    for left, right in zip(CHARTS[::2], CHARTS[1::2], strict=True):
+        assert heights[left] == heights[right], (left, right, heights)
+
+
+def test_a_chart_rounds_a_rate_as_its_table_does(demo_report: str) -> None:
+    """Every failure rate of the failing-tasks table appears, written the same way, in the chart's labels."""
+    page = Path(demo_report).read_text()
+    section = page.split('<section id="failing-tasks-table">', 1)[1].split("</section>", 1)[0]
+    rates = re.findall(r'<td class="num">([\d.]+%)</td></tr>', section)
+    assert rates
+    for rate in rates:
+        assert f"({rate})" in page, rate
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(BROWSER is None, reason="chromium is not installed (.ci/run installs it)")
+def test_horizontal_bars_carry_value_labels_and_day_ticks_have_no_year_line(demo_report: str) -> None:
+    """In Chromium at 1400 px: each horizontal bar chart draws value labels, and the day axes draw one-line ticks
+    (plotly's year line under the first tick is what a legend below the plot covered)."""
+    dom, _ = _chromium(demo_report, 1400)
+    for chart in ("duration-percentiles", "slowest-tasks", "failing-tasks", "integrations"):
+        drawn = dom.split(f'<div id="{chart}"', 1)[1].split('<div id="', 1)[0]
+        assert 'class="bartext' in drawn, chart
+    for chart in ("runs-by-day", "duration-trend"):
+        drawn = dom.split(f'<div id="{chart}"', 1)[1].split('<div id="', 1)[0]
+        ticks = re.findall(r'<g class="xtick">(.*?)</g>', drawn)
+        assert ticks, chart
+        assert not any('class="line"' in tick for tick in ticks), (chart, ticks[:2])
+
+
+def test_the_page_carries_plotly_once_packed(demo_report: str) -> None:
+    """plotly.js is in the page once, gzip-packed (the page is about 2 MB, not 5), and no chart draws before it is
+    unpacked; the README states the size."""
+    page = Path(demo_report).read_text()
+    assert page.count('id="plotly-js-gzip"') == 1
+    assert len(page.encode()) < 2_500_000
+    assert "<script>" not in page.split('id="plotly-js-gzip"', 1)[0].split("</style>", 1)[1]  # charts wait for it
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    assert re.search(r"about 2(\.\d)? MB", readme)

@@ -9,6 +9,9 @@ fails), then TEST and FORCE_RESYNC on a third, then START on it followed by a Fi
 
 from __future__ import annotations
 
+import shlex
+import shutil
+import sys
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -24,7 +27,7 @@ if TYPE_CHECKING:
 DEMO_DB = "eltops-demo.duckdb"
 DEMO_REPORT = "eltops-demo-report.html"
 KEY, SECRET, ORCHESTRA_KEY = "demo-key", "demo-secret", "demo-orchestra-key"
-QUERY_HINT = "eltops report --from {db}   (or query the tables pipeline_runs, task_runs, operations with DuckDB)"
+QUERY_HINT = "`{eltops} report --from {db}` (or query the tables pipeline_runs, task_runs, operations with DuckDB)"
 
 # each step: (what it shows, arguments, exit code it should end with)
 STEPS: list[tuple[str, dict[str, str], int]] = [
@@ -120,6 +123,27 @@ def fivetran_demo() -> FivetranEmulator:
     return emulator
 
 
+def eltops_command() -> str:
+    """How to run this eltops from the user's shell: ``eltops`` when that is the one on the PATH, else the full path
+    of this installation's script (after ``make demo`` it is ``.venv/bin/eltops``, not on the PATH until the
+    virtual environment is activated), else ``python -m eltops`` with this interpreter."""
+    script = Path(sys.executable).parent / "eltops"
+    found = shutil.which("eltops")
+    if found is not None and script.exists() and Path(found).resolve() == script.resolve():
+        return "eltops"
+    if script.exists():
+        return shlex.quote(str(script))
+    return f"{shlex.quote(sys.executable)} -m eltops"
+
+
+def _activate_note() -> str:
+    """How to type plain ``eltops`` from now on, when it is not on the PATH yet."""
+    activate = Path(sys.prefix) / "bin" / "activate"
+    if eltops_command() == "eltops" or not activate.exists():
+        return ""
+    return f"\n           (or `. {shlex.quote(str(activate))}` first, and then just eltops)"
+
+
 @click.command(
     short_help="The whole product in ~10 s, against both emulators.",
     epilog=examples(
@@ -139,6 +163,7 @@ def fivetran_demo() -> FivetranEmulator:
 def demo(app: AppContext, directory: Path) -> int:
     """Run the whole product against both emulators, into eltops-demo.duckdb, and write a report."""
     from eltops._extras import require_extra
+    from eltops._paths import REPORT, output_file
     from eltops._serve import serve_in_thread
     from eltops.orchestra.emulator import OrchestraEmulator, Volume
     from eltops.report import write_report
@@ -149,6 +174,7 @@ def demo(app: AppContext, directory: Path) -> int:
     started = time.monotonic()
     out = app.output
     directory.mkdir(parents=True, exist_ok=True)
+    output_file(directory / DEMO_REPORT, REPORT)  # an earlier demo's report is replaced, nothing else
     db = (directory / DEMO_DB).resolve()
     for stale in (db, db.with_name(db.name + ".wal")):
         stale.unlink(missing_ok=True)
@@ -191,7 +217,7 @@ def demo(app: AppContext, directory: Path) -> int:
         f"Warehouse: {db}\n"
         f"  pipeline_runs {head.pipeline_runs:,} · task_runs {head.task_runs:,} · operations {head.operations:,}\n"
         f"Report:    {report_path}\n"
-        f"Next:      {QUERY_HINT.format(db=db.name)}"
+        f"Next:      {QUERY_HINT.format(eltops=eltops_command(), db=shlex.quote(db.name))}{_activate_note()}"
     )
     if unexpected:
         raise EltopsError("the demo did not go as scripted: " + "; ".join(unexpected))

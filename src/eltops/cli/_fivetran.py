@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import shlex
 import time
-from collections.abc import Callable
+from collections import Counter
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -15,6 +16,7 @@ from eltops.cli._app import AppContext, examples, pass_app, verbosity_options
 from eltops.cli._output import CiKind
 from eltops.errors import ConfigError, ExitCode
 from eltops.fivetran import (
+    DEFAULT_API_URL,
     Action,
     FivetranSettings,
     FlagValues,
@@ -29,7 +31,7 @@ if TYPE_CHECKING:  # the client, the history and rich are imported once the inpu
     import httpx
 
     from eltops.cli._output import Output
-    from eltops.fivetran import JobResult
+    from eltops.fivetran import JobResult, Orchestrator
     from eltops.history import HistoryRecorder
 
 _ACTIONS = [a.value for a in Action] + [a.value.lower().replace("_", "-") for a in Action] + ["list"]
@@ -49,6 +51,10 @@ def action_options(command: _Command) -> _Command:
             option = click.option(row.flag, row.name, metavar=row.metavar, help=help_text)
         command = option(command)
     return command
+
+
+MAX_NAMES_ON_LINE = 3
+EPOCH = "1970-01-01T00:00:00Z"  # --completed-after for a connection that never synced: any sync end is after it
 
 
 @click.command(
@@ -136,6 +142,11 @@ def action_options(command: _Command) -> _Command:
     type=click.Path(dir_okay=False, path_type=Path),
     help="Write a JUnit XML report here. Variable: FIVETRAN_JUNIT_REPORT.",
 )
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Replace an existing --junit file that is not an earlier JUnit report of eltops.",
+)
 @click.option("--json", "json_output", is_flag=True, help="Print one machine-readable result object on stdout.")
 @click.option(
     "--record-to",
@@ -164,6 +175,7 @@ def fivetran(
     dont_disable_sync: bool | None,
     unpause: bool | None,
     junit: Path | None,
+    force: bool,
     json_output: bool,
     record_to: str | None,
     **action_flags: str | bool | None,
@@ -202,6 +214,7 @@ def fivetran(
         skip_if_synced_within=skip_if_synced_within,
         repair_setup=repair_setup,
         action_flags=action_flags,
+        force=force,
     )
     settings = load_settings(app.env, flags)
     # bound first: the job's time runs from here, so recording its start (a warehouse lock wait, a slow first
@@ -260,6 +273,7 @@ def run_job(
     if recorder is not None:
         recorder.started()
     orchestrator: Orchestrator | None = None
+    live = WaitLine(app.output) if app.output.colour and settings.action.waits_for_sync and settings.wait else None
     try:
         with (
             FivetranClient.create(
@@ -273,35 +287,98 @@ def run_job(
                 f"fivetran_{settings.action.value.lower()}", f"Fivetran {settings.action.value}: {refs}"
             ),
         ):
-            orchestrator = Orchestrator(client, settings, wall_clock=wall_clock, sleep=sleep)
-            app.interrupt_note = lambda: _interrupt_note(settings)
+            orchestrator = Orchestrator(
+                client, settings, wall_clock=wall_clock, sleep=sleep, progress=live.update if live else None
+            )
+            started = orchestrator
+            app.interrupt_note = lambda: _interrupt_note(settings, started)
             job = orchestrator.run()
     except (KeyboardInterrupt, SystemExit):
+        if live is not None:
+            live.stop()
         if recorder is not None:
             recorder.finished(orchestrator.interrupted_result() if orchestrator else None, cancelled=True)
         raise
     except BaseException as exc:
+        if live is not None:
+            live.stop()
         if recorder is not None:
             recorder.finished(None, error=exc)
         raise
+    if live is not None:
+        live.stop()
     if recorder is not None:
         recorder.finished(job)
     return job
 
 
-def _interrupt_note(settings: FivetranSettings) -> str:
-    """What a person should know when the job is stopped while it waits."""
+class WaitLine:
+    """One live line on a terminal while syncs are awaited (as ``orchestra run`` has): how many, their sync states,
+    the seconds waited (the job's clock). Outside a terminal the orchestrator's heartbeat log line says the same
+    every minute."""
+
+    def __init__(self, out: Output) -> None:
+        from rich.status import Status
+
+        self._status = Status("waiting for Fivetran…", console=out.console())
+        self._status.start()
+
+    def update(self, states: Sequence[tuple[str, str]], elapsed: float) -> None:
+        from rich.markup import escape
+
+        if not states:
+            self._status.update("done")
+            return
+        counts = Counter(state for _, state in states)
+        summary = ", ".join(f"{n} {state}" for state, n in sorted(counts.items()))
+        names = ", ".join(ref for ref, _ in states[:MAX_NAMES_ON_LINE])
+        more = f" and {len(states) - MAX_NAMES_ON_LINE} more" if len(states) > MAX_NAMES_ON_LINE else ""
+        noun = "connection" if len(states) == 1 else "connections"
+        self._status.update(
+            escape(MASKER.redact(f"waiting for {len(states)} {noun} ({summary}) · {elapsed:.0f}s · {names}{more}"))
+        )
+
+    def stop(self) -> None:
+        self._status.stop()
+
+
+def _interrupt_note(settings: FivetranSettings, orchestrator: Orchestrator) -> str:
+    """What a person should know when the job is stopped while it waits: commands that work as printed."""
     if settings.action in (Action.STATUS, Action.TEST, Action.CHECK):
         return "nothing was left running"
     if settings.action is Action.TRANSFORM:
         return "eltops cancelled the transformation runs it had started (each one's result is in the log above)"
-    ids = ",".join(str(r) for r in settings.connections)
     then = "; a transformation it had started was cancelled" if settings.more.then_transform else ""
     return (
-        f"eltops stopped waiting; a sync it started goes on in Fivetran (it cannot be cancelled through the API). "
-        f"See it with: eltops fivetran status --connector-id {shlex.quote(ids)}, or wait for it with "
-        f"eltops fivetran wait --connector-id {shlex.quote(ids)}{then}"
+        "eltops stopped waiting; a sync it started goes on in Fivetran (it cannot be cancelled through the API). "
+        + "; ".join(follow_up_commands(settings, orchestrator.interrupted_result()))
+        + then
     )
+
+
+def follow_up_commands(settings: FivetranSettings, job: JobResult | None) -> list[str]:
+    """``See it with `eltops fivetran status ...``` and, per baseline, ``wait for it with `eltops fivetran wait
+    --connector-id ... --completed-after ...```: what to run after an interrupted wait, each command runnable as
+    printed (with the same variables for the credentials)."""
+    from eltops.fivetran import format_timestamp
+
+    api = "" if settings.api_url == DEFAULT_API_URL else f" --api-url {shlex.quote(settings.api_url)}"
+    results = job.results if job is not None else ()
+    known = [r for r in results if r.connection_id is not None and r.connection is not None]
+    awaited = [r for r in known if not r.ok]
+    ids = [str(r.connection_id) for r in known] or [str(r) for r in settings.connections]
+    lines = [f"see it with `eltops fivetran status --connector-id {shlex.quote(','.join(ids))}{api}`"]
+    by_baseline: dict[str, list[str]] = {}
+    for result in awaited:
+        # the sync to wait for ends strictly after the baseline; a connection that never synced: any end will do
+        moment = format_timestamp(result.baseline) if result.baseline is not None else EPOCH
+        by_baseline.setdefault(moment, []).append(str(result.connection_id))
+    for moment, connection_ids in by_baseline.items():
+        lines.append(
+            f"wait for it with `eltops fivetran wait --connector-id {shlex.quote(','.join(connection_ids))} "
+            f"--completed-after {moment}{api}`"
+        )
+    return lines
 
 
 def _list(app: AppContext, settings: ListSettings) -> int:
@@ -368,11 +445,14 @@ def _list(app: AppContext, settings: ListSettings) -> int:
 
 def _recorder(app: AppContext, settings: FivetranSettings, record_to: str | None) -> HistoryRecorder | None:
     """A recorder when a warehouse is named (checked now, before any API call), else None."""
-    from eltops.warehouse import open_target, parse_warehouse
+    from eltops.warehouse import open_target, parse_warehouse, warehouse_file
 
     spec = parse_warehouse(record_to, EnvReader(app.env), required=False)
     if spec is None:
         return None
+    from eltops._paths import JUNIT, not_the_warehouse
+
+    not_the_warehouse(settings.junit_path, warehouse_file(spec), JUNIT)
     from eltops.history import HistoryRecorder, detect_ci_run
 
     ci = detect_ci_run(app.env, job_label=f"fivetran {settings.action.value}")
@@ -422,8 +502,6 @@ def _print_summary(out: Output, job: JobResult) -> None:
 
 
 def _append(path: Path, text: str) -> None:
-    try:
-        with path.open("a", encoding="utf-8") as handle:
-            handle.write(text)
-    except OSError:
-        pass  # a step summary is a courtesy; it never changes the job's outcome
+    from eltops._paths import append_output
+
+    append_output(path, text, "the step summary")  # a courtesy; it never changes the job's outcome

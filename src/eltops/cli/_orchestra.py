@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import shlex
 import threading
 import time
 from datetime import datetime
@@ -136,7 +137,11 @@ def get(
 )
 @click.argument("resources", nargs=-1, metavar="[RESOURCES]...")
 @click.option("--to", "to", help="Target: a DuckDB path, duckdb:///path or snowflake://... Variable: ELTOPS_WAREHOUSE.")
-@click.option("--since", help="Read from this date or ISO-8601 time (a backfill, in 7-day windows).")
+@click.option(
+    "--since",
+    help="Read from this date or ISO-8601 time (a backfill, in 7-day windows). Once loads have run, the load goes "
+    "on from where they got to, with a warning; --full-refresh --since DATE reads again from DATE.",
+)
 @click.option("--full-refresh", is_flag=True, help="Ignore the saved load state: re-read from --since (or 7 days).")
 @click.option("--every", help="Keep loading at this interval (15m, 1h, 90s) until stopped.")
 @click.option(
@@ -207,8 +212,9 @@ def load(
         if settings.every_seconds is None:
             result = _load_once(app, client, settings, settings.since, settings.full_refresh)
             _report(out, result, json_output=settings.json_output)
+            _say_resumed(out, result, since, to=to, api_url=api_url)
             return 0
-        return _load_every(app, client, settings)
+        return _load_every(app, client, settings, since_text=since, to=to, api_url=api_url)
 
 
 def _load_once(
@@ -242,33 +248,71 @@ def _load_into(
         limit = settings.orchestra.rate_limit_per_minute
         note = f" · limited to {limit:g} requests/min (--rate-limit)" if limit else ""
         progress: _Bars | _Lines = _Bars(out, note=note) if interactive else _Lines()
-        app.interrupt_note = lambda: _committed_note(progress.committed, target)
+        again = _load_command(settings)
+        app.interrupt_note = lambda: _committed_note(progress.committed, target, again)
         with progress:
             loader = Loader(client, target, progress=progress, batch_rows=settings.batch_rows)
             return loader.load(resources, since=since, full_refresh=full_refresh)
 
 
-def _committed_note(committed: dict[str, WriteCounts], target: Target) -> str:
+def _load_command(settings: LoadSettings) -> str:
+    """``eltops orchestra load`` of the same resources into the same DuckDB file, runnable as printed (a Snowflake
+    target is named the way this one was: by the variable)."""
+    from eltops.warehouse import warehouse_file
+
+    names = "".join(f" {r.name}" for r in settings.resources) if len(settings.resources) < 3 else ""
+    path = warehouse_file(settings.target)
+    return f"eltops orchestra load{names}" + (f" --to {shlex.quote(str(path))}" if path is not None else "")
+
+
+def _committed_note(committed: dict[str, WriteCounts], target: Target, again: str) -> str:
     """What an interrupted load leaves behind: the batches committed so far, and that the next load resumes."""
     done = ", ".join(f"{name} {c.inserted:,} new and {c.updated:,} updated rows" for name, c in committed.items())
     kept = f"committed to {target.description} before it stopped: {done}" if done else "no batch was committed yet"
-    return f"{kept}; the next `eltops orchestra load` resumes where this one stopped, with no duplicate rows"
+    return f"{kept}; the next load (`{again}`) resumes where this one stopped, with no duplicate rows"
 
 
-def _load_every(app: AppContext, client: OrchestraClient, settings: LoadSettings) -> int:
+def _load_every(
+    app: AppContext,
+    client: OrchestraClient,
+    settings: LoadSettings,
+    *,
+    since_text: str | None = None,
+    to: str | None = None,
+    api_url: str | None = None,
+) -> int:
     """Load at each interval until Ctrl-C (``--since`` and ``--full-refresh`` apply to the first load only)."""
     assert settings.every_seconds is not None
     out = app.output
 
     def load(first: bool) -> None:
         since, full_refresh = (settings.since, settings.full_refresh) if first else (None, False)
-        _report(out, _load_once(app, client, settings, since, full_refresh), json_output=settings.json_output)
+        result = _load_once(app, client, settings, since, full_refresh)
+        _report(out, result, json_output=settings.json_output)
+        if first:
+            _say_resumed(out, result, since_text, to=to, api_url=api_url)
 
     return Every(seconds=settings.every_seconds, clock=app.clock, sleep=app.sleep).run(
         load,
         failed=lambda exc: out.error(f"this load failed and the next one will retry: {exc}"),
         waiting=lambda wait: out.line(f"next load in {_duration(wait)} (Ctrl-C stops)"),
         stopped=lambda: out.line("stopped between loads"),
+    )
+
+
+def _say_resumed(out: Output, result: LoadResult, since: str | None, *, to: str | None, api_url: str | None) -> None:
+    """A warning when ``--since`` asked for earlier than earlier loads got to: the saved cursor won (so an
+    interrupted backfill resumes); the command that re-reads from ``--since`` instead, runnable as printed."""
+    resumed = [r for r in result.resources if r.resumed_from is not None]
+    if not resumed or since is None:
+        return
+    names = " ".join(r.resource.name for r in resumed)
+    flags = "".join(f" {flag} {shlex.quote(value)}" for flag, value in (("--to", to), ("--api-url", api_url)) if value)
+    where = ", ".join(f"{r.table} from {r.resumed_from.isoformat()}" for r in resumed if r.resumed_from is not None)
+    out.line(
+        f"Warning: --since {since} is earlier than where earlier loads got to, so this load went on from there "
+        f"({where}), as an interrupted backfill resumes. To read everything again from {since}, run "
+        f"`eltops orchestra load {names} --full-refresh --since {shlex.quote(since)}{flags}`"
     )
 
 
@@ -345,6 +389,11 @@ class _Lines(QuietProgress):
         )
 
 
+def pages_text(count: int) -> str:
+    """``1 page``, ``0 pages``, ``1,234 pages``."""
+    return f"{count:,} page{'' if count == 1 else 's'}"
+
+
 class _Bars:
     """A rich progress bar per resource: rows read of the rows the API announced, pages, rate."""
 
@@ -355,7 +404,7 @@ class _Bars:
             TextColumn("{task.description:<14}"),
             BarColumn(),
             MofNCompleteColumn(),
-            TextColumn("rows · {task.fields[pages]} pages · {task.fields[rate]} rows/s" + note.replace("[", "\\[")),
+            TextColumn("rows · {task.fields[pages_text]} · {task.fields[rate]} rows/s" + note.replace("[", "\\[")),
             TimeElapsedColumn(),
             console=out.console(),
             transient=False,
@@ -379,7 +428,9 @@ class _Bars:
 
     def started(self, plan: LoadPlan) -> None:
         with self._lock:
-            self._tasks[plan.resource.name] = self._progress.add_task(plan.resource.name, total=0, pages=0, rate=0)
+            self._tasks[plan.resource.name] = self._progress.add_task(
+                plan.resource.name, total=0, pages=0, pages_text=pages_text(0), rate=0
+            )
             self._started[plan.resource.name] = time.monotonic()
 
     def expect(self, resource: Resource, rows: int) -> None:
@@ -399,6 +450,7 @@ class _Bars:
                 completed=done,
                 total=max(state.total or 0, done),
                 pages=state.fields["pages"] + pages,
+                pages_text=pages_text(state.fields["pages"] + pages),
                 rate=f"{done / elapsed:,.0f}",
             )
 

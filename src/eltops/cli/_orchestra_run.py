@@ -97,6 +97,11 @@ _STYLES = {"SUCCEEDED": "green", "WARNING": "yellow", "SKIPPED": "yellow", "RUNN
     type=click.Path(dir_okay=False, path_type=Path),
     help="Write a JUnit XML report. Variable: ORCHESTRA_JUNIT_REPORT.",
 )
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Replace an existing --junit file that is not an earlier JUnit report of eltops.",
+)
 @click.option("--json", "json_output", is_flag=True, help="Print one machine-readable result object on stdout.")
 @click.option("--record-to", metavar="TARGET", help="Record this job in the warehouse. Variable: ELTOPS_WAREHOUSE.")
 @verbosity_options
@@ -120,6 +125,7 @@ def run(
     log_tail_bytes: int | None,
     api_url: str | None,
     junit: Path | None,
+    force: bool,
     json_output: bool,
     record_to: str | None,
 ) -> int:
@@ -148,6 +154,7 @@ def run(
         api_url=api_url,
         junit=junit,
         json_output=json_output,
+        force=force,
     )
     env = EnvReader(app.env)
     settings = run_settings(env, flags)
@@ -236,10 +243,11 @@ def _report(app: AppContext, out: Output, settings: RunSettings, result: RunResu
                 out.line(f"[{found.note}]")
         if task.platform_link:
             out.line(f"{task.task_name}: {task.platform_link}")
-        out.error(
-            f"task {task.task_name} ({task.integration}) failed: {task.message or 'no message'}",
-            title=f"Orchestra {result.pipeline_name}: {task.task_name}",
-        )
+        failed = f"task {task.task_name} ({task.integration}) failed: {task.message or 'no message'}"
+        if out.ci is CiKind.GITHUB:  # an annotation per failed task; elsewhere the run's one Error: line ends it
+            out.error(failed, title=f"Orchestra {result.pipeline_name}: {task.task_name}")
+        else:
+            out.line(failed)
     out.line(f"Orchestra run {result.run_id}: {result.status} — {result.message}")
     out.line(f"  {result.link}")
     if result.warning is not None:
@@ -255,11 +263,9 @@ def _report(app: AppContext, out: Output, settings: RunSettings, result: RunResu
         write_junit(settings.junit_path, suite=f"orchestra {result.pipeline}", cases=run_junit_cases(result))
     summary_file = app.env.get("GITHUB_STEP_SUMMARY")
     if summary_file:
-        try:
-            with Path(summary_file).open("a", encoding="utf-8") as handle:
-                handle.write(MASKER.redact(run_markdown_summary(result)))
-        except OSError:
-            pass  # a courtesy; never the job's outcome
+        from eltops._paths import append_output
+
+        append_output(Path(summary_file), MASKER.redact(run_markdown_summary(result)), "the step summary")
     _write_outputs(app, result.run_id, result.status, settings, link=result.link)
 
 
@@ -331,11 +337,14 @@ class _ProgressLine:
 
 def _recorder(app: AppContext, env: EnvReader, settings: RunSettings, record_to: str | None) -> RunRecorder | None:
     """A recorder when a warehouse is named (checked now, before any request), else None."""
-    from eltops.warehouse import open_target, parse_warehouse
+    from eltops.warehouse import open_target, parse_warehouse, warehouse_file
 
     spec = parse_warehouse(record_to, env, required=False)
     if spec is None:
         return None
+    from eltops._paths import JUNIT, not_the_warehouse
+
+    not_the_warehouse(settings.junit_path, warehouse_file(spec), JUNIT)
     from eltops.history import RunRecorder, detect_ci_run
 
     ci = detect_ci_run(app.env, job_label=f"orchestra run {settings.pipeline}")

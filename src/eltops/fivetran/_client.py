@@ -11,6 +11,8 @@ explicit ``deadline=NO_DEADLINE``.
 
 from __future__ import annotations
 
+import difflib
+import logging
 import threading
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -24,9 +26,11 @@ import httpx
 from eltops import __version__
 from eltops._deadline import Deadline
 from eltops._http import ApiTransport, RetryPolicy
-from eltops.errors import ApiResponseError, ApiStatusError, ConfigError
+from eltops.errors import ApiResponseError, ApiStatusError, ConfigError, EltopsError
 from eltops.fivetran._models import Connection, Group, SetupTest
 from eltops.secrets import MASKER, Secret
+
+log = logging.getLogger("eltops.fivetran")
 
 ACCEPT = "application/json;version=2"
 PATH_FAMILIES = ("connections", "connectors")
@@ -255,6 +259,31 @@ class Directory:
 
 
 MAX_NAMES_LISTED = 30
+MAX_NEAREST = 3
+
+
+def unknown_connection(directory: Directory, connection_id: str) -> ConfigError:
+    """The error for an id no connection has: the nearest ids and ``<group>/<name>`` forms of the account's
+    connections (difflib over one listing), and where to see them all. A listing that fails only loses the
+    suggestions."""
+    candidates: dict[str, str] = {}  # what a user may have meant -> how to name that connection
+    try:
+        for group in directory.groups():
+            for connection in directory.group_connections(group):
+                named = f"{group.name}/{connection.name}"
+                candidates[connection.id] = connection.id
+                candidates[connection.name] = named
+                candidates[named] = named
+    except EltopsError as exc:
+        log.debug("could not list the connections to suggest one: %s", exc)
+    nearest = difflib.get_close_matches(connection_id, list(candidates), n=MAX_NEAREST * 2, cutoff=0.6)
+    suggestions = list(dict.fromkeys(candidates[match] for match in nearest))[:MAX_NEAREST]
+    did_you_mean = f"; the nearest: {', '.join(suggestions)}" if suggestions else ""
+    return ConfigError(
+        f"no Fivetran connection has the id {connection_id!r}{did_you_mean}. A connection is named by its id (a "
+        "generated one such as 'decent_dropsy') or as '<group name>/<connection name>'; `eltops fivetran list` "
+        "shows both for every connection"
+    )
 
 
 def _names(items: Sequence[Group] | Sequence[Connection], *, with_ids: bool = False) -> str:

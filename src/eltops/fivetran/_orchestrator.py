@@ -42,7 +42,7 @@ from eltops.errors import (
     JobTimeout,
     RemoteOperationFailed,
 )
-from eltops.fivetran._client import Directory, FivetranClient
+from eltops.fivetran._client import Directory, FivetranClient, unknown_connection
 from eltops.fivetran._models import Connection, SetupTest, SyncOutcome, format_timestamp
 from eltops.fivetran._settings import Action, ConnectionRef, FivetranSettings, IfSyncing
 from eltops.fivetran._transformations import TransformationResult, TransformationRunner, integrated_holds
@@ -50,7 +50,9 @@ from eltops.fivetran._transformations import TransformationResult, Transformatio
 log = logging.getLogger("eltops.fivetran")
 
 MAX_CONCURRENT_TRIGGERS = 16
-HEARTBEAT_SECONDS = 60.0
+HEARTBEAT_SECONDS = 60.0  # a "still waiting" log line this often: what a CI log shows of a long wait
+FleetProgress = Callable[[Sequence[tuple[str, str]], float], None]
+"""Told after every poll: (connection, sync_state) of each connection still awaited, and seconds waited so far."""
 LOW_BUDGET_FRACTION = 0.1  # below this share of X-Rate-Limit left, polls are spread over the rest of the hour
 LOW_BUDGET_REQUESTS = 2000  # the same, when the API does not say its limit
 MAX_SLOWDOWN = 10.0  # a budget-stretched poll interval is at most this many poll intervals (and at least 60 s)
@@ -144,6 +146,7 @@ class Orchestrator:
     wall_clock: Clock = time.time
     sleep: Sleep | None = None  # None: wait on ``cancelled``, so cancel() interrupts every wait at once
     poll_by_group: bool = True
+    progress: FleetProgress | None = None  # told each awaited connection's sync state after every poll (a live line)
 
     cancelled: threading.Event = field(default_factory=threading.Event)
     _runs: list[_ConnectionRun | ConnectionResult] = field(default_factory=list, init=False, repr=False)
@@ -361,12 +364,18 @@ class _ConnectionRun:
     def fail(self, exc: EltopsError) -> None:
         self.finish(exc.exit_code, str(exc), label=DECLINED if isinstance(exc, ResyncDeclined) else None)
 
+    def _no_wait(self) -> str:
+        """How the user said not to wait: ``--no-wait``, or the variable."""
+        source = self.settings.source("FIVETRAN_WAIT")
+        return source if source.startswith("--") else "FIVETRAN_WAIT=false"
+
     def time_out(self) -> None:
         state = self.connection.sync_state if self.connection else "unknown"
         self.fail(
             JobTimeout(
                 f"the sync did not finish within {self.settings.timeout:g} s (last sync_state: {state}); it goes "
-                "on in Fivetran, which has no API to cancel it. Raise FIVETRAN_TIMEOUT to wait longer"
+                "on in Fivetran, which has no API to cancel it. "
+                f"Raise {self.settings.source('FIVETRAN_TIMEOUT')} to wait longer"
             )
         )
 
@@ -393,7 +402,12 @@ class _ConnectionRun:
 
     def _prepare(self) -> None:
         if self.connection is None:
-            self.connection = self.client.get_connection(self.connection_id)
+            try:
+                self.connection = self.client.get_connection(self.connection_id)
+            except ApiStatusError as exc:
+                if exc.status_code == 404 and (exc.api_code or "").startswith("NotFound_"):
+                    raise unknown_connection(Directory(self.client), self.connection_id) from None
+                raise
             self.last_state = self.connection.sync_state
         action = self.settings.action
         if action is Action.WAIT:
@@ -417,7 +431,7 @@ class _ConnectionRun:
         if not self.settings.wait:
             self.finish(
                 ExitCode.OK,
-                f"{'sync' if action is Action.START else 're-sync'} asked for, not waited for (FIVETRAN_WAIT=false); "
+                f"{'sync' if action is Action.START else 're-sync'} asked for, not waited for ({self._no_wait()}); "
                 f"a WAIT job waits for {_after(self.baseline)}",
                 label=TRIGGERED,
             )
@@ -519,7 +533,8 @@ class _ConnectionRun:
         self.finish(
             ExitCode.OK,
             f"fresh enough: the last sync succeeded at {format_timestamp(succeeded)}, {max(age, 0):.0f} s ago by "
-            f"Fivetran's clock (FIVETRAN_SKIP_IF_SYNCED_WITHIN is {within:g} s); no sync triggered",
+            f"Fivetran's clock ({self.settings.source('FIVETRAN_SKIP_IF_SYNCED_WITHIN')} is {within:g} s); no sync "
+            "triggered",
             label=SKIPPED,
         )
         return True
@@ -552,7 +567,7 @@ class _ConnectionRun:
             self.info("already syncing: waiting for that sync to end, then syncing again (FIVETRAN_IF_SYNCING)")
         else:
             self.info(
-                "already syncing: not waiting (FIVETRAN_WAIT=false), so no second sync follows it; the running "
+                f"already syncing: not waiting ({self._no_wait()}), so no second sync follows it; the running "
                 "sync is the one a WAIT job sees"
             )
 
@@ -626,7 +641,7 @@ class _ConnectionRun:
                     f"Fivetran rescheduled the sync (the source's API quota ran out) to resume at "
                     f"{format_timestamp(resume_at)}, which is after this job's deadline ({self.settings.timeout:g} "
                     "s). Under manual scheduling it will not resume by itself: run this job again after that "
-                    "moment, or raise FIVETRAN_TIMEOUT"
+                    f"moment, or raise {self.settings.source('FIVETRAN_TIMEOUT')}"
                 )
             )
             return
@@ -664,6 +679,7 @@ class _FleetWait:
 
     def run(self) -> None:
         try:
+            self._report()
             while self.runs:
                 self._sleep()
                 wall = self.o.wall_clock()
@@ -673,6 +689,7 @@ class _FleetWait:
                 self._poll([run for run in self.runs if run.result is None])
                 self.runs = [run for run in self.runs if run.result is None]
                 self._look_for_holds()
+                self._report()
                 self._heartbeat()
         except JobTimeout:
             for run in self.runs:
@@ -778,6 +795,12 @@ class _FleetWait:
             )
             self.slowed_to = interval
         return interval
+
+    def _report(self) -> None:
+        """Tell the live line (if any) which connections are still awaited, in which state, after how long."""
+        if self.o.progress is not None:
+            states = [(run.ref, run.connection.sync_state if run.connection else "unknown") for run in self.runs]
+            self.o.progress(states, self.deadline.elapsed())
 
     def _heartbeat(self) -> None:
         if not self.runs or self.deadline.elapsed() < self.next_heartbeat:

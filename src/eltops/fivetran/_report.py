@@ -10,7 +10,7 @@ import orjson
 from eltops._junit import JUnitCase
 from eltops.errors import ExitCode
 from eltops.fivetran._models import SyncOutcome, format_timestamp
-from eltops.fivetran._orchestrator import OUTCOMES, ConnectionResult, JobResult
+from eltops.fivetran._orchestrator import OUTCOMES, SKIPPED, ConnectionResult, JobResult
 from eltops.fivetran._settings import Action, format_baselines
 from eltops.fivetran._transformations import TransformationResult
 
@@ -196,6 +196,7 @@ def junit_cases(job: JobResult) -> list[JUnitCase]:
                 )
             continue
         failed = result.exit_code is ExitCode.REMOTE_FAILED
+        skipped = result.ok and result.label == SKIPPED  # fresh enough: no sync was needed
         cases.append(
             JUnitCase(
                 name=result.ref,
@@ -204,6 +205,7 @@ def junit_cases(job: JobResult) -> list[JUnitCase]:
                 failure=result.message if failed else None,
                 error=result.message if not result.ok and not failed else None,
                 output=result.message if result.ok else "",
+                skipped=result.message if skipped else None,
             )
         )
     for transformation in job.transformations:

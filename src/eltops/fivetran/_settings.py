@@ -16,7 +16,7 @@ from enum import Enum
 from pathlib import Path
 
 from eltops._parse import positive_seconds
-from eltops._paths import output_file
+from eltops._paths import JUNIT, output_file
 from eltops._url import validate_base_url
 from eltops.errors import ConfigError
 from eltops.fivetran._action_settings import ActionSettings, load_action_settings
@@ -130,6 +130,7 @@ class FlagValues:
     skip_if_synced_within: str | None = None
     repair_setup: bool | None = None
     action_flags: Mapping[str, str | bool | None] = field(default_factory=dict)  # _action_settings rows, by name
+    force: bool = False
 
 
 @dataclass(frozen=True)
@@ -155,6 +156,13 @@ class FivetranSettings:
     repair_setup: bool = False
     resync_scope: Mapping[str, tuple[str, ...]] | None = None
     more: ActionSettings = field(default_factory=ActionSettings)  # TRANSFORM, CHECK, FIVETRAN_THEN_TRANSFORM
+    sources: Mapping[str, str] = field(default_factory=dict)
+    """Where a setting came from, for messages: its flag when the flag was given (``--skip-if-synced-within``),
+    else its variable; a setting not named here is spoken of by its variable."""
+
+    def source(self, variable: str) -> str:
+        """``variable``, or the flag that set it instead."""
+        return self.sources.get(variable, variable)
 
     def wait_baseline(self, connection_id: str) -> tuple[bool, datetime | None]:
         """For WAIT: (known, moment) — the sync to wait for is one that completes strictly after ``moment``."""
@@ -315,6 +323,25 @@ def load_list_settings(
     return ListSettings(key, secret, url, group.strip() if group else None, json_output)
 
 
+FLAG_OF: dict[str, tuple[str, str]] = {
+    "FIVETRAN_TIMEOUT": ("timeout", "--timeout"),
+    "FIVETRAN_POLL_INTERVAL": ("poll_interval", "--poll-interval"),
+    "FIVETRAN_COMPLETED_AFTER": ("completed_after", "--completed-after"),
+    "FIVETRAN_SKIP_IF_SYNCED_WITHIN": ("skip_if_synced_within", "--skip-if-synced-within"),
+    "FIVETRAN_IF_SYNCING": ("if_syncing", "--if-syncing"),
+    "FIVETRAN_WAIT": ("wait", "--wait/--no-wait"),
+}
+"""Each variable a message may name, and the flag that beats it: (FlagValues field, flag as typed)."""
+
+
+def _sources(flags: FlagValues) -> dict[str, str]:
+    """For each variable of :data:`FLAG_OF` whose flag was given, that flag as the user typed it."""
+    found = {var: flag for var, (name, flag) in FLAG_OF.items() if getattr(flags, name) is not None}
+    if "FIVETRAN_WAIT" in found:
+        found["FIVETRAN_WAIT"] = "--wait" if flags.wait else "--no-wait"
+    return found
+
+
 def load_settings(env_vars: Mapping[str, str], flags: FlagValues, *, env: EnvReader | None = None) -> FivetranSettings:
     """Validate and combine variables, vault values and flags into settings; raise ConfigError on bad input."""
     env = env or EnvReader(env_vars)
@@ -345,13 +372,16 @@ def load_settings(env_vars: Mapping[str, str], flags: FlagValues, *, env: EnvRea
 
     timeout_text = flags.timeout if flags.timeout is not None else env.get("FIVETRAN_TIMEOUT")
     poll_text = flags.poll_interval if flags.poll_interval is not None else env.get("FIVETRAN_POLL_INTERVAL")
+    sources = _sources(flags)
     timeout = (
-        DEFAULT_TIMEOUT_SECONDS if timeout_text is None else positive_seconds(timeout_text, source="FIVETRAN_TIMEOUT")
+        DEFAULT_TIMEOUT_SECONDS
+        if timeout_text is None
+        else positive_seconds(timeout_text, source=sources.get("FIVETRAN_TIMEOUT", "FIVETRAN_TIMEOUT"))
     )
     poll = (
         DEFAULT_POLL_INTERVAL_SECONDS
         if poll_text is None
-        else positive_seconds(poll_text, source="FIVETRAN_POLL_INTERVAL")
+        else positive_seconds(poll_text, source=sources.get("FIVETRAN_POLL_INTERVAL", "FIVETRAN_POLL_INTERVAL"))
     )
 
     api_url = validate_base_url(
@@ -360,7 +390,7 @@ def load_settings(env_vars: Mapping[str, str], flags: FlagValues, *, env: EnvRea
     junit_text = env.get("FIVETRAN_JUNIT_REPORT")
     junit = flags.junit or (Path(junit_text) if junit_text else None)
     if junit is not None:
-        output_file(junit, "the JUnit report")
+        output_file(junit, JUNIT, force=flags.force)
 
     resync_scope = _resync_scope(tables, schema) if action is Action.RESYNC else None
     fleet = _fleet_settings(env, flags, action, connections)
@@ -392,6 +422,7 @@ def load_settings(env_vars: Mapping[str, str], flags: FlagValues, *, env: EnvRea
         skip_if_synced_within=fleet.skip_if_synced_within,
         repair_setup=fleet.repair_setup,
         more=more,
+        sources=sources,
     )
 
 
@@ -426,13 +457,15 @@ def _fleet_settings(
             f"FIVETRAN_WAIT=false (--no-wait) only applies to START, FORCE_RESYNC and RESYNC, not {action.value}"
         )
 
+    within_source = "--skip-if-synced-within" if flags.skip_if_synced_within else "FIVETRAN_SKIP_IF_SYNCED_WITHIN"
     within_text = flags.skip_if_synced_within or env.get("FIVETRAN_SKIP_IF_SYNCED_WITHIN")
-    within = None if within_text is None else _duration(within_text, source="FIVETRAN_SKIP_IF_SYNCED_WITHIN")
+    within = None if within_text is None else _duration(within_text, source=within_source)
     if within is not None and action is not Action.START:
-        raise ConfigError(f"FIVETRAN_SKIP_IF_SYNCED_WITHIN only applies to START, not {action.value}")
+        raise ConfigError(f"{within_source} only applies to START, not {action.value}")
 
+    after_source = "--completed-after" if flags.completed_after else "FIVETRAN_COMPLETED_AFTER"
     after_text = flags.completed_after or env.get("FIVETRAN_COMPLETED_AFTER")
-    completed_after = None if after_text is None else _moment(after_text, source="FIVETRAN_COMPLETED_AFTER")
+    completed_after = None if after_text is None else _moment(after_text, source=after_source)
     # FIVETRAN_BASELINE is only read by WAIT: a GitLab dotenv report hands it to every later job, START included
     baseline_text = env.get("FIVETRAN_BASELINE") if action is Action.WAIT else None
     baselines = parse_baselines(baseline_text) if baseline_text else {}
@@ -450,7 +483,7 @@ def _fleet_settings(
                 "the baseline of the job that triggered them"
             )
     elif completed_after is not None and action is not Action.WAIT:
-        raise ConfigError(f"FIVETRAN_COMPLETED_AFTER only applies to WAIT, not {action.value}")
+        raise ConfigError(f"{after_source} only applies to WAIT, not {action.value}")
 
     repair = flags.repair_setup if flags.repair_setup is not None else env.flag("FIVETRAN_REPAIR_SETUP")
     return _WaitSettings(if_syncing, wait, completed_after, baselines, within, repair)

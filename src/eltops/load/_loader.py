@@ -131,6 +131,9 @@ class ResourceResult:
     batches: int = 0
     cursor: datetime | None = None
     seconds: float = 0.0
+    resumed_from: datetime | None = None
+    """Set when ``since`` was earlier than where earlier loads got to: the load went on from there instead (the
+    saved cursor wins, so an interrupted backfill resumes); ``full_refresh`` with ``since`` re-reads from it."""
 
     def to_json(self) -> dict[str, object]:
         return {
@@ -146,6 +149,7 @@ class ResourceResult:
             "batches": self.batches,
             "cursor": self.cursor.isoformat() if self.cursor else None,
             "seconds": round(self.seconds, 3),
+            "resumed_from": self.resumed_from.isoformat() if self.resumed_from else None,
         }
 
 
@@ -213,7 +217,11 @@ class Loader:
                 state = self.target.read_state(resource)
                 open_records = self.target.open_records(resource, created_after=now - OPEN_RUN_HORIZON)
                 plan = plan_load(resource, state, open_records, now=now, since=since, full_refresh=full_refresh)
-                result.resources.append(self._load_one(plan))
+                first = plan.windows[0] if plan.windows else None
+                resumed = since is not None and first is not None and first.start > since
+                outcome = self._load_one(plan)
+                outcome.resumed_from = plan.start_cursor if resumed else None
+                result.resources.append(outcome)
             return result
         finally:
             self.fetcher.close()

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 from eltops.errors import ConfigError
@@ -60,10 +60,20 @@ def load_settings(
     batch_rows: int = DEFAULT_BATCH_ROWS,
     wait: float | None = None,
     cwd: Path | None = None,
+    now: datetime | None = None,
 ) -> LoadSettings:
-    """Everything ``load`` needs, validated: exit code 2 before any request when something is wrong."""
+    """Everything ``load`` needs, validated: exit code 2 before any request when something is wrong.
+
+    ``now`` (the local clock, for tests) only judges ``--since``: a date in the future has nothing to read.
+    """
     chosen = parse_resources(resources)
     since_at = parse_time(since, "--since") if since else None
+    today = now or datetime.now(UTC)
+    if since_at is not None and since_at > today:
+        raise ConfigError(
+            f"--since {since} is in the future (it is {today.isoformat(timespec='seconds')} now): nothing was "
+            "created after it yet; give a date in the past"
+        )
     every_seconds = parse_interval(every) if every else None
     target = parse_warehouse(to, env, cwd=cwd)
     return LoadSettings(

@@ -302,13 +302,20 @@ class OrchestraClient:
         if not isinstance(names, list) or not names or not isinstance(names[-1], str):
             return None
         filename = names[-1]
-        response = self._api.request(
-            "GET",
-            f"{base}/download",
-            params={"filename": filename},
-            headers={"Range": f"bytes=-{max_bytes + 1}"},  # one byte more: is the tail's first line whole?
-            deadline=deadline,
-        )
+        try:
+            response = self._api.request(
+                "GET",
+                f"{base}/download",
+                params={"filename": filename},
+                headers={"Range": f"bytes=-{max_bytes + 1}"},  # one byte more: is the tail's first line whole?
+                deadline=deadline,
+            )
+        except ApiStatusError as exc:
+            if exc.status_code != 416:
+                raise
+            # RFC 9110 §14.1.2: a suffix longer than the file selects all of it, but a server may still refuse it
+            # (416, as werkzeug's own range handling does): read the file whole and keep its tail here
+            response = self._api.request("GET", f"{base}/download", params={"filename": filename}, deadline=deadline)
         data = response.content
         total = len(data)
         if response.status_code == 206:

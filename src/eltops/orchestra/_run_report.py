@@ -70,15 +70,18 @@ def run_to_json(result: RunResult) -> dict[str, Any]:
 
 
 def run_junit_cases(result: RunResult) -> list[JUnitCase]:
-    """One case per task run: FAILED is a failure, CANCELLED or unfinished an error, the log tail its output."""
+    """One case per task run: FAILED is a failure, SKIPPED skipped, CANCELLED or unfinished an error, the log tail
+    its output."""
     cases = []
     for task in result.task_runs:
         found = _log_of(result, task)
         output = found.tail.text if found is not None and found.tail is not None else ""
         message = task.message or task.status
-        failure = error = None
+        failure = error = skipped = None
         if task.status == "FAILED":
             failure = message
+        elif task.status == "SKIPPED":  # not run (a failure upstream, not chosen by --task-ids): JUnit's <skipped/>
+            skipped = message
         elif task.status in ("CANCELLED", "CANCELLING") or task.completed_at is None:
             error = f"{task.status}: {message}" if task.message else task.status
         cases.append(
@@ -89,6 +92,7 @@ def run_junit_cases(result: RunResult) -> list[JUnitCase]:
                 failure=failure,
                 error=error,
                 output=output,
+                skipped=skipped,
             )
         )
     return cases

@@ -16,7 +16,7 @@ from typing import Any
 import orjson
 
 from eltops._parse import positive_seconds
-from eltops._paths import output_file
+from eltops._paths import JUNIT, output_file
 from eltops.errors import ConfigError
 from eltops.orchestra._config import OrchestraSettings, orchestra_settings
 from eltops.secrets import EnvReader
@@ -59,6 +59,7 @@ class RunFlags:
     api_url: str | None = None
     junit: Path | None = None
     json_output: bool = False
+    force: bool = False
 
 
 @dataclass(frozen=True)
@@ -202,10 +203,10 @@ def run_settings(env: EnvReader, flags: RunFlags) -> RunSettings:
         cancel_on_timeout=_switch(flags.cancel_on_timeout, env, "ORCHESTRA_CANCEL_ON_TIMEOUT", default=True),
         fail_on_warning=_switch(flags.fail_on_warning, env, "ORCHESTRA_FAIL_ON_WARNING", default=False),
         log_tail_bytes=tail,
-        junit_path=_junit_path(flags.junit or (Path(junit_text) if junit_text else None)),
+        junit_path=_junit_path(flags.junit or (Path(junit_text) if junit_text else None), force=flags.force),
         json_output=flags.json_output,
     )
 
 
-def _junit_path(path: Path | None) -> Path | None:
-    return None if path is None else output_file(path, "the JUnit report")
+def _junit_path(path: Path | None, *, force: bool) -> Path | None:
+    return None if path is None else output_file(path, JUNIT, force=force)

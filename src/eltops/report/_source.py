@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import shlex
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -11,6 +12,7 @@ from pathlib import Path
 
 import duckdb
 
+from eltops._paths import REPORT, write_output
 from eltops.errors import ConfigError
 from eltops.orchestra import RESOURCES
 from eltops.report._data import ReportData, collect
@@ -38,8 +40,9 @@ def open_history(source: TargetSpec, *, since: datetime | None) -> Iterator[duck
 def _attach_duckdb(con: duckdb.DuckDBPyConnection, path: Path) -> None:
     if not path.is_file():
         raise ConfigError(
-            f"there is no warehouse at {path}: load some history first (eltops orchestra load, eltops fivetran "
-            "--record-to, or eltops demo), or name another with --from"
+            f"there is no warehouse at {path}: load some history into it first with "
+            f"`eltops orchestra load --to {shlex.quote(str(path))}` (or record jobs into it with --record-to), see "
+            "one made up with `eltops demo`, or name another with --from"
         )
     try:
         # a literal: DuckDB before 1.5 takes no parameter in ATTACH (make check-oldest runs 1.4)
@@ -83,9 +86,7 @@ def write_report(source: TargetSpec, out: Path, *, since: datetime | None, now: 
 
     with open_history(source, since=since) as con:
         data = collect(con, since=since, generated_at=now or datetime.now(UTC))
-    page = render(data, source=str(source))
-    try:
-        out.write_text(page, encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(f"cannot write the report {out}: {exc.strerror}") from None
+    # the warehouse as a command names it, for the page's "load some" commands when there is nothing to show
+    named = shlex.quote(str(source.path)) if isinstance(source, DuckDbSpec) else "snowflake://..."
+    write_output(out, render(data, source=str(source), named=named), REPORT)  # whole or not at all
     return data

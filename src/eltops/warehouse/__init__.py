@@ -25,6 +25,7 @@ from eltops.warehouse._spec import (
     open_target,
     parse_wait,
     parse_warehouse,
+    warehouse_file,
 )
 from eltops.warehouse._target import BufferedBatch, PendingBatch, Target, WarehouseError, WriteCounts, write_pages
 
@@ -60,5 +61,6 @@ __all__ = [
     "parse_wait",
     "parse_warehouse",
     "string_literal",
+    "warehouse_file",
     "write_pages",
 ]

@@ -140,6 +140,11 @@ def _duckdb(path: Path, *, write: bool) -> DuckDbSpec:
     return DuckDbSpec(path)
 
 
+def warehouse_file(spec: TargetSpec | None) -> Path | None:
+    """The file a DuckDB target lives in (which no other output may be written over); None for Snowflake."""
+    return spec.path if isinstance(spec, DuckDbSpec) else None
+
+
 def open_target(spec: TargetSpec) -> Target:
     """Connect to the target (raises ``WarehouseError`` when it cannot)."""
     if isinstance(spec, DuckDbSpec):

@@ -27,6 +27,7 @@ from eltops.orchestra.emulator._model import (
     Resource,
     Volume,
 )
+from eltops.orchestra.emulator._pages import run_page
 from eltops.orchestra.emulator._query import QueryError, Selector, parse_query
 from eltops.orchestra.emulator._run_api import RunEndpoints, matches_listing
 from eltops.orchestra.emulator._runs import DEFAULT_PIPELINES, PipelineScript, RunBook
@@ -120,6 +121,9 @@ class OrchestraEmulator:
                 Rule(f"{BASE_PATH}/task_runs", endpoint=Resource.TASK_RUNS, methods=["GET"]),
                 Rule(f"{BASE_PATH}/operations", endpoint=Resource.OPERATIONS, methods=["GET"]),
                 Rule(f"{BASE_PATH}/health", endpoint="health", methods=["GET"]),
+                # the app's page of a run (the link `orchestra run` prints, a task's platformLink): no key, as a
+                # browser opens it; HTML, or the run's records as JSON for Accept: application/json
+                Rule("/pipeline-runs/<pipeline_run_id>/lineage", endpoint="page", methods=["GET"]),
                 Rule(f"{BASE_PATH}/pipelines/<pipeline_id_or_alias>/start", endpoint="start", methods=["POST"]),
                 Rule(f"{BASE_PATH}/pipeline_runs/<pipeline_run_id>/status", endpoint="status", methods=["GET"]),
                 Rule(f"{BASE_PATH}/pipeline_runs/<pipeline_run_id>/cancel", endpoint="cancel", methods=["POST"]),
@@ -182,6 +186,7 @@ class OrchestraEmulator:
 
     def _wsgi(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         request = Request(environ)
+        self.runbook.app_url = request.host_url.rstrip("/")  # the links it hands out point at itself
         query = dict(request.args.items(multi=True))  # the last value of a repeated parameter wins
         response = self._respond(request, query)
         with self._lock:
@@ -206,6 +211,8 @@ class OrchestraEmulator:
             return _json({"detail": exc.description or "Error"}, exc.code or 400)
         if endpoint == "health":
             return _json({"status": "ok"})
+        if endpoint == "page":
+            return run_page(request, self.runbook, str(values["pipeline_run_id"]), to_micros(self._now()))
         denied = self._authenticate(request)
         if denied is not None:
             return denied

@@ -6,7 +6,7 @@ pipeline, run, task run or log file is a 404 ``{"detail": "... not found"}``.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -231,7 +231,7 @@ class RunEndpoints:
         data = text.encode()
         headers = {"Accept-Ranges": "bytes"}
         if request.range is not None:
-            span = request.range.range_for_length(len(data))
+            span = _byte_span(request.range.ranges, len(data))
             if span is None:
                 return Response(status=416, headers={"Content-Range": f"bytes */{len(data)}"})
             start, stop = span
@@ -288,3 +288,22 @@ def matches_listing(record: Mapping[str, Any], query: ListQuery, args: Mapping[s
         if wanted is not None and record.get(field_name) not in wanted:
             return False
     return True
+
+
+def _byte_span(ranges: Sequence[tuple[int, int | None]], length: int) -> tuple[int, int] | None:
+    """The one byte range ``[start, stop)`` that a ``Range`` header selects of ``length`` bytes, as RFC 9110 §14.1.2
+    says; None when it is unsatisfiable (answered 416).
+
+    A suffix range (``bytes=-N``) longer than the representation selects all of it (werkzeug's
+    ``range_for_length`` refuses it); a last position past the end is the end; a first position at or past the end,
+    a zero-length suffix, or an empty representation is unsatisfiable. Several ranges are served as the first (the
+    emulator sends no multipart answers).
+    """
+    if not ranges or length == 0:
+        return None
+    first, last = ranges[0]  # werkzeug: (start, stop) with stop exclusive, or (-suffix, None)
+    if first < 0:  # a suffix range
+        return (max(0, length + first), length)
+    if first >= length:
+        return None
+    return (first, length if last is None else min(last, length))

@@ -293,6 +293,9 @@ _TASK_MESSAGES = {
 }
 
 
+APP_URL = "https://app.getorchestra.io"
+
+
 class RunBook:
     """The scripted pipelines and every run started from them, rendered as the API's JSON records."""
 
@@ -302,6 +305,9 @@ class RunBook:
             raise ValueError("pipeline aliases must be unique")
         self.ids = UuidCodec(seed)
         self.account_id = account_id
+        # where the run and task pages are: the emulator's own address once a request has named it (the emulator
+        # serves ``/pipeline-runs/{id}/lineage`` as the app does), so every link it hands out resolves
+        self.app_url = APP_URL
         self.pipelines = tuple(pipelines)
         self.pipeline_ids = {p.alias: self.ids.encode(_STARTED_PIPELINE_KIND, i) for i, p in enumerate(pipelines)}
         self.environment_id = self.ids.encode(_STARTED_PIPELINE_KIND, 1 << 40)
@@ -432,9 +438,7 @@ class RunBook:
             "connectionId": f"{kind.integration.lower()}_prod",
             "computeResourceId": None,
             "platformLink": (
-                f"https://app.getorchestra.io/pipeline-runs/{run_id}/lineage?taskRunId={task_run_id}"
-                if started
-                else None
+                f"{self.app_url}/pipeline-runs/{run_id}/lineage?taskRunId={task_run_id}" if started else None
             ),
             "numberOfAttempts": run.attempt if started else 0,
             "matrixParent": False,
