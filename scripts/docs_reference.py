@@ -1,7 +1,7 @@
 """Write the documentation site's reference pages from the code: ``python scripts/docs_reference.py [--check]``.
 
 - ``docs/reference/commands.md``: every command's ``--help``, rendered by click from the real command objects (the
-  lazy ones imported), as ``eltops ... --help`` prints it at a 100-column terminal.
+  lazy ones imported), as ``eltops ... --help`` prints it at an 80-column terminal.
 - ``docs/reference/variables.md``: every environment variable. Those with a flag come from the commands' options
   (each option's help names its variable as ``Variable: NAME``; the TRANSFORM/CHECK options are made from
   ``eltops.fivetran.ACTION_SETTINGS``, so they carry that table's meaning): variable, flag, default and meaning as
@@ -32,7 +32,7 @@ from eltops.cli import cli
 REPO = Path(__file__).resolve().parents[1]
 DOCS = REPO / "docs"
 REFERENCE = DOCS / "reference"
-WIDTH = 100
+WIDTH = 80  # a classic terminal: the help fits the page's code box at a laptop's width
 
 _VARIABLE = re.compile(r"\s*Variables?: ([A-Z][A-Z0-9_]*(?:(?:, | or )[A-Z][A-Z0-9_]*)*)\.")
 _DEFAULT = re.compile(r"\s*\[default: ([^\]]*)\]")
