@@ -34,7 +34,8 @@ def _examples() -> list[str]:
 
 @pytest.mark.parametrize("block", _examples(), ids=[block.splitlines()[0] for block in _examples()])
 def test_each_readme_example_is_a_copy_from_the_docs(block: str) -> None:
-    """Every line of the example is a line of a docs example (those are run by the tests, as each page says)."""
+    """Every line of the example is a line of a docs page's example (the DataOps, GitHub and terminal ones are run
+    there: tests/packaging, tests/fivetran), so the README shows nothing the docs do not."""
     lines = _docs_lines()
     assert [line for line in block.splitlines() if line.rstrip() not in lines] == []
 
