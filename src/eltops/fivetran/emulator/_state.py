@@ -68,7 +68,7 @@ def mask_secrets(config: dict[str, Any]) -> dict[str, Any]:
 # database engines by a word of their service names (first match wins): default port and update method, one the
 # API definition allows for that engine (it defines none for SQL Server)
 _DATABASES: tuple[tuple[str, int, str | None], ...] = (
-    ("postgres", 5432, "XMIN"),
+    ("postgres", 5432, "WAL_PGOUTPUT"),  # in the 2024 and the 2026 definitions alike
     ("mysql", 3306, "BINLOG"),
     ("aurora", 3306, "BINLOG"),
     ("sql_server", 1433, None),
@@ -344,6 +344,8 @@ class Connection:
                         "enabled": True,
                         "sync_mode": "SOFT_DELETE",
                         "enabled_patch_settings": {"allowed": True},
+                        "supports_columns_config": True,  # required by the 2026 definition
+                        "supports_history_mode": True,
                         "columns": {},
                     }
                     for table in tables
