@@ -13,6 +13,7 @@ from __future__ import annotations
 import inspect
 import re
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -38,11 +39,17 @@ CALLS: dict[str, Callable[[FivetranClient], Any]] = {
     "resync:scope": lambda client: client.resync("c1", {"public": ["orders"]}),
     "resync_tables": lambda client: client.resync_tables("c1", "public", ["orders", "customers"]),
     "run_setup_tests": lambda client: client.run_setup_tests("c1"),
+    "sync_history": lambda client: client.sync_history(
+        "c1", start=datetime(2024, 11, 30, tzinfo=UTC), end=datetime(2024, 12, 1, tzinfo=UTC), within=5, max_pages=2
+    ),
+    "connection_errors": lambda client: client.connection_errors("c1", within=5, max_pages=2),
     "groups": lambda client: list(client.groups()),
     "group_connections": lambda client: list(client.group_connections("g1")),
 }
 """One call (or more, ``name:variant``) of each public method of the client that talks to the API."""
 NOT_CALLS = {"close", "create"}
+ONLY_ON_CONNECTIONS = {"sync_history", "connection_errors"}
+"""Calls newer than the rename, sent on /v1/connections only: an account on the old family answers them 404."""
 
 
 DOCUMENTED = {
@@ -95,7 +102,11 @@ def test_every_request_of_a_call_is_an_operation_of_the_definition(
     assert sent
     undefined = [(m, p) for m, p in sent if not defined(specs, m, p)]
     assert undefined == []
-    assert failure is None, failure
+    if call in ONLY_ON_CONNECTIONS and family == "connectors":  # an account without them: a 404, which eltops expects
+        assert failure is not None
+        assert failure.status_code == 404, failure
+    else:
+        assert failure is None, failure
 
 
 def test_every_api_call_of_the_client_is_checked() -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import inspect
 import io
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +33,10 @@ CALLS: dict[str, Callable[[FivetranClient], Any]] = {
     "resync": lambda c: c.resync("conn_a"),
     "resync_tables": lambda c: c.resync_tables("conn_a", "public", ["orders"]),
     "run_setup_tests": lambda c: c.run_setup_tests("conn_a"),
+    "sync_history": lambda c: c.sync_history(
+        "conn_a", start=datetime(2024, 11, 30, tzinfo=UTC), end=datetime(2024, 12, 1, tzinfo=UTC), within=5, max_pages=2
+    ),
+    "connection_errors": lambda c: c.connection_errors("conn_a", within=5, max_pages=2),
     "groups": lambda c: list(c.groups()),
     "group_connections": lambda c: list(c.group_connections("group_1")),
     "Directory.groups": lambda c: Directory(c).groups(),

@@ -607,7 +607,10 @@ def test_every_answer_validates_against_the_definition(
 
 
 def test_every_endpoint_the_emulator_serves_is_validated_in_each_family() -> None:
-    """The successful cases reach every route of the emulator, in both path families where it has both."""
+    """The successful cases reach every route of the emulator the 2024 file has, in both path families where it has
+    both (the newer endpoints are reached by test_contract_2026.py)."""
+    from .test_contract_2026 import NEWER_ENDPOINTS
+
     reached = set()
     for case in CASES:
         if case.status != 200:
@@ -618,6 +621,7 @@ def test_every_endpoint_the_emulator_serves_is_validated_in_each_family() -> Non
         (endpoint, family)
         for endpoint, in_families in served_endpoints().items()
         for family in (FAMILIES if in_families else (None,))
+        if endpoint not in NEWER_ENDPOINTS
     }
     assert reached == expected
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import quote
@@ -25,7 +25,7 @@ from eltops import __version__
 from eltops._deadline import Deadline
 from eltops._http import ApiTransport, RetryPolicy
 from eltops.errors import ApiResponseError, ApiStatusError, ConfigError
-from eltops.fivetran._models import Connection, Group, SetupTest
+from eltops.fivetran._models import ActiveError, Connection, Group, SetupTest, SyncRecord, format_timestamp
 from eltops.secrets import MASKER, Secret
 
 ACCEPT = "application/json;version=2"
@@ -150,6 +150,33 @@ class FivetranClient:
         for item in self._paginate(f"/v1/groups/{quote(group_id, safe='')}/{{family}}"):
             yield Connection.from_api(item)
 
+    # -- why a sync failed: newer than the connectors → connections rename, so on /v1/connections only ----------
+
+    def sync_history(
+        self, connection_id: str, *, start: datetime, end: datetime, within: float, max_pages: int
+    ) -> list[SyncRecord]:
+        """The syncs that ended between ``start`` and ``end`` (at most 7 days apart), from at most ``max_pages``
+        pages, all within ``within`` seconds (and the job's deadline), each page tried once: a look-up, not worth
+        a retry."""
+        deadline = self._bounded(within)
+        if end - start > timedelta(days=7):
+            raise ValueError("Fivetran's sync history window is at most 7 days")
+        path = f"/v1/connections/{quote(connection_id, safe='')}/sync-history"
+        window = {"start_time": format_timestamp(start), "end_time": format_timestamp(end)}
+        items = self._paginate(path, params=window, deadline=deadline, max_pages=max_pages, limit=100, attempts=1)
+        return [SyncRecord.from_api(item) for item in items]
+
+    def connection_errors(self, connection_id: str, *, within: float, max_pages: int) -> list[ActiveError]:
+        """The connection's active errors, from at most ``max_pages`` pages, within ``within`` seconds."""
+        deadline = self._bounded(within)
+        path = f"/v1/connections/{quote(connection_id, safe='')}/errors"
+        items = self._paginate(path, deadline=deadline, max_pages=max_pages, limit=100, attempts=1)
+        return [ActiveError.from_api(item) for item in items]
+
+    def _bounded(self, seconds: float) -> Deadline:
+        """A deadline ``seconds`` from now, or the job's if that comes first: for calls that must stay short."""
+        return Deadline(min(seconds, self.deadline.remaining()), self.deadline.clock)
+
     # -- plumbing -----------------------------------------------------------------------------------------------
 
     def _connection_call(self, method: str, connection_id: str, suffix: str, *, json: Any = None) -> Any:
@@ -158,9 +185,20 @@ class FivetranClient:
         body = self._family_call(method, path, json=json)
         return body.get("data") if isinstance(body, Mapping) else None
 
-    def _request(self, method: str, path: str, *, params: Mapping[str, Any] | None = None, json: Any = None) -> Any:
-        """The one place a request is sent: always within the client's deadline."""
-        return self._api.request_json(method, path, params=params, json=json, deadline=self.deadline)
+    def _request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        json: Any = None,
+        deadline: Deadline | None = None,
+        attempts: int | None = None,
+    ) -> Any:
+        """The one place a request is sent: always within the client's deadline (or a shorter one from ``_bounded``)."""
+        return self._api.request_json(
+            method, path, params=params, json=json, deadline=deadline or self.deadline, attempts=attempts
+        )
 
     def _family_call(
         self, method: str, template: str, *, params: Mapping[str, Any] | None = None, json: Any = None
@@ -178,19 +216,35 @@ class FivetranClient:
                 self._family = other
             return result
 
-    def _paginate(self, template: str) -> Iterator[Any]:
-        """Every item of a cursor-paginated list; ``{family}`` in ``template`` makes it family-aware."""
+    def _paginate(
+        self,
+        template: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        deadline: Deadline | None = None,
+        max_pages: int | None = None,
+        limit: int = 1000,
+        attempts: int | None = None,
+    ) -> Iterator[Any]:
+        """Every item of a cursor-paginated list (of its first ``max_pages`` pages); ``{family}`` in ``template``
+        makes it family-aware. A cursor sent back twice is an API error, not a loop."""
         cursor: str | None = None
-        while True:
-            params = {"limit": 1000, **({"cursor": cursor} if cursor else {})}
+        seen: set[str] = set()
+        pages = 0
+        while max_pages is None or pages < max_pages:
+            query = {**(params or {}), "limit": limit, **({"cursor": cursor} if cursor else {})}
             if "{family}" in template:
-                body = self._family_call("GET", template, params=params)
+                body = self._family_call("GET", template, params=query)
             else:
-                body = self._request("GET", template, params=params)
+                body = self._request("GET", template, params=query, deadline=deadline, attempts=attempts)
+            pages += 1
             items, cursor = _page(body)
             yield from items
             if not cursor:
                 return
+            if cursor in seen:
+                raise ApiResponseError(f"Fivetran sent the same next_cursor twice while listing {template}")
+            seen.add(cursor)
 
 
 class Directory:

@@ -209,3 +209,68 @@ def _notices(status: Mapping[str, Any]) -> tuple[str, ...]:
                 code, message = str(item.get("code") or ""), str(item.get("message") or "")
                 found.append(f"{code}: {message}" if code and message else code or message)
     return tuple(found)
+
+
+@dataclass(frozen=True)
+class SyncRecord:
+    """One sync of ``GET /v1/connections/{id}/sync-history`` ("Retrieve Connection Sync History").
+
+    Fivetran's page names ``sync_id``, ``status`` and ``reason`` and describes the start and end as "UTC timestamps
+    ... null if the sync has not started"; their member names are read as ``start_time``/``end_time`` (the query's
+    words) or ``started_at``/``ended_at``/``finished_at``, whichever the answer uses (README, design notes).
+    """
+
+    sync_id: str
+    status: str
+    reason: str
+    started_at: datetime | None
+    ended_at: datetime | None
+
+    @classmethod
+    def from_api(cls, data: Any) -> SyncRecord:
+        if not isinstance(data, Mapping):
+            raise ApiResponseError(f"Fivetran sent a sync history record that is not an object: {_shown(data)}")
+        return cls(
+            sync_id=_text(data, "sync_id", field="sync_id"),
+            status=_text(data, "status", field="status"),
+            reason=_text(data, "reason", field="reason"),
+            started_at=_first_moment(data, ("start_time", "started_at", "start"), field="start_time"),
+            ended_at=_first_moment(data, ("end_time", "ended_at", "finished_at", "end"), field="end_time"),
+        )
+
+    @property
+    def failed(self) -> bool:
+        """FAILURE, FAILURE_WITH_TASK, FAILED, failed...: any status that says the sync failed."""
+        return "FAIL" in self.status.upper()
+
+
+@dataclass(frozen=True)
+class ActiveError:
+    """One of a connection's active errors (``GET /v1/connections/{id}/errors``, REST API changelog, Nov 2026).
+
+    ``type`` is machine-readable (``reconnect``, ``unknown_sync_failure``, ``sync_warning``), ``title`` and ``reason``
+    are short, ``message`` is plain text "with remediation guidance".
+    """
+
+    type: str
+    title: str
+    reason: str
+    message: str
+
+    @classmethod
+    def from_api(cls, data: Any) -> ActiveError:
+        if not isinstance(data, Mapping):
+            raise ApiResponseError(f"Fivetran sent a connection error that is not an object: {_shown(data)}")
+        return cls(
+            type=_text(data, "type", field="errors[].type"),
+            title=_text(data, "title", field="errors[].title"),
+            reason=_text(data, "reason", field="errors[].reason"),
+            message=_text(data, "message", field="errors[].message"),
+        )
+
+
+def _first_moment(data: Mapping[str, Any], keys: tuple[str, ...], *, field: str) -> datetime | None:
+    for key in keys:
+        if data.get(key) is not None:
+            return parse_timestamp(data[key], field=field)
+    return None

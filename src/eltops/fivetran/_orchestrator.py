@@ -43,6 +43,7 @@ from eltops.errors import (
 )
 from eltops.fivetran._client import Directory, FivetranClient
 from eltops.fivetran._models import Connection, SetupTest, SyncOutcome, format_timestamp
+from eltops.fivetran._reasons import FailureReason, ReasonFinder
 from eltops.fivetran._settings import Action, ConnectionRef, FivetranSettings, IfSyncing
 
 log = logging.getLogger("eltops.fivetran")
@@ -74,6 +75,14 @@ class JobCancelled(Exception):
     """The job was interrupted (Ctrl-C or SIGTERM) while waiting; not an EltopsError, so it is never a result."""
 
 
+class _ExplainedFailure(RemoteOperationFailed):
+    """A failure that carries Fivetran's reason for it."""
+
+    def __init__(self, message: str, reason: FailureReason | None) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
 class ResyncDeclined(RemoteOperationFailed):
     """Fivetran answered a re-sync with 409: a sync is running and could not be completed."""
 
@@ -95,6 +104,7 @@ class ConnectionResult:
     setup_tests: tuple[SetupTest, ...] = ()
     baseline: datetime | None = None  # the sync awaited (or to await later) is one that ends strictly after this
     label: str | None = None  # an outcome of its own (triggered, skipped, declined); else the exit code's
+    reason: FailureReason | None = None  # why it failed, in Fivetran's words, when Fivetran says
 
     @property
     def ok(self) -> bool:
@@ -142,8 +152,12 @@ class Orchestrator:
     poll_by_group: bool = True
 
     cancelled: threading.Event = field(default_factory=threading.Event)
+    reasons: ReasonFinder = field(init=False, repr=False)
     _runs: list[_ConnectionRun | ConnectionResult] = field(default_factory=list, init=False, repr=False)
     _started: datetime | None = field(default=None, init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self.reasons = ReasonFinder(self.client)
 
     def interrupted_result(self) -> JobResult | None:
         """After an interruption (Ctrl-C, SIGTERM): each connection's result so far, the unfinished ones cancelled.
@@ -288,7 +302,9 @@ class _ConnectionRun:
 
     # -- endings ------------------------------------------------------------------------------------------------
 
-    def finish(self, code: ExitCode, message: str, *, label: str | None = None) -> None:
+    def finish(
+        self, code: ExitCode, message: str, *, label: str | None = None, reason: FailureReason | None = None
+    ) -> None:
         if code is not ExitCode.OK:
             log.error("%s: %s", self.ref, message)
         self.result = ConnectionResult(
@@ -302,10 +318,12 @@ class _ConnectionRun:
             setup_tests=self.setup_tests,
             baseline=self.baseline,
             label=label,
+            reason=reason,
         )
 
     def fail(self, exc: EltopsError) -> None:
-        self.finish(exc.exit_code, str(exc), label=DECLINED if isinstance(exc, ResyncDeclined) else None)
+        reason = exc.reason if isinstance(exc, _ExplainedFailure) else None
+        self.finish(exc.exit_code, str(exc), label=DECLINED if isinstance(exc, ResyncDeclined) else None, reason=reason)
 
     def time_out(self) -> None:
         state = self.connection.sync_state if self.connection else "unknown"
@@ -420,10 +438,13 @@ class _ConnectionRun:
             if self.settings.repair_setup:
                 self._repair_setup()
                 return
-            raise RemoteOperationFailed(
-                f"the connection's setup is {self.connection.setup_state}, so a sync cannot succeed; run the "
+            reason = self.o.reasons.for_setup(self.connection)
+            why = f" ({reason})" if reason is not None else ""
+            raise _ExplainedFailure(
+                f"the connection's setup is {self.connection.setup_state}{why}, so a sync cannot succeed; run the "
                 "setup tests (FIVETRAN_ACTION=TEST) to see what is wrong and fix it in Fivetran, or let eltops "
-                "run them first with --repair-setup (FIVETRAN_REPAIR_SETUP=1)"
+                "run them first with --repair-setup (FIVETRAN_REPAIR_SETUP=1)",
+                reason,
             )
 
     def _repair_setup(self) -> None:
@@ -551,9 +572,10 @@ class _ConnectionRun:
             format_timestamp(finished.failed_at),
         )
         if finished.last_outcome is SyncOutcome.FAILED:
+            reason = self.o.reasons.for_sync(finished, self.baseline)
+            why = f": {reason}" if reason is not None else " (see the connection's logs in Fivetran)"
             self.finish(
-                ExitCode.REMOTE_FAILED,
-                f"the sync failed at {format_timestamp(finished.failed_at)} (see the connection's logs in Fivetran)",
+                ExitCode.REMOTE_FAILED, f"the sync failed at {format_timestamp(finished.failed_at)}{why}", reason=reason
             )
         else:
             self.finish(ExitCode.OK, f"the sync succeeded at {format_timestamp(finished.succeeded_at)}")

@@ -46,6 +46,8 @@ def _connection_json(result: ConnectionResult) -> dict[str, Any]:
         "sync_state": conn.sync_state if conn else None,
         "setup_state": conn.setup_state if conn else None,
         "baseline": _iso(result.baseline),
+        "reason": result.reason.reason if result.reason else None,
+        "remediation": result.reason.remediation or None if result.reason else None,
     }
     if result.setup_tests:
         body["setup_tests"] = [{"title": t.title, "status": t.status, "message": t.message} for t in result.setup_tests]
@@ -75,6 +77,7 @@ def step_outputs(job: JobResult) -> dict[str, str]:
             "succeeded_at": _iso(r.connection.succeeded_at) if r.connection else None,
             "failed_at": _iso(r.connection.failed_at) if r.connection else None,
             "baseline": _iso(r.baseline),
+            "reason": str(r.reason) if r.reason else None,
         }
         for r in job.results
     }
