@@ -34,6 +34,9 @@ CALLS: dict[str, Callable[[FivetranClient], Any]] = {
     "modify_connection": lambda client: client.modify_connection(
         "c1", {"schedule_type": "manual", "run_setup_tests": False}
     ),
+    "modify_connection_late": lambda client: client.modify_connection_late(
+        "c1", {"schedule_type": "auto", "run_setup_tests": False}, grace=1
+    ),
     "trigger_sync": lambda client: client.trigger_sync("c1", force=True),
     "resync": lambda client: client.resync("c1"),
     "resync:scope": lambda client: client.resync("c1", {"public": ["orders"]}),

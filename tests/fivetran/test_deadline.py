@@ -43,6 +43,10 @@ CALLS: dict[str, Callable[[FivetranClient], Any]] = {
     "Directory.connection": lambda c: Directory(c).connection("Warehouse", "conn_a_db"),
 }
 NOT_REQUESTS = {"close", "create"}
+# Calls allowed past the deadline by a bounded grace (putting back what the job changed), each called once.
+LATE_CALLS: dict[str, Callable[[FivetranClient], Any]] = {
+    "modify_connection_late": lambda c: c.modify_connection_late("conn_a", {"paused": False}, grace=2),
+}
 
 
 class TimeoutLog(httpx.BaseTransport):
@@ -71,7 +75,7 @@ def _client(harness: Harness, deadline: Deadline, transport: httpx.BaseTransport
 def test_every_request_method_is_covered_and_takes_no_deadline() -> None:
     """The parametrized calls below cover every public method of the client, and none of them takes a deadline."""
     methods = {name for name, _ in inspect.getmembers(FivetranClient) if not name.startswith("_")} - NOT_REQUESTS
-    assert methods == {name for name in CALLS if "." not in name}
+    assert methods == {name for name in [*CALLS, *LATE_CALLS] if "." not in name}
     for name in methods:
         assert "deadline" not in inspect.signature(getattr(FivetranClient, name)).parameters, name
 
@@ -102,6 +106,21 @@ def test_every_request_is_cut_to_the_time_left(harness: Harness, call: Callable[
         call(client)
     assert transport.timeouts
     assert all(t <= 4.0 for t in transport.timeouts), transport.timeouts
+
+
+@pytest.mark.parametrize("call", list(LATE_CALLS.values()), ids=list(LATE_CALLS))
+def test_a_late_call_gets_only_its_grace(harness: Harness, call: Callable[[FivetranClient], Any]) -> None:
+    """Past the deadline, a late call may take its grace (2 s) and no more; with 4 s left, 4 s plus the grace."""
+    deadline = Deadline(100, harness.time.monotonic)
+    harness.time.sleep(96)
+    transport = TimeoutLog(harness)
+    with _client(harness, deadline, transport) as client:
+        call(client)
+        harness.time.sleep(10)  # the deadline has passed by 6 s
+        call(client)
+    assert len(transport.timeouts) == 2
+    assert 4.0 < transport.timeouts[0] <= 6.0
+    assert 0.0 < transport.timeouts[1] <= 2.0
 
 
 @pytest.mark.parametrize(

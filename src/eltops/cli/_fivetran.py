@@ -44,7 +44,8 @@ LIST_TIMEOUT_SECONDS = 120.0
         "eltops fivetran status --connector-id demo_shop",
         "eltops fivetran start --connector-id demo_shop,demo_ads --timeout 1800 --junit fivetran.xml",
         "eltops fivetran start --connector-id 'group:Demo Warehouse' --json",
-        "eltops fivetran test --connector-id 'Demo Warehouse/billing_db'",
+        "eltops fivetran test --connector-id 'Demo Warehouse/billing_db' --allow WARNING",
+        "eltops fivetran start --connector-id demo_shop --restore-schedule",
         "eltops fivetran force-resync --connector-id demo_shop --schema public --table orders,customers",
         "eltops fivetran resync --connector-id demo_shop --table public.orders",
         "eltops fivetran start --connector-id demo_shop --no-wait",
@@ -93,6 +94,20 @@ LIST_TIMEOUT_SECONDS = 120.0
     help="Run the setup tests when the setup is broken or incomplete, and go on if that repairs it. "
     "Variable: FIVETRAN_REPAIR_SETUP.",
 )
+@click.option(
+    "--allow",
+    "test_allow",
+    metavar="STATUSES",
+    help="Setup-test statuses to accept instead of failing: WARNING, SKIPPED or both, comma-separated (FAILED and "
+    "JOB_FAILED always fail). Variable: FIVETRAN_TEST_ALLOW.",
+)
+@click.option(
+    "--restore-schedule",
+    is_flag=True,
+    default=None,
+    help="Put back the schedule eltops replaced with manual when the job ends, however it ends. "
+    "Variable: FIVETRAN_RESTORE_SCHEDULE.",
+)
 @click.option("--group", "group_name", metavar="NAME", help="list: only this group's connections.")
 @click.option(
     "--timeout", type=float, help="Seconds the whole job may take. Variable: FIVETRAN_TIMEOUT.  [default: 300]"
@@ -136,6 +151,8 @@ def fivetran(
     completed_after: str | None,
     skip_if_synced_within: str | None,
     repair_setup: bool | None,
+    test_allow: str | None,
+    restore_schedule: bool | None,
     group_name: str | None,
     timeout: float | None,
     poll_interval: float | None,
@@ -178,6 +195,8 @@ def fivetran(
         completed_after=completed_after,
         skip_if_synced_within=skip_if_synced_within,
         repair_setup=repair_setup,
+        test_allow=test_allow,
+        restore_schedule=restore_schedule,
     )
     settings = load_settings(app.env, flags)
     # bound first: the job's time runs from here, so recording its start (a warehouse lock wait, a slow first

@@ -119,6 +119,14 @@ class FivetranClient:
     def modify_connection(self, connection_id: str, changes: Mapping[str, Any]) -> Connection:
         return Connection.from_api(self._connection_call("PATCH", connection_id, "", json=dict(changes)))
 
+    def modify_connection_late(self, connection_id: str, changes: Mapping[str, Any], *, grace: float) -> Connection:
+        """``modify_connection`` within the job's deadline plus ``grace`` seconds, tried at most twice: for putting
+        back what the job changed, which must happen however (and however late) the job ends."""
+        deadline = Deadline(self.deadline.remaining() + grace, self.deadline.clock)
+        path = f"/v1/{{family}}/{quote(connection_id, safe='')}"
+        body = self._family_call("PATCH", path, json=dict(changes), deadline=deadline, attempts=2)
+        return Connection.from_api(body.get("data") if isinstance(body, Mapping) else None)
+
     def trigger_sync(self, connection_id: str, *, force: bool = False) -> None:
         """``force=True`` stops a sync in progress and starts again; ``False`` starts one only if none runs."""
         self._connection_call("POST", connection_id, "/sync", json={"force": force})
@@ -201,17 +209,25 @@ class FivetranClient:
         )
 
     def _family_call(
-        self, method: str, template: str, *, params: Mapping[str, Any] | None = None, json: Any = None
+        self,
+        method: str,
+        template: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        json: Any = None,
+        deadline: Deadline | None = None,
+        attempts: int | None = None,
     ) -> Any:
         """Call ``template`` on the current path family; on a path-level 404 switch families and retry once."""
         family = self._family
+        sent = {"params": params, "json": json, "deadline": deadline, "attempts": attempts}
         try:
-            return self._request(method, template.format(family=family), params=params, json=json)
+            return self._request(method, template.format(family=family), **sent)
         except ApiStatusError as exc:
             if not _path_unknown(exc):
                 raise
             other = PATH_FAMILIES[1] if family == PATH_FAMILIES[0] else PATH_FAMILIES[0]
-            result = self._request(method, template.format(family=other), params=params, json=json)
+            result = self._request(method, template.format(family=other), **sent)
             with self._family_lock:
                 self._family = other
             return result

@@ -186,6 +186,10 @@ class SetupTest:
         """Only PASSED passes; WARNING, SKIPPED, JOB_FAILED and anything unknown do not."""
         return self.status.upper() == "PASSED"
 
+    def accepted_by(self, allow: frozenset[str]) -> bool:
+        """Not passed, but of a status the user accepts (FIVETRAN_TEST_ALLOW: WARNING, SKIPPED)."""
+        return not self.passed and self.status.upper() in allow
+
 
 @dataclass(frozen=True)
 class Group:

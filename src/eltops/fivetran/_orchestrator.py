@@ -26,10 +26,12 @@ import time
 from collections import Counter
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from functools import partial
 from typing import TypeVar
+
+import orjson
 
 from eltops._deadline import Clock, Sleep
 from eltops.errors import (
@@ -44,6 +46,7 @@ from eltops.errors import (
 from eltops.fivetran._client import Directory, FivetranClient
 from eltops.fivetran._models import Connection, SetupTest, SyncOutcome, format_timestamp
 from eltops.fivetran._reasons import FailureReason, ReasonFinder
+from eltops.fivetran._schedule import Schedule
 from eltops.fivetran._settings import Action, ConnectionRef, FivetranSettings, IfSyncing
 
 log = logging.getLogger("eltops.fivetran")
@@ -52,6 +55,7 @@ MAX_CONCURRENT_TRIGGERS = 16
 HEARTBEAT_SECONDS = 60.0
 LOW_BUDGET_FRACTION = 0.1  # below this share of X-Rate-Limit left, polls are spread over the rest of the hour
 LOW_BUDGET_REQUESTS = 2000  # the same, when the API does not say its limit
+RESTORE_GRACE_SECONDS = 5.0  # putting a schedule back may run this long past the job's deadline
 MAX_SLOWDOWN = 10.0  # a budget-stretched poll interval is at most this many poll intervals (and at least 60 s)
 
 
@@ -105,6 +109,8 @@ class ConnectionResult:
     baseline: datetime | None = None  # the sync awaited (or to await later) is one that ends strictly after this
     label: str | None = None  # an outcome of its own (triggered, skipped, declined); else the exit code's
     reason: FailureReason | None = None  # why it failed, in Fivetran's words, when Fivetran says
+    previous_schedule: Schedule | None = None  # the schedule this job replaced with manual
+    schedule_restored: bool | None = None  # FIVETRAN_RESTORE_SCHEDULE: put back (True), could not be (False)
 
     @property
     def ok(self) -> bool:
@@ -125,6 +131,7 @@ class JobResult:
     results: tuple[ConnectionResult, ...]
     started_at: datetime
     finished_at: datetime
+    test_allow: frozenset[str] = frozenset()  # setup-test statuses accepted (FIVETRAN_TEST_ALLOW)
 
     @property
     def exit_code(self) -> ExitCode:
@@ -154,6 +161,8 @@ class Orchestrator:
     cancelled: threading.Event = field(default_factory=threading.Event)
     reasons: ReasonFinder = field(init=False, repr=False)
     _runs: list[_ConnectionRun | ConnectionResult] = field(default_factory=list, init=False, repr=False)
+    _restored: dict[str, bool] = field(default_factory=dict, init=False, repr=False)
+    _restore_started: bool = field(default=False, init=False, repr=False)
     _started: datetime | None = field(default=None, init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -187,9 +196,26 @@ class Orchestrator:
                         setup_tests=slot.setup_tests,
                         baseline=slot.baseline,
                         label="cancelled",
+                        previous_schedule=slot.previous_schedule,
                     )
                 )
-        return JobResult(self.settings.action, tuple(results), self._started, now)
+        results = [replace(r, schedule_restored=self._restored.get(r.connection_id or "")) for r in results]
+        return JobResult(self.settings.action, tuple(results), self._started, now, self.settings.test_allow)
+
+    def restore_schedules(self) -> None:
+        """FIVETRAN_RESTORE_SCHEDULE: put back every schedule this job replaced, at once (in parallel), each within
+        the job's deadline plus ``RESTORE_GRACE_SECONDS``; a failure is a warning, never a different outcome."""
+        if not self.settings.restore_schedule or self._restore_started:
+            return
+        self._restore_started = True
+        runs = [slot for slot in self._runs if isinstance(slot, _ConnectionRun) and slot.previous_schedule]
+
+        def restore(run: _ConnectionRun) -> None:
+            restored = run.restore_schedule()
+            if restored is not None:
+                self._restored[run.connection_id] = restored
+
+        self._each(runs, restore, cancel_on_error=False)
 
     def cancel(self) -> None:
         """Stop every connection's wait at its next sleep or poll (the remote operations go on)."""
@@ -204,17 +230,27 @@ class Orchestrator:
             raise JobCancelled("cancelled")
 
     def run(self) -> JobResult:
+        """Run the action on every connection; with FIVETRAN_RESTORE_SCHEDULE, put back the schedules it replaced
+        when it ends, however it ends (a timeout, an error, Ctrl-C, SIGTERM)."""
         started = self._started = _now_utc(self.wall_clock)
-        slots = self._runs = self._resolve()
-        runs = [slot for slot in slots if isinstance(slot, _ConnectionRun)]
-        self._each(runs, lambda run: run.prepare())
-        waiting = [run for run in runs if run.result is None]
-        if waiting:
-            _FleetWait(self, waiting).run()
+        try:
+            slots = self._runs = self._resolve()
+            runs = [slot for slot in slots if isinstance(slot, _ConnectionRun)]
+            self._each(runs, lambda run: run.prepare())
+            waiting = [run for run in runs if run.result is None]
+            if waiting:
+                _FleetWait(self, waiting).run()
+        except BaseException:
+            self.restore_schedules()
+            raise
+        self.restore_schedules()
         results = [slot if isinstance(slot, ConnectionResult) else slot.final() for slot in slots]
-        return JobResult(self.settings.action, tuple(results), started, _now_utc(self.wall_clock))
+        results = [replace(r, schedule_restored=self._restored.get(r.connection_id or "")) for r in results]
+        return JobResult(
+            self.settings.action, tuple(results), started, _now_utc(self.wall_clock), self.settings.test_allow
+        )
 
-    def _each(self, items: Sequence[_T], work: Callable[[_T], None]) -> None:
+    def _each(self, items: Sequence[_T], work: Callable[[_T], None], *, cancel_on_error: bool = True) -> None:
         """``work`` on every item: inline for one, on a bounded pool for several (short API calls, no waits)."""
         if len(items) <= 1:
             for item in items:
@@ -224,7 +260,8 @@ class Orchestrator:
         try:
             list(pool.map(work, items))
         except BaseException:
-            self.cancel()  # interrupted (Ctrl-C, SIGTERM): the other workers stop at their next wait
+            if cancel_on_error:
+                self.cancel()  # interrupted (Ctrl-C, SIGTERM): the other workers stop at their next wait
             raise
         finally:
             pool.shutdown(wait=True, cancel_futures=True)
@@ -296,6 +333,7 @@ class _ConnectionRun:
         self.resume_at: datetime | None = None  # the same moment as Fivetran said it (rescheduled_for)
         self.last_state = connection.sync_state if connection else ""
         self.result: ConnectionResult | None = None
+        self.previous_schedule: Schedule | None = None  # what _make_schedule_manual replaced
 
     def info(self, message: str, *args: object) -> None:
         log.info(f"{self.ref}: {message}", *args)
@@ -319,6 +357,7 @@ class _ConnectionRun:
             baseline=self.baseline,
             label=label,
             reason=reason,
+            previous_schedule=self.previous_schedule,
         )
 
     def fail(self, exc: EltopsError) -> None:
@@ -399,27 +438,77 @@ class _ConnectionRun:
         self.observe(self.connection)
 
     def _make_schedule_manual(self) -> None:
-        """Switch to manual scheduling, only when needed (each PATCH alerts the customer); warn if it fails."""
+        """Switch to manual scheduling, only when needed (each PATCH alerts the customer); warn if it fails.
+
+        What it replaces is kept (``previous_schedule``) and said, so that it can be put back. Only
+        ``schedule_type`` is sent: never ``manual`` together with a flexible ``schedule`` (Fivetran's docs).
+        """
         assert self.connection is not None
         if self.connection.is_manual:
             return
+        previous = Schedule.of(self.connection)
         try:
             self.connection = self.client.modify_connection(
                 self.connection.id,
                 {"schedule_type": "manual", "run_setup_tests": False},
             )
-            self.info("schedule_type set to manual (set FIVETRAN_DONT_DISABLE_SYNC to leave the schedule as it is)")
         except ApiError as exc:
             log.warning("%s: could not set schedule_type to manual, going on: %s", self.ref, exc)
+            return
+        self.previous_schedule = previous
+        then = (
+            "it is put back when the job ends (FIVETRAN_RESTORE_SCHEDULE)"
+            if self.settings.restore_schedule
+            else "to put it back when the job ends, set FIVETRAN_RESTORE_SCHEDULE=1"
+        )
+        self.info(
+            "schedule_type set to manual (set FIVETRAN_DONT_DISABLE_SYNC to leave the schedule as it is), "
+            "replacing %s; %s",
+            previous.describe(),
+            then,
+        )
+
+    def restore_schedule(self) -> bool | None:
+        """Put back the schedule this job replaced: True when done, False (a warning saying what to restore by hand)
+        when it could not be, None when there was nothing to put back."""
+        previous = self.previous_schedule
+        if previous is None:
+            return None
+        try:
+            self.client.modify_connection_late(self.connection_id, previous.restore_body(), grace=RESTORE_GRACE_SECONDS)
+        except EltopsError as exc:
+            log.warning(
+                "%s: could not put the schedule back (%s); restore it by hand in Fivetran: %s, i.e. PATCH "
+                "/v1/connections/%s with %s",
+                self.ref,
+                exc,
+                previous.describe(),
+                self.connection_id,
+                orjson.dumps(previous.restore_body()).decode(),
+            )
+            return False
+        self.info("schedule put back: %s (FIVETRAN_RESTORE_SCHEDULE)", previous.describe())
+        return True
 
     def _run_setup_tests(self) -> str:
+        """Every documented status has its outcome: PASSED passes; FAILED and JOB_FAILED (the test job itself failed)
+        fail; WARNING and SKIPPED fail unless FIVETRAN_TEST_ALLOW accepts them; an unknown status fails."""
         assert self.connection is not None
         self.connection, self.setup_tests = self.client.run_setup_tests(self.connection.id)
+        allow = self.settings.test_allow
         for test in self.setup_tests:
             detail = f": {test.message}" if test.message and not test.passed else ""
-            self.info("%-7s %s%s", test.status, test.title, detail)
-        failed = [t for t in self.setup_tests if not t.passed]
-        summary = f"{len(self.setup_tests) - len(failed)} passed, {len(failed)} failed"
+            note = " (accepted: FIVETRAN_TEST_ALLOW)" if test.accepted_by(allow) else ""
+            self.info("%-10s %s%s%s", test.status, test.title, detail, note)
+        failed = [t for t in self.setup_tests if not t.passed and not t.accepted_by(allow)]
+        accepted = [t for t in self.setup_tests if t.accepted_by(allow)]
+        passed = len(self.setup_tests) - len(failed) - len(accepted)
+        summary = f"{passed} passed, " + (
+            f"{len(accepted)} accepted ({', '.join(sorted({t.status.upper() for t in accepted}))}), "
+            if accepted
+            else ""
+        )
+        summary += f"{len(failed)} failed"
         if failed:
             raise RemoteOperationFailed(f"setup tests: {summary} — {_listing(failed)}")
         return f"setup tests: {summary}"
@@ -454,7 +543,7 @@ class _ConnectionRun:
         self.info("setup is %s: running the setup tests to repair it (FIVETRAN_REPAIR_SETUP)", state)
         self.connection, self.setup_tests = self.client.run_setup_tests(self.connection.id)
         if self.connection.setup_is_broken:
-            failed = [t for t in self.setup_tests if not t.passed]
+            failed = [t for t in self.setup_tests if not t.passed and not t.accepted_by(self.settings.test_allow)]
             detail = f": {_listing(failed)}" if failed else ""
             raise RemoteOperationFailed(
                 f"the connection's setup is {self.connection.setup_state} and running the setup tests did not "
@@ -736,4 +825,10 @@ def _after(baseline: datetime | None) -> str:
 
 
 def _listing(tests: Sequence[SetupTest]) -> str:
-    return "; ".join(f"{t.title} [{t.status}]{': ' + t.message if t.message else ''}" for t in tests)
+    return "; ".join(
+        f"{t.title} [{t.status}{_MEANING.get(t.status.upper(), '')}]{': ' + t.message if t.message else ''}"
+        for t in tests
+    )
+
+
+_MEANING = {"JOB_FAILED": ": the test job itself failed"}
