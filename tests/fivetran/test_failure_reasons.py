@@ -10,8 +10,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from eltops.errors import ExitCode
-from eltops.fivetran.emulator import ConnectionScript, FailureBurst
-from eltops.fivetran.emulator._script import ActiveError
+from eltops.fivetran.emulator import ActiveError, ConnectionScript, FailureBurst
 from tests.fivetran.conftest import Harness
 
 if TYPE_CHECKING:

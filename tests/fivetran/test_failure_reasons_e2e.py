@@ -12,8 +12,7 @@ from typing import TYPE_CHECKING
 import orjson
 
 from eltops._serve import serve_in_thread
-from eltops.fivetran.emulator import ConnectionScript
-from eltops.fivetran.emulator._script import ActiveError
+from eltops.fivetran.emulator import ActiveError, ConnectionScript
 from tests.fivetran.conftest import Served
 from tests.fivetran.test_recording import _rows
 

@@ -134,10 +134,11 @@ ERROR_ENVELOPE = Draft202012Validator(
 
 
 NOTED_FIELDS = frozenset(
-    {"data_delay_sensitivity", "data_delay_threshold", "supports_columns_config", "supports_history_mode"}
+    {"data_delay_sensitivity", "data_delay_threshold", "supports_columns_config", "supports_history_mode", "schedule"}
 )
-"""Fields API-NOTES.md, "The connection object", lists (or the 2026 definition requires, on a table's schema config)
-and the 2024 file does not name: newer ones (test_contract_2026.py checks them against the 2026 file)."""
+"""Fields API-NOTES.md, "The connection object", lists (or the 2026 definition requires, on a table's schema config,
+or Fivetran's "Create a Connection" documents: the flexible ``schedule``) and the 2024 file does not name: newer ones
+(test_contract_2026.py checks them against the 2026 file)."""
 
 
 def endpoint_of(method: str, path: str) -> str:
