@@ -54,12 +54,15 @@ def test_outputs_and_history_keep_the_previous_schedule(served: Served) -> None:
     ids=["success", "timeout"],
 )
 def test_restore_when_the_job_ends(served: Served, sync_seconds: float, extra: dict[str, str], code: int) -> None:
-    """--restore-schedule puts the cron schedule back after a success and after a timeout, within a few seconds."""
+    """--restore-schedule puts the cron schedule back after a success and after a timeout, within a few seconds,
+    and --json says it did."""
     _scheduled(served, sync_seconds=sync_seconds)
     started = time.monotonic()
-    result = served.run("fivetran", "--restore-schedule", env=served.env(CONNECTOR_ID="cron", **extra))
+    result = served.run("fivetran", "--restore-schedule", "--json", env=served.env(CONNECTOR_ID="cron", **extra))
     took = time.monotonic() - started
     assert result.code == code, result.stderr
+    [connection] = orjson.loads(result.stdout)["connections"]
+    assert connection["previous_schedule"]["restored"] is True
     assert "schedule put back: auto, cron 15 */4 * * 1-5 (FIVETRAN_RESTORE_SCHEDULE)" in result.stderr
     snapshot = served.emulator.snapshot("cron")
     assert (snapshot["schedule_type"], snapshot["schedule"]) == ("auto", CRON)
