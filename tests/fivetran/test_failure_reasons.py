@@ -80,6 +80,17 @@ def test_a_broken_setup_says_why(harness: Harness) -> None:
     assert harness.calls("POST", "/sync") == []
 
 
+def test_a_reason_on_several_lines_is_said_on_one(harness: Harness) -> None:
+    """Line breaks in Fivetran's text never break a log line, a summary table cell or an annotation."""
+    error = ActiveError("reconnect", "Reconnect", "Token\nexpired", "Step 1: open Setup.\r\nStep 2: Reconnect")
+    script = ConnectionScript(sync_seconds=3, outcome="failure", failure_reason="Auth\n failed.\n", errors=(error,))
+    harness.connection("conn_a", script=script)
+    [result] = harness.run().results
+    assert "\n" not in result.message
+    assert "\r" not in result.message
+    assert result.message.endswith(": Auth failed (what to do: Step 1: open Setup. Step 2: Reconnect.)")
+
+
 def test_nothing_said_leaves_today_s_message(harness: Harness) -> None:
     """A failure Fivetran gives no reason for keeps the message it always had."""
     harness.connection("conn_a", script=ConnectionScript(sync_seconds=3, outcome="failure"))

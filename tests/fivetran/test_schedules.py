@@ -27,7 +27,7 @@ def patches(harness: Harness) -> list[Any]:
         (
             {"schedule": CRON},
             "auto, cron 0 */2 * * *",
-            {"schedule_type": "auto", "run_setup_tests": False, "sync_frequency": 360, "schedule": CRON},
+            {"schedule_type": "auto", "run_setup_tests": False, "schedule": CRON},
         ),
         (
             {"sync_frequency": 1440, "daily_sync_time": "03:00"},
@@ -92,12 +92,7 @@ def test_restore_puts_the_schedule_back_however_the_job_ends(
     snapshot = harness.emulator.snapshot("conn_a")
     assert snapshot["schedule_type"] == "auto"
     assert snapshot["schedule"] == CRON
-    assert patches(harness)[-1] == {
-        "schedule_type": "auto",
-        "run_setup_tests": False,
-        "sync_frequency": 360,
-        "schedule": CRON,
-    }
+    assert patches(harness)[-1] == {"schedule_type": "auto", "run_setup_tests": False, "schedule": CRON}
 
 
 def test_restore_also_when_interrupted(harness: Harness) -> None:

@@ -130,14 +130,20 @@ def _the_failure(records: list[SyncRecord], failed_at: datetime) -> SyncRecord |
 def _combine(record: SyncRecord | None, errors: list[ActiveError]) -> FailureReason | None:
     """The sync's reason (else the first error's), and the errors' remediation text."""
     said = [e for e in errors if e.reason or e.title or e.message][:MAX_ERRORS_SAID]
-    reason = record.reason if record is not None and record.reason else ""
+    reason = _line(record.reason) if record is not None else ""
     if not reason and said:
         first = said[0]
-        reason = f"{first.title}: {first.reason}" if first.title and first.reason else first.reason or first.title
+        title, why = _line(first.title), _line(first.reason)
+        reason = f"{title}: {why}" if title and why else why or title
     remediation = " ".join(_sentence(e.message) for e in said if e.message)
     if not reason and not remediation:
         return None
     return FailureReason(reason or "Fivetran lists an active error", remediation)
+
+
+def _line(text: str) -> str:
+    """``text`` on one line (a reason goes into log lines, table cells and annotations), without a final period."""
+    return " ".join(text.split()).rstrip(".")
 
 
 def _sentence(text: str) -> str:

@@ -65,14 +65,18 @@ class Schedule:
         return "Fivetran's default frequency"
 
     def restore_body(self) -> dict[str, Any]:
-        """The PATCH that puts this schedule back (no setup tests: they would alert and may change state)."""
+        """The PATCH that puts this schedule back (no setup tests: they would alert and may change state).
+
+        A flexible schedule is sent without ``sync_frequency``/``daily_sync_time``: it "takes precedence" over them,
+        and Fivetran rejects some combinations of those, so the fewest fields that restore it are sent."""
         body: dict[str, Any] = {"schedule_type": self.schedule_type, "run_setup_tests": False}
+        if self.flexible is not None:  # it takes precedence over the frequency, so it alone is sent back
+            body["schedule"] = dict(self.flexible)
+            return body
         if self.sync_frequency is not None:
             body["sync_frequency"] = self.sync_frequency
         if self.sync_frequency == 1440 and self.daily_sync_time:
             body["daily_sync_time"] = self.daily_sync_time
-        if self.flexible is not None:
-            body["schedule"] = dict(self.flexible)
         return body
 
     def to_json(self) -> dict[str, Any]:
