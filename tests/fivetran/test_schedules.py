@@ -171,3 +171,23 @@ def test_schedule_reads_what_fivetran_sent() -> None:
     assert Schedule.of(bare).describe() == "auto, Fivetran's default frequency"
     odd = Connection.from_api({"id": "c", "schedule_type": "auto", "schedule": {"schedule_type": "SMART"}})
     assert Schedule.of(odd).describe() == 'auto, schedule {"schedule_type":"SMART"}'
+
+
+def test_an_interrupted_switch_to_manual_is_put_back(harness: Harness) -> None:
+    """Ctrl-C while the PATCH to manual is in flight (Fivetran may have applied it): the schedule is put back."""
+    harness.connection("conn_a", script=QUICK, schedule=CRON)
+    inner = harness.emulator.wsgi_app
+    interrupted = False
+
+    def app(environ: Any, start_response: Any) -> Any:
+        nonlocal interrupted
+        answer = inner(environ, start_response)
+        if environ["REQUEST_METHOD"] == "PATCH" and not interrupted:
+            interrupted = True  # Fivetran applied it; the answer never arrives
+            raise KeyboardInterrupt
+        return answer
+
+    with pytest.raises(KeyboardInterrupt):
+        harness.run(app=app, FIVETRAN_RESTORE_SCHEDULE="1")
+    snapshot = harness.emulator.snapshot("conn_a")
+    assert (snapshot["schedule_type"], snapshot["schedule"]) == ("auto", CRON)

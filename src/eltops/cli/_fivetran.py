@@ -168,7 +168,8 @@ def fivetran(
     With no arguments it reads the DataOps orchestrator's variables (FIVETRAN_ACTION, CONNECTOR_ID,
     FIVETRAN_API_KEY, FIVETRAN_API_SECRET, ...); ACTION is STATUS, START, TEST, FORCE_RESYNC, RESYNC or WAIT, and
     a flag beats its variable. `list` prints the groups and their connections. FIVETRAN_API_KEY and
-    FIVETRAN_API_SECRET (no flags: secrets do not belong on a command line) may be DATAOPS_VAULT(PATH). Exit codes:
+    FIVETRAN_API_SECRET (no flags: secrets do not belong on a command line) may be DATAOPS_VAULT(PATH); without the
+    secret, FIVETRAN_API_KEY may be the base64 of key:secret, as Fivetran's CLI takes it. Exit codes:
     0 success, 1 the operation failed, 2 bad input, 3 timed out, 4 API error.
     """
     if action is not None and action.lower() == "list":

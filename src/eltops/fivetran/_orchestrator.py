@@ -446,16 +446,16 @@ class _ConnectionRun:
         assert self.connection is not None
         if self.connection.is_manual:
             return
-        previous = Schedule.of(self.connection)
-        try:
+        previous = self.previous_schedule = Schedule.of(self.connection)  # kept first: an interrupted PATCH may
+        try:  # have reached Fivetran, and putting back an unchanged schedule does no harm
             self.connection = self.client.modify_connection(
                 self.connection.id,
                 {"schedule_type": "manual", "run_setup_tests": False},
             )
         except ApiError as exc:
+            self.previous_schedule = None  # refused: nothing was replaced
             log.warning("%s: could not set schedule_type to manual, going on: %s", self.ref, exc)
             return
-        self.previous_schedule = previous
         then = (
             "it is put back when the job ends (FIVETRAN_RESTORE_SCHEDULE)"
             if self.settings.restore_schedule
