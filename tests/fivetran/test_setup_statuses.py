@@ -43,6 +43,16 @@ def test_each_status_has_its_outcome(
     assert summary in result.message
 
 
+def test_a_failing_warning_says_how_to_accept_it(harness: Harness) -> None:
+    """A WARNING or SKIPPED that fails the job names the variable that would accept it; FAILED gets no such hint."""
+    harness.connection("conn_a", script=_tests("FAILED", "WARNING", "SKIPPED"))
+    [result] = harness.run(FIVETRAN_ACTION="TEST").results
+    assert result.message.endswith("; to accept SKIPPED and WARNING, set FIVETRAN_TEST_ALLOW=SKIPPED,WARNING (--allow)")
+    harness.emulator.script("conn_a", setup_tests=_tests("FAILED").setup_tests)
+    [result] = harness.run(FIVETRAN_ACTION="TEST").results
+    assert "FIVETRAN_TEST_ALLOW" not in result.message
+
+
 def test_job_failed_is_named_for_what_it_means(harness: Harness, caplog: pytest.LogCaptureFixture) -> None:
     """JOB_FAILED is said as the test job itself failing, in the message and the JUnit failure."""
     harness.connection("conn_a", script=_tests("PASSED", "JOB_FAILED"))

@@ -47,7 +47,7 @@ from eltops.fivetran._client import Directory, FivetranClient
 from eltops.fivetran._models import Connection, SetupTest, SyncOutcome, format_timestamp
 from eltops.fivetran._reasons import FailureReason, ReasonFinder
 from eltops.fivetran._schedule import Schedule
-from eltops.fivetran._settings import Action, ConnectionRef, FivetranSettings, IfSyncing
+from eltops.fivetran._settings import ALLOWABLE_TEST_STATUSES, Action, ConnectionRef, FivetranSettings, IfSyncing
 
 log = logging.getLogger("eltops.fivetran")
 
@@ -510,7 +510,13 @@ class _ConnectionRun:
         )
         summary += f"{len(failed)} failed"
         if failed:
-            raise RemoteOperationFailed(f"setup tests: {summary} — {_listing(failed)}")
+            allowable = sorted({t.status.upper() for t in failed} & set(ALLOWABLE_TEST_STATUSES))
+            hint = (
+                f"; to accept {' and '.join(allowable)}, set FIVETRAN_TEST_ALLOW={','.join(allowable)} (--allow)"
+                if allowable
+                else ""
+            )
+            raise RemoteOperationFailed(f"setup tests: {summary} — {_listing(failed)}{hint}")
         return f"setup tests: {summary}"
 
     def _check_can_sync(self) -> None:
