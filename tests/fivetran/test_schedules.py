@@ -191,3 +191,20 @@ def test_an_interrupted_switch_to_manual_is_put_back(harness: Harness) -> None:
         harness.run(app=app, FIVETRAN_RESTORE_SCHEDULE="1")
     snapshot = harness.emulator.snapshot("conn_a")
     assert (snapshot["schedule_type"], snapshot["schedule"]) == ("auto", CRON)
+
+
+@pytest.mark.parametrize(
+    ("flags", "says"),
+    [(FlagValues(dont_disable_sync=True), "data delayed"), (FlagValues(), "data on schedule")],
+)
+def test_status_says_whether_the_data_is_delayed(harness: Harness, flags: FlagValues, says: str) -> None:
+    """STATUS names status.update_state: delayed past the data delay threshold on its own schedule, not once manual."""
+    harness.connection(
+        "conn_a",
+        schedule=CRON,
+        succeeded_at="2023-11-14T20:00:00Z",  # 2 h 13 min before the harness's clock
+        data_delay_sensitivity="CUSTOM",
+        data_delay_threshold=60,
+    )
+    [result] = harness.run(flags, FIVETRAN_ACTION="STATUS").results
+    assert result.message.endswith(says), result.message

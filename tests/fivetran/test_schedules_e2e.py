@@ -94,3 +94,16 @@ def test_restore_on_sigterm(served: Served) -> None:
     assert "schedule put back" in stderr
     assert "Traceback" not in stderr
     assert served.emulator.snapshot("cron")["schedule"] == CRON
+
+
+def test_list_shows_each_schedule(served: Served) -> None:
+    """`eltops fivetran list` shows a flexible schedule as it reads, a frequency as minutes, manual as manual."""
+    _scheduled(served, sync_seconds=0.3)
+    result = served.run("fivetran", "list", env=served.env())
+    assert result.code == 0, result.stderr
+    rows = {line.split()[1]: line for line in result.stdout.splitlines()[1:]}
+    assert "cron 15 */4 * * 1-5" in rows["cron"]
+    assert "every 360 minutes" in rows["good"]
+    as_json = orjson.loads(served.run("fivetran", "list", "--json", env=served.env()).stdout)
+    [cron] = [c for c in as_json[0]["connections"] if c["id"] == "cron"]
+    assert cron["schedule"] == "auto, cron 15 */4 * * 1-5"

@@ -297,7 +297,7 @@ def _list(app: AppContext, settings: ListSettings) -> int:
     """``eltops fivetran list``: every group (or one) with its connections, as a table or as JSON on stdout."""
     import orjson
 
-    from eltops.fivetran import Directory, FivetranClient, format_timestamp
+    from eltops.fivetran import Directory, FivetranClient, Schedule, format_timestamp
 
     with FivetranClient.create(
         api_url=settings.api_url,
@@ -319,6 +319,7 @@ def _list(app: AppContext, settings: ListSettings) -> int:
                         "name": c.name,
                         "service": c.service,
                         "schedule_type": c.schedule_type,
+                        "schedule": Schedule.of(c).describe(),
                         "paused": c.paused,
                         "setup_state": c.setup_state,
                         "sync_state": c.sync_state,
@@ -339,7 +340,7 @@ def _list(app: AppContext, settings: ListSettings) -> int:
             c.id,
             c.name,
             c.service,
-            c.schedule_type,
+            "manual" if c.is_manual else Schedule.of(c).describe().removeprefix("auto, "),
             "yes" if c.is_paused else "no",
             c.setup_state,
             format_timestamp(c.succeeded_at),

@@ -14,6 +14,7 @@ if typing.TYPE_CHECKING:
     from eltops.fivetran._models import Connection, Group, SetupTest, SyncOutcome, format_timestamp
     from eltops.fivetran._orchestrator import OUTCOMES, ConnectionResult, JobCancelled, JobResult, Orchestrator
     from eltops.fivetran._report import junit_cases, markdown_summary, result_to_json, step_outputs, summary_rows
+    from eltops.fivetran._schedule import Schedule
     from eltops.fivetran._settings import (
         DEFAULT_API_URL,
         Action,
@@ -45,6 +46,7 @@ else:
                 "step_outputs",
                 "summary_rows",
             ],
+            "eltops.fivetran._schedule": ["Schedule"],
             "eltops.fivetran._settings": [
                 "DEFAULT_API_URL",
                 "Action",
@@ -76,6 +78,7 @@ __all__ = [
     "JobResult",
     "ListSettings",
     "Orchestrator",
+    "Schedule",
     "SetupTest",
     "SyncOutcome",
     "format_timestamp",

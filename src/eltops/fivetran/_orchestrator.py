@@ -406,7 +406,9 @@ class _ConnectionRun:
             self._make_schedule_manual()
         if action is Action.STATUS:
             self.finish(
-                ExitCode.OK, f"status read: setup {self.connection.setup_state}, sync {self.connection.sync_state}"
+                ExitCode.OK,
+                f"status read: setup {self.connection.setup_state}, sync {self.connection.sync_state}"
+                + (f", data {self.connection.update_state.replace('_', ' ')}" if self.connection.update_state else ""),
             )
             return
         if action is Action.TEST:
