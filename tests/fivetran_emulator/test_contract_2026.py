@@ -100,22 +100,24 @@ def correct_2026(spec: dict[str, Any], *, leave_out: str | None = None) -> dict[
     # schemas-is-a-map: the schema config's `schemas`, each schema's `tables` and each table's `columns` are
     # described as maps ("Each key is the schema name as stored in the connection schema config"), but written as
     # objects with one property literally named `schema` (`table`, `column`); the keys are names, so that property's
-    # schema is every member's (as the 2024 file wrote it, with additionalProperties).
+    # schema is every member's (as the 2024 file wrote it, with additionalProperties). The re-sync bodies' scope
+    # ("A map where each key is a schema name") and the table re-sync body ({schema: [tables]}) are written alike.
     if leave_out != "schemas-is-a-map":
-        changed["schemas-is-a-map"] += _maps(schemas)
+        changed["schemas-is-a-map"] += _maps(schemas) + _maps(spec["paths"])
     return changed
 
 
 def _maps(node: Any) -> int:
-    """Rewrite every "Each key is ..." object written with one placeholder property as a map; how many there were."""
+    """Rewrite every map written as one placeholder property (described "each key is ...", or a lone property
+    titled "Schema name", as the re-sync bodies write their {schema: [tables]}) as a map; how many there were."""
     count = 0
     if isinstance(node, dict):
         properties = node.get("properties")
+        only = next(iter(properties.values())) if isinstance(properties, dict) and len(properties) == 1 else None
         if (
-            isinstance(properties, dict)
-            and len(properties) == 1
+            isinstance(only, dict)
             and next(iter(properties)) in ("schema", "table", "column")
-            and "Each key is" in node.get("description", "")
+            and ("each key is" in node.get("description", "").lower() or only.get("title") == "Schema name")
         ):
             node["additionalProperties"] = node.pop("properties").popitem()[1]
             count += 1
