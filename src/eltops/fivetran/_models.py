@@ -13,11 +13,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import Enum
-from typing import Any
+from typing import Any, TypeVar
 
 from eltops.errors import ApiResponseError
 
 _SHOWN_CHARACTERS = 80  # how much of a bad value an error message quotes
+_K = TypeVar("_K")
 
 
 def _shown(value: Any) -> str:
@@ -95,6 +96,10 @@ class Connection:
     rescheduled_for: datetime | None
     notices: tuple[str, ...]  # Fivetran's own words: status.tasks then status.warnings, "code: message"
     raw: Mapping[str, Any]
+    # the schedule, read leniently (a value of another type reads as absent): only ever kept and sent back
+    sync_frequency: int | None = None
+    daily_sync_time: str | None = None
+    flexible_schedule: Mapping[str, Any] | None = None  # ``schedule``: cron, interval or time of day
 
     @classmethod
     def from_api(cls, data: Any) -> Connection:
@@ -120,6 +125,9 @@ class Connection:
             rescheduled_for=parse_timestamp(status.get("rescheduled_for"), field="status.rescheduled_for"),
             notices=_notices(status),
             raw=data,
+            sync_frequency=_lenient(data.get("sync_frequency"), int),
+            daily_sync_time=_lenient(data.get("daily_sync_time"), str) or None,
+            flexible_schedule=_lenient(data.get("schedule"), dict) or None,
         )
 
     @property
@@ -201,6 +209,13 @@ class Group:
         if not isinstance(data, Mapping) or not isinstance(data.get("id"), str):
             raise ApiResponseError("Fivetran answered with a group object that has no id")
         return cls(id=data["id"], name=_text(data, "name", field="group.name"))
+
+
+def _lenient(value: Any, kind: type[_K]) -> _K | None:
+    """``value`` when it is a ``kind`` (a bool is no int), else None."""
+    if isinstance(value, bool) and kind is not bool:
+        return None
+    return value if isinstance(value, kind) else None
 
 
 def _notices(status: Mapping[str, Any]) -> tuple[str, ...]:

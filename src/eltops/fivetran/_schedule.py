@@ -30,15 +30,12 @@ class Schedule:
 
     @classmethod
     def of(cls, connection: Connection) -> Schedule:
-        raw = connection.raw
-        frequency = raw.get("sync_frequency")
-        daily = raw.get("daily_sync_time")
-        flexible = raw.get("schedule")
+        flexible = connection.flexible_schedule
         return cls(
             schedule_type=connection.schedule_type or "auto",
-            sync_frequency=frequency if isinstance(frequency, int) and not isinstance(frequency, bool) else None,
-            daily_sync_time=daily if isinstance(daily, str) and daily else None,
-            flexible=dict(flexible) if isinstance(flexible, Mapping) and flexible else None,
+            sync_frequency=connection.sync_frequency,
+            daily_sync_time=connection.daily_sync_time,
+            flexible=dict(flexible) if flexible else None,
         )
 
     def describe(self) -> str:
