@@ -207,9 +207,10 @@ class ApiTransport:
         params: Mapping[str, Any] | None = None,
         json: Any = None,
         deadline: Deadline = NO_DEADLINE,
+        attempts: int | None = None,
     ) -> Any:
         """Send one request (retried per the policy) and return its decoded JSON body."""
-        response = self.request(method, path, params=params, json=json, deadline=deadline)
+        response = self.request(method, path, params=params, json=json, deadline=deadline, attempts=attempts)
         try:
             return orjson.loads(response.content)
         except orjson.JSONDecodeError as exc:
@@ -229,11 +230,14 @@ class ApiTransport:
         json: Any = None,
         deadline: Deadline = NO_DEADLINE,
         headers: Mapping[str, str] | None = None,
+        attempts: int | None = None,
     ) -> httpx.Response:
         """Send one request, retrying per the policy inside the deadline; raise an ``ApiError`` on failure.
 
-        ``headers`` are sent with this request only (e.g. ``Range``), besides the client's own.
+        ``headers`` are sent with this request only (e.g. ``Range``), besides the client's own. ``attempts`` (at
+        most the policy's) caps the tries of this request: 1 for a look-up that is not worth a retry.
         """
+        tries = min(attempts or self.retry.attempts, self.retry.attempts)
         failures = 0
         gave_up_for_deadline = False
         where = self._where(path)
@@ -243,7 +247,7 @@ class ApiTransport:
             if not is_retryable(exc):
                 return False
             failures += 1
-            if failures >= self.retry.attempts:
+            if failures >= tries:
                 return False  # that was the last attempt: the error below says so
             retry_after = exc.response.headers.get("Retry-After") if isinstance(exc, httpx.HTTPStatusError) else None
             planned = retry_wait(self.retry, failures, retry_after)
@@ -257,14 +261,14 @@ class ApiTransport:
                 where,
                 _describe(exc),
                 failures + 1,
-                self.retry.attempts,
+                tries,
                 wait,
                 planned.why,
             )
             return wait
 
         try:
-            for attempt in stamina.retry_context(on=backoff_or_stop, attempts=self.retry.attempts, timeout=None):
+            for attempt in stamina.retry_context(on=backoff_or_stop, attempts=tries, timeout=None):
                 with attempt:
                     return self._send_once(
                         method, path, params=params, json=json, deadline=deadline, extra_headers=headers

@@ -54,14 +54,15 @@ class Harness:
         kwargs.setdefault("schema", f"{connection_id}_db")
         self.emulator.add_connection(connection_id, script=script, **kwargs)
 
-    def run(self, flags: FlagValues | None = None, **env: str) -> JobResult:
+    def run(self, flags: FlagValues | None = None, *, app: Any = None, **env: str) -> JobResult:
+        """Run the orchestrator against the emulator (or ``app``, a WSGI stand-in in front of it)."""
         settings = load_settings({**self.env, **env}, flags or FlagValues())
         client = FivetranClient.create(
             api_url="http://emulator.test",
             api_key=settings.api_key,
             api_secret=settings.api_secret,
             deadline=Deadline(settings.timeout, self.time.monotonic),
-            transport=httpx.WSGITransport(app=self.emulator.wsgi_app),
+            transport=httpx.WSGITransport(app=app or self.emulator.wsgi_app),
         )
         with client:
             return Orchestrator(client, settings, wall_clock=self.time.time, sleep=self.time.sleep).run()

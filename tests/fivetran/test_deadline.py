@@ -5,6 +5,7 @@ from __future__ import annotations
 import inspect
 import io
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +33,10 @@ CALLS: dict[str, Callable[[FivetranClient], Any]] = {
     "resync": lambda c: c.resync("conn_a"),
     "resync_tables": lambda c: c.resync_tables("conn_a", "public", ["orders"]),
     "run_setup_tests": lambda c: c.run_setup_tests("conn_a"),
+    "sync_history": lambda c: c.sync_history(
+        "conn_a", start=datetime(2024, 11, 30, tzinfo=UTC), end=datetime(2024, 12, 1, tzinfo=UTC), within=5, max_pages=2
+    ),
+    "connection_errors": lambda c: c.connection_errors("conn_a", within=5, max_pages=2),
     "groups": lambda c: list(c.groups()),
     "group_connections": lambda c: list(c.group_connections("group_1")),
     "send": lambda c: c.send("GET", "/v1/transformations"),
@@ -40,6 +45,10 @@ CALLS: dict[str, Callable[[FivetranClient], Any]] = {
     "Directory.connection": lambda c: Directory(c).connection("Warehouse", "conn_a_db"),
 }
 NOT_REQUESTS = {"close", "create", "rebound"}  # rebound: a client with a deadline of its own (test_transformations)
+# Calls allowed past the deadline by a bounded grace (putting back what the job changed), each called once.
+LATE_CALLS: dict[str, Callable[[FivetranClient], Any]] = {
+    "modify_connection_late": lambda c: c.modify_connection_late("conn_a", {"paused": False}, grace=2),
+}
 
 
 class TimeoutLog(httpx.BaseTransport):
@@ -68,7 +77,7 @@ def _client(harness: Harness, deadline: Deadline, transport: httpx.BaseTransport
 def test_every_request_method_is_covered_and_takes_no_deadline() -> None:
     """The parametrized calls below cover every public method of the client, and none of them takes a deadline."""
     methods = {name for name, _ in inspect.getmembers(FivetranClient) if not name.startswith("_")} - NOT_REQUESTS
-    assert methods == {name for name in CALLS if "." not in name}
+    assert methods == {name for name in [*CALLS, *LATE_CALLS] if "." not in name}
     for name in methods:
         assert "deadline" not in inspect.signature(getattr(FivetranClient, name)).parameters, name
 
@@ -99,6 +108,21 @@ def test_every_request_is_cut_to_the_time_left(harness: Harness, call: Callable[
         call(client)
     assert transport.timeouts
     assert all(t <= 4.0 for t in transport.timeouts), transport.timeouts
+
+
+@pytest.mark.parametrize("call", list(LATE_CALLS.values()), ids=list(LATE_CALLS))
+def test_a_late_call_gets_only_its_grace(harness: Harness, call: Callable[[FivetranClient], Any]) -> None:
+    """Past the deadline, a late call may take its grace (2 s) and no more; with 4 s left, 4 s plus the grace."""
+    deadline = Deadline(100, harness.time.monotonic)
+    harness.time.sleep(96)
+    transport = TimeoutLog(harness)
+    with _client(harness, deadline, transport) as client:
+        call(client)
+        harness.time.sleep(10)  # the deadline has passed by 6 s
+        call(client)
+    assert len(transport.timeouts) == 2
+    assert 4.0 < transport.timeouts[0] <= 6.0
+    assert 0.0 < transport.timeouts[1] <= 2.0
 
 
 @pytest.mark.parametrize(

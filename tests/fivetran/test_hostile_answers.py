@@ -14,7 +14,7 @@ import duckdb
 import pytest
 
 from eltops._serve import serve_in_thread
-from eltops.fivetran.emulator import ConnectionScript, FailureBurst, FivetranEmulator, SetupTest
+from eltops.fivetran.emulator import ActiveError, ConnectionScript, FailureBurst, FivetranEmulator, SetupTest
 from tests._leaks import leaks, secret_forms
 from tests.fivetran.conftest import Run, Served
 
@@ -46,6 +46,28 @@ CASES: dict[str, dict[str, Any]] = {
         "action": "TEST",
         "code": 1,
         "says": "0 passed, 1 failed",
+    },
+    "failure reason and errors echo credentials": {
+        "script": ConnectionScript(
+            sync_seconds=0.3,
+            outcome="failure",
+            failure_reason=ECHO,
+            errors=(ActiveError("reconnect", ECHO, ECHO, ECHO),),
+        ),
+        "action": "START",
+        "code": 1,
+        "says": "the sync failed at",
+    },
+    "control characters in a failure reason": {
+        "script": ConnectionScript(
+            sync_seconds=0.3,
+            outcome="failure",
+            failure_reason=f"R{CONTROL}",
+            errors=(ActiveError("reconnect", f"T{CONTROL}", f"W{CONTROL}", f"M{CONTROL}"),),
+        ),
+        "action": "START",
+        "code": 1,
+        "says": "the sync failed at",
     },
     "zone-less succeeded_at beside a zoned failed_at": {
         "script": ConnectionScript(sync_seconds=0.3, zoneless_timestamps=("succeeded_at",)),

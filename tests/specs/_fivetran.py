@@ -1,13 +1,16 @@
-"""Fivetran's vendored definition: its file name, and the old path family its paths are written in."""
+"""Fivetran's vendored definitions: their file names, and the old path family the 2024 one is written in."""
 
 from __future__ import annotations
 
 import re
 
-__all__ = ["FIVETRAN_SPEC", "as_2024_path"]
+__all__ = ["FIVETRAN_SPEC", "FIVETRAN_SPEC_2026", "as_2024_path"]
 
 FIVETRAN_SPEC = "fivetran-openapi-2024.yaml"
-"""Fivetran's OpenAPI definition of April 2024 (tests/specs/README.md)."""
+"""Fivetran's OpenAPI definition of April 2024, on the old ``/v1/connectors`` family (tests/specs/README.md)."""
+
+FIVETRAN_SPEC_2026 = "fivetran-openapi-2026.json"
+"""Fivetran's current OpenAPI definition (last changed 2026-07), on ``/v1/connections`` only (tests/specs/README.md)."""
 
 _NEW_FAMILY = re.compile(r"^(/v1|/v1/groups/[^/]+)/connections(?=/|$)")
 

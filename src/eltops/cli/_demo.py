@@ -32,7 +32,7 @@ QUERY_HINT = "`{eltops} report --from {db}` (or query the tables pipeline_runs, 
 # each step: (what it shows, arguments, exit code it should end with)
 STEPS: list[tuple[str, dict[str, str], int]] = [
     (
-        "START two connections: demo_shop succeeds, demo_crm fails",
+        "START two connections: demo_shop succeeds, demo_crm fails and says why",
         {
             "FIVETRAN_ACTION": "START",
             "CONNECTOR_ID": "demo_shop,demo_crm",
@@ -84,7 +84,13 @@ STEPS: list[tuple[str, dict[str, str], int]] = [
 
 
 def fivetran_demo() -> FivetranEmulator:
-    from eltops.fivetran.emulator import ConnectionScript, FivetranEmulator, SetupTest, TransformationScript
+    from eltops.fivetran.emulator import (
+        ActiveError,
+        ConnectionScript,
+        FivetranEmulator,
+        SetupTest,
+        TransformationScript,
+    )
 
     emulator = FivetranEmulator(api_key=KEY, api_secret=SECRET)
     emulator.add_group("demo_group", name="Demo Warehouse")
@@ -96,7 +102,20 @@ def fivetran_demo() -> FivetranEmulator:
         group_id="demo_group",
         schema="crm",
         service="salesforce",
-        script=ConnectionScript(queue_seconds=0.5, sync_seconds=1.5, outcome="failure"),
+        script=ConnectionScript(
+            queue_seconds=0.5,
+            sync_seconds=1.5,
+            outcome="failure",
+            failure_reason="Salesforce rejected the connection's OAuth token (INVALID_SESSION_ID)",
+            errors=(
+                ActiveError(
+                    "reconnect",
+                    "Reconnect Salesforce",
+                    "The OAuth token has expired or was revoked",
+                    "Re-authorize the connection in Fivetran: open its Setup tab and click Reconnect",
+                ),
+            ),
+        ),
     )
     emulator.add_connection(
         "demo_erp",

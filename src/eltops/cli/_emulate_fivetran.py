@@ -53,9 +53,10 @@ def fivetran_emulator(
     """Serve an emulated Fivetran REST API on loopback, to test pipelines offline.
 
     Prints the base URL to set as FIVETRAN_API_URL, then serves until Ctrl-C. Without --scenario it serves a
-    demo: demo_shop succeeds, demo_crm fails, demo_billing is broken until its setup tests run, demo_ads
-    gets rescheduled once, demo_paused is paused; the transformations demo_marts succeeds, demo_finance fails,
-    demo_ads_report partially succeeds, demo_crm_models runs after demo_crm's syncs (integrated schedule).
+    demo: demo_shop (on a cron schedule) succeeds, demo_crm fails and says why, demo_billing is broken until
+    its setup tests run, demo_ads gets rescheduled once, demo_paused is paused; the transformations demo_marts
+    succeeds, demo_finance fails, demo_ads_report partially succeeds, demo_crm_models runs after demo_crm's syncs
+    (integrated schedule).
     """
     from eltops._serve import make_loopback_server, serve_until_ctrl_c
     from eltops.fivetran.emulator import DEMO_SCENARIO, FivetranEmulator

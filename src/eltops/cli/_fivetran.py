@@ -66,7 +66,8 @@ EPOCH = "1970-01-01T00:00:00Z"  # --completed-after for a connection that never 
         "eltops fivetran status --connector-id demo_shop",
         "eltops fivetran start --connector-id demo_shop,demo_ads --timeout 1800 --junit fivetran.xml",
         "eltops fivetran start --connector-id 'group:Demo Warehouse' --json",
-        "eltops fivetran test --connector-id 'Demo Warehouse/billing_db'",
+        "eltops fivetran test --connector-id 'Demo Warehouse/billing_db' --allow WARNING",
+        "eltops fivetran start --connector-id demo_shop --restore-schedule",
         "eltops fivetran force-resync --connector-id demo_shop --schema public --table orders,customers",
         "eltops fivetran resync --connector-id demo_shop --table public.orders",
         "eltops fivetran start --connector-id demo_shop --no-wait",
@@ -118,6 +119,20 @@ EPOCH = "1970-01-01T00:00:00Z"  # --completed-after for a connection that never 
     help="Run the setup tests when the setup is broken or incomplete, and go on if that repairs it. "
     "Variable: FIVETRAN_REPAIR_SETUP.",
 )
+@click.option(
+    "--allow",
+    "test_allow",
+    metavar="STATUSES",
+    help="Setup-test statuses to accept instead of failing: WARNING, SKIPPED or both, comma-separated (FAILED and "
+    "JOB_FAILED always fail). Variable: FIVETRAN_TEST_ALLOW.",
+)
+@click.option(
+    "--restore-schedule",
+    is_flag=True,
+    default=None,
+    help="Put back the schedule eltops replaced with manual when the job ends, however it ends. "
+    "Variable: FIVETRAN_RESTORE_SCHEDULE.",
+)
 @click.option("--group", "group_name", metavar="NAME", help="list: only this group's connections.")
 @click.option(
     "--timeout", type=float, help="Seconds the whole job may take. Variable: FIVETRAN_TIMEOUT.  [default: 300]"
@@ -168,6 +183,8 @@ def fivetran(
     completed_after: str | None,
     skip_if_synced_within: str | None,
     repair_setup: bool | None,
+    test_allow: str | None,
+    restore_schedule: bool | None,
     group_name: str | None,
     timeout: float | None,
     poll_interval: float | None,
@@ -186,7 +203,8 @@ def fivetran(
     FIVETRAN_API_KEY, FIVETRAN_API_SECRET, ...); ACTION is STATUS, START, TEST, FORCE_RESYNC, RESYNC, WAIT,
     TRANSFORM (run Fivetran transformations) or CHECK (a freshness gate that triggers nothing), and a flag beats
     its variable. `list` prints the groups and their connections. FIVETRAN_API_KEY and
-    FIVETRAN_API_SECRET (no flags: secrets do not belong on a command line) may be DATAOPS_VAULT(PATH). Exit codes:
+    FIVETRAN_API_SECRET (no flags: secrets do not belong on a command line) may be DATAOPS_VAULT(PATH); without the
+    secret, FIVETRAN_API_KEY may be the base64 of key:secret, as Fivetran's CLI takes it. Exit codes:
     0 success, 1 the operation failed, 2 bad input, 3 timed out, 4 API error.
     """
     if action is not None and action.lower() == "list":
@@ -215,6 +233,8 @@ def fivetran(
         repair_setup=repair_setup,
         action_flags=action_flags,
         force=force,
+        test_allow=test_allow,
+        restore_schedule=restore_schedule,
     )
     settings = load_settings(app.env, flags)
     # bound first: the job's time runs from here, so recording its start (a warehouse lock wait, a slow first
@@ -385,7 +405,7 @@ def _list(app: AppContext, settings: ListSettings) -> int:
     """``eltops fivetran list``: every group (or one) with its connections, as a table or as JSON on stdout."""
     import orjson
 
-    from eltops.fivetran import Directory, FivetranClient, format_timestamp
+    from eltops.fivetran import Directory, FivetranClient, Schedule, format_timestamp
 
     with FivetranClient.create(
         api_url=settings.api_url,
@@ -407,6 +427,7 @@ def _list(app: AppContext, settings: ListSettings) -> int:
                         "name": c.name,
                         "service": c.service,
                         "schedule_type": c.schedule_type,
+                        "schedule": Schedule.of(c).describe(),
                         "paused": c.paused,
                         "setup_state": c.setup_state,
                         "sync_state": c.sync_state,
@@ -427,7 +448,7 @@ def _list(app: AppContext, settings: ListSettings) -> int:
             c.id,
             c.name,
             c.service,
-            c.schedule_type,
+            "manual" if c.is_manual else Schedule.of(c).describe().removeprefix("auto, "),
             "yes" if c.is_paused else "no",
             c.setup_state,
             format_timestamp(c.succeeded_at),

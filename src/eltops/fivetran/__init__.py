@@ -15,6 +15,7 @@ if typing.TYPE_CHECKING:
     from eltops.fivetran._models import Connection, Group, SetupTest, SyncOutcome, format_timestamp
     from eltops.fivetran._orchestrator import OUTCOMES, ConnectionResult, JobCancelled, JobResult, Orchestrator
     from eltops.fivetran._report import junit_cases, markdown_summary, result_to_json, step_outputs, summary_rows
+    from eltops.fivetran._schedule import Schedule
     from eltops.fivetran._settings import (
         DEFAULT_API_URL,
         Action,
@@ -49,6 +50,7 @@ else:
                 "step_outputs",
                 "summary_rows",
             ],
+            "eltops.fivetran._schedule": ["Schedule"],
             "eltops.fivetran._settings": [
                 "DEFAULT_API_URL",
                 "Action",
@@ -82,6 +84,7 @@ __all__ = [
     "JobResult",
     "ListSettings",
     "Orchestrator",
+    "Schedule",
     "Setting",
     "SetupTest",
     "SyncOutcome",

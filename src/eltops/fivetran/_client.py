@@ -16,7 +16,7 @@ import logging
 import threading
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import quote
@@ -27,7 +27,7 @@ from eltops import __version__
 from eltops._deadline import Deadline
 from eltops._http import ApiTransport, RetryPolicy
 from eltops.errors import ApiResponseError, ApiStatusError, ConfigError, EltopsError
-from eltops.fivetran._models import Connection, Group, SetupTest
+from eltops.fivetran._models import ActiveError, Connection, Group, SetupTest, SyncRecord, format_timestamp
 from eltops.secrets import MASKER, Secret
 
 log = logging.getLogger("eltops.fivetran")
@@ -123,6 +123,14 @@ class FivetranClient:
     def modify_connection(self, connection_id: str, changes: Mapping[str, Any]) -> Connection:
         return Connection.from_api(self._connection_call("PATCH", connection_id, "", json=dict(changes)))
 
+    def modify_connection_late(self, connection_id: str, changes: Mapping[str, Any], *, grace: float) -> Connection:
+        """``modify_connection`` within the job's deadline plus ``grace`` seconds, tried at most twice: for putting
+        back what the job changed, which must happen however (and however late) the job ends."""
+        deadline = Deadline(self.deadline.remaining() + grace, self.deadline.clock)
+        path = f"/v1/{{family}}/{quote(connection_id, safe='')}"
+        body = self._family_call("PATCH", path, json=dict(changes), deadline=deadline, attempts=2)
+        return Connection.from_api(body.get("data") if isinstance(body, Mapping) else None)
+
     def trigger_sync(self, connection_id: str, *, force: bool = False) -> None:
         """``force=True`` stops a sync in progress and starts again; ``False`` starts one only if none runs."""
         self._connection_call("POST", connection_id, "/sync", json={"force": force})
@@ -168,6 +176,33 @@ class FivetranClient:
         """Every item of the cursor-paginated list at ``path``."""
         return self._paginate(path)
 
+    # -- why a sync failed: newer than the connectors → connections rename, so on /v1/connections only ----------
+
+    def sync_history(
+        self, connection_id: str, *, start: datetime, end: datetime, within: float, max_pages: int
+    ) -> list[SyncRecord]:
+        """The syncs that ended between ``start`` and ``end`` (at most 7 days apart), from at most ``max_pages``
+        pages, all within ``within`` seconds (and the job's deadline), each page tried once: a look-up, not worth
+        a retry."""
+        deadline = self._bounded(within)
+        if end - start > timedelta(days=7):
+            raise ValueError("Fivetran's sync history window is at most 7 days")
+        path = f"/v1/connections/{quote(connection_id, safe='')}/sync-history"
+        window = {"start_time": format_timestamp(start), "end_time": format_timestamp(end)}
+        items = self._paginate(path, params=window, deadline=deadline, max_pages=max_pages, limit=100, attempts=1)
+        return [SyncRecord.from_api(item) for item in items]
+
+    def connection_errors(self, connection_id: str, *, within: float, max_pages: int) -> list[ActiveError]:
+        """The connection's active errors, from at most ``max_pages`` pages, within ``within`` seconds."""
+        deadline = self._bounded(within)
+        path = f"/v1/connections/{quote(connection_id, safe='')}/errors"
+        items = self._paginate(path, deadline=deadline, max_pages=max_pages, limit=100, attempts=1)
+        return [ActiveError.from_api(item) for item in items]
+
+    def _bounded(self, seconds: float) -> Deadline:
+        """A deadline ``seconds`` from now, or the job's if that comes first: for calls that must stay short."""
+        return Deadline(min(seconds, self.deadline.remaining()), self.deadline.clock)
+
     # -- plumbing -----------------------------------------------------------------------------------------------
 
     def _connection_call(self, method: str, connection_id: str, suffix: str, *, json: Any = None) -> Any:
@@ -176,39 +211,74 @@ class FivetranClient:
         body = self._family_call(method, path, json=json)
         return body.get("data") if isinstance(body, Mapping) else None
 
-    def _request(self, method: str, path: str, *, params: Mapping[str, Any] | None = None, json: Any = None) -> Any:
-        """The one place a request is sent: always within the client's deadline."""
-        return self._api.request_json(method, path, params=params, json=json, deadline=self.deadline)
+    def _request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        json: Any = None,
+        deadline: Deadline | None = None,
+        attempts: int | None = None,
+    ) -> Any:
+        """The one place a request is sent: always within the client's deadline (or a shorter one from ``_bounded``)."""
+        return self._api.request_json(
+            method, path, params=params, json=json, deadline=deadline or self.deadline, attempts=attempts
+        )
 
     def _family_call(
-        self, method: str, template: str, *, params: Mapping[str, Any] | None = None, json: Any = None
+        self,
+        method: str,
+        template: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        json: Any = None,
+        deadline: Deadline | None = None,
+        attempts: int | None = None,
     ) -> Any:
         """Call ``template`` on the current path family; on a path-level 404 switch families and retry once."""
         family = self._family
+        sent = {"params": params, "json": json, "deadline": deadline, "attempts": attempts}
         try:
-            return self._request(method, template.format(family=family), params=params, json=json)
+            return self._request(method, template.format(family=family), **sent)
         except ApiStatusError as exc:
             if not _path_unknown(exc):
                 raise
             other = PATH_FAMILIES[1] if family == PATH_FAMILIES[0] else PATH_FAMILIES[0]
-            result = self._request(method, template.format(family=other), params=params, json=json)
+            result = self._request(method, template.format(family=other), **sent)
             with self._family_lock:
                 self._family = other
             return result
 
-    def _paginate(self, template: str) -> Iterator[Any]:
-        """Every item of a cursor-paginated list; ``{family}`` in ``template`` makes it family-aware."""
+    def _paginate(
+        self,
+        template: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        deadline: Deadline | None = None,
+        max_pages: int | None = None,
+        limit: int = 1000,
+        attempts: int | None = None,
+    ) -> Iterator[Any]:
+        """Every item of a cursor-paginated list (of its first ``max_pages`` pages); ``{family}`` in ``template``
+        makes it family-aware. A cursor sent back twice is an API error, not a loop."""
         cursor: str | None = None
-        while True:
-            params = {"limit": 1000, **({"cursor": cursor} if cursor else {})}
+        seen: set[str] = set()
+        pages = 0
+        while max_pages is None or pages < max_pages:
+            query = {**(params or {}), "limit": limit, **({"cursor": cursor} if cursor else {})}
             if "{family}" in template:
-                body = self._family_call("GET", template, params=params)
+                body = self._family_call("GET", template, params=query)
             else:
-                body = self._request("GET", template, params=params)
+                body = self._request("GET", template, params=query, deadline=deadline, attempts=attempts)
+            pages += 1
             items, cursor = _page(body)
             yield from items
             if not cursor:
                 return
+            if cursor in seen:
+                raise ApiResponseError(f"Fivetran sent the same next_cursor twice while listing {template}")
+            seen.add(cursor)
 
 
 class Directory:

@@ -13,11 +13,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import Enum
-from typing import Any
+from typing import Any, TypeVar
 
 from eltops.errors import ApiResponseError
 
 _SHOWN_CHARACTERS = 80  # how much of a bad value an error message quotes
+_K = TypeVar("_K")
 
 
 def _shown(value: Any) -> str:
@@ -95,7 +96,11 @@ class Connection:
     rescheduled_for: datetime | None
     notices: tuple[str, ...]  # Fivetran's own words: status.tasks then status.warnings, "code: message"
     raw: Mapping[str, Any]
-    sync_frequency: int | None = None  # minutes between scheduled syncs (CHECK's default age limit)
+    # the schedule, read leniently (a value of another type reads as absent): kept and sent back, and
+    # sync_frequency (minutes between scheduled syncs) is CHECK's default age limit
+    sync_frequency: int | None = None
+    daily_sync_time: str | None = None
+    flexible_schedule: Mapping[str, Any] | None = None  # ``schedule``: cron, interval or time of day
 
     @classmethod
     def from_api(cls, data: Any) -> Connection:
@@ -121,7 +126,9 @@ class Connection:
             rescheduled_for=parse_timestamp(status.get("rescheduled_for"), field="status.rescheduled_for"),
             notices=_notices(status),
             raw=data,
-            sync_frequency=_minutes(data, "sync_frequency"),
+            sync_frequency=_minutes(data.get("sync_frequency")),
+            daily_sync_time=_lenient(data.get("daily_sync_time"), str) or None,
+            flexible_schedule=_lenient(data.get("schedule"), dict) or None,
         )
 
     @property
@@ -188,6 +195,10 @@ class SetupTest:
         """Only PASSED passes; WARNING, SKIPPED, JOB_FAILED and anything unknown do not."""
         return self.status.upper() == "PASSED"
 
+    def accepted_by(self, allow: frozenset[str]) -> bool:
+        """Not passed, but of a status the user accepts (FIVETRAN_TEST_ALLOW: WARNING, SKIPPED)."""
+        return not self.passed and self.status.upper() in allow
+
 
 @dataclass(frozen=True)
 class Group:
@@ -201,14 +212,17 @@ class Group:
         return cls(id=data["id"], name=_text(data, "name", field="group.name"))
 
 
-def _minutes(data: Mapping[str, Any], key: str) -> int | None:
-    """A positive whole number of minutes; missing or null is None; anything else is an API error."""
-    value = data.get(key)
-    if value is None:
+def _lenient(value: Any, kind: type[_K]) -> _K | None:
+    """``value`` when it is a ``kind`` (a bool is no int), else None."""
+    if isinstance(value, bool) and kind is not bool:
         return None
-    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-        raise ApiResponseError(f"Fivetran sent {key}={_shown(value)}, which is not a positive number of minutes")
-    return value
+    return value if isinstance(value, kind) else None
+
+
+def _minutes(value: Any) -> int | None:
+    """A positive whole number of minutes, else None (read leniently, as the other schedule fields)."""
+    minutes = _lenient(value, int)
+    return minutes if minutes is not None and minutes > 0 else None
 
 
 def _notices(status: Mapping[str, Any]) -> tuple[str, ...]:
@@ -221,3 +235,68 @@ def _notices(status: Mapping[str, Any]) -> tuple[str, ...]:
                 code, message = str(item.get("code") or ""), str(item.get("message") or "")
                 found.append(f"{code}: {message}" if code and message else code or message)
     return tuple(found)
+
+
+@dataclass(frozen=True)
+class SyncRecord:
+    """One sync of ``GET /v1/connections/{id}/sync-history`` ("Retrieve Connection Sync History").
+
+    Fivetran's page names ``sync_id``, ``status`` and ``reason`` and describes the start and end as "UTC timestamps
+    ... null if the sync has not started"; their member names are read as ``start_time``/``end_time`` (the query's
+    words) or ``started_at``/``ended_at``/``finished_at``, whichever the answer uses (README, design notes).
+    """
+
+    sync_id: str
+    status: str
+    reason: str
+    started_at: datetime | None
+    ended_at: datetime | None
+
+    @classmethod
+    def from_api(cls, data: Any) -> SyncRecord:
+        if not isinstance(data, Mapping):
+            raise ApiResponseError(f"Fivetran sent a sync history record that is not an object: {_shown(data)}")
+        return cls(
+            sync_id=_text(data, "sync_id", field="sync_id"),
+            status=_text(data, "status", field="status"),
+            reason=_text(data, "reason", field="reason"),
+            started_at=_first_moment(data, ("start_time", "started_at", "start"), field="start_time"),
+            ended_at=_first_moment(data, ("end_time", "ended_at", "finished_at", "end"), field="end_time"),
+        )
+
+    @property
+    def failed(self) -> bool:
+        """FAILURE, FAILURE_WITH_TASK, FAILED, failed...: any status that says the sync failed."""
+        return "FAIL" in self.status.upper()
+
+
+@dataclass(frozen=True)
+class ActiveError:
+    """One of a connection's active errors (``GET /v1/connections/{id}/errors``, REST API changelog, Nov 2026).
+
+    ``type`` is machine-readable (``reconnect``, ``unknown_sync_failure``, ``sync_warning``), ``title`` and ``reason``
+    are short, ``message`` is plain text "with remediation guidance".
+    """
+
+    type: str
+    title: str
+    reason: str
+    message: str
+
+    @classmethod
+    def from_api(cls, data: Any) -> ActiveError:
+        if not isinstance(data, Mapping):
+            raise ApiResponseError(f"Fivetran sent a connection error that is not an object: {_shown(data)}")
+        return cls(
+            type=_text(data, "type", field="errors[].type"),
+            title=_text(data, "title", field="errors[].title"),
+            reason=_text(data, "reason", field="errors[].reason"),
+            message=_text(data, "message", field="errors[].message"),
+        )
+
+
+def _first_moment(data: Mapping[str, Any], keys: tuple[str, ...], *, field: str) -> datetime | None:
+    for key in keys:
+        if data.get(key) is not None:
+            return parse_timestamp(data[key], field=field)
+    return None

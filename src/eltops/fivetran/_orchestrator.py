@@ -27,10 +27,12 @@ import time
 from collections import Counter
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from functools import partial
 from typing import TypeVar
+
+import orjson
 
 from eltops._deadline import Clock, Sleep
 from eltops.errors import (
@@ -44,7 +46,9 @@ from eltops.errors import (
 )
 from eltops.fivetran._client import Directory, FivetranClient, unknown_connection
 from eltops.fivetran._models import Connection, SetupTest, SyncOutcome, format_timestamp
-from eltops.fivetran._settings import Action, ConnectionRef, FivetranSettings, IfSyncing
+from eltops.fivetran._reasons import FailureReason, ReasonFinder
+from eltops.fivetran._schedule import Schedule
+from eltops.fivetran._settings import ALLOWABLE_TEST_STATUSES, Action, ConnectionRef, FivetranSettings, IfSyncing
 from eltops.fivetran._transformations import TransformationResult, TransformationRunner, integrated_holds
 
 log = logging.getLogger("eltops.fivetran")
@@ -55,6 +59,7 @@ FleetProgress = Callable[[Sequence[tuple[str, str]], float], None]
 """Told after every poll: (connection, sync_state) of each connection still awaited, and seconds waited so far."""
 LOW_BUDGET_FRACTION = 0.1  # below this share of X-Rate-Limit left, polls are spread over the rest of the hour
 LOW_BUDGET_REQUESTS = 2000  # the same, when the API does not say its limit
+RESTORE_GRACE_SECONDS = 5.0  # putting a schedule back may run this long past the job's deadline
 MAX_SLOWDOWN = 10.0  # a budget-stretched poll interval is at most this many poll intervals (and at least 60 s)
 
 
@@ -78,6 +83,14 @@ class JobCancelled(Exception):
     """The job was interrupted (Ctrl-C or SIGTERM) while waiting; not an EltopsError, so it is never a result."""
 
 
+class _ExplainedFailure(RemoteOperationFailed):
+    """A failure that carries Fivetran's reason for it."""
+
+    def __init__(self, message: str, reason: FailureReason | None) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
 class ResyncDeclined(RemoteOperationFailed):
     """Fivetran answered a re-sync with 409: a sync is running and could not be completed."""
 
@@ -99,6 +112,9 @@ class ConnectionResult:
     setup_tests: tuple[SetupTest, ...] = ()
     baseline: datetime | None = None  # the sync awaited (or to await later) is one that ends strictly after this
     label: str | None = None  # an outcome of its own (triggered, skipped, declined); else the exit code's
+    reason: FailureReason | None = None  # why it failed, in Fivetran's words, when Fivetran says
+    previous_schedule: Schedule | None = None  # the schedule this job replaced with manual
+    schedule_restored: bool | None = None  # FIVETRAN_RESTORE_SCHEDULE: put back (True), could not be (False)
 
     @property
     def ok(self) -> bool:
@@ -120,6 +136,7 @@ class JobResult:
     started_at: datetime
     finished_at: datetime
     transformations: tuple[TransformationResult, ...] = ()  # TRANSFORM's, or FIVETRAN_THEN_TRANSFORM's
+    test_allow: frozenset[str] = frozenset()  # setup-test statuses accepted (FIVETRAN_TEST_ALLOW)
 
     @property
     def exit_code(self) -> ExitCode:
@@ -149,9 +166,15 @@ class Orchestrator:
     progress: FleetProgress | None = None  # told each awaited connection's sync state after every poll (a live line)
 
     cancelled: threading.Event = field(default_factory=threading.Event)
+    reasons: ReasonFinder = field(init=False, repr=False)
     _runs: list[_ConnectionRun | ConnectionResult] = field(default_factory=list, init=False, repr=False)
+    _restored: dict[str, bool] = field(default_factory=dict, init=False, repr=False)
+    _restore_started: bool = field(default=False, init=False, repr=False)
     _started: datetime | None = field(default=None, init=False, repr=False)
     _transformer: TransformationRunner | None = field(default=None, init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self.reasons = ReasonFinder(self.client)
 
     def interrupted_result(self) -> JobResult | None:
         """After an interruption (Ctrl-C, SIGTERM): each connection's result so far, the unfinished ones cancelled.
@@ -182,9 +205,33 @@ class Orchestrator:
                         setup_tests=slot.setup_tests,
                         baseline=slot.baseline,
                         label="cancelled",
+                        previous_schedule=slot.previous_schedule,
                     )
                 )
-        return JobResult(self.settings.action, tuple(results), self._started, now, transformed)
+        results = [replace(r, schedule_restored=self._restored.get(r.connection_id or "")) for r in results]
+        return JobResult(
+            self.settings.action,
+            tuple(results),
+            self._started,
+            now,
+            transformations=transformed,
+            test_allow=self.settings.test_allow,
+        )
+
+    def restore_schedules(self) -> None:
+        """FIVETRAN_RESTORE_SCHEDULE: put back every schedule this job replaced, at once (in parallel), each within
+        the job's deadline plus ``RESTORE_GRACE_SECONDS``; a failure is a warning, never a different outcome."""
+        if not self.settings.restore_schedule or self._restore_started:
+            return
+        self._restore_started = True
+        runs = [slot for slot in self._runs if isinstance(slot, _ConnectionRun) and slot.previous_schedule]
+
+        def restore(run: _ConnectionRun) -> None:
+            restored = run.restore_schedule()
+            if restored is not None:
+                self._restored[run.connection_id] = restored
+
+        self._each(runs, restore, cancel_on_error=False)
 
     def cancel(self) -> None:
         """Stop every connection's wait at its next sleep or poll (the remote operations go on)."""
@@ -199,31 +246,46 @@ class Orchestrator:
             raise JobCancelled("cancelled")
 
     def run(self) -> JobResult:
+        """Run the action on every connection; with FIVETRAN_RESTORE_SCHEDULE, put back the schedules it replaced
+        when it ends, however it ends (a timeout, an error, Ctrl-C, SIGTERM)."""
         started = self._started = _now_utc(self.wall_clock)
         action, more = self.settings.action, self.settings.more
         if action is Action.TRANSFORM:
             transformer = self._transformations()
             transformer.check(more.transformation_ids)  # an unknown id is exit 2 before anything runs
             done = transformer.run(more.transformation_ids)
-            return JobResult(action, (), started, _now_utc(self.wall_clock), done)
+            return JobResult(action, (), started, _now_utc(self.wall_clock), transformations=done)
         then: TransformationRunner | None = None
         if more.then_transform:
             then = self._transformations()
             then.check(more.then_transform)
-        slots = self._runs = self._resolve()
-        runs = [slot for slot in slots if isinstance(slot, _ConnectionRun)]
-        if action is Action.CHECK:
-            from eltops.fivetran._check import FreshnessCheck
+        try:
+            slots = self._runs = self._resolve()
+            runs = [slot for slot in slots if isinstance(slot, _ConnectionRun)]
+            if action is Action.CHECK:
+                from eltops.fivetran._check import FreshnessCheck
 
-            FreshnessCheck(self).run(runs)
-        else:
-            self._each(runs, lambda run: run.prepare())
-            waiting = [run for run in runs if run.result is None]
-            if waiting:
-                _FleetWait(self, waiting).run()
-        results = tuple(slot if isinstance(slot, ConnectionResult) else slot.final() for slot in slots)
-        done = self._then_transform(then, results) if then is not None else ()
-        return JobResult(action, results, started, _now_utc(self.wall_clock), done)
+                FreshnessCheck(self).run(runs)
+            else:
+                self._each(runs, lambda run: run.prepare())
+                waiting = [run for run in runs if run.result is None]
+                if waiting:
+                    _FleetWait(self, waiting).run()
+        except BaseException:
+            self.restore_schedules()
+            raise
+        self.restore_schedules()
+        results = [slot if isinstance(slot, ConnectionResult) else slot.final() for slot in slots]
+        results = [replace(r, schedule_restored=self._restored.get(r.connection_id or "")) for r in results]
+        done = self._then_transform(then, tuple(results)) if then is not None else ()
+        return JobResult(
+            action,
+            tuple(results),
+            started,
+            _now_utc(self.wall_clock),
+            transformations=done,
+            test_allow=self.settings.test_allow,
+        )
 
     def _transformations(self) -> TransformationRunner:
         more = self.settings.more
@@ -254,7 +316,7 @@ class Orchestrator:
         now = _now_utc(self.wall_clock)
         return tuple(TransformationResult(tid, code, message, now, now, label="not run") for tid in dict.fromkeys(ids))
 
-    def _each(self, items: Sequence[_T], work: Callable[[_T], None]) -> None:
+    def _each(self, items: Sequence[_T], work: Callable[[_T], None], *, cancel_on_error: bool = True) -> None:
         """``work`` on every item: inline for one, on a bounded pool for several (short API calls, no waits)."""
         if len(items) <= 1:
             for item in items:
@@ -264,7 +326,8 @@ class Orchestrator:
         try:
             list(pool.map(work, items))
         except BaseException:
-            self.cancel()  # interrupted (Ctrl-C, SIGTERM): the other workers stop at their next wait
+            if cancel_on_error:
+                self.cancel()  # interrupted (Ctrl-C, SIGTERM): the other workers stop at their next wait
             raise
         finally:
             pool.shutdown(wait=True, cancel_futures=True)
@@ -337,13 +400,16 @@ class _ConnectionRun:
         self.last_state = connection.sync_state if connection else ""
         self.behind: str | None = None  # the integrated transformation its sync waited behind, when one did
         self.result: ConnectionResult | None = None
+        self.previous_schedule: Schedule | None = None  # what _make_schedule_manual replaced
 
     def info(self, message: str, *args: object) -> None:
         log.info(f"{self.ref}: {message}", *args)
 
     # -- endings ------------------------------------------------------------------------------------------------
 
-    def finish(self, code: ExitCode, message: str, *, label: str | None = None) -> None:
+    def finish(
+        self, code: ExitCode, message: str, *, label: str | None = None, reason: FailureReason | None = None
+    ) -> None:
         if self.behind is not None:
             message += f" (the sync waited behind transformation {self.behind}, on an integrated schedule)"
         if code is not ExitCode.OK:
@@ -359,10 +425,13 @@ class _ConnectionRun:
             setup_tests=self.setup_tests,
             baseline=self.baseline,
             label=label,
+            reason=reason,
+            previous_schedule=self.previous_schedule,
         )
 
     def fail(self, exc: EltopsError) -> None:
-        self.finish(exc.exit_code, str(exc), label=DECLINED if isinstance(exc, ResyncDeclined) else None)
+        reason = exc.reason if isinstance(exc, _ExplainedFailure) else None
+        self.finish(exc.exit_code, str(exc), label=DECLINED if isinstance(exc, ResyncDeclined) else None, reason=reason)
 
     def _no_wait(self) -> str:
         """How the user said not to wait: ``--no-wait``, or the variable."""
@@ -417,7 +486,9 @@ class _ConnectionRun:
             self._make_schedule_manual()
         if action is Action.STATUS:
             self.finish(
-                ExitCode.OK, f"status read: setup {self.connection.setup_state}, sync {self.connection.sync_state}"
+                ExitCode.OK,
+                f"status read: setup {self.connection.setup_state}, sync {self.connection.sync_state}"
+                + (f", data {self.connection.update_state.replace('_', ' ')}" if self.connection.update_state else ""),
             )
             return
         if action is Action.TEST:
@@ -449,29 +520,85 @@ class _ConnectionRun:
         self.observe(self.connection)
 
     def _make_schedule_manual(self) -> None:
-        """Switch to manual scheduling, only when needed (each PATCH alerts the customer); warn if it fails."""
+        """Switch to manual scheduling, only when needed (each PATCH alerts the customer); warn if it fails.
+
+        What it replaces is kept (``previous_schedule``) and said, so that it can be put back. Only
+        ``schedule_type`` is sent: never ``manual`` together with a flexible ``schedule`` (Fivetran's docs).
+        """
         assert self.connection is not None
         if self.connection.is_manual:
             return
-        try:
+        previous = self.previous_schedule = Schedule.of(self.connection)  # kept first: an interrupted PATCH may
+        try:  # have reached Fivetran, and putting back an unchanged schedule does no harm
             self.connection = self.client.modify_connection(
                 self.connection.id,
                 {"schedule_type": "manual", "run_setup_tests": False},
             )
-            self.info("schedule_type set to manual (set FIVETRAN_DONT_DISABLE_SYNC to leave the schedule as it is)")
         except ApiError as exc:
+            self.previous_schedule = None  # refused: nothing was replaced
             log.warning("%s: could not set schedule_type to manual, going on: %s", self.ref, exc)
+            return
+        then = (
+            "it is put back when the job ends (FIVETRAN_RESTORE_SCHEDULE)"
+            if self.settings.restore_schedule
+            else "to put it back when the job ends, set FIVETRAN_RESTORE_SCHEDULE=1"
+        )
+        self.info(
+            "schedule_type set to manual (set FIVETRAN_DONT_DISABLE_SYNC to leave the schedule as it is), "
+            "replacing %s; %s",
+            previous.describe(),
+            then,
+        )
+
+    def restore_schedule(self) -> bool | None:
+        """Put back the schedule this job replaced: True when done, False (a warning saying what to restore by hand)
+        when it could not be, None when there was nothing to put back."""
+        previous = self.previous_schedule
+        if previous is None:
+            return None
+        try:
+            self.client.modify_connection_late(self.connection_id, previous.restore_body(), grace=RESTORE_GRACE_SECONDS)
+        except EltopsError as exc:
+            log.warning(
+                "%s: could not put the schedule back (%s); restore it by hand in Fivetran: %s, i.e. PATCH "
+                "/v1/connections/%s with %s",
+                self.ref,
+                exc,
+                previous.describe(),
+                self.connection_id,
+                orjson.dumps(previous.restore_body()).decode(),
+            )
+            return False
+        self.info("schedule put back: %s (FIVETRAN_RESTORE_SCHEDULE)", previous.describe())
+        return True
 
     def _run_setup_tests(self) -> str:
+        """Every documented status has its outcome: PASSED passes; FAILED and JOB_FAILED (the test job itself failed)
+        fail; WARNING and SKIPPED fail unless FIVETRAN_TEST_ALLOW accepts them; an unknown status fails."""
         assert self.connection is not None
         self.connection, self.setup_tests = self.client.run_setup_tests(self.connection.id)
+        allow = self.settings.test_allow
         for test in self.setup_tests:
             detail = f": {test.message}" if test.message and not test.passed else ""
-            self.info("%-7s %s%s", test.status, test.title, detail)
-        failed = [t for t in self.setup_tests if not t.passed]
-        summary = f"{len(self.setup_tests) - len(failed)} passed, {len(failed)} failed"
+            note = " (accepted: FIVETRAN_TEST_ALLOW)" if test.accepted_by(allow) else ""
+            self.info("%-10s %s%s%s", test.status, test.title, detail, note)
+        failed = [t for t in self.setup_tests if not t.passed and not t.accepted_by(allow)]
+        accepted = [t for t in self.setup_tests if t.accepted_by(allow)]
+        passed = len(self.setup_tests) - len(failed) - len(accepted)
+        summary = f"{passed} passed, " + (
+            f"{len(accepted)} accepted ({', '.join(sorted({t.status.upper() for t in accepted}))}), "
+            if accepted
+            else ""
+        )
+        summary += f"{len(failed)} failed"
         if failed:
-            raise RemoteOperationFailed(f"setup tests: {summary} — {_listing(failed)}")
+            allowable = sorted({t.status.upper() for t in failed} & set(ALLOWABLE_TEST_STATUSES))
+            hint = (
+                f"; to accept {' and '.join(allowable)}, set FIVETRAN_TEST_ALLOW={','.join(allowable)} (--allow)"
+                if allowable
+                else ""
+            )
+            raise RemoteOperationFailed(f"setup tests: {summary} — {_listing(failed)}{hint}")
         return f"setup tests: {summary}"
 
     def _check_can_sync(self) -> None:
@@ -488,10 +615,13 @@ class _ConnectionRun:
             if self.settings.repair_setup:
                 self._repair_setup()
                 return
-            raise RemoteOperationFailed(
-                f"the connection's setup is {self.connection.setup_state}, so a sync cannot succeed; run the "
+            reason = self.o.reasons.for_setup(self.connection)
+            why = f" ({reason})" if reason is not None else ""
+            raise _ExplainedFailure(
+                f"the connection's setup is {self.connection.setup_state}{why}, so a sync cannot succeed; run the "
                 "setup tests (FIVETRAN_ACTION=TEST) to see what is wrong and fix it in Fivetran, or let eltops "
-                "run them first with --repair-setup (FIVETRAN_REPAIR_SETUP=1)"
+                "run them first with --repair-setup (FIVETRAN_REPAIR_SETUP=1)",
+                reason,
             )
 
     def _repair_setup(self) -> None:
@@ -501,7 +631,7 @@ class _ConnectionRun:
         self.info("setup is %s: running the setup tests to repair it (FIVETRAN_REPAIR_SETUP)", state)
         self.connection, self.setup_tests = self.client.run_setup_tests(self.connection.id)
         if self.connection.setup_is_broken:
-            failed = [t for t in self.setup_tests if not t.passed]
+            failed = [t for t in self.setup_tests if not t.passed and not t.accepted_by(self.settings.test_allow)]
             detail = f": {_listing(failed)}" if failed else ""
             raise RemoteOperationFailed(
                 f"the connection's setup is {self.connection.setup_state} and running the setup tests did not "
@@ -620,9 +750,10 @@ class _ConnectionRun:
             format_timestamp(finished.failed_at),
         )
         if finished.last_outcome is SyncOutcome.FAILED:
+            reason = self.o.reasons.for_sync(finished, self.baseline)
+            why = f": {reason}" if reason is not None else " (see the connection's logs in Fivetran)"
             self.finish(
-                ExitCode.REMOTE_FAILED,
-                f"the sync failed at {format_timestamp(finished.failed_at)} (see the connection's logs in Fivetran)",
+                ExitCode.REMOTE_FAILED, f"the sync failed at {format_timestamp(finished.failed_at)}{why}", reason=reason
             )
         else:
             self.finish(ExitCode.OK, f"the sync succeeded at {format_timestamp(finished.succeeded_at)}")
@@ -824,4 +955,10 @@ def _after(baseline: datetime | None) -> str:
 
 
 def _listing(tests: Sequence[SetupTest]) -> str:
-    return "; ".join(f"{t.title} [{t.status}]{': ' + t.message if t.message else ''}" for t in tests)
+    return "; ".join(
+        f"{t.title} [{t.status}{_MEANING.get(t.status.upper(), '')}]{': ' + t.message if t.message else ''}"
+        for t in tests
+    )
+
+
+_MEANING = {"JOB_FAILED": ": the test job itself failed"}

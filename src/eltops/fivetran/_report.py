@@ -87,7 +87,11 @@ def _connection_json(result: ConnectionResult) -> dict[str, Any]:
         "sync_state": conn.sync_state if conn else None,
         "setup_state": conn.setup_state if conn else None,
         "baseline": _iso(result.baseline),
+        "reason": result.reason.reason if result.reason else None,
+        "remediation": result.reason.remediation or None if result.reason else None,
     }
+    if result.previous_schedule is not None:
+        body["previous_schedule"] = {**result.previous_schedule.to_json(), "restored": result.schedule_restored}
     if result.setup_tests:
         body["setup_tests"] = [{"title": t.title, "status": t.status, "message": t.message} for t in result.setup_tests]
     return body
@@ -116,6 +120,12 @@ def step_outputs(job: JobResult) -> dict[str, str]:
             "succeeded_at": _iso(r.connection.succeeded_at) if r.connection else None,
             "failed_at": _iso(r.connection.failed_at) if r.connection else None,
             "baseline": _iso(r.baseline),
+            "reason": str(r.reason) if r.reason else None,
+            **(
+                {"previous_schedule": {**r.previous_schedule.to_json(), "restored": r.schedule_restored}}
+                if r.previous_schedule is not None
+                else {}
+            ),
         }
         for r in job.results
     }
@@ -180,6 +190,9 @@ def markdown_summary(job: JobResult) -> str:
     return "\n".join(lines) + "\n"
 
 
+_MEANING = {"JOB_FAILED": " (the setup test job itself failed)"}
+
+
 def junit_cases(job: JobResult) -> list[JUnitCase]:
     """One case per setup test for TEST; one case per connection for every other action."""
     cases: list[JUnitCase] = []
@@ -187,11 +200,14 @@ def junit_cases(job: JobResult) -> list[JUnitCase]:
         classname = f"fivetran.{job.action.value.lower()}.{result.connection_id or result.ref}"
         if job.action is Action.TEST and result.setup_tests:
             for test in result.setup_tests:
+                said = f"{test.status}{_MEANING.get(test.status.upper(), '')}: {test.message}".rstrip(": ")
+                accepted = test.accepted_by(job.test_allow)
                 cases.append(
                     JUnitCase(
                         name=test.title,
                         classname=classname,
-                        failure=None if test.passed else f"{test.status}: {test.message}".rstrip(": "),
+                        failure=None if test.passed or accepted else said,
+                        output=f"{said} (accepted: FIVETRAN_TEST_ALLOW)" if accepted else "",
                     )
                 )
             continue

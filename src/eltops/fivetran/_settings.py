@@ -6,6 +6,8 @@ with a message naming the variable.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import logging
 import math
 import re
@@ -131,6 +133,12 @@ class FlagValues:
     repair_setup: bool | None = None
     action_flags: Mapping[str, str | bool | None] = field(default_factory=dict)  # _action_settings rows, by name
     force: bool = False
+    test_allow: str | None = None
+    restore_schedule: bool | None = None
+
+
+ALLOWABLE_TEST_STATUSES = ("WARNING", "SKIPPED")
+"""Setup-test statuses FIVETRAN_TEST_ALLOW may accept; FAILED and JOB_FAILED always fail, PASSED always passes."""
 
 
 @dataclass(frozen=True)
@@ -163,6 +171,9 @@ class FivetranSettings:
     def source(self, variable: str) -> str:
         """``variable``, or the flag that set it instead."""
         return self.sources.get(variable, variable)
+
+    test_allow: frozenset[str] = frozenset()
+    restore_schedule: bool = False
 
     def wait_baseline(self, connection_id: str) -> tuple[bool, datetime | None]:
         """For WAIT: (known, moment) — the sync to wait for is one that completes strictly after ``moment``."""
@@ -286,6 +297,15 @@ def _credentials(env: EnvReader) -> tuple[Secret, Secret]:
     if env.flag("SET_FIVETRAN_KEYS_TO_ENV"):
         return env.vault_secret(VAULT_API_KEY), env.vault_secret(*VAULT_API_SECRET)
     key, secret = env.secret("FIVETRAN_API_KEY"), env.secret("FIVETRAN_API_SECRET")
+    if key is not None and secret is None:
+        pair = combined_key(key)
+        if pair is None:
+            raise ConfigError(
+                "FIVETRAN_API_SECRET must be set (directly, as DATAOPS_VAULT(path), or set SET_FIVETRAN_KEYS_TO_ENV=1 "
+                "to read both from the vault); without it, FIVETRAN_API_KEY must be the base64 of <key>:<secret> "
+                "(as Fivetran's own CLI and SDK take it), and it is not"
+            )
+        return pair
     missing = [name for name, value in (("FIVETRAN_API_KEY", key), ("FIVETRAN_API_SECRET", secret)) if not value]
     if missing or key is None or secret is None:
         raise ConfigError(
@@ -294,6 +314,34 @@ def _credentials(env: EnvReader) -> tuple[Secret, Secret]:
             "from the vault)"
         )
     return key, secret
+
+
+def combined_key(value: Secret) -> tuple[Secret, Secret] | None:
+    """The (key, secret) in a value that is the base64 of ``key:secret`` (Fivetran's CLI and SDK form), else None.
+
+    Both halves, and the combined value, are masked in all output from here on.
+    """
+    text = value.reveal().strip()
+    try:
+        decoded = base64.b64decode(text, validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        return None
+    key, sep, secret = decoded.partition(":")
+    if not sep or not key or not secret or not decoded.isprintable() or any(c.isspace() for c in decoded):
+        return None
+    return Secret(key), Secret(secret)
+
+
+def _test_allow(text: str | None, *, source: str) -> frozenset[str]:
+    """``WARNING,SKIPPED`` (any case) as the setup-test statuses to accept; anything else is exit 2."""
+    statuses = frozenset(part.upper() for part in _split_list(text or ""))
+    refused = sorted(statuses - set(ALLOWABLE_TEST_STATUSES))
+    if refused:
+        raise ConfigError(
+            f"{source} may accept {' and '.join(ALLOWABLE_TEST_STATUSES)} (comma-separated), not {', '.join(refused)}: "
+            "FAILED and JOB_FAILED always fail"
+        )
+    return statuses
 
 
 @dataclass(frozen=True)
@@ -400,6 +448,21 @@ def load_settings(env_vars: Mapping[str, str], flags: FlagValues, *, env: EnvRea
     dont_disable = (
         flags.dont_disable_sync if flags.dont_disable_sync is not None else env.flag("FIVETRAN_DONT_DISABLE_SYNC")
     )
+    test_allow = _test_allow(
+        flags.test_allow if flags.test_allow is not None else env.get("FIVETRAN_TEST_ALLOW"),
+        source="--allow" if flags.test_allow is not None else "FIVETRAN_TEST_ALLOW",
+    )
+    restore_text = env.get("FIVETRAN_RESTORE_SCHEDULE")
+    restore = (
+        flags.restore_schedule
+        if flags.restore_schedule is not None
+        else restore_text is not None and _boolean(restore_text, source="FIVETRAN_RESTORE_SCHEDULE")
+    )
+    if restore and dont_disable:
+        raise ConfigError(
+            "FIVETRAN_RESTORE_SCHEDULE puts back the schedule eltops replaced, and with FIVETRAN_DONT_DISABLE_SYNC it "
+            "replaces none: set one of them"
+        )
     return FivetranSettings(
         action=action,
         connections=connections,
@@ -423,6 +486,8 @@ def load_settings(env_vars: Mapping[str, str], flags: FlagValues, *, env: EnvRea
         repair_setup=fleet.repair_setup,
         more=more,
         sources=sources,
+        test_allow=test_allow,
+        restore_schedule=restore,
     )
 
 

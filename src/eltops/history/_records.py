@@ -11,6 +11,8 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
+import orjson
+
 from eltops.errors import ExitCode
 from eltops.fivetran import (
     Action,
@@ -254,6 +256,10 @@ def _operation(ci: CiRun, action: Action, result: ConnectionResult) -> Operation
         )
         if connection.notices:
             detail += "; fivetran says: " + "; ".join(connection.notices)
+    if result.previous_schedule is not None:  # what this job replaced with manual, to put back by hand if need be
+        restored = {True: "put back", False: "NOT put back", None: "left manual"}[result.schedule_restored]
+        schedule = orjson.dumps(result.previous_schedule.restore_body()).decode()
+        detail = f"{detail + '; ' if detail else ''}previous schedule ({restored}): {schedule}"
     return Operation(
         id=stable_id("operation", ci.task_run_id, external_id),
         pipeline_run_id=ci.pipeline_run_id,

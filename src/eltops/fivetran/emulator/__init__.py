@@ -14,7 +14,7 @@ if typing.TYPE_CHECKING:
     from eltops.fivetran.emulator._app import PathFamilies
     from eltops.fivetran.emulator._emulator import FivetranEmulator
     from eltops.fivetran.emulator._scenario import DEMO_SCENARIO
-    from eltops.fivetran.emulator._script import ConnectionScript, FailureBurst, SetupTest
+    from eltops.fivetran.emulator._script import ActiveError, ConnectionScript, FailureBurst, SetupTest
     from eltops.fivetran.emulator._transformations import TransformationScript
 else:
     __getattr__, __dir__ = _lazy.lazy_exports(
@@ -24,7 +24,7 @@ else:
             "eltops.fivetran.emulator._app": ["PathFamilies"],
             "eltops.fivetran.emulator._emulator": ["FivetranEmulator"],
             "eltops.fivetran.emulator._scenario": ["DEMO_SCENARIO"],
-            "eltops.fivetran.emulator._script": ["ConnectionScript", "FailureBurst", "SetupTest"],
+            "eltops.fivetran.emulator._script": ["ActiveError", "ConnectionScript", "FailureBurst", "SetupTest"],
             "eltops.fivetran.emulator._transformations": ["TransformationScript"],
         },
     )
@@ -33,6 +33,7 @@ __all__ = [
     "DEFAULT_API_KEY",
     "DEFAULT_API_SECRET",
     "DEMO_SCENARIO",
+    "ActiveError",
     "ConnectionScript",
     "FailureBurst",
     "FivetranEmulator",

@@ -23,7 +23,16 @@ from werkzeug.wrappers import Request, Response
 
 from eltops.fivetran.emulator._account import TOO_MANY_REQUESTS, Account, RecordedRequest
 from eltops.fivetran.emulator._script import FailureBurst
-from eltops.fivetran.emulator._state import SCHEDULE_TYPES, SYNC_FREQUENCIES, ApiProblem, Connection
+from eltops.fivetran.emulator._state import (
+    DELAY_SENSITIVITIES,
+    SCHEDULE_TYPES,
+    SYNC_FREQUENCIES,
+    ApiProblem,
+    Connection,
+    check_schedule,
+    iso,
+    to_epoch,
+)
 from eltops.fivetran.emulator._transformations import (
     cancel_transformation,
     list_transformations,
@@ -53,6 +62,13 @@ _URL_MAP = Map(
         Rule(f"{_C}/schemas", endpoint="schemas", methods=["GET"]),
         Rule(f"{_C}/schemas/tables/resync", endpoint="resync_tables", methods=["POST"]),
         Rule(f"{_C}/schemas/<schema>/tables/<table>/resync", endpoint="resync_table", methods=["POST"]),
+        # newer than the rename: on /v1/connections only
+        Rule("/v1/connections/<connection_id>/sync-history", endpoint="sync_history", methods=["GET"]),
+        Rule("/v1/connections/<connection_id>/errors", endpoint="connection_errors", methods=["GET"]),
+        Rule("/v1/account/info", endpoint="account_info", methods=["GET"]),
+        Rule("/v1/users", endpoint="list_users", methods=["GET"]),
+        Rule("/v1/destinations/<destination_id>", endpoint="destination_details", methods=["GET"]),
+        Rule("/v1/metadata/<any(connectors, connections):kind>/<path:rest>", endpoint="metadata", methods=["GET"]),
     ],
     strict_slashes=False,
 )
@@ -95,9 +111,19 @@ _PATCH_FIELDS = frozenset(
         "auth",
         "data_delay_sensitivity",
         "data_delay_threshold",
+        "schedule",
     }
 )
-_DELAY_SENSITIVITIES = ("LOW", "NORMAL", "HIGH", "CUSTOM", "SYNC_FREQUENCY")
+METADATA_DEPRECATED = (
+    "Metadata API is deprecated. You can retrieve schema metadata from the metadata tables in Platform Connector:\n"
+    'https://fivetran.com/docs/logs/fivetran-platform")\n'
+)
+"""What Fivetran answers (404 NotFound) on its removed metadata API, character for character, its stray ``")`` and
+newline included (astronomer/airflow-provider-fivetran-async#119 quotes the answer)."""
+HISTORY_WINDOW_SECONDS = 7 * 24 * 3600
+
+
+_USER_ID = "emulator_user"  # the API key's owner, who "connected" every emulated connection
 
 
 def _json_response(status: int, payload: dict[str, Any], headers: dict[str, str] | None = None) -> Response:
@@ -403,8 +429,24 @@ class FivetranApp:
             isinstance(sync_time, str) and len(sync_time) == 5 and sync_time.endswith(":00") and sync_time[:2] < "24"
         ):
             raise _bad_input(f"Invalid daily_sync_time '{sync_time}': use whole hours 00:00 to 23:00")
-        if "data_delay_sensitivity" in body and body["data_delay_sensitivity"] not in _DELAY_SENSITIVITIES:
+        if "data_delay_sensitivity" in body and body["data_delay_sensitivity"] not in DELAY_SENSITIVITIES:
             raise _bad_input(f"Invalid data_delay_sensitivity '{body['data_delay_sensitivity']}'")
+        threshold = body.get("data_delay_threshold")
+        if "data_delay_threshold" in body and not (
+            isinstance(threshold, int) and not isinstance(threshold, bool) and threshold >= 0
+        ):
+            raise _bad_input(f"Invalid data_delay_threshold '{threshold}': minutes, 0 or more")
+        schedule = body.get("schedule")
+        if schedule is not None:
+            try:
+                schedule = check_schedule(schedule)
+            except ValueError as exc:
+                raise _bad_input(f"Invalid schedule: {exc}") from None
+            becomes = body.get("schedule_type", connection.schedule_type)
+            if becomes == "manual":  # "Do not combine schedule_type: manual with schedule" (Create a Connection)
+                raise _bad_input(
+                    "A schedule cannot be combined with schedule_type manual: set schedule_type auto with it"
+                )
 
         now = self._account.clock()
         if "config" in body:
@@ -423,6 +465,10 @@ class FivetranApp:
             connection.pending_historical = True
         if "data_delay_sensitivity" in body:
             connection.data_delay_sensitivity = str(body["data_delay_sensitivity"])
+        if "data_delay_threshold" in body:
+            connection.data_delay_threshold = int(body["data_delay_threshold"])
+        if "schedule" in body:
+            connection.schedule = schedule
         if body.get("run_setup_tests", True):  # Fivetran runs the setup tests on every PATCH unless told not to
             connection.run_setup_tests(now)
         return _ok(f"{noun} has been updated", connection.render())
@@ -488,6 +534,88 @@ class FivetranApp:
             for test in connection.script.setup_tests
         ]
         return _ok("Setup tests were completed", data)
+
+    def _sync_history(self, request: Request, body: dict[str, Any], *, connection: Connection, **_: str) -> Response:
+        """The syncs that ended in ``start_time``..``end_time`` (at most 7 days; each defaults to an hour from the
+        other, both to the last hour), newest first, a page at a time ("Retrieve Connection Sync History")."""
+        start, end = (self._moment(request, name) for name in ("start_time", "end_time"))
+        if start is None and end is None:
+            end = self._account.clock()
+        if start is None:
+            assert end is not None
+            start = end - 3600
+        if end is None:
+            end = start + 3600
+        if end <= start:
+            raise _bad_input("end_time must be after start_time")
+        if end - start > HISTORY_WINDOW_SECONDS:
+            raise _bad_input("The maximum allowed range between start_time and end_time is 7 days")
+        records = [r.render() for r in reversed(connection.history) if start <= r.ended_at <= end]
+        for record in records:
+            record["reason"] = record["reason"] and self._echo(record["reason"])
+        return _page(request, [(record["sync_id"], record) for record in records])
+
+    @staticmethod
+    def _moment(request: Request, name: str) -> float | None:
+        text = request.args.get(name)
+        if text is None:
+            return None
+        try:
+            moment = to_epoch(text.replace("Z", "+00:00"))
+        except ValueError:
+            raise _bad_input(f"Invalid {name} '{text}': use ISO 8601, e.g. 2026-01-01T00:00:00Z") from None
+        assert moment is not None
+        return moment
+
+    def _connection_errors(
+        self, request: Request, body: dict[str, Any], *, connection: Connection, **_: str
+    ) -> Response:
+        errors = [
+            {key: self._echo(value) if key in ("title", "reason", "message") else value for key, value in e.items()}
+            for e in connection.active_errors()
+        ]
+        return _page(request, [(f"{error['type']}-{index}", error) for index, error in enumerate(errors)])
+
+    def _account_info(self, request: Request, body: dict[str, Any]) -> Response:
+        return _ok("", {"account_id": "emulated_account", "account_name": "Emulated account", "user_id": _USER_ID})
+
+    def _list_users(self, request: Request, body: dict[str, Any]) -> Response:
+        created = iso(min((g.created_at for g in self._account.groups.values()), default=self._account.clock()))
+        user = {
+            "id": _USER_ID,
+            "email": "emulator@example.com",
+            "given_name": "Emulator",
+            "family_name": "User",
+            "verified": True,
+            "invited": False,
+            "role": "Account Administrator",
+            "active": True,
+            "logged_in_at": created,
+            "created_at": created,
+        }
+        return _page(request, [(_USER_ID, user)])
+
+    def _destination_details(self, request: Request, body: dict[str, Any], *, destination_id: str) -> Response:
+        """A group's destination: Fivetran gives a destination its group's id."""
+        group = self._account.groups.get(destination_id)
+        if group is None:
+            raise ApiProblem(404, "NotFound_Destination", f"Destination with id '{destination_id}' does not exist.")
+        return _ok(
+            "",
+            {
+                "id": group.id,
+                "group_id": group.id,
+                "service": "snowflake",
+                "region": "GCP_US_EAST4",
+                "time_zone_offset": "0",
+                "setup_status": "CONNECTED",
+                "daylight_saving_time_enabled": False,
+                "networking_method": "Directly",
+            },
+        )
+
+    def _metadata(self, request: Request, body: dict[str, Any], **_: str) -> Response:
+        raise ApiProblem(404, "NotFound", METADATA_DEPRECATED)
 
     def _schemas(self, request: Request, body: dict[str, Any], *, connection: Connection, **_: str) -> Response:
         if not connection.tables:

@@ -13,12 +13,14 @@ from eltops.fivetran.emulator._account import DEFAULT_API_KEY, DEFAULT_API_SECRE
 from eltops.fivetran.emulator._app import FivetranApp, PathFamilies
 from eltops.fivetran.emulator._script import ConnectionScript, FailureBurst
 from eltops.fivetran.emulator._state import (
+    DELAY_SENSITIVITIES,
     SCHEDULE_TYPES,
     SETUP_STATES,
     Connection,
     Group,
     ScheduleType,
     SetupState,
+    check_schedule,
     default_config,
     to_epoch,
 )
@@ -106,10 +108,23 @@ class FivetranEmulator:
         sync_frequency: int = 360,
         config: Mapping[str, Any] | None = None,
         created_at: Timestamp = None,
+        schedule: Mapping[str, Any] | None = None,
+        daily_sync_time: str = "00:00",
+        data_delay_sensitivity: str = "NORMAL",
+        data_delay_threshold: int = 0,
     ) -> None:
-        """Add a connection to an existing group; ``schema`` is its human name, ``tables`` its schema config."""
+        """Add a connection to an existing group; ``schema`` is its human name, ``tables`` its schema config.
+
+        ``schedule`` is a flexible schedule (``{"schedule_type": "CRON", "cron": ["0 */2 * * *"]}``, INTERVAL with
+        ``interval``, TIME_OF_DAY with ``time_of_day`` and ``days_of_week``); it needs ``schedule_type`` auto.
+        """
         if schedule_type not in SCHEDULE_TYPES:
             raise ValueError(f"schedule_type must be auto or manual, not {schedule_type!r}")
+        checked = None if schedule is None else check_schedule(dict(schedule))
+        if checked is not None and schedule_type == "manual":
+            raise ValueError("a flexible schedule does not combine with schedule_type manual")
+        if data_delay_sensitivity not in DELAY_SENSITIVITIES:
+            raise ValueError(f"data_delay_sensitivity must be one of {', '.join(DELAY_SENSITIVITIES)}")
         if setup_state not in SETUP_STATES:
             raise ValueError(f"setup_state must be one of {', '.join(SETUP_STATES)}, not {setup_state!r}")
         with self._account.lock:
@@ -135,6 +150,10 @@ class FivetranEmulator:
                 sync_frequency=sync_frequency,
                 hold=self._account.transformations.hold,
                 on_success=self._account.transformations.synced,
+                schedule=checked,
+                daily_sync_time=daily_sync_time,
+                data_delay_sensitivity=data_delay_sensitivity,
+                data_delay_threshold=data_delay_threshold,
             )
 
     def add_transformation(

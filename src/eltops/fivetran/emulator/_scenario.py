@@ -12,6 +12,10 @@
         schedule_type: manual
         paused: false
         setup_state: connected       # connected | broken | incomplete
+        schedule: {schedule_type: CRON, cron: ["0 */2 * * *"]}   # a flexible schedule (or INTERVAL, TIME_OF_DAY)
+        daily_sync_time: "03:00"     # with sync_frequency 1440
+        data_delay_sensitivity: CUSTOM
+        data_delay_threshold: 90     # minutes, with CUSTOM
         succeeded_at: 2024-12-01T15:43:29.013729Z
         failed_at: null
         sync_frequency: 360
@@ -28,6 +32,8 @@
           failures: [{status: 429, count: 2, retry_after: 1, method: POST, path_contains: /sync}]
           latency_seconds: 0
           resync_conflict: false
+          failure_reason: "Source credentials expired"      # a failed sync's reason in the sync history
+          errors: [{type: reconnect, title: Reconnect, reason: "Token expired", message: "Re-authorize it."}]
           # faulty answers (see ConnectionScript):
           #   setup_tests: [{title: "Auth\x1b[31m", status: FAILED, message: "key {api_key} refused"}]
           #   failures: [{status: 401, message: "bad credentials {api_key}:{api_secret} ({basic_auth})"}]
@@ -56,7 +62,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from eltops.errors import ConfigError
-from eltops.fivetran.emulator._script import ConnectionScript, FailureBurst, SetupTest
+from eltops.fivetran.emulator._script import ActiveError, ConnectionScript, FailureBurst, SetupTest
 from eltops.fivetran.emulator._transformations import TransformationScript
 
 if TYPE_CHECKING:
@@ -78,6 +84,10 @@ _CONNECTION_KEYS = {
     "tables",
     "script",
     "created_at",
+    "schedule",
+    "daily_sync_time",
+    "data_delay_sensitivity",
+    "data_delay_threshold",
 }
 _TRANSFORMATION_KEYS = {
     "id",
@@ -103,7 +113,8 @@ DEMO_SCENARIO: dict[str, Any] = {
             "group_id": "demo_warehouse",
             "schema": "shop_db",
             "service": "postgres",
-            "schedule_type": "manual",
+            "schedule_type": "auto",
+            "schedule": {"schedule_type": "CRON", "cron": ["0 */2 * * *"]},
             "succeeded_at": "2024-12-01T15:43:29.013729Z",
             "tables": {"public": ["orders", "customers", "products"]},
             "script": {"queue_seconds": 2, "sync_seconds": 8, "outcome": "success"},
@@ -116,7 +127,21 @@ DEMO_SCENARIO: dict[str, Any] = {
             "schedule_type": "manual",
             "failed_at": "2024-12-01T16:02:11.500000Z",
             "tables": {"salesforce": ["account", "contact", "opportunity"]},
-            "script": {"queue_seconds": 1, "sync_seconds": 5, "outcome": "failure"},
+            "script": {
+                "queue_seconds": 1,
+                "sync_seconds": 5,
+                "outcome": "failure",
+                "failure_reason": "Salesforce rejected the connection's OAuth token (INVALID_SESSION_ID)",
+                "errors": [
+                    {
+                        "type": "reconnect",
+                        "title": "Reconnect Salesforce",
+                        "reason": "The OAuth token has expired or was revoked",
+                        "message": "Re-authorize the connection in Fivetran: open its Setup tab and click "
+                        "Reconnect, signing in as a Salesforce user with API access.",
+                    }
+                ],
+            },
         },
         {
             "id": "demo_billing",
@@ -129,6 +154,15 @@ DEMO_SCENARIO: dict[str, Any] = {
             "script": {
                 "sync_seconds": 4,
                 "repair_on_test": True,
+                "errors": [
+                    {
+                        "type": "reconnect",
+                        "title": "Cannot read the binlog",
+                        "reason": "The MySQL user lost its REPLICATION CLIENT grant",
+                        "message": "Grant REPLICATION CLIENT and REPLICATION SLAVE to the Fivetran user, then run "
+                        "the setup tests.",
+                    }
+                ],
                 "setup_tests": [
                     {"title": "Connecting to SSH tunnel", "status": "PASSED", "message": ""},
                     {"title": "Connecting to database", "status": "PASSED", "message": ""},
@@ -254,6 +288,14 @@ def _script(raw: Any, *, where: str) -> ConnectionScript:
         fields["setup_tests"] = tuple(
             _call(f"{where}: setup_tests[{i}]", SetupTest, **_mapping(test, where=where))
             for i, test in enumerate(tests)
+        )
+    if "errors" in fields:
+        errors = fields["errors"]
+        if not isinstance(errors, list):
+            raise ConfigError(f"{where}: errors must be a list")
+        fields["errors"] = tuple(
+            _call(f"{where}: errors[{i}]", ActiveError, **_mapping(error, where=where))
+            for i, error in enumerate(errors)
         )
     if "failures" in fields:
         bursts = fields["failures"]

@@ -4,10 +4,11 @@ These are plain frozen dataclasses; the state machine in ``_state`` reads them, 
 
 Faulty and hostile answers, as real accounts and proxies have sent them, can be scripted too: ``{api_key}``,
 ``{api_secret}`` and ``{basic_auth}`` (the base64 value of the ``Authorization: Basic`` header) in a setup test's
-title or message, or in a failure burst's message, are replaced by the credentials of the request (an API that
-echoes credentials); ``zoneless_timestamps`` renders the named timestamp fields without their zone
-(``2024-12-01T15:43:29``); ``overrides`` replaces fields of the rendered connection object with any JSON value
-(``paused: "false"``, ``status.sync_state: 7``), to serve types the API definition does not allow.
+title or message, in a failure burst's message, in ``failure_reason`` or in an active error's texts, are replaced
+by the credentials of the request (an API that echoes credentials); ``zoneless_timestamps`` renders the named
+timestamp fields without their zone (``2024-12-01T15:43:29``); ``overrides`` replaces fields of the rendered
+connection object with any JSON value (``paused: "false"``, ``status.sync_state: 7``), to serve types the API
+definition does not allow.
 """
 
 from __future__ import annotations
@@ -64,6 +65,31 @@ class FailureBurst:
         return self.path_contains is None or self.path_contains in path
 
 
+SETUP_TEST_STATUSES = ("PASSED", "SKIPPED", "WARNING", "FAILED", "JOB_FAILED")
+"""Every setup-test status the 2026 definition documents (SetupTestResultResponse.status)."""
+
+
+@dataclass(frozen=True)
+class ActiveError:
+    """One of a connection's active errors, as ``GET /v1/connections/{id}/errors`` lists it while the last sync
+    failed or the setup is broken: ``type`` (``reconnect``, ``unknown_sync_failure``, ...), a ``title``, a short
+    ``reason`` and a plain-text ``message`` with remediation guidance (REST API changelog, November 2026)."""
+
+    type: str
+    title: str
+    reason: str = ""
+    message: str = ""
+
+    def to_json(self, created_at: str) -> dict[str, Any]:
+        return {
+            "type": self.type,
+            "title": self.title,
+            "reason": self.reason,
+            "message": self.message,
+            "created_at": created_at,
+        }
+
+
 DEFAULT_SETUP_TESTS: tuple[SetupTest, ...] = (
     SetupTest("Connecting to host", "PASSED"),
     SetupTest("Validating certificate", "PASSED"),
@@ -78,7 +104,9 @@ class ConnectionScript:
 
     A triggered sync waits ``queue_seconds`` in sync_state ``scheduled``, then runs for ``sync_seconds`` in
     ``syncing`` and ends with ``outcome``. With ``reschedules`` = N the run is cut into N + 1 equal parts with
-    a ``rescheduled`` pause of ``reschedule_wait_seconds`` between parts.
+    a ``rescheduled`` pause of ``reschedule_wait_seconds`` between parts. A failed sync's record in the sync
+    history carries ``failure_reason``; while the last sync failed (or the setup is broken) the connection's active
+    errors are ``errors``.
     """
 
     queue_seconds: float = 0.0
@@ -93,6 +121,8 @@ class ConnectionScript:
     resync_conflict: bool = False
     zoneless_timestamps: tuple[str, ...] = ()
     overrides: Mapping[str, Any] = field(default_factory=dict, hash=False)
+    failure_reason: str = ""
+    errors: tuple[ActiveError, ...] = field(default=())
 
     def __post_init__(self) -> None:
         if self.outcome not in ("success", "failure"):
@@ -105,6 +135,7 @@ class ConnectionScript:
         # accept lists (from YAML or a hasty caller) but keep the dataclass hashable and immutable
         object.__setattr__(self, "setup_tests", tuple(self.setup_tests))
         object.__setattr__(self, "failures", tuple(self.failures))
+        object.__setattr__(self, "errors", tuple(self.errors))
         object.__setattr__(self, "zoneless_timestamps", tuple(self.zoneless_timestamps))
         unknown = sorted(set(self.zoneless_timestamps) - set(TIMESTAMP_FIELDS))
         if unknown:

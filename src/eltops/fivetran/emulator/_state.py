@@ -28,6 +28,14 @@ Phase = Literal["queued", "syncing", "rescheduled"]
 SETUP_STATES: tuple[SetupState, ...] = ("incomplete", "connected", "broken")
 SCHEDULE_TYPES: tuple[ScheduleType, ...] = ("auto", "manual")
 SYNC_FREQUENCIES = (1, 5, 15, 30, 60, 120, 180, 360, 480, 720, 1440)
+FLEXIBLE_SCHEDULE_TYPES = ("INTERVAL", "TIME_OF_DAY", "CRON")
+WEEKDAYS = ("MONDAY", "TUESDAY", "WEDNESDAY", "THURSDAY", "FRIDAY", "SATURDAY", "SUNDAY")
+DELAY_SENSITIVITIES = ("LOW", "NORMAL", "HIGH", "CUSTOM", "SYNC_FREQUENCY")
+# minutes beyond its sync frequency after which a connection's data counts as delayed (update_state), per
+# data_delay_sensitivity; CUSTOM uses data_delay_threshold alone and SYNC_FREQUENCY the connection's own frequency
+# (Fivetran's "Data delay" notifications; Fivetran does not publish the three allowances: these are the emulator's,
+# added to the frequency so that a daily connection is not "delayed" hours before its next sync is due)
+_DELAY_MINUTES = {"LOW": 24 * 60, "NORMAL": 6 * 60, "HIGH": 60}
 SECRET_MASK = "******"  # noqa: S105 - the mask, not a secret
 _SECRET_WORDS = ("password", "secret", "token", "private_key", "api_key", "credentials")
 
@@ -69,12 +77,57 @@ def mask_secrets(config: dict[str, Any]) -> dict[str, Any]:
 # database engines by a word of their service names (first match wins): default port and update method, one the
 # API definition allows for that engine (it defines none for SQL Server)
 _DATABASES: tuple[tuple[str, int, str | None], ...] = (
-    ("postgres", 5432, "XMIN"),
+    ("postgres", 5432, "WAL_PGOUTPUT"),  # in the 2024 and the 2026 definitions alike
     ("mysql", 3306, "BINLOG"),
     ("aurora", 3306, "BINLOG"),
     ("sql_server", 1433, None),
     ("oracle", 1521, "LOGMINER"),
 )
+
+
+def check_schedule(schedule: Any) -> dict[str, Any]:
+    """A flexible connection ``schedule`` checked as Fivetran checks it (ValueError naming what is wrong), as stored.
+
+    ``{"schedule_type": "INTERVAL", "interval": 90}``, ``{"schedule_type": "TIME_OF_DAY", "time_of_day": "03:30",
+    "days_of_week": ["MONDAY"]}`` or ``{"schedule_type": "CRON", "cron": ["0 */2 * * *"]}``: the shape of the 2026
+    definition's schedule objects (``TransformationSchedule``), which "Create a Connection" lets take precedence over
+    ``sync_frequency`` and ``daily_sync_time``.
+    """
+    if not isinstance(schedule, dict):
+        raise ValueError("schedule must be an object with a schedule_type")
+    kind = schedule.get("schedule_type")
+    if kind not in FLEXIBLE_SCHEDULE_TYPES:
+        raise ValueError(f"schedule.schedule_type must be one of {', '.join(FLEXIBLE_SCHEDULE_TYPES)}, not {kind!r}")
+    allowed = {"schedule_type", "interval", "cron", "days_of_week", "time_of_day"}
+    unknown = sorted(set(schedule) - allowed)
+    if unknown:
+        raise ValueError(f"schedule has unknown field(s) {', '.join(unknown)}")
+    interval, cron = schedule.get("interval"), schedule.get("cron")
+    days, time_of_day = schedule.get("days_of_week"), schedule.get("time_of_day")
+    if kind == "INTERVAL" and not _day_minutes(interval):
+        raise ValueError("an INTERVAL schedule needs interval: minutes between 1 and 1440")
+    if kind == "CRON" and (
+        not isinstance(cron, list) or not cron or not all(isinstance(c, str) and len(c.split()) == 5 for c in cron)
+    ):
+        raise ValueError("a CRON schedule needs cron: a list of five-field cron expressions")
+    if kind == "TIME_OF_DAY" and not (
+        isinstance(time_of_day, str)
+        and len(time_of_day) == 5
+        and time_of_day[2] == ":"
+        and time_of_day[:2].isdigit()
+        and time_of_day[:2] < "24"
+        and time_of_day[3:] in ("00", "30")
+    ):
+        raise ValueError("a TIME_OF_DAY schedule needs time_of_day: HH:00 or HH:30")
+    if days is not None and (
+        not isinstance(days, list) or len(set(days)) != len(days) or not set(days) <= set(WEEKDAYS)
+    ):
+        raise ValueError(f"schedule.days_of_week must list distinct days of {', '.join(WEEKDAYS)}")
+    return {key: value for key, value in schedule.items() if value is not None}
+
+
+def _day_minutes(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= 1440
 
 
 def default_config(service: str, schema: str) -> dict[str, Any]:
@@ -128,7 +181,28 @@ class Run:
     outcome: Outcome
     historical: bool
     rescheduled_for: float | None = None
-    resume_not_before: float = 0.0  # a PATCH to schedule_type auto at this moment lets it resume by itself
+    resume_not_before: float = 0.0
+    triggered_at: float = 0.0  # a PATCH to schedule_type auto at this moment lets it resume by itself
+
+
+@dataclass(frozen=True)
+class SyncRecord:
+    """One finished sync as the sync history lists it."""
+
+    sync_id: str
+    started_at: float
+    ended_at: float
+    outcome: Outcome
+    reason: str
+
+    def render(self) -> dict[str, Any]:
+        return {
+            "sync_id": self.sync_id,
+            "start_time": iso(self.started_at),
+            "end_time": iso(self.ended_at),
+            "status": "SUCCESSFUL" if self.outcome == "success" else "FAILURE",
+            "reason": self.reason or None,
+        }
 
 
 @dataclass
@@ -159,6 +233,7 @@ class Connection:
     data_delay_threshold: int = 0
     service_version: int = 1
     connected_by: str = "emulator_user"
+    schedule: dict[str, Any] | None = None  # a flexible schedule: it takes precedence over sync_frequency
     run: Run | None = None
     pending_historical: bool = False  # a resync asked while paused, or a historical sync that failed
     bursts: list[BurstCounter] = field(default_factory=list)
@@ -166,6 +241,8 @@ class Connection:
     # one that runs, and what a successful sync starts
     hold: Callable[[str, float], float | None] | None = field(default=None, repr=False)
     on_success: Callable[[str, float], None] | None = field(default=None, repr=False)
+    history: list[SyncRecord] = field(default_factory=list)
+    seen_at: float = 0.0  # the clock at the last advance: update_state is judged then
 
     def __post_init__(self) -> None:
         self.reset_bursts()
@@ -185,6 +262,7 @@ class Connection:
 
     def advance(self, now: float) -> None:
         """Replay the run's timeline up to ``now``: queue → syncing → (rescheduled → syncing)* → finished."""
+        self.seen_at = max(self.seen_at, now)
         while (run := self.run) is not None:
             if run.phase == "queued":
                 end = run.phase_started_at + run.queue_seconds
@@ -214,6 +292,10 @@ class Connection:
                 run.phase, run.phase_started_at, run.rescheduled_for = "syncing", resume_at, None
 
     def _finish(self, run: Run, outcome: Outcome, *, at: float) -> None:
+        reason = "" if outcome == "success" else self.script.failure_reason
+        if outcome == "failure" and self.setup_state != "connected" and not reason:
+            reason = f"The connection's setup is {self.setup_state}"
+        self.history.append(SyncRecord(f"{self.id}-{len(self.history) + 1}", run.triggered_at, at, outcome, reason))
         if outcome == "success":
             self.succeeded_at = at
             self.pending_historical = False
@@ -235,6 +317,7 @@ class Connection:
             reschedule_wait_seconds=script.reschedule_wait_seconds,
             outcome=script.outcome,
             historical=historical or self.pending_historical,
+            triggered_at=now,
         )
 
     def trigger(self, now: float, *, force: bool, historical: bool = False) -> None:
@@ -268,6 +351,35 @@ class Connection:
         if schedule_type == "auto" and self.schedule_type == "manual" and self.run is not None:
             self.run.resume_not_before = now
         self.schedule_type = schedule_type
+        if schedule_type == "manual":  # manual and a flexible schedule do not combine: the schedule goes
+            self.schedule = None
+
+    def active_errors(self) -> list[dict[str, Any]]:
+        """The scripted errors while the last sync failed or the setup is not connected, else none."""
+        last_failed = self.failed_at is not None and (self.succeeded_at is None or self.failed_at > self.succeeded_at)
+        if not (last_failed or self.setup_state != "connected"):
+            return []
+        since = iso(self.failed_at if last_failed and self.failed_at is not None else self.created_at)
+        return [error.to_json(since) for error in self.script.errors]
+
+    def update_state(self, rescheduled: bool) -> str:
+        """``delayed`` when rescheduled, when the last sync failed, or when the data is older than the connection's
+        data delay threshold allows; else ``on_schedule``."""
+        last_failed = self.failed_at is not None and (self.succeeded_at is None or self.failed_at > self.succeeded_at)
+        if rescheduled or last_failed:
+            return "delayed"
+        if self.paused or self.schedule_type == "manual" or self.succeeded_at is None:
+            return "on_schedule"  # nothing is scheduled, so nothing can be late
+        if self.data_delay_sensitivity == "CUSTOM":
+            minutes = self.data_delay_threshold
+        elif self.data_delay_sensitivity == "SYNC_FREQUENCY":
+            minutes = self.sync_frequency
+        elif self.data_delay_sensitivity in _DELAY_MINUTES:
+            minutes = self.sync_frequency + _DELAY_MINUTES[self.data_delay_sensitivity]
+        else:
+            minutes = 0
+        late = minutes > 0 and self.seen_at - self.succeeded_at > minutes * 60
+        return "delayed" if late else "on_schedule"
 
     def run_setup_tests(self, now: float) -> None:
         self.advance(now)
@@ -303,13 +415,12 @@ class Connection:
 
     def _render(self) -> dict[str, Any]:
         run = self.run
-        last_failed = self.failed_at is not None and (self.succeeded_at is None or self.failed_at > self.succeeded_at)
         rescheduled_for = run.rescheduled_for if run is not None and not self.paused else None
         status: dict[str, Any] = {
             "setup_state": self.setup_state,
             "schema_status": "ready",
             "sync_state": self.sync_state(),
-            "update_state": "delayed" if rescheduled_for is not None or last_failed else "on_schedule",
+            "update_state": self.update_state(rescheduled_for is not None),
             "is_historical_sync": run.historical if run is not None else self.pending_historical,
             "tasks": [],
             "warnings": [],
@@ -338,6 +449,8 @@ class Connection:
         }
         if self.sync_frequency == 1440:  # Fivetran returns it only for daily syncs
             rendered["daily_sync_time"] = self.daily_sync_time
+        if self.schedule is not None:
+            rendered["schedule"] = dict(self.schedule)
         return rendered
 
     def render_schemas(self) -> dict[str, Any]:
@@ -353,6 +466,8 @@ class Connection:
                         "enabled": True,
                         "sync_mode": "SOFT_DELETE",
                         "enabled_patch_settings": {"allowed": True},
+                        "supports_columns_config": True,  # required by the 2026 definition
+                        "supports_history_mode": True,
                         "columns": {},
                     }
                     for table in tables
