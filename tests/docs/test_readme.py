@@ -49,3 +49,12 @@ def test_the_readme_names_make_check_as_its_test_command() -> None:
 def test_each_readme_link_leads_to_a_file(link: str) -> None:
     """A relative link of the README names a file of the repository (the docs pages among them)."""
     assert (REPO / link).exists()
+
+
+@pytest.mark.parametrize(
+    "name", sorted(set(re.findall(r'--8<-- "README\.md:([a-z-]+)"', (REPO / "docs" / "index.md").read_text())))
+)
+def test_each_section_the_home_page_includes_is_marked_in_the_readme(name: str) -> None:
+    """The home page includes README sections by name (no copy); each one is there, start and end."""
+    start, end = f"<!-- --8<-- [start:{name}] -->", f"<!-- --8<-- [end:{name}] -->"
+    assert README.index(start) < README.index(end)
