@@ -37,6 +37,8 @@ CALLS: dict[str, Callable[[FivetranClient], Any]] = {
     "run_setup_tests": lambda client: client.run_setup_tests("c1"),
     "groups": lambda client: list(client.groups()),
     "group_connections": lambda client: list(client.group_connections("g1")),
+    "destination": lambda client: client.destination("g1"),
+    "destination_tables": lambda client: client.destination_tables("c1"),
 }
 """One call (or more, ``name:variant``) of each public method of the client that talks to the API."""
 NOT_CALLS = {"close", "create"}

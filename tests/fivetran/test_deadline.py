@@ -34,6 +34,8 @@ CALLS: dict[str, Callable[[FivetranClient], Any]] = {
     "run_setup_tests": lambda c: c.run_setup_tests("conn_a"),
     "groups": lambda c: list(c.groups()),
     "group_connections": lambda c: list(c.group_connections("group_1")),
+    "destination": lambda c: c.destination("group_1"),
+    "destination_tables": lambda c: c.destination_tables("conn_a"),
     "Directory.groups": lambda c: Directory(c).groups(),
     "Directory.connection": lambda c: Directory(c).connection("Warehouse", "conn_a_db"),
 }

@@ -10,7 +10,7 @@ HERE = Path(__file__).resolve().parent
 REFERENCE = HERE.parents[2] / "shared" / "reference"
 
 
-@pytest.mark.parametrize("name", ["orchestra-openapi.json", "fivetran-openapi-2024.yaml"])
+@pytest.mark.parametrize("name", ["orchestra-openapi.json", "fivetran-openapi-2024.yaml", "fivetran-openapi-2026.json"])
 def test_the_vendored_copy_is_the_reference(name: str) -> None:
     """A vendored definition equals the workspace's reference copy (skipped in a clone without the workspace)."""
     reference = REFERENCE / name

@@ -11,6 +11,7 @@ import click
 
 from eltops._deadline import Clock, Deadline, Sleep
 from eltops.cli._app import AppContext, examples, pass_app, verbosity_options
+from eltops.cli._lineage import lineage_settings, open_lineage, write_lineage_outputs
 from eltops.cli._output import CiKind
 from eltops.errors import ConfigError, ExitCode
 from eltops.fivetran import (
@@ -30,6 +31,7 @@ if TYPE_CHECKING:  # the client, the history and rich are imported once the inpu
     from eltops.cli._output import Output
     from eltops.fivetran import JobResult
     from eltops.history import HistoryRecorder
+    from eltops.lineage import LineageSettings
 
 _ACTIONS = [a.value for a in Action] + [a.value.lower().replace("_", "-") for a in Action] + ["list"]
 LIST_TIMEOUT_SECONDS = 120.0
@@ -180,11 +182,12 @@ def fivetran(
         repair_setup=repair_setup,
     )
     settings = load_settings(app.env, flags)
+    lineage = lineage_settings(app)
     # bound first: the job's time runs from here, so recording its start (a warehouse lock wait, a slow first
     # write) and opening the client count against FIVETRAN_TIMEOUT like every request and wait after them
     deadline = Deadline(settings.timeout, app.clock)
     recorder = _recorder(app, settings, record_to)
-    job = run_job(app, settings, recorder, deadline)
+    job = run_job(app, settings, recorder, deadline, lineage=lineage)
 
     import orjson
 
@@ -201,6 +204,7 @@ def fivetran(
     if settings.junit_path is not None:
         write_junit(settings.junit_path, suite=f"fivetran {settings.action.value}", cases=junit_cases(job))
     write_step_outputs(step_outputs(job), app.env)
+    write_lineage_outputs(app, lineage)
     summary_file = app.env.get("GITHUB_STEP_SUMMARY")
     if summary_file:
         _append(Path(summary_file), MASKER.redact(markdown_summary(job)))
@@ -220,11 +224,13 @@ def run_job(
     transport: httpx.BaseTransport | None = None,
     wall_clock: Clock = time.time,
     sleep: Sleep | None = None,
+    lineage: LineageSettings | None = None,
 ) -> JobResult:
     """Record the start, run the orchestrator, record how it ended: all of it within ``deadline``.
 
     The caller binds ``deadline`` before anything that takes time; the client carries it to every request and the
-    orchestrator waits within the same one. ``transport``, ``wall_clock`` and ``sleep`` are for tests.
+    orchestrator waits within the same one. With ``lineage`` each sync's run events go out as they happen and the
+    rest are sent at the end, within the lineage budget. ``transport``, ``wall_clock`` and ``sleep`` are for tests.
     """
     from eltops.fivetran import FivetranClient, Orchestrator
 
@@ -232,6 +238,8 @@ def run_job(
     if recorder is not None:
         recorder.started()
     orchestrator: Orchestrator | None = None
+    session = open_lineage(app, lineage)
+    observer = None
     try:
         with (
             FivetranClient.create(
@@ -245,9 +253,24 @@ def run_job(
                 f"fivetran_{settings.action.value.lower()}", f"Fivetran {settings.action.value}: {refs}"
             ),
         ):
-            orchestrator = Orchestrator(client, settings, wall_clock=wall_clock, sleep=sleep)
+            if session is not None:
+                from eltops.lineage import FivetranLineage
+
+                observer = FivetranLineage(session, client)
+            orchestrator = Orchestrator(client, settings, wall_clock=wall_clock, sleep=sleep, observer=observer)
             app.interrupt_note = lambda: _interrupt_note(settings)
-            job = orchestrator.run()
+            try:
+                job = orchestrator.run()
+            except (KeyboardInterrupt, SystemExit):
+                if observer is not None:
+                    from datetime import UTC, datetime
+
+                    now = datetime.fromtimestamp(wall_clock(), tz=UTC)
+                    observer.abort_open(now, "eltops was stopped while waiting; the sync goes on in Fivetran")
+                raise
+            finally:
+                if session is not None:  # within the client: the last events may still read what syncs write
+                    session.close(cancelled=job_was_stopped())
     except (KeyboardInterrupt, SystemExit):
         if recorder is not None:
             recorder.finished(orchestrator.interrupted_result() if orchestrator else None, cancelled=True)
@@ -259,6 +282,13 @@ def run_job(
     if recorder is not None:
         recorder.finished(job)
     return job
+
+
+def job_was_stopped() -> bool:
+    """Whether the exception being handled is the job being stopped (Ctrl-C, SIGTERM)."""
+    import sys
+
+    return isinstance(sys.exc_info()[1], KeyboardInterrupt | SystemExit)
 
 
 def _interrupt_note(settings: FivetranSettings) -> str:

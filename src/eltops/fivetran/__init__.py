@@ -11,8 +11,16 @@ from eltops import _lazy
 
 if typing.TYPE_CHECKING:
     from eltops.fivetran._client import Directory, FivetranClient
+    from eltops.fivetran._destinations import Destination, DestinationTable
     from eltops.fivetran._models import Connection, Group, SetupTest, SyncOutcome, format_timestamp
-    from eltops.fivetran._orchestrator import OUTCOMES, ConnectionResult, JobCancelled, JobResult, Orchestrator
+    from eltops.fivetran._orchestrator import (
+        OUTCOMES,
+        ConnectionResult,
+        JobCancelled,
+        JobResult,
+        Orchestrator,
+        SyncObserver,
+    )
     from eltops.fivetran._report import junit_cases, markdown_summary, result_to_json, step_outputs, summary_rows
     from eltops.fivetran._settings import (
         DEFAULT_API_URL,
@@ -30,6 +38,7 @@ else:
         __name__,
         {
             "eltops.fivetran._client": ["Directory", "FivetranClient"],
+            "eltops.fivetran._destinations": ["Destination", "DestinationTable"],
             "eltops.fivetran._models": ["Connection", "Group", "SetupTest", "SyncOutcome", "format_timestamp"],
             "eltops.fivetran._orchestrator": [
                 "OUTCOMES",
@@ -37,6 +46,7 @@ else:
                 "JobCancelled",
                 "JobResult",
                 "Orchestrator",
+                "SyncObserver",
             ],
             "eltops.fivetran._report": [
                 "junit_cases",
@@ -66,6 +76,8 @@ __all__ = [
     "Connection",
     "ConnectionRef",
     "ConnectionResult",
+    "Destination",
+    "DestinationTable",
     "Directory",
     "FivetranClient",
     "FivetranSettings",
@@ -77,6 +89,7 @@ __all__ = [
     "ListSettings",
     "Orchestrator",
     "SetupTest",
+    "SyncObserver",
     "SyncOutcome",
     "format_timestamp",
     "junit_cases",

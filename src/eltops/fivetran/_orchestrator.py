@@ -29,7 +29,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import partial
-from typing import TypeVar
+from typing import Protocol, TypeVar
 
 from eltops._deadline import Clock, Sleep
 from eltops.errors import (
@@ -76,6 +76,18 @@ class JobCancelled(Exception):
 
 class ResyncDeclined(RemoteOperationFailed):
     """Fivetran answered a re-sync with 409: a sync is running and could not be completed."""
+
+
+class SyncObserver(Protocol):
+    """Told when a sync this job awaits begins (triggered, or joined) and how each such connection ended.
+
+    eltops' lineage is one (:mod:`eltops.lineage`). Its calls come from the orchestrator's threads, must return at
+    once, and whatever they raise is logged and ignored: an observer never changes a job's outcome.
+    """
+
+    def sync_started(self, connection: Connection, baseline: datetime | None, at: datetime) -> None: ...
+
+    def sync_ended(self, result: ConnectionResult) -> None: ...
 
 
 _SEVERITY = [ExitCode.OK, ExitCode.TIMEOUT, ExitCode.REMOTE_FAILED, ExitCode.CONFIG, ExitCode.API]
@@ -140,6 +152,7 @@ class Orchestrator:
     wall_clock: Clock = time.time
     sleep: Sleep | None = None  # None: wait on ``cancelled``, so cancel() interrupts every wait at once
     poll_by_group: bool = True
+    observer: SyncObserver | None = None
 
     cancelled: threading.Event = field(default_factory=threading.Event)
     _runs: list[_ConnectionRun | ConnectionResult] = field(default_factory=list, init=False, repr=False)
@@ -282,6 +295,20 @@ class _ConnectionRun:
         self.resume_at: datetime | None = None  # the same moment as Fivetran said it (rescheduled_for)
         self.last_state = connection.sync_state if connection else ""
         self.result: ConnectionResult | None = None
+        self.observed = False  # the observer was told this connection's sync started
+
+    def _tell(self, call: Callable[[], None]) -> None:
+        try:
+            call()
+        except Exception:
+            log.debug("%s: the sync observer failed", self.ref, exc_info=True)
+
+    def _started_sync(self) -> None:
+        observer = self.o.observer
+        if observer is not None and self.connection is not None and not self.observed:
+            self.observed = True
+            connection, baseline, at = self.connection, self.baseline, _now_utc(self.o.wall_clock)
+            self._tell(lambda: observer.sync_started(connection, baseline, at))
 
     def info(self, message: str, *args: object) -> None:
         log.info(f"{self.ref}: {message}", *args)
@@ -303,6 +330,9 @@ class _ConnectionRun:
             baseline=self.baseline,
             label=label,
         )
+        observer, result = self.o.observer, self.result
+        if observer is not None and self.observed:
+            self._tell(lambda: observer.sync_ended(result))
 
     def fail(self, exc: EltopsError) -> None:
         self.finish(exc.exit_code, str(exc), label=DECLINED if isinstance(exc, ResyncDeclined) else None)
@@ -360,6 +390,7 @@ class _ConnectionRun:
             return
         self.baseline = self.connection.last_finished_at
         self._trigger()
+        self._started_sync()
         if not self.settings.wait:
             self.finish(
                 ExitCode.OK,
@@ -378,6 +409,7 @@ class _ConnectionRun:
             )
         self.baseline = moment
         self.info("waiting for %s", _after(moment))
+        self._started_sync()
         self.observe(self.connection)
 
     def _make_schedule_manual(self) -> None:

@@ -48,6 +48,7 @@ _URL_MAP = Map(
         Rule(f"{_C}/schemas", endpoint="schemas", methods=["GET"]),
         Rule(f"{_C}/schemas/tables/resync", endpoint="resync_tables", methods=["POST"]),
         Rule(f"{_C}/schemas/<schema>/tables/<table>/resync", endpoint="resync_table", methods=["POST"]),
+        Rule("/v1/destinations/<destination_id>", endpoint="destination_details", methods=["GET"]),
     ],
     strict_slashes=False,
 )
@@ -318,6 +319,12 @@ class FivetranApp:
 
     def _group_details(self, request: Request, body: dict[str, Any], *, group_id: str) -> Response:
         return _ok("", self._account.group(group_id).render())
+
+    def _destination_details(self, request: Request, body: dict[str, Any], *, destination_id: str) -> Response:
+        group = self._account.groups.get(destination_id)
+        if group is None:
+            raise ApiProblem(404, "NotFound_Destination", f"Destination with id '{destination_id}' does not exist.")
+        return _ok("Destination details retrieved successfully", group.render_destination())
 
     def _group_connections(self, request: Request, body: dict[str, Any], *, group_id: str, family: str) -> Response:
         self._account.group(group_id)
