@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from datetime import datetime
+from datetime import UTC, datetime
 from types import TracebackType
 from typing import TYPE_CHECKING
 
@@ -13,6 +13,7 @@ import click
 import orjson
 
 from eltops.cli._app import AppContext, examples, pass_app, verbosity_options
+from eltops.cli._lineage import lineage_settings, open_lineage, write_lineage_outputs
 from eltops.cli._orchestra_run import run as run_command
 from eltops.load import Every, Loader, LoadResult, LoadSettings, QuietProgress, ResourceResult, load_settings
 from eltops.orchestra import (
@@ -34,6 +35,7 @@ if TYPE_CHECKING:  # the client (httpx) and rich are imported once the input is 
     from rich.progress import TaskID
 
     from eltops.cli._output import Output
+    from eltops.lineage import LineageSettings
     from eltops.orchestra import OrchestraClient
 
 log = logging.getLogger("eltops.orchestra")
@@ -192,6 +194,7 @@ def load(
         wait=wait,
         json_output=json_output,
     )
+    lineage = lineage_settings(app)
     out = app.output
     orchestra_cfg = settings.orchestra
     from eltops.orchestra import OrchestraClient
@@ -205,10 +208,11 @@ def load(
     )
     with client:
         if settings.every_seconds is None:
-            result = _load_once(app, client, settings, settings.since, settings.full_refresh)
+            result = _load_once(app, client, settings, settings.since, settings.full_refresh, lineage)
             _report(out, result, json_output=settings.json_output)
+            write_lineage_outputs(app, lineage)
             return 0
-        return _load_every(app, client, settings)
+        return _load_every(app, client, settings, lineage)
 
 
 def _load_once(
@@ -217,13 +221,47 @@ def _load_once(
     settings: LoadSettings,
     since: datetime | None,
     full_refresh: bool,
+    lineage: LineageSettings | None = None,
 ) -> LoadResult:
-    """One load; the warehouse is open only while it runs (so others can use a DuckDB file between loads)."""
-    target = open_when_free(lambda: open_target(settings.target), wait_seconds=settings.wait_seconds, hint=_WAIT_HINT)
+    """One load; the warehouse is open only while it runs (so others can use a DuckDB file between loads).
+
+    With ``lineage`` the load is a run whose outputs are the tables it wrote, sent once it ends (within the budget).
+    """
+    session = open_lineage(app, lineage)
+    started = _utc_now()
+    result: LoadResult | None = None
+    error: BaseException | None = None
     try:
-        return _load_into(app, client, target, settings, since, full_refresh)
+        target = open_when_free(
+            lambda: open_target(settings.target), wait_seconds=settings.wait_seconds, hint=_WAIT_HINT
+        )
+        try:
+            result = _load_into(app, client, target, settings, since, full_refresh)
+            return result
+        finally:
+            target.close()
+    except BaseException as exc:
+        error = exc
+        raise
     finally:
-        target.close()
+        if session is not None:
+            from eltops.lineage import load_events
+
+            tables = [(r.table, r.inserted + r.updated) for r in (result.resources if result is not None else [])]
+            for event in load_events(
+                session,
+                settings.target,
+                started=started,
+                ended=_utc_now(),
+                tables=tables,
+                error=None if error is None else (str(error) or type(error).__name__),
+            ):
+                session.emit(event)
+            session.close(cancelled=isinstance(error, KeyboardInterrupt | SystemExit))
+
+
+def _utc_now() -> datetime:
+    return datetime.now(tz=UTC)
 
 
 def _load_into(
@@ -255,14 +293,16 @@ def _committed_note(committed: dict[str, WriteCounts], target: Target) -> str:
     return f"{kept}; the next `eltops orchestra load` resumes where this one stopped, with no duplicate rows"
 
 
-def _load_every(app: AppContext, client: OrchestraClient, settings: LoadSettings) -> int:
+def _load_every(
+    app: AppContext, client: OrchestraClient, settings: LoadSettings, lineage: LineageSettings | None = None
+) -> int:
     """Load at each interval until Ctrl-C (``--since`` and ``--full-refresh`` apply to the first load only)."""
     assert settings.every_seconds is not None
     out = app.output
 
     def load(first: bool) -> None:
         since, full_refresh = (settings.since, settings.full_refresh) if first else (None, False)
-        _report(out, _load_once(app, client, settings, since, full_refresh), json_output=settings.json_output)
+        _report(out, _load_once(app, client, settings, since, full_refresh, lineage), json_output=settings.json_output)
 
     return Every(seconds=settings.every_seconds, clock=app.clock, sleep=app.sleep).run(
         load,

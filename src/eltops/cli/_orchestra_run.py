@@ -13,6 +13,7 @@ from eltops._deadline import Clock, Deadline, Sleep
 from eltops._junit import write_junit
 from eltops._step_outputs import write_step_outputs
 from eltops.cli._app import AppContext, examples, pass_app, verbosity_options
+from eltops.cli._lineage import lineage_settings, open_lineage, write_lineage_outputs
 from eltops.cli._output import CiKind, Output
 from eltops.orchestra import RunFlags, RunSettings, run_settings
 from eltops.secrets import MASKER, EnvReader
@@ -21,6 +22,7 @@ if TYPE_CHECKING:  # the client (httpx), the job and rich are imported once the 
     import httpx
 
     from eltops.history import RunRecorder
+    from eltops.lineage import LineageSettings
     from eltops.orchestra import PipelineRunner, PipelineRunState, RunResult, TaskRunState
 
 _STYLES = {"SUCCEEDED": "green", "WARNING": "yellow", "SKIPPED": "yellow", "RUNNING": "cyan"}
@@ -151,11 +153,13 @@ def run(
     )
     env = EnvReader(app.env)
     settings = run_settings(env, flags)
+    lineage = lineage_settings(app)
     # bound first: recording the job's start (a warehouse lock wait, a slow first write) counts against the timeout
     deadline = Deadline(settings.timeout, app.clock)
     recorder = _recorder(app, env, settings, record_to)
-    result = run_job(app, settings, recorder, deadline)
+    result = run_job(app, settings, recorder, deadline, lineage=lineage)
     _report(app, app.output, settings, result)
+    write_lineage_outputs(app, lineage)
     return int(result.exit_code)
 
 
@@ -168,11 +172,13 @@ def run_job(
     transport: httpx.BaseTransport | None = None,
     wall_clock: Clock = time.time,
     sleep: Sleep | None = None,
+    lineage: LineageSettings | None = None,
 ) -> RunResult:
     """Record the start, start the pipeline and wait for it, record how it ended: all of it within ``deadline``.
 
-    The caller binds ``deadline`` before anything that takes time. ``transport``, ``wall_clock`` and ``sleep`` are
-    for tests.
+    The caller binds ``deadline`` before anything that takes time. With ``lineage`` the pipeline run and each task
+    run are emitted as the polls see them, the rest at the end within the lineage budget. ``transport``,
+    ``wall_clock`` and ``sleep`` are for tests.
     """
     from eltops.orchestra import OrchestraClient, PipelineRunner
 
@@ -181,6 +187,18 @@ def run_job(
         recorder.started()
     status = _ProgressLine(out) if out.colour and settings.wait else None
     runner: PipelineRunner | None = None
+    session = open_lineage(app, lineage)
+    observer = None
+    if session is not None:
+        from eltops.lineage import OrchestraRunLineage
+
+        observer = OrchestraRunLineage(session, settings.pipeline)
+    hooks = [hook for hook in (status.update if status else None, observer.progress if observer else None) if hook]
+
+    def progress(state: PipelineRunState, tasks: tuple[TaskRunState, ...], elapsed: float) -> None:
+        for hook in hooks:
+            hook(state, tasks, elapsed)
+
     try:
         with OrchestraClient.create(
             api_url=settings.orchestra.api_url,
@@ -194,7 +212,7 @@ def run_job(
                 deadline,
                 wall_clock=wall_clock,
                 sleep=sleep,
-                progress=status.update if status else None,
+                progress=progress if hooks else None,
             )
             with out.section("orchestra_run", f"Orchestra run: {settings.pipeline}"):
                 try:
@@ -203,14 +221,27 @@ def run_job(
                     if status is not None:
                         status.stop()
     except (KeyboardInterrupt, SystemExit):
+        if session is not None and observer is not None:
+            from datetime import UTC, datetime
+
+            if runner is not None and runner.run_id is not None:
+                now = datetime.fromtimestamp(wall_clock(), tz=UTC)
+                observer.started(runner.run_id, now)
+                observer.stopped(now)
+            session.close(cancelled=True)
         if recorder is not None:
             recorder.finished(None, run_id=runner.run_id if runner else None, cancelled=True)
         _write_outputs(app, runner.run_id if runner else None, "CANCELLING", settings)
         raise
     except BaseException as exc:
+        if session is not None:
+            session.close()
         if recorder is not None:
             recorder.finished(None, run_id=runner.run_id if runner else None, error=exc)
         raise
+    if session is not None and observer is not None:
+        observer.finished(result)
+        session.close()
     if recorder is not None:
         recorder.finished(result)
     return result

@@ -20,8 +20,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from eltops.fivetran import Destination, DestinationTable
+from eltops.warehouse import DuckDbSpec, TargetSpec
 
-__all__ = ["DatasetNamer", "destination_namer", "duckdb_namer", "snowflake_namer"]
+__all__ = ["DatasetNamer", "destination_namer", "duckdb_namer", "snowflake_namer", "warehouse_namer"]
 
 _DEFAULT_PORTS = {"postgres": 5432, "mysql": 3306, "mssql": 1433, "redshift": 5439}
 
@@ -87,3 +88,18 @@ def destination_namer(destination: Destination) -> DatasetNamer | None:
         namespace = _host_port("mssql", destination)
         return DatasetNamer(namespace, destination.database) if namespace and destination.database else None
     return None
+
+
+def warehouse_namer(target: TargetSpec) -> tuple[DatasetNamer, str]:
+    """How eltops' own warehouse tables are named, and the schema they are in.
+
+    DuckDB: ``duckdb://{absolute file path}``, database the file's stem, schema ``main`` (as DuckDB names them).
+    Snowflake: the account, database and schema of the target, upper-cased as Snowflake stores the unquoted
+    identifiers eltops writes.
+    """
+    if isinstance(target, DuckDbSpec):
+        path = target.path.resolve()
+        return duckdb_namer(str(path), path.stem), "main"
+    params = target.settings.params
+    account = str(params.get("account") or params.get("host") or "")
+    return snowflake_namer(account, target.settings.database.upper()), target.settings.schema.upper()

@@ -14,14 +14,19 @@ the rows it inserted or updated (the outputStatistics facet).
 from __future__ import annotations
 
 import threading
+import uuid
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from typing import Any
 
 from eltops.errors import ExitCode
+from eltops.fivetran import DestinationTable
 from eltops.lineage._events import Dataset, EventType, JobKind
+from eltops.lineage._naming import warehouse_namer
 from eltops.lineage._session import LineageSession, as_run_id
 from eltops.lineage._settings import RunRef
 from eltops.orchestra import PipelineRunState, RunResult, TaskRunState
+from eltops.warehouse import DuckDbSpec, TargetSpec
 
 __all__ = ["LOAD", "PIPELINE", "TASK", "OrchestraRunLineage", "load_events"]
 
@@ -130,16 +135,27 @@ class OrchestraRunLineage:
 
 def load_events(
     session: LineageSession,
+    target: TargetSpec,
     *,
-    database: str,
-    outputs: Sequence[Dataset],
     started: datetime,
     ended: datetime,
+    tables: Sequence[tuple[str, int]],
     error: str | None = None,
-    run_id: str,
-) -> list[dict[str, object]]:
-    """The START and the end of one ``eltops orchestra load`` run."""
-    run = session.job(f"eltops.orchestra_load.{database}", run_id)
+) -> list[dict[str, Any]]:
+    """The START and the end (COMPLETE with the tables written, or FAIL) of one ``eltops orchestra load``.
+
+    ``tables``: (table name, rows inserted or updated) of each table the load wrote.
+    """
+    namer, schema = warehouse_namer(target)
+    database = namer.database or "warehouse"
+    run = session.job(f"eltops.orchestra_load.{database}", as_run_id(str(uuid.uuid4())))
+    upper = not isinstance(target, DuckDbSpec)
+    outputs = [
+        Dataset(
+            namer.namespace, namer.name(DestinationTable(schema, table.upper() if upper else table)), row_count=rows
+        )
+        for table, rows in tables
+    ]
     end = EventType.COMPLETE if error is None else EventType.FAIL
     return [
         session.event(EventType.START, run, LOAD, started),
