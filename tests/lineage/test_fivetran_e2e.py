@@ -54,8 +54,8 @@ def test_each_sync_is_a_run_with_its_tables(served: Served, receiving: Receiving
     assert shop[0]["run"]["runId"] == shop[1]["run"]["runId"]
     outputs = {(o["namespace"], o["name"]) for o in shop[1]["outputs"]}
     assert outputs == {
-        ("snowflake://eltopsdemo-emulator", "RAW.public.orders"),
-        ("snowflake://eltopsdemo-emulator", "RAW.public.customers"),
+        ("snowflake://eltopsdemo-emulator", "RAW.shop_public.orders"),
+        ("snowflake://eltopsdemo-emulator", "RAW.shop_public.customers"),
     }
     failed = next(e for e in events if e["eventType"] == "FAIL")
     assert "the sync failed" in failed["run"]["facets"]["errorMessage"]["message"]

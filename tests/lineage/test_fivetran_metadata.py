@@ -111,7 +111,7 @@ def test_the_client_reads_destination_and_tables(emulator: FivetranEmulator) -> 
         5433,
         "analytics",
     )
-    assert DestinationTable("public", "orders") in tables
+    assert DestinationTable("shop_db_public", "orders") in tables  # a database connection's schema prefix
 
 
 @pytest.mark.parametrize(

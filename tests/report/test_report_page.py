@@ -13,7 +13,15 @@ import pytest
 
 from tests.report.conftest import DemoRun
 
-CHARTS = ("runs-by-day", "duration-trend", "duration-percentiles", "slowest-tasks", "failing-tasks", "integrations")
+CHARTS = (
+    "runs-by-day",
+    "duration-trend",
+    "duration-percentiles",
+    "slowest-tasks",
+    "failing-tasks",
+    "integrations",
+    "lineage-graph",  # the demo sends its lineage: the report draws the run's graph
+)
 BROWSER = shutil.which("chromium") or shutil.which("chromium-browser")
 
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import html
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
+from typing import Any
 
 from eltops._extras import needs_extra
 
@@ -17,6 +18,7 @@ with needs_extra("report", "eltops report"):
 
 from eltops import __version__
 from eltops.report._data import ReportData
+from eltops.report._lineage import lineage_section
 from eltops.secrets import MASKER
 
 STATUS_COLOURS = {
@@ -277,8 +279,8 @@ def _integrations(data: ReportData) -> go.Figure:
     return fig
 
 
-def render(data: ReportData, *, source: str) -> str:
-    """The whole report as one HTML document."""
+def render(data: ReportData, *, source: str, lineage: Mapping[str, Any] | None = None) -> str:
+    """The whole report as one HTML document; with ``lineage`` (a run's lineage graph) a section drawing it."""
     h = data.headline
     rate = NONE if h.success_rate is None else f"{h.success_rate:.1%}"
     finished = f"{h.pipeline_runs_succeeded:,} SUCCEEDED of {h.pipeline_runs_finished:,} finished"
@@ -354,12 +356,13 @@ def render(data: ReportData, *, source: str) -> str:
         ),
     ]
     table_html = "".join(f'<section id="{tid}"><h2>{_esc(title)}</h2>{body}</section>' for title, tid, body in tables)
+    lineage_html = lineage_section(lineage) if lineage else ""
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>eltops run history</title>
 <meta name="viewport" content="width=device-width, initial-scale=1"><style>{CSS}</style></head>
 <body><header><h1>Run history</h1>
 <p>{_esc(source)} · {_esc(period)} · runs from {_esc(_when(h.first_run))} to {_esc(_when(h.last_run))} ·
 generated {_esc(_when(data.generated_at))} by eltops {_esc(__version__)}</p></header>
-<main><div class="tiles">{tile_html}</div><div class="grid">{chart_html}</div>{table_html}</main>
+<main><div class="tiles">{tile_html}</div><div class="grid">{chart_html}</div>{lineage_html}{table_html}</main>
 <script>window.addEventListener("load", () => window.dispatchEvent(new Event("resize")));</script></body></html>
 """

@@ -4,10 +4,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import duckdb
 
@@ -76,13 +77,23 @@ def _copy_snowflake(con: duckdb.DuckDBPyConnection, source: TargetSpec, since: d
         target.close()
 
 
-def write_report(source: TargetSpec, out: Path, *, since: datetime | None, now: datetime | None = None) -> ReportData:
-    """Compute the report for ``source`` and write it to ``out``; returns the figures it shows."""
+def write_report(
+    source: TargetSpec,
+    out: Path,
+    *,
+    since: datetime | None,
+    now: datetime | None = None,
+    lineage: Mapping[str, Any] | None = None,
+) -> ReportData:
+    """Compute the report for ``source`` and write it to ``out``; returns the figures it shows.
+
+    ``lineage``: a run's lineage graph (nodes and edges, as ``eltops emulate openlineage`` draws it) to show too.
+    """
     from eltops.report._html import render  # Plotly: the 'report' extra, named when it is missing
 
     with open_history(source, since=since) as con:
         data = collect(con, since=since, generated_at=now or datetime.now(UTC))
-    page = render(data, source=str(source))
+    page = render(data, source=str(source), lineage=lineage)
     try:
         out.write_text(page, encoding="utf-8")
     except OSError as exc:

@@ -358,12 +358,20 @@ class Connection:
             rendered["daily_sync_time"] = self.daily_sync_time
         return rendered
 
+    def destination_schema(self, source_schema: str) -> str:
+        """Where a source schema lands: a database connection's schemas under its prefix (``shop_db_public``),
+        any other connection's one schema as the connection's destination schema (Fivetran's naming, as its
+        schema config's ``name_in_destination`` says)."""
+        if any(word in self.service for word, _, _ in _DATABASES):
+            return f"{self.schema}_{source_schema}"
+        return self.schema
+
     def render_schemas(self) -> dict[str, Any]:
         """The schema config as ``GET {c}/schemas`` returns it in ``data``."""
         schemas: dict[str, Any] = {}
         for schema_name, tables in (self.tables or {}).items():
             schemas[schema_name] = {
-                "name_in_destination": schema_name,
+                "name_in_destination": self.destination_schema(schema_name),
                 "enabled": True,
                 "tables": {
                     table: {

@@ -151,6 +151,11 @@ def lineage_graph(events: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
             parent_key = f"job:{parent_job.get('namespace')}/{parent_job.get('name')}"
             nodes.setdefault(parent_key, {"id": parent_key, "kind": "job", "name": parent_job.get("name")})
             edges[(parent_key, job_key, "parent")] = None
+            root_job = (parent.get("root") or {}).get("job") or {}
+            root_key = f"job:{root_job.get('namespace')}/{root_job.get('name')}"
+            if root_job.get("name") and root_key != parent_key:
+                nodes.setdefault(root_key, {"id": root_key, "kind": "job", "name": root_job.get("name")})
+                edges[(root_key, parent_key, "parent")] = None
         for side in ("inputs", "outputs"):
             for dataset in event.get(side) or []:
                 key = f"dataset:{dataset.get('namespace')}/{dataset.get('name')}"
