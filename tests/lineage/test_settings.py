@@ -192,3 +192,31 @@ def test_plain_http_without_a_key_may_go_to_a_service_host(tmp_path: Path) -> No
     """Plain http to a non-loopback host (a Marquez service in CI) is allowed when no API key could leak."""
     settings = load({"OPENLINEAGE_URL": "http://marquez:5000"}, tmp_path)
     assert settings is not None
+
+
+def test_a_key_kept_out_of_the_file_comes_from_the_variables(tmp_path: Path) -> None:
+    """openlineage.yml wins, and a key it lacks (the API key) may come from OPENLINEAGE__TRANSPORT__AUTH__*."""
+    (tmp_path / "openlineage.yml").write_text("transport:\n  type: http\n  url: https://lineage.example.com\n")
+    settings = load(
+        {
+            "OPENLINEAGE__TRANSPORT__AUTH__TYPE": "api_key",
+            "OPENLINEAGE__TRANSPORT__AUTH__API_KEY": "from-env",
+            "OPENLINEAGE__TRANSPORT__URL": "https://ignored.example.com",
+        },
+        tmp_path,
+    )
+    assert settings is not None
+    transport = settings.transport  # type: ignore[attr-defined]
+    assert isinstance(transport, HttpTransportSettings)
+    assert transport.url == "https://lineage.example.com"
+    assert transport.api_key is not None
+    assert transport.api_key.reveal() == "from-env"
+
+
+@pytest.mark.parametrize("variable", [v.name for v in VARIABLES])
+def test_every_variable_is_documented(variable: str) -> None:
+    """The README's lineage section names every variable eltops reads for lineage."""
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    section = readme.split("## Lineage: OpenLineage events", 1)[1].split("\n## ", 1)[0]
+    short = variable.removeprefix("OPENLINEAGE__TRANSPORT")
+    assert f"`{variable}`" in section or f"`{short}`" in section or f"{short}`" in section

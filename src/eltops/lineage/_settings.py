@@ -4,7 +4,8 @@ Where they come from, highest first (OpenLineage's Python client documents the s
 
 1. ``OPENLINEAGE_DISABLED=true`` turns lineage off whatever else is set.
 2. An ``openlineage.yml``: the file ``OPENLINEAGE_CONFIG`` names (it must exist), else ``./openlineage.yml``, else
-   ``~/.openlineage/openlineage.yml``. eltops reads its ``transport:`` section.
+   ``~/.openlineage/openlineage.yml``. eltops reads its ``transport:`` section; a key it lacks (an API key kept
+   out of the file) may come from the variables below.
 3. ``OPENLINEAGE__TRANSPORT__*`` variables: nested keys joined by double underscores (``OPENLINEAGE__TRANSPORT__TYPE``,
    ``OPENLINEAGE__TRANSPORT__AUTH__API_KEY``, ...). The client turns snake_case into camelCase; eltops takes both.
 4. The legacy HTTP variables ``OPENLINEAGE_URL``, ``OPENLINEAGE_ENDPOINT`` and ``OPENLINEAGE_API_KEY``.
@@ -238,6 +239,15 @@ def _env_transport(env: Mapping[str, str]) -> dict[str, Any]:
     return found
 
 
+def _merged(base: Mapping[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
+    """``base`` with ``over`` on top, nested mappings merged key by key."""
+    merged = dict(base)
+    for key, value in over.items():
+        below = merged.get(key)
+        merged[key] = _merged(below, value) if isinstance(below, Mapping) and isinstance(value, Mapping) else value
+    return merged
+
+
 def _config_file(env: Mapping[str, str], cwd: Path, home: Path) -> Path | None:
     named = env.get("OPENLINEAGE_CONFIG", "").strip()
     if named:
@@ -378,7 +388,13 @@ def load_lineage_settings(
     env_config = _env_transport({k: get(k) or "" for k in env if k.startswith("OPENLINEAGE__TRANSPORT__")})
     if file_config is not None and config_path is not None:
         source = f"the OpenLineage config {config_path}"
-        transport = _transport(file_config, _file_field(config_path))
+        # the file wins; a key it lacks may come from the variables (a secret kept out of the file)
+        merged = (
+            _merged(env_config, file_config)
+            if env_config.get("type", file_config.get("type")) == file_config.get("type")
+            else file_config
+        )
+        transport = _transport(merged, _file_field(config_path))
     elif env_config:
         source = "OPENLINEAGE__TRANSPORT__*"
         transport = _transport(env_config, _env_field)
