@@ -59,7 +59,7 @@ def test_secrets_never_leave(receiving: Receiving, tmp_path: Path) -> None:
     file_emitter.close()
     assert "hunter2-secret-value" not in orjson.dumps(receiving.events()).decode()
     assert "hunter2-secret-value" not in (tmp_path / "ol.jsonl").read_text()
-    assert "***" in receiving.events()[0]["run"]["facets"]["errorMessage"]["message"]
+    assert "******" in receiving.events()[0]["run"]["facets"]["errorMessage"]["message"]
 
 
 @pytest.mark.parametrize(("mode", "tries"), [("500", 1), ("close", 1), ("400", 3)])

@@ -8,8 +8,8 @@ from pathlib import Path
 import orjson
 import pytest
 
-from eltops.fivetran.emulator import ConnectionScript
-from tests.fivetran.conftest import Served
+from eltops.fivetran.emulator import ConnectionScript, FailureBurst
+from tests.fivetran.conftest import SECRETS, Served
 from tests.lineage.conftest import Receiving, StandIn, assert_valid
 
 GITLAB = {
@@ -157,3 +157,22 @@ def test_console_transport_keeps_stdout_clean(served: Served) -> None:
     result = served.run("fivetran", env=served.env(OPENLINEAGE__TRANSPORT__TYPE="console", FIVETRAN_ACTION="STATUS"))
     assert result.code == 0
     assert orjson.loads(result.stdout)["id"] == "good"
+
+
+def test_an_echoed_credential_never_reaches_an_event(served: Served, receiving: Receiving) -> None:
+    """An API answer that quotes the credentials ends the run FAIL with the message masked, in every event."""
+    served.emulator.script(
+        "good",
+        failures=(
+            FailureBurst(400, count=5, method="GET", path_contains="/good", message="bad {api_key}:{api_secret}"),
+        ),
+    )
+    # named by group/name: the connection comes from the group's listing, so the first GET is the wait's poll
+    result = served.run("fivetran", env=served.env(CONNECTOR_ID="Warehouse/shop_db", OPENLINEAGE_URL=receiving.url))
+    assert result.code == 4, result.stderr
+    events = receiving.events()
+    assert [e["eventType"] for e in events] == ["START", "FAIL"]
+    assert "bad ******:******" in events[1]["run"]["facets"]["errorMessage"]["message"]
+    text = orjson.dumps(events).decode()
+    for secret in SECRETS:
+        assert secret not in text
