@@ -86,7 +86,7 @@ def test_timeout_is_abort(served: Served, receiving: Receiving) -> None:
 
 
 def test_no_wait_then_wait_is_one_run(served: Served, receiving: Receiving, tmp_path: Path) -> None:
-    """FIVETRAN_WAIT=false emits START only; the later WAIT job's COMPLETE ends the same run (same run id)."""
+    """FIVETRAN_WAIT=false emits START only; the later WAIT job's RUNNING and COMPLETE are the same run."""
     dotenv = tmp_path / "out.env"
     first = served.run(
         "fivetran",
@@ -102,7 +102,7 @@ def test_no_wait_then_wait_is_one_run(served: Served, receiving: Receiving, tmp_
     )
     assert second.code == 0, second.stderr
     events = receiving.events()
-    assert [e["eventType"] for e in events] == ["START", "START", "COMPLETE"]
+    assert [e["eventType"] for e in events] == ["START", "RUNNING", "COMPLETE"]
     assert len({e["run"]["runId"] for e in events}) == 1
 
 

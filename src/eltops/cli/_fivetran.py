@@ -256,7 +256,9 @@ def run_job(
             if session is not None:
                 from eltops.lineage import FivetranLineage
 
-                observer = FivetranLineage(session, client)
+                # a WAIT given FIVETRAN_BASELINE continues the runs the triggering job started
+                continued = frozenset(settings.baselines) if settings.completed_after is None else frozenset()
+                observer = FivetranLineage(session, client, continued=continued)
             orchestrator = Orchestrator(client, settings, wall_clock=wall_clock, sleep=sleep, observer=observer)
             app.interrupt_note = lambda: _interrupt_note(settings)
             try:

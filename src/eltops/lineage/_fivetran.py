@@ -2,7 +2,8 @@
 
 The job is ``fivetran.{connection id}`` (stable across runs, whatever the connection is renamed to); the run id is
 derived from the connection and the sync awaited (its baseline), so a ``FIVETRAN_WAIT=false`` job's START and the
-later ``eltops fivetran wait`` job's COMPLETE are the same run. START when the sync is triggered or joined; then
+later ``eltops fivetran wait`` job's RUNNING and COMPLETE are the same run. START when the sync is triggered or
+joined (RUNNING when an earlier eltops job sent its START); then
 COMPLETE (succeeded), FAIL (failed, or an error, with its message) or ABORT (the deadline, or the job stopped).
 A job that only triggers (no wait) leaves the run open for the WAIT job to end.
 
@@ -37,9 +38,12 @@ SYNC = JobKind("FIVETRAN", "SYNC")
 class FivetranLineage:
     """A :class:`~eltops.fivetran.SyncObserver` that emits each sync's run events."""
 
-    def __init__(self, session: LineageSession, client: FivetranClient) -> None:
+    def __init__(self, session: LineageSession, client: FivetranClient, *, continued: frozenset[str] = frozenset()):
+        """``continued``: connections whose run an earlier eltops job started (a WAIT given FIVETRAN_BASELINE):
+        this job says RUNNING for them, not a second START."""
         self.session = session
         self.client = client
+        self.continued = continued
         self._lock = threading.Lock()
         self._open: dict[str, tuple[RunRef, Connection]] = {}
         self._destinations: dict[str, DatasetNamer | None] = {}
@@ -54,7 +58,8 @@ class FivetranLineage:
         run = self.session.job(f"fivetran.{connection.id}", as_run_id("fivetran-sync", connection.id, moment))
         with self._lock:
             self._open[connection.id] = (run, connection)
-        self.session.emit(lambda: self.session.event(EventType.START, run, SYNC, at, outputs=self._tables(connection)))
+        first = EventType.RUNNING if connection.id in self.continued else EventType.START
+        self.session.emit(lambda: self.session.event(first, run, SYNC, at, outputs=self._tables(connection)))
 
     def sync_ended(self, result: ConnectionResult) -> None:
         if result.label == "triggered":  # FIVETRAN_WAIT=false: the WAIT job ends this run
