@@ -124,3 +124,28 @@ def test_load_writes_its_tables(orchestra: Served, receiving: Receiving) -> None
     assert set(outputs) == {"wh.main.pipeline_runs", "wh.main.task_runs", "wh.main.operations"}
     assert {o["namespace"] for o in outputs.values()} == {f"duckdb://{orchestra.tmp / 'wh.duckdb'}"}
     assert outputs["wh.main.task_runs"]["outputFacets"]["outputStatistics"]["rowCount"] > 0
+
+
+def test_an_api_error_while_waiting_is_fail(orchestra: Served, receiving: Receiving) -> None:
+    """An API error that ends the job while it waits (exit 4) ends the pipeline run FAIL, naming the error."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "eltops", "orchestra", "run", "endless"],
+        env=orchestra.env(OPENLINEAGE_URL=receiving.url),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=orchestra.tmp,
+    )
+    deadline = time.monotonic() + 30
+    while not receiving.events() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    orchestra.emulator.fail_next(400, count=1000)
+    _, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 4, stderr
+    events = receiving.events()
+    runs = _runs(events)
+    assert runs["orchestra.endless"] == ["START", "FAIL"]
+    failed = next(e for e in events if e["job"]["name"] == "orchestra.endless" and e["eventType"] == "FAIL")
+    assert "HTTP 400" in failed["run"]["facets"]["errorMessage"]["message"]
+    for event in events:
+        assert_valid(event)

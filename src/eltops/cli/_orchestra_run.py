@@ -235,6 +235,12 @@ def run_job(
         raise
     except BaseException as exc:
         if session is not None:
+            if observer is not None and runner is not None and runner.run_id is not None:
+                from datetime import UTC, datetime
+
+                now = datetime.fromtimestamp(wall_clock(), tz=UTC)
+                observer.started(runner.run_id, now)
+                observer.failed(now, str(exc) or type(exc).__name__)
             session.close()
         if recorder is not None:
             recorder.finished(None, run_id=runner.run_id if runner else None, error=exc)

@@ -60,7 +60,6 @@ class Emitter:
         self._down = False
         self._closing_at: float | None = None  # the moment the close budget runs out, once closing
         self._closed = False
-        self.events: list[dict[str, Any]] = []  # what was handed to the transport (the demo's report reads it)
         self._worker = threading.Thread(target=self._work, name="eltops-lineage", daemon=True)
         self._worker.start()
 
@@ -149,4 +148,3 @@ class Emitter:
             return
         with self._lock:
             self._sent += 1
-            self.events.append(orjson.loads(body))

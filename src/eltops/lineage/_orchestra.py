@@ -114,14 +114,19 @@ class OrchestraRunLineage:
 
     def stopped(self, at: datetime) -> None:
         """The job was stopped (eltops asked Orchestra to cancel the run): what is open ends ABORT."""
+        self._end_open(at, EventType.ABORT, "eltops was stopped and cancelled the run")
+
+    def failed(self, at: datetime, message: str) -> None:
+        """The job ended on an error (an API error while waiting): the run ends FAIL with it, its open tasks ABORT."""
+        self._end_open(at, EventType.FAIL, message)
+
+    def _end_open(self, at: datetime, event_type: EventType, message: str) -> None:
         with self._lock:
             run = self._run
         if run is None:
             return
-        self._abort_open_tasks(at, "eltops was stopped and cancelled the pipeline run")
-        self.session.emit(
-            self.session.event(EventType.ABORT, run, PIPELINE, at, error="eltops was stopped and cancelled the run")
-        )
+        self._abort_open_tasks(at, message)
+        self.session.emit(self.session.event(event_type, run, PIPELINE, at, error=message))
 
     def _abort_open_tasks(self, at: datetime, reason: str) -> None:
         with self._lock:
