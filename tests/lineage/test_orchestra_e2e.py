@@ -12,9 +12,18 @@ from pathlib import Path
 import pytest
 
 from eltops._serve import serve_in_thread
-from eltops.orchestra.emulator import OrchestraEmulator, Volume
+from eltops.orchestra.emulator import OrchestraEmulator, PipelineScript, TaskScript, Volume
 from tests.lineage.conftest import Receiving, assert_valid
 from tests.orchestra.test_run_e2e import API_KEY, PIPELINES, FastClock, Served
+
+WITH_ASSETS = PipelineScript(
+    "finance",
+    "Finance marts",
+    (
+        TaskScript("build", "dbt build finance", "DBT_CORE", 20, asset="ANALYTICS.FINANCE.FCT_ORDERS", rows=1200),
+        TaskScript("notify", "Notify", "PYTHON", 5),
+    ),
+)
 
 GITHUB = {
     "GITHUB_ACTIONS": "true",
@@ -28,7 +37,11 @@ GITHUB = {
 @pytest.fixture
 def orchestra(tmp_path: Path) -> Iterator[Served]:
     emulator = OrchestraEmulator(
-        api_key=API_KEY, seed=3, volume=Volume(task_runs=40, days=1), now=FastClock(), pipelines=PIPELINES
+        api_key=API_KEY,
+        seed=3,
+        volume=Volume(task_runs=40, days=1),
+        now=FastClock(),
+        pipelines=(*PIPELINES, WITH_ASSETS),
     )
     with serve_in_thread(emulator.wsgi_app) as server:
         yield Served(emulator, server, tmp_path)
@@ -149,3 +162,34 @@ def test_an_api_error_while_waiting_is_fail(orchestra: Served, receiving: Receiv
     assert "HTTP 400" in failed["run"]["facets"]["errorMessage"]["message"]
     for event in events:
         assert_valid(event)
+
+
+@pytest.mark.parametrize("namespace", [None, "snowflake://acme-prod"])
+def test_task_outputs_are_the_assets_of_its_operations(
+    orchestra: Served, receiving: Receiving, namespace: str | None
+) -> None:
+    """With ELTOPS_LINEAGE_ORCHESTRA_NAMESPACE a task run's outputs are its operations' assets (with their rows),
+    read with one /operations request per task run; without it, none and no such request."""
+    extra = {"ELTOPS_LINEAGE_ORCHESTRA_NAMESPACE": namespace} if namespace else {}
+    result = orchestra.run("orchestra", "run", "finance", env=orchestra.env(OPENLINEAGE_URL=receiving.url, **extra))
+    assert result.code == 0, result.stderr
+    events = receiving.events()
+    for event in events:
+        assert_valid(event)
+    build = next(e for e in events if e["job"]["name"] == "orchestra.finance.build" and e["eventType"] == "COMPLETE")
+    notify = next(e for e in events if e["job"]["name"] == "orchestra.finance.notify" and e["eventType"] == "COMPLETE")
+    asked = [r for r in orchestra.emulator.requests if r.path.endswith("/operations")]
+    if namespace is None:
+        assert build["outputs"] == []
+        assert asked == []
+        return
+    assert build["outputs"] == [
+        {
+            "namespace": "snowflake://acme-prod",
+            "name": "ANALYTICS.FINANCE.FCT_ORDERS",
+            "outputFacets": {"outputStatistics": build["outputs"][0]["outputFacets"]["outputStatistics"]},
+        }
+    ]
+    assert build["outputs"][0]["outputFacets"]["outputStatistics"]["rowCount"] == 1200
+    assert notify["outputs"] == []
+    assert len(asked) == 2  # one per finished task run

@@ -261,9 +261,11 @@ def run_job(
                 observer = FivetranLineage(session, client, continued=continued)
             orchestrator = Orchestrator(client, settings, wall_clock=wall_clock, sleep=sleep, observer=observer)
             app.interrupt_note = lambda: _interrupt_note(settings)
+            stopped = False
             try:
                 job = orchestrator.run()
             except (KeyboardInterrupt, SystemExit):
+                stopped = True
                 if observer is not None:
                     from datetime import UTC, datetime
 
@@ -272,7 +274,7 @@ def run_job(
                 raise
             finally:
                 if session is not None:  # within the client: the last events may still read what syncs write
-                    session.close(cancelled=job_was_stopped())
+                    session.close(cancelled=stopped)
     except (KeyboardInterrupt, SystemExit):
         if recorder is not None:
             recorder.finished(orchestrator.interrupted_result() if orchestrator else None, cancelled=True)
@@ -284,13 +286,6 @@ def run_job(
     if recorder is not None:
         recorder.finished(job)
     return job
-
-
-def job_was_stopped() -> bool:
-    """Whether the exception being handled is the job being stopped (Ctrl-C, SIGTERM)."""
-    import sys
-
-    return isinstance(sys.exc_info()[1], KeyboardInterrupt | SystemExit)
 
 
 def _interrupt_note(settings: FivetranSettings) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -22,8 +23,15 @@ if TYPE_CHECKING:  # the client (httpx), the job and rich are imported once the 
     import httpx
 
     from eltops.history import RunRecorder
-    from eltops.lineage import LineageSettings
-    from eltops.orchestra import PipelineRunner, PipelineRunState, RunResult, TaskRunState
+    from eltops.lineage import LineageSession, LineageSettings, OrchestraRunLineage
+    from eltops.orchestra import (
+        OperationAsset,
+        OrchestraClient,
+        PipelineRunner,
+        PipelineRunState,
+        RunResult,
+        TaskRunState,
+    )
 
 _STYLES = {"SUCCEEDED": "green", "WARNING": "yellow", "SKIPPED": "yellow", "RUNNING": "cyan"}
 
@@ -188,17 +196,6 @@ def run_job(
     status = _ProgressLine(out) if out.colour and settings.wait else None
     runner: PipelineRunner | None = None
     session = open_lineage(app, lineage)
-    observer = None
-    if session is not None:
-        from eltops.lineage import OrchestraRunLineage
-
-        observer = OrchestraRunLineage(session, settings.pipeline)
-    hooks = [hook for hook in (status.update if status else None, observer.progress if observer else None) if hook]
-
-    def progress(state: PipelineRunState, tasks: tuple[TaskRunState, ...], elapsed: float) -> None:
-        for hook in hooks:
-            hook(state, tasks, elapsed)
-
     try:
         with OrchestraClient.create(
             api_url=settings.orchestra.api_url,
@@ -206,6 +203,13 @@ def run_job(
             rate_limit_per_minute=settings.orchestra.rate_limit_per_minute,
             transport=transport,
         ) as client:
+            observer = _run_lineage(app, session, settings, client)
+            hooks = [h for h in (status.update if status else None, observer.progress if observer else None) if h]
+
+            def progress(state: PipelineRunState, tasks: tuple[TaskRunState, ...], elapsed: float) -> None:
+                for hook in hooks:
+                    hook(state, tasks, elapsed)
+
             runner = PipelineRunner(
                 client,
                 settings,
@@ -214,43 +218,61 @@ def run_job(
                 sleep=sleep,
                 progress=progress if hooks else None,
             )
-            with out.section("orchestra_run", f"Orchestra run: {settings.pipeline}"):
-                try:
-                    result = runner.run()
-                finally:
-                    if status is not None:
-                        status.stop()
+            ended: BaseException | None = None
+            try:
+                with out.section("orchestra_run", f"Orchestra run: {settings.pipeline}"):
+                    try:
+                        result = runner.run()
+                    finally:
+                        if status is not None:
+                            status.stop()
+            except BaseException as exc:
+                ended = exc
+                if observer is not None and runner.run_id is not None:
+                    now = datetime.fromtimestamp(wall_clock(), tz=UTC)
+                    observer.started(runner.run_id, now)
+                    if isinstance(exc, KeyboardInterrupt | SystemExit):
+                        observer.stopped(now)
+                    else:
+                        observer.failed(now, str(exc) or type(exc).__name__)
+                raise
+            finally:
+                if observer is not None and ended is None:
+                    observer.finished(result)
+                if session is not None:  # within the client: the last task events may still read their assets
+                    session.close(cancelled=isinstance(ended, KeyboardInterrupt | SystemExit))
     except (KeyboardInterrupt, SystemExit):
-        if session is not None and observer is not None:
-            from datetime import UTC, datetime
-
-            if runner is not None and runner.run_id is not None:
-                now = datetime.fromtimestamp(wall_clock(), tz=UTC)
-                observer.started(runner.run_id, now)
-                observer.stopped(now)
-            session.close(cancelled=True)
         if recorder is not None:
             recorder.finished(None, run_id=runner.run_id if runner else None, cancelled=True)
         _write_outputs(app, runner.run_id if runner else None, "CANCELLING", settings)
         raise
     except BaseException as exc:
         if session is not None:
-            if observer is not None and runner is not None and runner.run_id is not None:
-                from datetime import UTC, datetime
-
-                now = datetime.fromtimestamp(wall_clock(), tz=UTC)
-                observer.started(runner.run_id, now)
-                observer.failed(now, str(exc) or type(exc).__name__)
-            session.close()
+            session.close()  # when the client could not even be made: nothing was queued
         if recorder is not None:
             recorder.finished(None, run_id=runner.run_id if runner else None, error=exc)
         raise
-    if session is not None and observer is not None:
-        observer.finished(result)
-        session.close()
     if recorder is not None:
         recorder.finished(result)
     return result
+
+
+ASSETS_SECONDS = 10.0
+"""How long reading one task run's assets for lineage may take (on the lineage thread, within its budget)."""
+
+
+def _run_lineage(
+    app: AppContext, session: LineageSession | None, settings: RunSettings, client: OrchestraClient
+) -> OrchestraRunLineage | None:
+    """The run's lineage, its task runs' outputs read through ``client`` (each call within a short deadline)."""
+    if session is None:
+        return None
+    from eltops.lineage import OrchestraRunLineage
+
+    def assets(task_run_id: str) -> tuple[OperationAsset, ...]:
+        return client.task_run_assets(task_run_id, Deadline(ASSETS_SECONDS, app.clock))
+
+    return OrchestraRunLineage(session, settings.pipeline, assets=assets)
 
 
 def _report(app: AppContext, out: Output, settings: RunSettings, result: RunResult) -> None:

@@ -4,8 +4,9 @@
 a UUID) under eltops' parent, and each task run a child of it (``orchestra.{pipeline}.{task id}``, run id the task
 run's). Events follow what the runner sees at each poll (:meth:`OrchestraRunLineage.progress`): START when a task
 has started, COMPLETE / FAIL / ABORT when its status is final; the pipeline run ends with the job's result
-(COMPLETE, FAIL, or ABORT at the deadline or when the job is stopped). Task outputs (the assets of Orchestra's
-operations) are not named yet: see the README.
+(COMPLETE, FAIL, or ABORT at the deadline or when the job is stopped). A task run's outputs are the tables its
+operations name (``assetExternalId``, with ``rowsAffected``) when ``ELTOPS_LINEAGE_ORCHESTRA_NAMESPACE`` says which
+datasource they live in (Orchestra does not): one ``GET /operations?task_run_id=...`` per finished task run.
 
 ``load``: eltops' own job ``eltops.orchestra_load.{database}``, its outputs the warehouse tables it wrote with
 the rows it inserted or updated (the outputStatistics facet).
@@ -13,22 +14,26 @@ the rows it inserted or updated (the outputStatistics facet).
 
 from __future__ import annotations
 
+import logging
 import threading
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from eltops.errors import ExitCode
+from eltops.errors import EltopsError, ExitCode
 from eltops.fivetran import DestinationTable
+from eltops.lineage._emitter import EventSource
 from eltops.lineage._events import Dataset, EventType, JobKind
 from eltops.lineage._naming import warehouse_namer
 from eltops.lineage._session import LineageSession, as_run_id
 from eltops.lineage._settings import RunRef
-from eltops.orchestra import PipelineRunState, RunResult, TaskRunState
+from eltops.orchestra import OperationAsset, PipelineRunState, RunResult, TaskRunState
 from eltops.warehouse import DuckDbSpec, TargetSpec
 
 __all__ = ["LOAD", "PIPELINE", "TASK", "OrchestraRunLineage", "load_events"]
+
+log = logging.getLogger("eltops.lineage")
 
 PIPELINE = JobKind("ORCHESTRA", "PIPELINE")
 TASK = JobKind("ORCHESTRA", "TASK")
@@ -50,9 +55,18 @@ def _now() -> datetime:
 class OrchestraRunLineage:
     """Follows one pipeline run through the runner's progress calls, then its result."""
 
-    def __init__(self, session: LineageSession, pipeline: str) -> None:
+    def __init__(
+        self,
+        session: LineageSession,
+        pipeline: str,
+        *,
+        assets: Callable[[str], Sequence[OperationAsset]] | None = None,
+    ) -> None:
+        """``assets(task run id)`` reads what a task run's operations wrote; with the session's
+        ``orchestra_namespace`` they are the task run's outputs (read on the emitter's thread)."""
         self.session = session
         self.pipeline = pipeline
+        self.assets = assets if session.settings.orchestra_namespace else None
         self._lock = threading.Lock()
         self._run: RunRef | None = None
         self._tasks: dict[str, tuple[RunRef, EventType]] = {}  # task run id -> its run, the last event sent
@@ -92,8 +106,32 @@ class OrchestraRunLineage:
             if ending is not None and sent is EventType.START:
                 error = (task.message or task.status.lower()) if ending is not EventType.COMPLETE else None
                 at = task.completed_at or _now()
-                self.session.emit(self.session.event(ending, run, TASK, at, parent=parent, error=error))
+                self.session.emit(self._task_end(ending, run, parent, at, error, task.id))
                 self._tasks[task.id] = (run, ending)
+
+    def _task_end(
+        self, ending: EventType, run: RunRef, parent: RunRef, at: datetime, error: str | None, task_run_id: str
+    ) -> EventSource:
+        def make() -> dict[str, Any]:
+            return self.session.event(
+                ending, run, TASK, at, parent=parent, error=error, outputs=self._outputs(task_run_id)
+            )
+
+        return make
+
+    def _outputs(self, task_run_id: str) -> tuple[Dataset, ...]:
+        """The tables the task run's operations name, in the configured namespace; none when unknown."""
+        namespace = self.session.settings.orchestra_namespace
+        if self.assets is None or namespace is None:
+            return ()
+        try:
+            found = self.assets(task_run_id)
+        except EltopsError as exc:
+            log.info(
+                "lineage: could not read what task run %s wrote, so its event names no tables: %s", task_run_id, exc
+            )
+            return ()
+        return tuple(Dataset(namespace, a.asset_external_id, row_count=a.rows_affected) for a in found)
 
     def finished(self, result: RunResult) -> None:
         """The job's result: the last task states, then the pipeline run's end (none for --no-wait)."""

@@ -109,6 +109,7 @@ class LineageSettings:
     parent: RunRef | None = None
     root: RunRef | None = None
     source: str = ""  # which setting turned lineage on, for messages
+    orchestra_namespace: str | None = None  # where Orchestra's assets live: names task runs' outputs
 
 
 @dataclass(frozen=True)
@@ -140,6 +141,12 @@ VARIABLES: tuple[Variable, ...] = (
     ),
     Variable("OPENLINEAGE_ROOT_PARENT_ID", "root run, same form; default: the CI pipeline", "", "no-slashes"),
     Variable("OPENLINEAGE_CONTEXT", 'JSON {"parent": {...}, "root": {...}} (run facet form)', "", "{not json"),
+    Variable(
+        "ELTOPS_LINEAGE_ORCHESTRA_NAMESPACE",
+        "the datasource Orchestra's assets live in (snowflake://{org}-{account}); names task runs' outputs",
+        "",
+        "ANALYTICS",
+    ),
     Variable(
         "ELTOPS_LINEAGE_BUDGET",
         "seconds lineage may add to a job once its work is done (sending what is left)",
@@ -415,7 +422,21 @@ def load_lineage_settings(
         DEFAULT_BUDGET_SECONDS if not budget_text else positive_seconds(budget_text, source="ELTOPS_LINEAGE_BUDGET")
     )
     parent, root = _parents(env)
+    orchestra_namespace = _datasource(env.get("ELTOPS_LINEAGE_ORCHESTRA_NAMESPACE", "").strip())
     if transport is None:
         return None
     namespace = (env.get("OPENLINEAGE_NAMESPACE") or "").strip() or DEFAULT_NAMESPACE
-    return LineageSettings(transport, namespace, budget, parent, root, source)
+    return LineageSettings(transport, namespace, budget, parent, root, source, orchestra_namespace)
+
+
+def _datasource(text: str) -> str | None:
+    """An OpenLineage dataset namespace: ``scheme://authority`` (``snowflake://myorg-myaccount``) or ``bigquery``."""
+    if not text:
+        return None
+    scheme, sep, authority = text.partition("://")
+    if text != "bigquery" and (not sep or not scheme or not authority or "/" in authority):
+        raise ConfigError(
+            "ELTOPS_LINEAGE_ORCHESTRA_NAMESPACE must be a dataset namespace as OpenLineage's naming spec writes it, "
+            f"such as snowflake://myorg-myaccount or postgres://host:5432; got {text!r}"
+        )
+    return text
