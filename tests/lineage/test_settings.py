@@ -220,3 +220,23 @@ def test_every_variable_is_documented(variable: str) -> None:
     section = readme.split("## Lineage: OpenLineage events", 1)[1].split("\n## ", 1)[0]
     short = variable.removeprefix("OPENLINEAGE__TRANSPORT")
     assert f"`{variable}`" in section or f"`{short}`" in section or f"{short}`" in section
+
+
+def test_the_key_may_come_from_the_dataops_vault(tmp_path: Path) -> None:
+    """OPENLINEAGE_API_KEY=DATAOPS_VAULT(PATH) is read from the vault and masked like every vault value."""
+    from eltops.secrets import MASKER, EnvReader
+
+    vault = tmp_path / "vault.yml"
+    vault.write_text("LINEAGE:\n  KEY: vaulted-ol-key-42\n")
+    env = {
+        "OPENLINEAGE_URL": "https://lineage.example.com",
+        "OPENLINEAGE_API_KEY": "DATAOPS_VAULT(LINEAGE.KEY)",
+        "DATAOPS_VAULT_FILE": str(vault),
+    }
+    settings = load_lineage_settings(env, cwd=tmp_path, home=tmp_path, read=EnvReader(env).get)
+    assert settings is not None
+    transport = settings.transport
+    assert isinstance(transport, HttpTransportSettings)
+    assert transport.api_key is not None
+    assert transport.api_key.reveal() == "vaulted-ol-key-42"
+    assert MASKER.redact("key vaulted-ol-key-42") == "key ******"

@@ -154,7 +154,8 @@ def fivetran(
     FIVETRAN_API_KEY, FIVETRAN_API_SECRET, ...); ACTION is STATUS, START, TEST, FORCE_RESYNC, RESYNC or WAIT, and
     a flag beats its variable. `list` prints the groups and their connections. FIVETRAN_API_KEY and
     FIVETRAN_API_SECRET (no flags: secrets do not belong on a command line) may be DATAOPS_VAULT(PATH). Exit codes:
-    0 success, 1 the operation failed, 2 bad input, 3 timed out, 4 API error.
+    0 success, 1 the operation failed, 2 bad input, 3 timed out, 4 API error. With OPENLINEAGE_URL (or
+    OPENLINEAGE__TRANSPORT__TYPE, or an openlineage.yml) each sync is also sent as OpenLineage events.
     """
     if action is not None and action.lower() == "list":
         return _list(app, load_list_settings(app.env, api_url=api_url, group=group_name, json_output=json_output))

@@ -179,7 +179,8 @@ def load(
     """Load RESOURCES (pipeline-runs task-runs operations; all when none) into the warehouse, incrementally.
 
     Tables pipeline_runs, task_runs and operations are merged on id; the load state lives in the warehouse
-    (table eltops_load_state). The first load reads the API's last 7 days, or from --since.
+    (table eltops_load_state). The first load reads the API's last 7 days, or from --since. With OPENLINEAGE_URL
+    (or OPENLINEAGE__TRANSPORT__TYPE, or an openlineage.yml) each load is sent as OpenLineage events.
     """
     settings = load_settings(
         EnvReader(app.env),

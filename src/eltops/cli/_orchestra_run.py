@@ -137,7 +137,8 @@ def run(
 
     PIPELINE defaults to ORCHESTRA_PIPELINE; a flag beats its variable. The key is ORCHESTRA_API_KEY (no flag;
     DATAOPS_VAULT(PATH) works). Exit codes: 0 succeeded (also WARNING or
-    SKIPPED, with a warning), 1 failed or cancelled, 2 bad input, 3 timed out, 4 API error.
+    SKIPPED, with a warning), 1 failed or cancelled, 2 bad input, 3 timed out, 4 API error. With OPENLINEAGE_URL
+    (or OPENLINEAGE__TRANSPORT__TYPE, or an openlineage.yml) the run and its tasks are sent as OpenLineage events.
     """
     flags = RunFlags(
         pipeline=pipeline,
