@@ -9,6 +9,7 @@ import uuid
 from datetime import UTC, datetime
 
 import httpx
+import orjson
 import pytest
 
 from eltops.lineage import Dataset, EventType, JobKind, RunRef, run_event
@@ -122,3 +123,33 @@ def test_the_command_serves_until_ctrl_c_and_checks_the_key() -> None:
     assert f"OPENLINEAGE_URL={url}" in stderr
     assert "refused an event: event.eventType" in stderr
     assert "1 event(s) accepted, 1 refused" in stderr
+
+
+def test_the_last_run_is_the_events_under_the_last_root() -> None:
+    """last_run keeps the events that share the last event's root run (one CI run), in order."""
+    from eltops.lineage.receiver import last_run
+
+    def under(root: RunRef) -> dict[str, object]:
+        job = RunRef("default", "gitlab.p.job", str(uuid.uuid4()))
+        return run_event(
+            EventType.START,
+            run=RunRef("default", "fivetran.x", str(uuid.uuid4())),
+            kind=JobKind("FIVETRAN", "SYNC"),
+            at=datetime.now(UTC),
+            parent=job,
+            root=root,
+        )
+
+    first, second = (RunRef("default", "gitlab.p", str(uuid.uuid4())) for _ in range(2))
+    events = [under(first), under(second), under(first), under(second)]
+    assert last_run(events) == [events[1], events[3]]
+    assert last_run([]) == []
+
+
+def test_a_body_over_a_mebibyte_is_413(receiving: Receiving) -> None:
+    """An event over 1 MiB is refused with 413 before it is parsed, with or without a Content-Length."""
+    big = _event(job={"namespace": "n", "name": "x" * (1024 * 1024)})
+    with httpx.Client(base_url=receiving.url) as client:
+        assert client.post("/api/v1/lineage", json=big).status_code == 413
+        chunks = iter([orjson.dumps(big)])
+        assert client.post("/api/v1/lineage", content=chunks).status_code == 413

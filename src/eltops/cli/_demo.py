@@ -125,7 +125,7 @@ def demo(app: AppContext, directory: Path) -> int:
     """Run the whole product against both emulators, into eltops-demo.duckdb, and write a report."""
     from eltops._extras import require_extra
     from eltops._serve import serve_in_thread
-    from eltops.lineage.receiver import LineageReceiver, lineage_graph
+    from eltops.lineage.receiver import LineageReceiver, last_run, lineage_graph
     from eltops.orchestra.emulator import OrchestraEmulator, Volume
     from eltops.report import write_report
     from eltops.warehouse import DuckDbSpec
@@ -186,7 +186,7 @@ def demo(app: AppContext, directory: Path) -> int:
         unexpected.append(f"the lineage receiver refused {receiver.rejected} event(s) as not valid OpenLineage")
     events = receiver.events
     report_path = (directory / DEMO_REPORT).resolve()
-    data = write_report(DuckDbSpec(db), report_path, since=None, lineage=lineage_graph(events))
+    data = write_report(DuckDbSpec(db), report_path, since=None, lineage=lineage_graph(last_run(events)))
     head = data.headline
     out.line(
         f"\n== Done in {time.monotonic() - started:.0f} s\n"

@@ -3,6 +3,6 @@
 See :class:`LineageReceiver`.
 """
 
-from eltops.lineage.receiver._app import LINEAGE_PATH, LineageReceiver, lineage_graph
+from eltops.lineage.receiver._app import LINEAGE_PATH, LineageReceiver, last_run, lineage_graph
 
-__all__ = ["LINEAGE_PATH", "LineageReceiver", "lineage_graph"]
+__all__ = ["LINEAGE_PATH", "LineageReceiver", "last_run", "lineage_graph"]

@@ -26,7 +26,7 @@ from werkzeug.wrappers import Request, Response
 
 from eltops.lineage._spec import SpecValidator
 
-__all__ = ["LINEAGE_PATH", "MAX_BODY_BYTES", "LineageReceiver", "lineage_graph"]
+__all__ = ["LINEAGE_PATH", "MAX_BODY_BYTES", "LineageReceiver", "last_run", "lineage_graph"]
 
 LINEAGE_PATH = "/api/v1/lineage"
 MAX_BODY_BYTES = 1024 * 1024
@@ -100,7 +100,7 @@ class LineageReceiver:
     def _accept(self, request: Request) -> Response:
         if (request.content_length or 0) > MAX_BODY_BYTES:
             return _json(413, {"error": f"the event is over {MAX_BODY_BYTES} bytes"})
-        raw = request.get_data(cache=False)
+        raw = request.stream.read(MAX_BODY_BYTES + 1)  # a body with no length (chunked) is read no further
         if len(raw) > MAX_BODY_BYTES:
             return _json(413, {"error": f"the event is over {MAX_BODY_BYTES} bytes"})
         try:
@@ -122,6 +122,22 @@ class LineageReceiver:
         if self.on_event is not None:
             self.on_event(event, problems)
         return _json(400, {"error": error, "problems": problems})
+
+
+def _root_run_id(event: Mapping[str, Any]) -> str | None:
+    run = event.get("run") or {}
+    parent = (run.get("facets") or {}).get("parent") or {}
+    root = parent.get("root") or {}
+    found = (root.get("run") or {}).get("runId") or (parent.get("run") or {}).get("runId") or run.get("runId")
+    return str(found) if found else None
+
+
+def last_run(events: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+    """The events of the last run received: those under the same root run (the CI run) as the last event."""
+    if not events:
+        return []
+    root = _root_run_id(events[-1])
+    return [event for event in events if _root_run_id(event) == root]
 
 
 def lineage_graph(events: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
