@@ -81,7 +81,7 @@ lock: $(STAMP)
 	{ echo "# dev.txt's pins without hashes, for pip's --constraint (PIP_CONSTRAINT): the isolated builds and fresh"; \
 	  echo "# venvs the packaging tests and make dist make resolve to the locked versions. Written by make lock."; \
 	  grep -E '^[A-Za-z0-9].*==' requirements/dev.txt | sed 's/ .*//'; } > requirements/constraints.txt
-	grep -E '^(pip|hatchling|editables|pytest|pytest-timeout|hypothesis|jsonschema)==' requirements/dev.txt \
+	grep -E '^(pip|hatchling|editables|pytest|pytest-timeout|hypothesis)==' requirements/dev.txt \
 		| sed 's/ .*//' > requirements/oldest-tools.in
 	rm -f requirements/oldest.txt  # no preferences from the last one: the lowest versions, afresh
 	$(UV_COMPILE) --generate-hashes --resolution lowest-direct pyproject.toml requirements/oldest-tools.in \

@@ -7,7 +7,8 @@
   ``eltops.fivetran.ACTION_SETTINGS``, so they carry that table's meaning): variable, flag, default and meaning as
   ``--help`` shows them. Those without a flag are read by hand-written code (``env.get("NAME")``, ...), so the
   script finds every such read in ``src/eltops`` and takes the meaning from the row that documents the variable
-  in a page of ``docs/`` (and fails when a variable the code reads is documented nowhere).
+  in a page of ``docs/`` (and fails when a variable the code reads is documented nowhere). The lineage variables
+  come from their own table, ``eltops.lineage.VARIABLES``.
 
 ``--check`` renders into a temporary directory and fails (exit 1, with a diff) when the committed pages differ:
 ``make docs-check`` runs it, so a changed option, default or help text fails ``make check`` until the reference
@@ -28,6 +29,7 @@ from pathlib import Path
 import click
 
 from eltops.cli import cli
+from eltops.lineage import VARIABLES as LINEAGE_VARIABLES
 
 REPO = Path(__file__).resolve().parents[1]
 DOCS = REPO / "docs"
@@ -192,6 +194,21 @@ def variables_page(src: Path = REPO / "src", docs: Path = DOCS) -> str:
             with_flag.add(row.variable)
             default = f"`{row.default}`" if row.default else ""
             lines.append(f"| `{row.variable}`<br>{row.flag} | {default} | {_cell(row.meaning)} |")
+
+    lines += [
+        "",
+        "## Lineage (OpenLineage)",
+        "",
+        "Rendered from `eltops.lineage.VARIABLES`, the table the lineage settings are read and tested by; how they "
+        "combine (an `openlineage.yml`, the `OPENLINEAGE__TRANSPORT__*` keys) is on [the lineage page](../lineage.md).",
+        "",
+        "| variable | default | meaning |",
+        "|---|---|---|",
+    ]
+    for variable in LINEAGE_VARIABLES:
+        default = f"`{variable.default}`" if variable.default else ""
+        lines.append(f"| `{variable.name}` | {default} | {_cell(variable.meaning)} |")
+    with_flag.update(variable.name for variable in LINEAGE_VARIABLES)
 
     reads = code_reads(src)
     rows = documented(docs)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import importlib.util
 import re
 import sys
@@ -12,6 +13,7 @@ import pytest
 
 from eltops.cli._app import COMMANDS
 from eltops.fivetran import ACTION_SETTINGS, Setting
+from eltops.lineage import VARIABLES
 
 REPO = Path(__file__).resolve().parents[2]
 REFERENCE = REPO / "docs" / "reference"
@@ -49,6 +51,16 @@ def test_every_row_of_the_settings_table_is_a_variable_with_its_flag_and_meaning
     line = next(line for line in page.splitlines() if line.startswith(f"| `{row.variable}`<br>"))
     assert f"`{row.flag}`" in line
     assert row.meaning.rstrip(".") in line
+
+
+@pytest.mark.parametrize("variable", [v.name for v in VARIABLES])
+def test_every_row_of_the_lineage_table_is_on_the_variables_page(variable: str) -> None:
+    """The lineage settings table's rows appear with their default and meaning."""
+    page = (REFERENCE / "variables.md").read_text(encoding="utf-8")
+    (row,) = [v for v in VARIABLES if v.name == variable]
+    line = next(line for line in page.splitlines() if line.startswith(f"| `{variable}` |"))
+    assert html.escape(row.meaning, quote=False) in line
+    assert not row.default or f"`{row.default}`" in line
 
 
 def test_every_variable_the_code_reads_is_on_the_variables_page(generator: ModuleType) -> None:

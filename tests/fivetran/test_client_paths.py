@@ -57,6 +57,8 @@ CALLS: dict[str, Callable[[FivetranClient], Any]] = {
     "connection_errors": lambda client: client.connection_errors("c1", within=5, max_pages=2),
     "groups": lambda client: list(client.groups()),
     "group_connections": lambda client: list(client.group_connections("g1")),
+    "destination": lambda client: client.destination("g1"),
+    "destination_tables": lambda client: client.destination_tables("c1"),
 }
 """One call (or more, ``name:variant``) of each public method of the client that talks to the API."""
 NOT_CALLS = {"close", "create", "rebound", "send", "items"}  # the transformation calls: test_transformation_calls

@@ -41,6 +41,8 @@ CALLS: dict[str, Callable[[FivetranClient], Any]] = {
     "group_connections": lambda c: list(c.group_connections("group_1")),
     "send": lambda c: c.send("GET", "/v1/transformations"),
     "items": lambda c: list(c.items("/v1/transformations")),
+    "destination": lambda c: c.destination("group_1"),
+    "destination_tables": lambda c: c.destination_tables("conn_a"),
     "Directory.groups": lambda c: Directory(c).groups(),
     "Directory.connection": lambda c: Directory(c).connection("Warehouse", "conn_a_db"),
 }

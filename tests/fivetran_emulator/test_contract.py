@@ -451,6 +451,20 @@ CASES = [
         expect={"data.status.sync_state": "syncing"},
     ),
     Case("schemas", "GET", f"{SHOP}/schemas", expect={"data.schemas.public.tables.orders.enabled": True}),
+    # --- a group's destination (lineage names the tables a sync writes with it)
+    Case(
+        "destination",
+        "GET",
+        "/v1/destinations/demo_warehouse",
+        expect={"data.service": "snowflake", "data.group_id": "demo_warehouse", "data.config.password": "******"},
+    ),
+    Case(
+        "404-destination",
+        "GET",
+        "/v1/destinations/nope",
+        404,
+        expect={"code": "NotFound_Destination", "message": "Destination with id 'nope' does not exist."},
+    ),
     # --- errors: unknown resources (404)
     *(
         Case(f"404-{name}", method, f"{C}/nope{suffix}", 404, body=body, expect=NOT_FOUND)

@@ -116,7 +116,7 @@ def test_readme_example(demo: RunningServer, workdir: Path, line: str, code: int
 
 EMULATE = [
     line
-    for heading in ("## `eltops emulate fivetran`", "## `eltops emulate orchestra`")
+    for heading in ("## `eltops emulate fivetran`", "## `eltops emulate orchestra`", "## `eltops emulate openlineage`")
     for block in _blocks("emulators.md", heading)
     for line in block.splitlines()
     if line.startswith("eltops emulate")

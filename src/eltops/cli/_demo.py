@@ -4,7 +4,9 @@ Both emulators start in-process on loopback; ``eltops fivetran`` runs START on t
 fails), then TEST and FORCE_RESYNC on a third, then START on it followed by a Fivetran transformation, then CHECK
 (the freshness gate), each as a job of one (pretend) GitLab pipeline recording itself;
 ``eltops orchestra load`` loads the Orchestra emulator's history; everything lands in ``eltops-demo.duckdb`` and
-``eltops report`` turns it into ``eltops-demo-report.html``. The servers stop before the command returns.
+``eltops report`` turns it into ``eltops-demo-report.html``. Every job sends its OpenLineage events to the
+``eltops emulate openlineage`` receiver, which checks each against the spec; the report draws the run's lineage.
+The servers stop before the command returns.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 import shlex
 import shutil
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -83,6 +86,13 @@ STEPS: list[tuple[str, dict[str, str], int]] = [
 ]
 
 
+def _lineage_config(directory: Path, url: str) -> str:
+    """An openlineage.yml sending to ``url`` (the demo's receiver); its path."""
+    path = directory / "openlineage.yml"
+    path.write_text(f"transport:\n  type: http\n  url: {url}\n", encoding="utf-8")
+    return str(path)
+
+
 def fivetran_demo() -> FivetranEmulator:
     from eltops.fivetran.emulator import (
         ActiveError,
@@ -95,13 +105,18 @@ def fivetran_demo() -> FivetranEmulator:
     emulator = FivetranEmulator(api_key=KEY, api_secret=SECRET)
     emulator.add_group("demo_group", name="Demo Warehouse")
     emulator.add_connection(
-        "demo_shop", group_id="demo_group", schema="shop_db", script=ConnectionScript(queue_seconds=0.5, sync_seconds=2)
+        "demo_shop",
+        group_id="demo_group",
+        schema="shop_db",
+        tables={"public": ["orders", "customers", "products"]},
+        script=ConnectionScript(queue_seconds=0.5, sync_seconds=2),
     )
     emulator.add_connection(
         "demo_crm",
         group_id="demo_group",
         schema="crm",
         service="salesforce",
+        tables={"salesforce": ["account", "contact", "opportunity"]},
         script=ConnectionScript(
             queue_seconds=0.5,
             sync_seconds=1.5,
@@ -184,6 +199,7 @@ def demo(app: AppContext, directory: Path) -> int:
     from eltops._extras import require_extra
     from eltops._paths import REPORT, output_file
     from eltops._serve import serve_in_thread
+    from eltops.lineage.receiver import LineageReceiver, last_run, lineage_graph
     from eltops.orchestra.emulator import OrchestraEmulator, Volume
     from eltops.report import write_report
     from eltops.warehouse import DuckDbSpec
@@ -199,7 +215,14 @@ def demo(app: AppContext, directory: Path) -> int:
         stale.unlink(missing_ok=True)
     orchestra = OrchestraEmulator(api_key=ORCHESTRA_KEY, seed=7, volume=Volume(task_runs=4000, days=6.9))
     unexpected: list[str] = []
-    with serve_in_thread(fivetran_demo().wsgi_app) as fivetran_server, serve_in_thread(orchestra.wsgi_app) as orch:
+    receiver = LineageReceiver()
+    with (
+        tempfile.TemporaryDirectory(prefix="eltops-demo-") as config_dir_name,
+        serve_in_thread(fivetran_demo().wsgi_app) as fivetran_server,
+        serve_in_thread(orchestra.wsgi_app) as orch,
+        serve_in_thread(receiver) as lineage_server,
+    ):
+        config_dir = Path(config_dir_name)
         env = {
             **{k: v for k, v in app.env.items() if k in ("PATH", "HOME", "TERM", "NO_COLOR")},
             "FIVETRAN_API_URL": fivetran_server.url,
@@ -211,6 +234,10 @@ def demo(app: AppContext, directory: Path) -> int:
             "ORCHESTRA_API_KEY": ORCHESTRA_KEY,
             "ORCHESTRA_RATE_LIMIT": "0",
             "ELTOPS_WAREHOUSE": str(db),
+            # every job's lineage goes to the receiver, which checks each event against the OpenLineage spec (an
+            # openlineage.yml of its own: one in the user's home would otherwise win over any variable)
+            "OPENLINEAGE_CONFIG": _lineage_config(config_dir, lineage_server.url),
+            "OPENLINEAGE_NAMESPACE": "demo",
             # the Fivetran jobs record themselves as jobs of one GitLab pipeline
             "GITLAB_CI": "true",
             "CI_PROJECT_PATH": "acme/analytics",
@@ -225,16 +252,22 @@ def demo(app: AppContext, directory: Path) -> int:
             if code != expected:
                 unexpected.append(f"{title}: exit {code}, expected {expected}")
         out.line("\n== Load the Orchestra emulator's run history")
-        code = run_command(["orchestra", "load"], env=env, output=out)
+        code = run_command(
+            ["orchestra", "load"], env={**env, "CI_JOB_ID": "104", "CI_JOB_NAME": "orchestra-load"}, output=out
+        )
         if code != 0:
             unexpected.append(f"orchestra load: exit {code}")
+    if receiver.rejected:
+        unexpected.append(f"the lineage receiver refused {receiver.rejected} event(s) as not valid OpenLineage")
+    events = receiver.events
     report_path = (directory / DEMO_REPORT).resolve()
-    data = write_report(DuckDbSpec(db), report_path, since=None)
+    data = write_report(DuckDbSpec(db), report_path, since=None, lineage=lineage_graph(last_run(events)))
     head = data.headline
     out.line(
         f"\n== Done in {time.monotonic() - started:.0f} s\n"
         f"Warehouse: {db}\n"
         f"  pipeline_runs {head.pipeline_runs:,} · task_runs {head.task_runs:,} · operations {head.operations:,}\n"
+        f"Lineage:   {len(events)} OpenLineage events, each valid against the spec (drawn in the report)\n"
         f"Report:    {report_path}\n"
         f"Next:      {QUERY_HINT.format(eltops=eltops_command(), db=shlex.quote(db.name))}{_activate_note()}"
     )

@@ -13,6 +13,7 @@ import click
 
 from eltops._deadline import Clock, Deadline, Sleep
 from eltops.cli._app import AppContext, examples, pass_app, verbosity_options
+from eltops.cli._lineage import lineage_settings, open_lineage, write_lineage_outputs
 from eltops.cli._output import CiKind
 from eltops.errors import ConfigError, ExitCode
 from eltops.fivetran import (
@@ -33,6 +34,7 @@ if TYPE_CHECKING:  # the client, the history and rich are imported once the inpu
     from eltops.cli._output import Output
     from eltops.fivetran import JobResult, Orchestrator
     from eltops.history import HistoryRecorder
+    from eltops.lineage import LineageSettings
 
 _ACTIONS = [a.value for a in Action] + [a.value.lower().replace("_", "-") for a in Action] + ["list"]
 LIST_TIMEOUT_SECONDS = 120.0
@@ -205,7 +207,8 @@ def fivetran(
     its variable. `list` prints the groups and their connections. FIVETRAN_API_KEY and
     FIVETRAN_API_SECRET (no flags: secrets do not belong on a command line) may be DATAOPS_VAULT(PATH); without the
     secret, FIVETRAN_API_KEY may be the base64 of key:secret, as Fivetran's CLI takes it. Exit codes:
-    0 success, 1 the operation failed, 2 bad input, 3 timed out, 4 API error.
+    0 success, 1 the operation failed, 2 bad input, 3 timed out, 4 API error. With OPENLINEAGE_URL (or
+    OPENLINEAGE__TRANSPORT__TYPE, or an openlineage.yml) each sync is also sent as OpenLineage events.
     """
     if action is not None and action.lower() == "list":
         return _list(app, load_list_settings(app.env, api_url=api_url, group=group_name, json_output=json_output))
@@ -237,11 +240,12 @@ def fivetran(
         restore_schedule=restore_schedule,
     )
     settings = load_settings(app.env, flags)
+    lineage = lineage_settings(app)
     # bound first: the job's time runs from here, so recording its start (a warehouse lock wait, a slow first
     # write) and opening the client count against FIVETRAN_TIMEOUT like every request and wait after them
     deadline = Deadline(settings.timeout, app.clock)
     recorder = _recorder(app, settings, record_to)
-    job = run_job(app, settings, recorder, deadline)
+    job = run_job(app, settings, recorder, deadline, lineage=lineage)
 
     import orjson
 
@@ -258,6 +262,7 @@ def fivetran(
     if settings.junit_path is not None:
         write_junit(settings.junit_path, suite=f"fivetran {settings.action.value}", cases=junit_cases(job))
     write_step_outputs(step_outputs(job), app.env)
+    write_lineage_outputs(app, lineage)
     summary_file = app.env.get("GITHUB_STEP_SUMMARY")
     if summary_file:
         _append(Path(summary_file), MASKER.redact(markdown_summary(job)))
@@ -281,11 +286,13 @@ def run_job(
     transport: httpx.BaseTransport | None = None,
     wall_clock: Clock = time.time,
     sleep: Sleep | None = None,
+    lineage: LineageSettings | None = None,
 ) -> JobResult:
     """Record the start, run the orchestrator, record how it ended: all of it within ``deadline``.
 
     The caller binds ``deadline`` before anything that takes time; the client carries it to every request and the
-    orchestrator waits within the same one. ``transport``, ``wall_clock`` and ``sleep`` are for tests.
+    orchestrator waits within the same one. With ``lineage`` each sync's run events go out as they happen and the
+    rest are sent at the end, within the lineage budget. ``transport``, ``wall_clock`` and ``sleep`` are for tests.
     """
     from eltops.fivetran import FivetranClient, Orchestrator
 
@@ -294,6 +301,8 @@ def run_job(
         recorder.started()
     orchestrator: Orchestrator | None = None
     live = WaitLine(app.output) if app.output.colour and settings.action.waits_for_sync and settings.wait else None
+    session = open_lineage(app, lineage)
+    observer = None
     try:
         with (
             FivetranClient.create(
@@ -307,12 +316,36 @@ def run_job(
                 f"fivetran_{settings.action.value.lower()}", f"Fivetran {settings.action.value}: {refs}"
             ),
         ):
+            if session is not None:
+                from eltops.lineage import FivetranLineage
+
+                # a WAIT given FIVETRAN_BASELINE continues the runs the triggering job started
+                continued = frozenset(settings.baselines) if settings.completed_after is None else frozenset()
+                observer = FivetranLineage(session, client, continued=continued)
             orchestrator = Orchestrator(
-                client, settings, wall_clock=wall_clock, sleep=sleep, progress=live.update if live else None
+                client,
+                settings,
+                wall_clock=wall_clock,
+                sleep=sleep,
+                progress=live.update if live else None,
+                observer=observer,
             )
             started = orchestrator
             app.interrupt_note = lambda: _interrupt_note(settings, started)
-            job = orchestrator.run()
+            stopped = False
+            try:
+                job = orchestrator.run()
+            except (KeyboardInterrupt, SystemExit):
+                stopped = True
+                if observer is not None:
+                    from datetime import UTC, datetime
+
+                    now = datetime.fromtimestamp(wall_clock(), tz=UTC)
+                    observer.abort_open(now, "eltops was stopped while waiting; the sync goes on in Fivetran")
+                raise
+            finally:
+                if session is not None:  # within the client: the last events may still read what syncs write
+                    session.close(cancelled=stopped)
     except (KeyboardInterrupt, SystemExit):
         if live is not None:
             live.stop()

@@ -6,7 +6,7 @@ import logging
 import shlex
 import threading
 import time
-from datetime import datetime
+from datetime import UTC, datetime
 from types import TracebackType
 from typing import TYPE_CHECKING
 
@@ -14,6 +14,7 @@ import click
 import orjson
 
 from eltops.cli._app import AppContext, examples, pass_app, verbosity_options
+from eltops.cli._lineage import lineage_settings, open_lineage, write_lineage_outputs
 from eltops.cli._orchestra_run import run as run_command
 from eltops.load import Every, Loader, LoadResult, LoadSettings, QuietProgress, ResourceResult, load_settings
 from eltops.orchestra import (
@@ -35,6 +36,7 @@ if TYPE_CHECKING:  # the client (httpx) and rich are imported once the input is 
     from rich.progress import TaskID
 
     from eltops.cli._output import Output
+    from eltops.lineage import LineageSettings
     from eltops.orchestra import OrchestraClient
 
 log = logging.getLogger("eltops.orchestra")
@@ -182,7 +184,8 @@ def load(
     """Load RESOURCES (pipeline-runs task-runs operations; all when none) into the warehouse, incrementally.
 
     Tables pipeline_runs, task_runs and operations are merged on id; the load state lives in the warehouse
-    (table eltops_load_state). The first load reads the API's last 7 days, or from --since.
+    (table eltops_load_state). The first load reads the API's last 7 days, or from --since. With OPENLINEAGE_URL
+    (or OPENLINEAGE__TRANSPORT__TYPE, or an openlineage.yml) each load is sent as OpenLineage events.
     """
     settings = load_settings(
         EnvReader(app.env),
@@ -197,6 +200,7 @@ def load(
         wait=wait,
         json_output=json_output,
     )
+    lineage = lineage_settings(app)
     out = app.output
     orchestra_cfg = settings.orchestra
     from eltops.orchestra import OrchestraClient
@@ -210,11 +214,12 @@ def load(
     )
     with client:
         if settings.every_seconds is None:
-            result = _load_once(app, client, settings, settings.since, settings.full_refresh)
+            result = _load_once(app, client, settings, settings.since, settings.full_refresh, lineage)
             _report(out, result, json_output=settings.json_output)
             _say_resumed(out, result, since, to=to, api_url=api_url)
+            write_lineage_outputs(app, lineage)
             return 0
-        return _load_every(app, client, settings, since_text=since, to=to, api_url=api_url)
+        return _load_every(app, client, settings, lineage, since_text=since, to=to, api_url=api_url)
 
 
 def _load_once(
@@ -223,13 +228,47 @@ def _load_once(
     settings: LoadSettings,
     since: datetime | None,
     full_refresh: bool,
+    lineage: LineageSettings | None = None,
 ) -> LoadResult:
-    """One load; the warehouse is open only while it runs (so others can use a DuckDB file between loads)."""
-    target = open_when_free(lambda: open_target(settings.target), wait_seconds=settings.wait_seconds, hint=_WAIT_HINT)
+    """One load; the warehouse is open only while it runs (so others can use a DuckDB file between loads).
+
+    With ``lineage`` the load is a run whose outputs are the tables it wrote, sent once it ends (within the budget).
+    """
+    session = open_lineage(app, lineage)
+    started = _utc_now()
+    result: LoadResult | None = None
+    error: BaseException | None = None
     try:
-        return _load_into(app, client, target, settings, since, full_refresh)
+        target = open_when_free(
+            lambda: open_target(settings.target), wait_seconds=settings.wait_seconds, hint=_WAIT_HINT
+        )
+        try:
+            result = _load_into(app, client, target, settings, since, full_refresh)
+            return result
+        finally:
+            target.close()
+    except BaseException as exc:
+        error = exc
+        raise
     finally:
-        target.close()
+        if session is not None:
+            from eltops.lineage import load_events
+
+            tables = [(r.table, r.inserted + r.updated) for r in (result.resources if result is not None else [])]
+            for event in load_events(
+                session,
+                settings.target,
+                started=started,
+                ended=_utc_now(),
+                tables=tables,
+                error=None if error is None else (str(error) or type(error).__name__),
+            ):
+                session.emit(event)
+            session.close(cancelled=isinstance(error, KeyboardInterrupt | SystemExit))
+
+
+def _utc_now() -> datetime:
+    return datetime.now(tz=UTC)
 
 
 def _load_into(
@@ -276,6 +315,7 @@ def _load_every(
     app: AppContext,
     client: OrchestraClient,
     settings: LoadSettings,
+    lineage: LineageSettings | None = None,
     *,
     since_text: str | None = None,
     to: str | None = None,
@@ -287,7 +327,7 @@ def _load_every(
 
     def load(first: bool) -> None:
         since, full_refresh = (settings.since, settings.full_refresh) if first else (None, False)
-        result = _load_once(app, client, settings, since, full_refresh)
+        result = _load_once(app, client, settings, since, full_refresh, lineage)
         _report(out, result, json_output=settings.json_output)
         if first:
             _say_resumed(out, result, since_text, to=to, api_url=api_url)

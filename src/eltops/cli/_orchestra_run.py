@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -13,6 +14,7 @@ from eltops._deadline import Clock, Deadline, Sleep
 from eltops._junit import write_junit
 from eltops._step_outputs import write_step_outputs
 from eltops.cli._app import AppContext, examples, pass_app, verbosity_options
+from eltops.cli._lineage import lineage_settings, open_lineage, write_lineage_outputs
 from eltops.cli._output import CiKind, Output
 from eltops.orchestra import RunFlags, RunSettings, run_settings
 from eltops.secrets import MASKER, EnvReader
@@ -21,7 +23,15 @@ if TYPE_CHECKING:  # the client (httpx), the job and rich are imported once the 
     import httpx
 
     from eltops.history import RunRecorder
-    from eltops.orchestra import PipelineRunner, PipelineRunState, RunResult, TaskRunState
+    from eltops.lineage import LineageSession, LineageSettings, OrchestraRunLineage
+    from eltops.orchestra import (
+        OperationAsset,
+        OrchestraClient,
+        PipelineRunner,
+        PipelineRunState,
+        RunResult,
+        TaskRunState,
+    )
 
 _STYLES = {"SUCCEEDED": "green", "WARNING": "yellow", "SKIPPED": "yellow", "RUNNING": "cyan"}
 
@@ -133,7 +143,8 @@ def run(
 
     PIPELINE defaults to ORCHESTRA_PIPELINE; a flag beats its variable. The key is ORCHESTRA_API_KEY (no flag;
     DATAOPS_VAULT(PATH) works). Exit codes: 0 succeeded (also WARNING or
-    SKIPPED, with a warning), 1 failed or cancelled, 2 bad input, 3 timed out, 4 API error.
+    SKIPPED, with a warning), 1 failed or cancelled, 2 bad input, 3 timed out, 4 API error. With OPENLINEAGE_URL
+    (or OPENLINEAGE__TRANSPORT__TYPE, or an openlineage.yml) the run and its tasks are sent as OpenLineage events.
     """
     flags = RunFlags(
         pipeline=pipeline,
@@ -158,11 +169,13 @@ def run(
     )
     env = EnvReader(app.env)
     settings = run_settings(env, flags)
+    lineage = lineage_settings(app)
     # bound first: recording the job's start (a warehouse lock wait, a slow first write) counts against the timeout
     deadline = Deadline(settings.timeout, app.clock)
     recorder = _recorder(app, env, settings, record_to)
-    result = run_job(app, settings, recorder, deadline)
+    result = run_job(app, settings, recorder, deadline, lineage=lineage)
     _report(app, app.output, settings, result)
+    write_lineage_outputs(app, lineage)
     return int(result.exit_code)
 
 
@@ -175,11 +188,13 @@ def run_job(
     transport: httpx.BaseTransport | None = None,
     wall_clock: Clock = time.time,
     sleep: Sleep | None = None,
+    lineage: LineageSettings | None = None,
 ) -> RunResult:
     """Record the start, start the pipeline and wait for it, record how it ended: all of it within ``deadline``.
 
-    The caller binds ``deadline`` before anything that takes time. ``transport``, ``wall_clock`` and ``sleep`` are
-    for tests.
+    The caller binds ``deadline`` before anything that takes time. With ``lineage`` the pipeline run and each task
+    run are emitted as the polls see them, the rest at the end within the lineage budget. ``transport``,
+    ``wall_clock`` and ``sleep`` are for tests.
     """
     from eltops.orchestra import OrchestraClient, PipelineRunner
 
@@ -188,6 +203,7 @@ def run_job(
         recorder.started()
     status = _ProgressLine(out) if out.colour and settings.wait else None
     runner: PipelineRunner | None = None
+    session = open_lineage(app, lineage)
     try:
         with OrchestraClient.create(
             api_url=settings.orchestra.api_url,
@@ -195,32 +211,76 @@ def run_job(
             rate_limit_per_minute=settings.orchestra.rate_limit_per_minute,
             transport=transport,
         ) as client:
+            observer = _run_lineage(app, session, settings, client)
+            hooks = [h for h in (status.update if status else None, observer.progress if observer else None) if h]
+
+            def progress(state: PipelineRunState, tasks: tuple[TaskRunState, ...], elapsed: float) -> None:
+                for hook in hooks:
+                    hook(state, tasks, elapsed)
+
             runner = PipelineRunner(
                 client,
                 settings,
                 deadline,
                 wall_clock=wall_clock,
                 sleep=sleep,
-                progress=status.update if status else None,
+                progress=progress if hooks else None,
             )
-            with out.section("orchestra_run", f"Orchestra run: {settings.pipeline}"):
-                try:
-                    result = runner.run()
-                finally:
-                    if status is not None:
-                        status.stop()
+            ended: BaseException | None = None
+            try:
+                with out.section("orchestra_run", f"Orchestra run: {settings.pipeline}"):
+                    try:
+                        result = runner.run()
+                    finally:
+                        if status is not None:
+                            status.stop()
+            except BaseException as exc:
+                ended = exc
+                if observer is not None and runner.run_id is not None:
+                    now = datetime.fromtimestamp(wall_clock(), tz=UTC)
+                    observer.started(runner.run_id, now)
+                    if isinstance(exc, KeyboardInterrupt | SystemExit):
+                        observer.stopped(now)
+                    else:
+                        observer.failed(now, str(exc) or type(exc).__name__)
+                raise
+            finally:
+                if observer is not None and ended is None:
+                    observer.finished(result)
+                if session is not None:  # within the client: the last task events may still read their assets
+                    session.close(cancelled=isinstance(ended, KeyboardInterrupt | SystemExit))
     except (KeyboardInterrupt, SystemExit):
         if recorder is not None:
             recorder.finished(None, run_id=runner.run_id if runner else None, cancelled=True)
         _write_outputs(app, runner.run_id if runner else None, "CANCELLING", settings)
         raise
     except BaseException as exc:
+        if session is not None:
+            session.close()  # when the client could not even be made: nothing was queued
         if recorder is not None:
             recorder.finished(None, run_id=runner.run_id if runner else None, error=exc)
         raise
     if recorder is not None:
         recorder.finished(result)
     return result
+
+
+ASSETS_SECONDS = 10.0
+"""How long reading one task run's assets for lineage may take (on the lineage thread, within its budget)."""
+
+
+def _run_lineage(
+    app: AppContext, session: LineageSession | None, settings: RunSettings, client: OrchestraClient
+) -> OrchestraRunLineage | None:
+    """The run's lineage, its task runs' outputs read through ``client`` (each call within a short deadline)."""
+    if session is None:
+        return None
+    from eltops.lineage import OrchestraRunLineage
+
+    def assets(task_run_id: str) -> tuple[OperationAsset, ...]:
+        return client.task_run_assets(task_run_id, Deadline(ASSETS_SECONDS, app.clock))
+
+    return OrchestraRunLineage(session, settings.pipeline, assets=assets)
 
 
 def _report(app: AppContext, out: Output, settings: RunSettings, result: RunResult) -> None:

@@ -12,8 +12,16 @@ from eltops import _lazy
 if typing.TYPE_CHECKING:
     from eltops.fivetran._action_settings import ACTION_SETTINGS, ActionSettings, Setting
     from eltops.fivetran._client import Directory, FivetranClient
+    from eltops.fivetran._destinations import Destination, DestinationTable
     from eltops.fivetran._models import Connection, Group, SetupTest, SyncOutcome, format_timestamp
-    from eltops.fivetran._orchestrator import OUTCOMES, ConnectionResult, JobCancelled, JobResult, Orchestrator
+    from eltops.fivetran._orchestrator import (
+        OUTCOMES,
+        ConnectionResult,
+        JobCancelled,
+        JobResult,
+        Orchestrator,
+        SyncObserver,
+    )
     from eltops.fivetran._report import junit_cases, markdown_summary, result_to_json, step_outputs, summary_rows
     from eltops.fivetran._schedule import Schedule
     from eltops.fivetran._settings import (
@@ -34,6 +42,7 @@ else:
         {
             "eltops.fivetran._action_settings": ["ACTION_SETTINGS", "ActionSettings", "Setting"],
             "eltops.fivetran._client": ["Directory", "FivetranClient"],
+            "eltops.fivetran._destinations": ["Destination", "DestinationTable"],
             "eltops.fivetran._models": ["Connection", "Group", "SetupTest", "SyncOutcome", "format_timestamp"],
             "eltops.fivetran._orchestrator": [
                 "OUTCOMES",
@@ -41,6 +50,7 @@ else:
                 "JobCancelled",
                 "JobResult",
                 "Orchestrator",
+                "SyncObserver",
             ],
             "eltops.fivetran._transformations": ["Transformation", "TransformationResult", "TransformationRunner"],
             "eltops.fivetran._report": [
@@ -74,6 +84,8 @@ __all__ = [
     "Connection",
     "ConnectionRef",
     "ConnectionResult",
+    "Destination",
+    "DestinationTable",
     "Directory",
     "FivetranClient",
     "FivetranSettings",
@@ -87,6 +99,7 @@ __all__ = [
     "Schedule",
     "Setting",
     "SetupTest",
+    "SyncObserver",
     "SyncOutcome",
     "Transformation",
     "TransformationResult",

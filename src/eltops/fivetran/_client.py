@@ -27,6 +27,7 @@ from eltops import __version__
 from eltops._deadline import Deadline
 from eltops._http import ApiTransport, RetryPolicy
 from eltops.errors import ApiResponseError, ApiStatusError, ConfigError, EltopsError
+from eltops.fivetran._destinations import Destination, DestinationTable, enabled_tables
 from eltops.fivetran._models import ActiveError, Connection, Group, SetupTest, SyncRecord, format_timestamp
 from eltops.secrets import MASKER, Secret
 
@@ -151,6 +152,17 @@ class FivetranClient:
         if not isinstance(tests, list):
             raise ApiResponseError(f"Fivetran's setup-test answer for {connection_id} has no setup_tests list")
         return Connection.from_api(data), tuple(SetupTest.from_api(t) for t in tests)
+
+    # -- what a sync writes (for lineage) ------------------------------------------------------------------------
+
+    def destination_tables(self, connection_id: str) -> tuple[DestinationTable, ...]:
+        """The enabled tables of the connection's schema config, as named in the destination."""
+        return enabled_tables(self._connection_call("GET", connection_id, "/schemas"))
+
+    def destination(self, destination_id: str) -> Destination:
+        """A group's destination (the group's id is its destination's)."""
+        body = self._request("GET", f"/v1/destinations/{quote(destination_id, safe='')}")
+        return Destination.from_api(body.get("data") if isinstance(body, Mapping) else None)
 
     # -- listings -----------------------------------------------------------------------------------------------
 

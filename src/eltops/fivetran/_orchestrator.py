@@ -30,7 +30,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from functools import partial
-from typing import TypeVar
+from typing import Protocol, TypeVar
 
 import orjson
 
@@ -93,6 +93,18 @@ class _ExplainedFailure(RemoteOperationFailed):
 
 class ResyncDeclined(RemoteOperationFailed):
     """Fivetran answered a re-sync with 409: a sync is running and could not be completed."""
+
+
+class SyncObserver(Protocol):
+    """Told when a sync this job awaits begins (triggered, or joined) and how each such connection ended.
+
+    eltops' lineage is one (:mod:`eltops.lineage`). Its calls come from the orchestrator's threads, must return at
+    once, and whatever they raise is logged and ignored: an observer never changes a job's outcome.
+    """
+
+    def sync_started(self, connection: Connection, baseline: datetime | None, at: datetime) -> None: ...
+
+    def sync_ended(self, result: ConnectionResult) -> None: ...
 
 
 _SEVERITY = [ExitCode.OK, ExitCode.TIMEOUT, ExitCode.REMOTE_FAILED, ExitCode.CONFIG, ExitCode.API]
@@ -164,6 +176,7 @@ class Orchestrator:
     sleep: Sleep | None = None  # None: wait on ``cancelled``, so cancel() interrupts every wait at once
     poll_by_group: bool = True
     progress: FleetProgress | None = None  # told each awaited connection's sync state after every poll (a live line)
+    observer: SyncObserver | None = None
 
     cancelled: threading.Event = field(default_factory=threading.Event)
     reasons: ReasonFinder = field(init=False, repr=False)
@@ -401,6 +414,20 @@ class _ConnectionRun:
         self.behind: str | None = None  # the integrated transformation its sync waited behind, when one did
         self.result: ConnectionResult | None = None
         self.previous_schedule: Schedule | None = None  # what _make_schedule_manual replaced
+        self.observed = False  # the observer was told this connection's sync started
+
+    def _tell(self, call: Callable[[], None]) -> None:
+        try:
+            call()
+        except Exception:
+            log.debug("%s: the sync observer failed", self.ref, exc_info=True)
+
+    def _started_sync(self) -> None:
+        observer = self.o.observer
+        if observer is not None and self.connection is not None and not self.observed:
+            self.observed = True
+            connection, baseline, at = self.connection, self.baseline, _now_utc(self.o.wall_clock)
+            self._tell(lambda: observer.sync_started(connection, baseline, at))
 
     def info(self, message: str, *args: object) -> None:
         log.info(f"{self.ref}: {message}", *args)
@@ -428,6 +455,9 @@ class _ConnectionRun:
             reason=reason,
             previous_schedule=self.previous_schedule,
         )
+        observer, result = self.o.observer, self.result
+        if observer is not None and self.observed:
+            self._tell(lambda: observer.sync_ended(result))
 
     def fail(self, exc: EltopsError) -> None:
         reason = exc.reason if isinstance(exc, _ExplainedFailure) else None
@@ -499,6 +529,7 @@ class _ConnectionRun:
             return
         self.baseline = self.connection.last_finished_at
         self._trigger()
+        self._started_sync()
         if not self.settings.wait:
             self.finish(
                 ExitCode.OK,
@@ -517,6 +548,7 @@ class _ConnectionRun:
             )
         self.baseline = moment
         self.info("waiting for %s", _after(moment))
+        self._started_sync()
         self.observe(self.connection)
 
     def _make_schedule_manual(self) -> None:

@@ -59,6 +59,7 @@ from eltops.orchestra._records import (
 
 if typing.TYPE_CHECKING:
     from eltops.orchestra._arrow import arrow_schema, arrow_type, page_to_arrow
+    from eltops.orchestra._assets import OperationAsset
     from eltops.orchestra._client import ClientRecipe, OrchestraClient
     from eltops.orchestra._config import (
         OrchestraSettings,
@@ -78,6 +79,7 @@ else:
         __name__,
         {
             "eltops.orchestra._arrow": ["arrow_schema", "arrow_type", "page_to_arrow"],
+            "eltops.orchestra._assets": ["OperationAsset"],
             "eltops.orchestra._client": ["ClientRecipe", "OrchestraClient"],
             "eltops.orchestra._config": [
                 "OrchestraSettings",
@@ -129,6 +131,7 @@ __all__ = [
     "LoadState",
     "LogTail",
     "Operation",
+    "OperationAsset",
     "OrchestraClient",
     "OrchestraSettings",
     "Page",

@@ -27,6 +27,7 @@ from eltops._deadline import NO_DEADLINE, Deadline
 from eltops._http import ApiTransport, RateLimiter, RetryPolicy
 from eltops.errors import ApiError, ApiResponseError, ApiStatusError, ConfigError
 from eltops.orchestra import _plan
+from eltops.orchestra._assets import OperationAsset, operation_assets
 from eltops.orchestra._pages import Page, parse_page
 from eltops.orchestra._plan import (
     DEFAULT_CONCURRENCY,
@@ -47,6 +48,8 @@ RATE_LIMIT_HINT = (
 )
 TASK_RUNS_PAGE_SIZE = 50
 """The most ``GET /pipeline_runs/{id}/task_runs`` gives per page (the spec's maximum)."""
+OPERATIONS_PAGE_SIZE = 100
+"""The most ``GET /operations`` gives per page (the spec's maximum)."""
 DATE_RESOLUTION = timedelta(seconds=1)
 """A ``Date`` header has whole seconds: a record created in that second may be up to this much later."""
 LOCAL_CLOCK_MARGIN = timedelta(minutes=5)
@@ -327,6 +330,20 @@ class OrchestraClient:
             data = data[newline:] if newline > 0 else data[-max_bytes:]
         cut = total - len(data)
         return LogTail(filename, data.decode("utf-8", errors="replace"), cut, total)
+
+    def task_run_assets(self, task_run_id: str, deadline: Deadline) -> tuple[OperationAsset, ...]:
+        """What a task run's operations say they wrote (``GET /operations?task_run_id=...``, page by page)."""
+        found: list[OperationAsset] = []
+        page = 1
+        while True:
+            params = {"task_run_id": task_run_id, "page": page, "page_size": OPERATIONS_PAGE_SIZE}
+            answer = self._api.request_json("GET", "/operations", params=params, deadline=deadline)
+            results = answer.get("results") if isinstance(answer, dict) else None
+            found.extend(operation_assets(results))
+            total = answer.get("total") if isinstance(answer, dict) else None
+            if not results or not isinstance(total, int) or page * OPERATIONS_PAGE_SIZE >= total:
+                return tuple(found)
+            page += 1
 
     def cancel_run(self, run_id: str, deadline: Deadline) -> None:
         """``POST /pipeline_runs/{id}/cancel`` (answered 204)."""

@@ -10,8 +10,9 @@ import gzip
 import html
 import re
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
+from typing import Any
 
 from eltops._extras import needs_extra
 
@@ -23,6 +24,7 @@ with needs_extra("report", "eltops report"):
 
 from eltops import __version__
 from eltops.report._data import ReportData
+from eltops.report._lineage import lineage_section
 from eltops.secrets import MASKER
 
 STATUS_COLOURS = {
@@ -400,8 +402,9 @@ def _nothing_yet(data: ReportData, source: str, period: str, named: str) -> str:
     return _page(data, source, period, body)
 
 
-def render(data: ReportData, *, source: str, named: str = "WAREHOUSE") -> str:
-    """The whole report as one HTML document; ``named`` is the warehouse as a command line names it."""
+def render(data: ReportData, *, source: str, named: str = "WAREHOUSE", lineage: Mapping[str, Any] | None = None) -> str:
+    """The whole report as one HTML document; ``named`` is the warehouse as a command line names it; with
+    ``lineage`` (a run's lineage graph) a section drawing it."""
     h = data.headline
     period = f"since {_when(data.since)}" if data.since else "all history"
     if not (h.pipeline_runs or h.task_runs or h.operations):
@@ -484,6 +487,9 @@ def render(data: ReportData, *, source: str, named: str = "WAREHOUSE") -> str:
         ),
     ]
     table_html = "".join(f'<section id="{tid}"><h2>{_esc(title)}</h2>{body}</section>' for title, tid, body in tables)
-    main = f'<div class="tiles">{tile_html}</div><div class="grid">{chart_html}</div>{table_html}'
+    lineage_html = (
+        lineage_section(lineage, figure_html=lambda fig, div_id: _figure_html(fig, div_id=div_id)) if lineage else ""
+    )
+    main = f'<div class="tiles">{tile_html}</div><div class="grid">{chart_html}</div>{lineage_html}{table_html}'
     packed = f'<script type="application/gzip;base64" id="plotly-js-gzip">{_packed_plotly()}</script>'
     return _page(data, source, period, main, scripts=packed + UNPACK)

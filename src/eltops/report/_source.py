@@ -5,10 +5,11 @@
 from __future__ import annotations
 
 import shlex
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import duckdb
 
@@ -80,13 +81,23 @@ def _copy_snowflake(con: duckdb.DuckDBPyConnection, source: TargetSpec, since: d
         target.close()
 
 
-def write_report(source: TargetSpec, out: Path, *, since: datetime | None, now: datetime | None = None) -> ReportData:
-    """Compute the report for ``source`` and write it to ``out``; returns the figures it shows."""
+def write_report(
+    source: TargetSpec,
+    out: Path,
+    *,
+    since: datetime | None,
+    now: datetime | None = None,
+    lineage: Mapping[str, Any] | None = None,
+) -> ReportData:
+    """Compute the report for ``source`` and write it to ``out``; returns the figures it shows.
+
+    ``lineage``: a run's lineage graph (nodes and edges, as ``eltops emulate openlineage`` draws it) to show too.
+    """
     from eltops.report._html import render  # Plotly: the 'report' extra, named when it is missing
 
     with open_history(source, since=since) as con:
         data = collect(con, since=since, generated_at=now or datetime.now(UTC))
     # the warehouse as a command names it, for the page's "load some" commands when there is nothing to show
     named = shlex.quote(str(source.path)) if isinstance(source, DuckDbSpec) else "snowflake://..."
-    write_output(out, render(data, source=str(source), named=named), REPORT)  # whole or not at all
+    write_output(out, render(data, source=str(source), named=named, lineage=lineage), REPORT)  # whole or not at all
     return data

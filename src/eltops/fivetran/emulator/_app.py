@@ -382,6 +382,12 @@ class FivetranApp:
     def _group_details(self, request: Request, body: dict[str, Any], *, group_id: str) -> Response:
         return _ok("", self._account.group(group_id).render())
 
+    def _destination_details(self, request: Request, body: dict[str, Any], *, destination_id: str) -> Response:
+        group = self._account.groups.get(destination_id)
+        if group is None:
+            raise ApiProblem(404, "NotFound_Destination", f"Destination with id '{destination_id}' does not exist.")
+        return _ok("Destination details retrieved successfully", group.render_destination())
+
     def _group_connections(self, request: Request, body: dict[str, Any], *, group_id: str, family: str) -> Response:
         self._account.group(group_id)
         return self._connection_page(request, group_id=group_id)
@@ -594,25 +600,6 @@ class FivetranApp:
             "created_at": created,
         }
         return _page(request, [(_USER_ID, user)])
-
-    def _destination_details(self, request: Request, body: dict[str, Any], *, destination_id: str) -> Response:
-        """A group's destination: Fivetran gives a destination its group's id."""
-        group = self._account.groups.get(destination_id)
-        if group is None:
-            raise ApiProblem(404, "NotFound_Destination", f"Destination with id '{destination_id}' does not exist.")
-        return _ok(
-            "",
-            {
-                "id": group.id,
-                "group_id": group.id,
-                "service": "snowflake",
-                "region": "GCP_US_EAST4",
-                "time_zone_offset": "0",
-                "setup_status": "CONNECTED",
-                "daylight_saving_time_enabled": False,
-                "networking_method": "Directly",
-            },
-        )
 
     def _metadata(self, request: Request, body: dict[str, Any], **_: str) -> Response:
         raise ApiProblem(404, "NotFound", METADATA_DEPRECATED)

@@ -82,13 +82,26 @@ class FivetranEmulator:
 
     # --- building the account ----------------------------------------------------------------------
 
-    def add_group(self, group_id: str, *, name: str | None = None, created_at: Timestamp = None) -> None:
+    def add_group(
+        self,
+        group_id: str,
+        *,
+        name: str | None = None,
+        created_at: Timestamp = None,
+        destination: Mapping[str, Any] | None = None,
+    ) -> None:
+        """``destination``: what ``GET /v1/destinations/{group_id}`` says (service, region, config, ...)."""
+        if destination is not None and not isinstance(destination, Mapping):
+            raise ValueError("destination must be a mapping (service, config: {host, port, database, ...})")
         with self._account.lock:
             if group_id in self._account.groups:
                 raise ValueError(f"group {group_id!r} already exists")
             created = to_epoch(created_at)
             self._account.groups[group_id] = Group(
-                group_id, name or group_id, self._account.clock() if created is None else created
+                group_id,
+                name or group_id,
+                self._account.clock() if created is None else created,
+                dict(destination) if destination is not None else None,
             )
 
     def add_connection(

@@ -3,7 +3,11 @@
 ::
 
     groups:
-      - {id: warehouse, name: Warehouse}
+      - id: warehouse                # required
+        name: Warehouse
+        destination:                 # optional: GET /v1/destinations/warehouse (default: a Snowflake one)
+          service: postgres_warehouse
+          config: {host: warehouse.internal, port: 5432, database: analytics}
     connections:
       - id: shop_postgres            # required
         group_id: warehouse          # required, a group declared above
@@ -68,7 +72,7 @@ from eltops.fivetran.emulator._transformations import TransformationScript
 if TYPE_CHECKING:
     from eltops.fivetran.emulator._emulator import FivetranEmulator
 
-_GROUP_KEYS = {"id", "name", "created_at"}
+_GROUP_KEYS = {"id", "name", "created_at", "destination"}
 _CONNECTION_KEYS = {
     "id",
     "group_id",
@@ -254,7 +258,14 @@ def apply_scenario(emulator: FivetranEmulator, data: Mapping[str, Any], *, origi
         where = f"{origin}: groups[{index}]"
         group = _mapping(group, where=where)
         _check_keys(group, _GROUP_KEYS, where=where, required={"id"})
-        _call(where, emulator.add_group, str(group["id"]), name=group.get("name"), created_at=group.get("created_at"))
+        _call(
+            where,
+            emulator.add_group,
+            str(group["id"]),
+            name=group.get("name"),
+            created_at=group.get("created_at"),
+            destination=group.get("destination"),
+        )
     for index, connection in enumerate(_list(data, "connections", where=origin)):
         where = f"{origin}: connections[{index}]"
         connection = dict(_mapping(connection, where=where))

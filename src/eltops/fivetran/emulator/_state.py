@@ -164,9 +164,36 @@ class Group:
     id: str
     name: str
     created_at: float
+    destination: dict[str, Any] | None = None  # service, region, config... (None: the demo Snowflake destination)
 
     def render(self) -> dict[str, Any]:
         return {"id": self.id, "name": self.name, "created_at": iso(self.created_at)}
+
+    def render_destination(self) -> dict[str, Any]:
+        """``GET /v1/destinations/{id}``'s ``data``: a group and its destination share their id (1:1)."""
+        given = dict(self.destination or {})
+        config = {**DEFAULT_DESTINATION_CONFIG, **dict(given.pop("config", None) or {})}
+        return {
+            "id": self.id,
+            "group_id": self.id,
+            "service": "snowflake",
+            "region": "GCP_US_EAST4",
+            "time_zone_offset": "0",
+            "setup_status": "CONNECTED",
+            **given,
+            "config": mask_secrets(config),
+        }
+
+
+DEFAULT_DESTINATION_CONFIG: dict[str, Any] = {
+    "host": "eltopsdemo-emulator.snowflakecomputing.com",
+    "port": 443,
+    "database": "RAW",
+    "auth": "PASSWORD",
+    "user": "FIVETRAN_USER",
+    "password": "emulated-destination-password",
+}
+"""The destination a group has when its scenario names none: Snowflake (organization eltopsdemo, account emulator)."""
 
 
 @dataclass
@@ -453,12 +480,20 @@ class Connection:
             rendered["schedule"] = dict(self.schedule)
         return rendered
 
+    def destination_schema(self, source_schema: str) -> str:
+        """Where a source schema lands: a database connection's schemas under its prefix (``shop_db_public``),
+        any other connection's one schema as the connection's destination schema (Fivetran's naming, as its
+        schema config's ``name_in_destination`` says)."""
+        if any(word in self.service for word, _, _ in _DATABASES):
+            return f"{self.schema}_{source_schema}"
+        return self.schema
+
     def render_schemas(self) -> dict[str, Any]:
         """The schema config as ``GET {c}/schemas`` returns it in ``data``."""
         schemas: dict[str, Any] = {}
         for schema_name, tables in (self.tables or {}).items():
             schemas[schema_name] = {
-                "name_in_destination": schema_name,
+                "name_in_destination": self.destination_schema(schema_name),
                 "enabled": True,
                 "tables": {
                     table: {

@@ -22,6 +22,8 @@ The scenario file (``eltops emulate orchestra --pipelines FILE``)::
             outcome: SUCCEEDED          # SUCCEEDED, WARNING, FAILED or SKIPPED
             log: |                      # the task's log file (optional)
               synced 12 tables
+            asset: RAW.SHOP.ORDERS      # the table its operation reports (assetExternalId; optional)
+            rows: 1200                  # the operation's rowsAffected (optional)
 """
 
 from __future__ import annotations
@@ -71,8 +73,12 @@ class TaskScript:
     seconds: float | None = 10.0  # None: never ends
     outcome: str = "SUCCEEDED"
     log: str | None = None
+    asset: str | None = None  # the operation's assetExternalId (the table it wrote)
+    rows: int | None = None  # the operation's rowsAffected
 
     def __post_init__(self) -> None:
+        if self.rows is not None and (isinstance(self.rows, bool) or not isinstance(self.rows, int) or self.rows < 0):
+            raise ValueError(f"task {self.id}: rows must be a whole number >= 0")
         if self.integration not in KINDS:
             raise ValueError(f"task {self.id}: integration must be one of {', '.join(KINDS)}")
         if self.outcome not in OUTCOMES:
@@ -155,6 +161,8 @@ def load_pipelines(path: Path) -> tuple[PipelineScript, ...]:
                     seconds=None if seconds is None else float(seconds),
                     outcome=str(task.get("outcome") or "SUCCEEDED"),
                     log=None if task.get("log") is None else str(task["log"]),
+                    asset=None if task.get("asset") is None else str(task["asset"]),
+                    rows=task.get("rows"),
                 )
             )
         if not tasks:
@@ -477,7 +485,7 @@ class RunBook:
             "completedAt": iso(ended),
             "dependencies": [],
             "operationDuration": duration,
-            "rowsAffected": None,
+            "rowsAffected": task.script.rows,
             "cost": None,
             "credits": None,
             "creditsLabel": None,
@@ -488,7 +496,7 @@ class RunBook:
             "finalCostCurrency": None,
             "rawCostIntegration": None,
             "rawCostUnits": None,
-            "assetExternalId": None,
+            "assetExternalId": task.script.asset,
             "meta": {"task_id": task.script.id},
             "tags": None,
             "canRerun": False,
