@@ -143,23 +143,32 @@ def _slug(text: str) -> str:
 
 
 def documented(docs: Path = DOCS) -> dict[str, tuple[str, str]]:
-    """Each variable a table row of a hand-written page names first: (link to its section, the row's last cell)."""
+    """Each variable a table row of a hand-written page names first: (link to its section, the row's meaning).
+
+    The meaning is the cell under the table's ``meaning`` header, else the row's last cell.
+    """
     rows: dict[str, tuple[str, str]] = {}
     for page in sorted(docs.rglob("*.md")):
         if page.relative_to(docs).parts[0] == "reference":
             continue
-        heading = ""
+        heading, header = "", None
         for line in page.read_text(encoding="utf-8").splitlines():
             if (head := _HEADING.match(line)) is not None:
                 heading = _slug(head.group(2))
-                continue
             row = _ROW.match(line)
             if row is None:
+                header = None  # the table, if any, ended
                 continue
             cells = [cell.strip() for cell in row.group(0).strip().strip("|").split("|")]
+            if header is None:
+                header = [cell.lower() for cell in cells]
+                continue
+            if all(set(cell) <= set("-: ") for cell in cells):
+                continue
+            meaning = cells[header.index("meaning")] if "meaning" in header[: len(cells)] else cells[-1]
             for name in re.findall(r"`([A-Z][A-Z0-9_]{2,})`", cells[0]):
                 link = f"../{page.relative_to(docs).as_posix()}" + (f"#{heading}" if heading else "")
-                rows.setdefault(name, (link, cells[-1]))
+                rows.setdefault(name, (link, meaning))
     return rows
 
 
