@@ -152,13 +152,17 @@ class PageQuery:
     def params(self) -> dict[str, Any]:
         # page_size is the spec's name; per_page is what older docs and Orchestra's own app send
         params: dict[str, Any] = {"page": self.page, "page_size": self.page_size, "per_page": self.page_size}
+        params.update(self.resource.params)
         if self.window is not None:
             params.update(self.window.params())
         params.update({k: v for k, v in self.filters.items() if v != ""})
         return params
 
     def describe(self) -> str:
-        where = f"window {self.window}" if self.window is not None else "the default window"
+        if self.window is not None:
+            where = f"window {self.window}"
+        else:
+            where = "the default window" if self.resource.windowed else "the whole listing"
         extra = "".join(f", {k}={_shorten(v)}" for k, v in self.filters.items())
         return f"{self.resource} page {self.page} ({where}{extra})"
 
@@ -357,8 +361,10 @@ class LoadPlan:
     start_cursor: datetime | None
 
     def describe(self) -> str:
-        if self.windows == (None,):
-            reading = "the API's default window (last 7 days)"
+        if not self.resource.windowed:
+            reading = "the whole listing (it has no time filter)"
+        elif self.windows == (None,):
+            reading = "the API's default window"
         else:
             first = self.windows[0]
             assert first is not None
@@ -424,6 +430,8 @@ def plan_load(
     was read: the load then reads the last 7 days again, and the cursor it saves replaces that one.
     """
     cursor = None if full_refresh else state.cursor
+    if not resource.windowed:  # no time filter: every load reads the whole listing (nothing to re-read by id)
+        return LoadPlan(resource, (None,), (), start_cursor=cursor)
     if cursor is not None and cursor > now:
         log.warning(
             "%s: the saved load cursor %s is later than now (%s); reading the last 7 days again",

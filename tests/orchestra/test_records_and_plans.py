@@ -16,12 +16,14 @@ from eltops.orchestra import (
     MAX_WINDOW,
     OPERATIONS,
     PIPELINE_RUNS,
+    SCHEMA_VERSION,
     TASK_RUNS,
     LoadState,
     Operation,
     PageQuery,
     PipelineRun,
     RecordError,
+    Resource,
     TaskRun,
     Window,
     group_ids_by_window,
@@ -30,6 +32,7 @@ from eltops.orchestra import (
     parse_time,
     plan_load,
     records_batch,
+    table_layout,
     walk_windows,
 )
 
@@ -47,9 +50,14 @@ SEED_COLUMNS = {
 
 
 @pytest.mark.parametrize("resource", [PIPELINE_RUNS, TASK_RUNS, OPERATIONS])
-def test_columns_are_the_seeds_in_order(resource: object) -> None:
-    """Each resource declares exactly the Orchestra Data App's columns, in its order."""
-    assert " ".join(resource.column_names) == SEED_COLUMNS[resource]  # type: ignore[attr-defined,index]
+def test_columns_are_the_seeds_in_order(resource: Resource) -> None:
+    """Each table starts with the Orchestra Data App's columns in its order, then loaded_at, then the new ones."""
+    seed = SEED_COLUMNS[resource].split()
+    layout = table_layout(resource)
+    assert list(layout[: len(seed) + 1]) == [*seed, "loaded_at"]
+    assert [c.name for c in resource.columns if c.since == 1] == seed
+    assert layout[-1] == "extra"
+    assert all(c.since == SCHEMA_VERSION for c in resource.columns[len(seed) :])
 
 
 def test_from_api_maps_camel_case_to_typed_fields() -> None:

@@ -26,8 +26,8 @@ from eltops import __version__
 from eltops._deadline import NO_DEADLINE, Deadline
 from eltops._http import ApiTransport, RateLimiter, RetryPolicy
 from eltops.errors import ApiError, ApiResponseError, ApiStatusError, ConfigError
-from eltops.orchestra import _plan
-from eltops.orchestra._pages import Page, parse_page
+from eltops.orchestra import _pages, _plan
+from eltops.orchestra._pages import Page, PageTooLarge, parse_page
 from eltops.orchestra._plan import (
     DEFAULT_CONCURRENCY,
     MAX_PAGE_SIZE,
@@ -181,7 +181,22 @@ class OrchestraClient:
         :data:`LOCAL_CLOCK_MARGIN`) is kept in the page but not in its ``newest``: it never becomes the cursor.
         """
         response = self._get(query, deadline)
-        return parse_page(query, response.content, not_after=self._latest_plausible(response))
+        try:
+            return parse_page(query, response.content, not_after=self._latest_plausible(response))
+        except PageTooLarge as big:
+            del response
+            if query.page_size == 1:
+                raise _pages.too_large_record(big) from None
+            smaller = _pages.split_page(query)
+            log.warning(
+                "%s: %s; reading it again as %d pages of %d",
+                query.describe(),
+                f"{big.size / 1_000_000:.1f} MB of JSON, over the {_pages.MAX_PAGE_BYTES / 1_000_000:.0f} MB bound",
+                len(smaller),
+                smaller[0].page_size,
+            )
+            del big
+            return _pages.joined(query, [self.get_page(part, deadline) for part in smaller])
 
     def _get(self, query: PageQuery, deadline: Deadline) -> httpx.Response:
         try:
@@ -347,8 +362,13 @@ def _naming_page(exc: ApiError, query: PageQuery) -> ApiError:
 
 
 def _listing(pages: Iterator[Page]) -> Iterator[Page]:
-    """The walk's pages; a listing that never agrees with itself is an API error (exit 4)."""
+    """The walk's pages (a page read again in smaller ones: those); a listing that never agrees with itself is an
+    API error (exit 4)."""
     try:
-        yield from pages
+        for page in pages:
+            if page.parts:
+                yield from page.parts
+            else:
+                yield page
     except _plan.ListingError as exc:
         raise ApiResponseError(str(exc)) from None

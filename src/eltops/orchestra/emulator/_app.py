@@ -17,6 +17,7 @@ from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
 from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
 
+from eltops.orchestra.emulator._assets import AssetCatalog, AssetQueryError
 from eltops.orchestra.emulator._faults import Fault, render_page
 from eltops.orchestra.emulator._generate import Dataset, to_micros
 from eltops.orchestra.emulator._model import (
@@ -55,8 +56,13 @@ class _FailurePlan:
         self.status, self.count, self.retry_after = status, count, retry_after
 
 
+DEFAULT_WINDOWS = {Resource.TASK_RUNS: timedelta(hours=24)}
+"""What Orchestra's listings serve without ``time_from``/``time_to`` since 2026-10: the last 24 hours of task runs
+(it was 7 days), the last 7 days of the others."""
+
+
 def _default_windows(windows: Mapping[str, timedelta]) -> dict[Resource, timedelta]:
-    """The window each listing serves without ``time_from``/``time_to``: 7 days unless told otherwise."""
+    """The window each listing serves without ``time_from``/``time_to``: :data:`DEFAULT_WINDOWS` unless told."""
     by_path = {r.path: r for r in Resource}
     unknown = sorted(set(windows) - set(by_path))
     if unknown:
@@ -64,7 +70,7 @@ def _default_windows(windows: Mapping[str, timedelta]) -> dict[Resource, timedel
     for name, window in windows.items():
         if not timedelta(0) < window <= timedelta(days=MAX_WINDOW_DAYS):
             raise ValueError(f"the default window of {name} must be more than 0 and at most {MAX_WINDOW_DAYS} days")
-    return {r: windows.get(r.path, timedelta(days=MAX_WINDOW_DAYS)) for r in Resource}
+    return {r: windows.get(r.path, DEFAULT_WINDOWS.get(r, timedelta(days=MAX_WINDOW_DAYS))) for r in Resource}
 
 
 class OrchestraEmulator:
@@ -73,8 +79,10 @@ class OrchestraEmulator:
     Records are generated from ``seed`` on demand (nothing is held in memory): ``volume`` says how many, spread
     evenly over ``[anchor - volume.days, anchor + future_days]``. Only records created (operations: inserted)
     at or before ``now()`` are visible, and a run's status follows the clock, so advancing an injected clock
-    makes runs finish and new runs appear. ``default_windows`` (by path: ``{"task_runs": timedelta(hours=24)}``)
-    changes the window a listing serves when the request names none, as Orchestra may change its default.
+    makes runs finish and new runs appear. ``default_windows`` (by path: ``{"task_runs": timedelta(days=7)}``)
+    changes the window a listing serves when the request names none (:data:`DEFAULT_WINDOWS` otherwise: 24 hours
+    of task runs, 7 days of the rest, as Orchestra serves them since 2026-10). ``/assets`` serves the workspace's
+    tables (:mod:`~eltops.orchestra.emulator._assets`).
     """
 
     def __init__(
@@ -105,6 +113,7 @@ class OrchestraEmulator:
         self.latency_seconds = latency_seconds
         self.dataset = Dataset(seed=seed, volume=self.volume, anchor=self.anchor, future_days=future_days)
         self._selector = Selector(self.dataset)
+        self.assets = AssetCatalog(self.dataset, self.anchor)
         self.runbook = RunBook(pipelines, seed=seed, account_id=self.dataset.account_id)
         """The pipelines this emulator can start and the runs it started (``pipelines=``, default: a demo set)."""
         self._run_api = RunEndpoints(self.runbook)
@@ -119,6 +128,7 @@ class OrchestraEmulator:
                 Rule(f"{BASE_PATH}/pipeline_runs", endpoint=Resource.PIPELINE_RUNS, methods=["GET"]),
                 Rule(f"{BASE_PATH}/task_runs", endpoint=Resource.TASK_RUNS, methods=["GET"]),
                 Rule(f"{BASE_PATH}/operations", endpoint=Resource.OPERATIONS, methods=["GET"]),
+                Rule(f"{BASE_PATH}/assets", endpoint="assets", methods=["GET"]),
                 Rule(f"{BASE_PATH}/health", endpoint="health", methods=["GET"]),
                 Rule(f"{BASE_PATH}/pipelines/<pipeline_id_or_alias>/start", endpoint="start", methods=["POST"]),
                 Rule(f"{BASE_PATH}/pipeline_runs/<pipeline_run_id>/status", endpoint="status", methods=["GET"]),
@@ -214,6 +224,11 @@ class OrchestraEmulator:
             return limited
         if isinstance(endpoint, Resource):
             return self._list(endpoint, query)
+        if endpoint == "assets":
+            try:
+                return _json(self.assets.listing(query, to_micros(self._now())))
+            except AssetQueryError as exc:
+                return _json({"detail": exc.detail}, 422)
         return self._run_endpoint(str(endpoint), request, query, values)
 
     def _run_endpoint(
