@@ -13,7 +13,17 @@ import pytest
 
 from tests.report.conftest import DemoRun
 
-CHARTS = ("runs-by-day", "duration-trend", "duration-percentiles", "slowest-tasks", "failing-tasks", "integrations")
+CHARTS = (
+    "runs-by-day",
+    "duration-trend",
+    "duration-percentiles",
+    "slowest-tasks",
+    "failing-tasks",
+    "integrations",
+    "cost-by-pipeline",
+    "cost-by-integration",
+    "anomalous-runs",
+)
 BROWSER = shutil.which("chromium") or shutil.which("chromium-browser")
 
 
@@ -29,7 +39,10 @@ def _cells(page: str, tag: str, table: str) -> list[str]:
     return re.findall(rf"<{tag}( class=\"num\")?>", section)
 
 
-@pytest.mark.parametrize("table", ["pipeline-durations", "failing-tasks-table", "integrations-table"])
+@pytest.mark.parametrize(
+    "table",
+    ["pipeline-durations", "failing-tasks-table", "integrations-table", "expensive-runs", "anomalous-runs-table"],
+)
 def test_a_numeric_column_is_right_aligned_under_its_header(demo_report: str, table: str) -> None:
     """Each numeric column's header carries the same right-aligned class as its cells."""
     page = Path(demo_report).read_text()

@@ -16,7 +16,7 @@ with needs_extra("report", "eltops report"):
     from plotly.subplots import make_subplots
 
 from eltops import __version__
-from eltops.report._data import ReportData
+from eltops.report._data import DayCost, ReportData
 from eltops.secrets import MASKER
 
 STATUS_COLOURS = {
@@ -277,6 +277,63 @@ def _integrations(data: ReportData) -> go.Figure:
     return fig
 
 
+def _cost_over_time(rows: tuple[DayCost, ...], title: str, limit: int = MAX_TREND_PIPELINES) -> go.Figure:
+    """Stacked daily cost of the costliest names (the rest summed as "other"), so the total per day reads too."""
+    totals: dict[str, float] = defaultdict(float)
+    for row in rows:
+        totals[row.name] += row.cost
+    top = sorted(totals, key=lambda n: -totals[n])[:limit]
+    by_name: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
+    for row in rows:
+        by_name[row.name if row.name in top else "other"][row.day.isoformat()] += row.cost
+    currency = next((r.currency for r in rows if r.currency), "")
+    fig = go.Figure()
+    for name in [*top, *(["other"] if "other" in by_name else [])]:
+        days = sorted(by_name[name])
+        fig.add_bar(x=days, y=[by_name[name][d] for d in days], name=name)
+    if not rows:
+        title += "<br><sup>no operation carries a cost yet</sup>"
+    fig.update_layout(barmode="stack", title=title, yaxis={"title": currency or "cost", "tickformat": ",.2f"})
+    return fig
+
+
+def _anomalies(data: ReportData) -> go.Figure:
+    """The flagged runs, by how far above their baseline their duration was."""
+    rows = list(reversed(data.anomalous_runs))
+    labels = [f"{r.pipeline_name} · {_when(r.at)}" for r in rows]
+    fig = go.Figure()
+    fig.add_bar(
+        y=labels,
+        x=[r.percent_above_baseline for r in rows],
+        orientation="h",
+        marker_color="#e3a008",
+        text=[
+            f"+{r.percent_above_baseline:.0f}%: {_seconds(r.observed_seconds)}, baseline {_seconds(r.threshold_seconds)}"
+            for r in rows
+        ],
+        textposition="outside",
+        textfont={"size": 11, "color": "#1f2328"},
+        cliponaxis=False,
+        name="above baseline",
+    )
+    most = max((r.percent_above_baseline for r in rows), default=0)
+    title = "Anomalous pipeline runs (duration above baseline)"
+    if not rows:
+        title += "<br><sup>Orchestra flagged no run</sup>"
+    fig.update_layout(
+        title=title,
+        xaxis={"title": "% above baseline", "range": [0, most * 2.4 or 1]},
+        yaxis={"automargin": True},
+        showlegend=False,
+        height=_bar_height(len(rows)),
+    )
+    return fig
+
+
+def _money(value: float, currency: str) -> str:
+    return f"{value:,.2f} {currency}".strip()
+
+
 def render(data: ReportData, *, source: str) -> str:
     """The whole report as one HTML document."""
     h = data.headline
@@ -292,6 +349,13 @@ def render(data: ReportData, *, source: str) -> str:
         ("operations", f"{h.operations:,}"),
         ("rows affected", f"{h.rows_affected:,}"),
     ]
+    if data.cost_by_pipeline:
+        currency = next((r.currency for r in data.cost_by_pipeline if r.currency), "")
+        tiles.append(("cost", _money(sum(r.cost for r in data.cost_by_pipeline), currency)))
+    if data.anomalous_runs:
+        tiles.append(
+            ("anomalous runs", f"{len(data.anomalous_runs):,}" + ("+" if len(data.anomalous_runs) >= 15 else ""))
+        )
     tile_html = "".join(
         f'<div class="tile" data-metric="{_esc(label)}"><div class="value">{_esc(value)}</div>'
         f'<div class="label">{_esc(label)}</div>'
@@ -306,6 +370,9 @@ def render(data: ReportData, *, source: str) -> str:
         ("slowest-tasks", _slowest_tasks(data)),
         ("failing-tasks", _failing_tasks(data)),
         ("integrations", _integrations(data)),
+        ("cost-by-pipeline", _cost_over_time(data.cost_by_pipeline, "Cost per pipeline per day")),
+        ("cost-by-integration", _cost_over_time(data.cost_by_integration, "Cost per integration per day")),
+        ("anomalous-runs", _anomalies(data)),
     ]
     chart_html = "".join(
         f"<section>{_figure_html(fig, include_js=(i == 0), div_id=name)}</section>"
@@ -350,6 +417,41 @@ def render(data: ReportData, *, source: str) -> str:
                 ["integration", "operations", "failed", "rows affected"],
                 [(r.integration, r.operations, r.failed, r.rows_affected) for r in data.integrations],
                 numeric=(1, 2, 3),
+            ),
+        ),
+    ]
+    tables += [
+        (
+            "Most expensive pipeline runs",
+            "expensive-runs",
+            _table(
+                ["when", "pipeline", "run", "status", "operations", "cost"],
+                [
+                    (_when(r.at), r.pipeline_name, r.run_id, r.status, r.operations, _money(r.cost, r.currency))
+                    for r in data.expensive_runs
+                ],
+                numeric=(4, 5),
+            ),
+        ),
+        (
+            "Anomalous pipeline runs",
+            "anomalous-runs-table",
+            _table(
+                ["when", "pipeline", "run", "status", "above baseline", "took", "baseline", "anomalies"],
+                [
+                    (
+                        _when(r.at),
+                        r.pipeline_name,
+                        r.run_id,
+                        r.status,
+                        f"{r.percent_above_baseline:.0f}%",
+                        _seconds(r.observed_seconds),
+                        _seconds(r.threshold_seconds),
+                        r.anomalies,
+                    )
+                    for r in data.anomalous_runs
+                ],
+                numeric=(4, 5, 6, 7),
             ),
         ),
     ]
