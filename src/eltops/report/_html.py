@@ -16,7 +16,7 @@ with needs_extra("report", "eltops report"):
     from plotly.subplots import make_subplots
 
 from eltops import __version__
-from eltops.report._data import DayCost, ReportData
+from eltops.report._data import AnomalousRun, DayCost, ReportData
 from eltops.secrets import MASKER
 
 STATUS_COLOURS = {
@@ -307,10 +307,7 @@ def _anomalies(data: ReportData) -> go.Figure:
         x=[r.percent_above_baseline for r in rows],
         orientation="h",
         marker_color="#e3a008",
-        text=[
-            f"+{r.percent_above_baseline:.0f}%: {_seconds(r.observed_seconds)}, baseline {_seconds(r.threshold_seconds)}"
-            for r in rows
-        ],
+        text=[f"+{r.percent_above_baseline:.0f}%: {_seconds(r.observed_seconds)}, {_baseline(r)}" for r in rows],
         textposition="outside",
         textfont={"size": 11, "color": "#1f2328"},
         cliponaxis=False,
@@ -328,6 +325,10 @@ def _anomalies(data: ReportData) -> go.Figure:
         height=_bar_height(len(rows)),
     )
     return fig
+
+
+def _baseline(run: AnomalousRun) -> str:
+    return f"baseline {_seconds(run.threshold_seconds)}"
 
 
 def _money(value: float, currency: str) -> str:
