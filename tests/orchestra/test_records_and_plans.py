@@ -207,3 +207,16 @@ def test_operation_record_round_trip() -> None:
     """Operation.from_api, as pages (records_batch), gives the same row as page_to_arrow."""
     obj = {"id": "o", "insertedAt": "2025-05-01T11:16:44+00:00", "operationDuration": 1.5, "dependencies": []}
     assert records_batch(OPERATIONS, [Operation.from_api(obj)]).to_arrow().equals(page_to_arrow(OPERATIONS, [obj]))
+
+
+def test_open_runs_older_than_the_listings_serve_are_read_by_id_even_inside_a_window() -> None:
+    """An open run 8 days old is re-read (and marked aged) though a window covers it; one of 2 days is not aged."""
+    cursor = NOW - timedelta(days=9)
+    old, recent = ("old", NOW - timedelta(days=8)), ("recent", NOW - timedelta(days=2))
+    plan = plan_load(PIPELINE_RUNS, LoadState(cursor), [old, recent], now=NOW)
+    first = plan.windows[0]
+    assert first is not None
+    assert first.start < old[1]
+    assert plan.reopen == (old,)
+    assert plan.aged == (old,)
+    assert "1 older than the listings serve, read by id" in plan.describe()

@@ -21,6 +21,7 @@ from typing import Any, TypeVar
 from urllib.parse import quote
 
 import httpx
+import orjson
 
 from eltops import __version__
 from eltops._deadline import NO_DEADLINE, Deadline
@@ -240,6 +241,45 @@ class OrchestraClient:
     def iter_ids(self, resource: Resource, records: Sequence[tuple[str, datetime]]) -> Iterator[Page]:
         """Re-read records by id (each with its creation time, so every request has a window that holds it)."""
         return _listing(_plan.iter_ids(self.get_page, resource, records, map_pages=self._map))
+
+    def iter_runs(self, resource: Resource, run_ids: Sequence[str]) -> Iterator[Page]:
+        """Pipeline runs read by id, for records older than the listings serve (Orchestra lists task runs for 7 days).
+
+        ``pipeline-runs``: each run's ``GET /pipeline_runs/{id}/status`` (the whole record); ``task-runs``: each
+        run's ``GET /pipeline_runs/{id}/task_runs``, page by page. Each answer becomes a page of ``resource`` (checked
+        and masked as a listing's). A run the API no longer knows (404) is logged and skipped.
+        """
+        for run_id in run_ids:
+            path = f"/pipeline_runs/{quote(run_id, safe='')}"
+            try:
+                if resource.name == "pipeline-runs":
+                    body = self._api.request("GET", f"{path}/status").content
+                    self._count_request()
+                    record = orjson.loads(body)
+                    listing = orjson.dumps({"page": 1, "pageSize": 1, "total": 1, "results": [record]})
+                    yield parse_page(PageQuery(resource, 1, 1), listing)
+                    continue
+                page = 1
+                while True:
+                    params = {"page": page, "page_size": TASK_RUNS_PAGE_SIZE}
+                    body = self._api.request("GET", f"{path}/task_runs", params=params).content
+                    self._count_request()
+                    parsed = parse_page(PageQuery(resource, page, TASK_RUNS_PAGE_SIZE), body)
+                    yield parsed
+                    if not parsed.rows or page * TASK_RUNS_PAGE_SIZE >= parsed.total:
+                        break
+                    page += 1
+            except ApiStatusError as exc:
+                if exc.status_code != 404:
+                    raise
+                log.warning("%s: pipeline run %s is not known to Orchestra (404); left as it is", resource, run_id)
+            except orjson.JSONDecodeError as exc:
+                message = f"Orchestra answered GET {path}/status with a body that is not JSON: {exc}"
+                raise ApiResponseError(message) from None
+
+    def _count_request(self) -> None:
+        with self._lock:
+            self._requests += 1
 
     def _map(self, fn: Callable[[T], R], items: Iterable[T]) -> Iterator[R]:
         """``fn`` over ``items`` on the client's threads, results in order, at most twice the concurrency in flight."""

@@ -39,7 +39,6 @@ from eltops.orchestra._records import (
     _Record,
     _timestamp,
     map_page,
-    rest_of,
 )
 from eltops.secrets import MASKER
 
@@ -207,10 +206,12 @@ def _extras(resource: Resource, results: Sequence[Any]) -> bytes:
     """Each record's fields that no column takes, as one JSON array (null for a record with none)."""
     if resource.rest is None:
         return b"[]"
+    typed = resource.typed_sources
+    extras = [{k: v for k, v in record.items() if k not in typed} or None for record in results]
     try:
-        return orjson.dumps([rest_of(resource, record) for record in results])
+        return orjson.dumps(extras)
     except orjson.JSONEncodeError:  # a value orjson cannot write back (an integer past 64 bits): kept as text
-        return json.dumps([rest_of(resource, record) for record in results]).encode()
+        return json.dumps(extras).encode()
 
 
 def split_page(query: PageQuery) -> list[PageQuery]:

@@ -359,6 +359,11 @@ class LoadPlan:
     windows: tuple[Window | None, ...]
     reopen: tuple[tuple[str, datetime], ...]
     start_cursor: datetime | None
+    aged: tuple[tuple[str, datetime], ...] = ()
+    """Those of ``reopen`` created more than :data:`MAX_WINDOW` ago: Orchestra lists task runs for 7 days only
+    (2026-10), so a loader that can should read them by id (their pipeline runs' ``/status`` and ``/task_runs``)."""
+    aged_runs: tuple[str, ...] = ()
+    """The pipeline runs whose by-id reads cover :attr:`aged` (filled in by the loader, which knows the parents)."""
 
     def describe(self) -> str:
         if not self.resource.windowed:
@@ -372,6 +377,8 @@ class LoadPlan:
             reading = f"from {first.start.isoformat()} ({count} window{'s' if count != 1 else ''})"
         if self.reopen:
             reading += f", and {len(self.reopen)} run{'s' if len(self.reopen) != 1 else ''} open at the last load"
+        if self.aged:
+            reading += f" ({len(self.aged)} older than the listings serve, read by id)"
         return reading
 
 
@@ -450,9 +457,12 @@ def plan_load(
         windows = tuple(walk_windows(now - MAX_WINDOW, now))
     first = windows[0]
     covered_from = first.start if first is not None else now - MAX_WINDOW
+    # open runs older than the listings serve (7 days) are re-read even inside a window: the window may not serve them
+    aged_before = now - MAX_WINDOW
     reopen = tuple(
         (record_id, created)
         for record_id, created in open_records
-        if created < covered_from and created > now - OPEN_RUN_HORIZON
+        if (created < covered_from or created <= aged_before) and created > now - OPEN_RUN_HORIZON
     )
-    return LoadPlan(resource, windows, reopen, start_cursor=cursor)
+    aged = tuple(r for r in reopen if r[1] <= aged_before)
+    return LoadPlan(resource, windows, reopen, start_cursor=cursor, aged=aged)

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import json
 import math
 import re
@@ -157,7 +158,7 @@ class Resource:
         """The column that keeps every field no other column takes (None: the resource has none)."""
         return next((c for c in self.columns if c.source == REST), None)
 
-    @property
+    @functools.cached_property
     def typed_sources(self) -> frozenset[str]:
         """The API fields a column of their own takes (every other one goes into :attr:`rest`)."""
         return frozenset(c.source for c in self.columns if c.source != REST)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hmac
 import math
 import threading
@@ -98,12 +99,17 @@ class OrchestraEmulator:
         latency_seconds: float = 0.0,
         pipelines: Sequence[PipelineScript] = DEFAULT_PIPELINES,
         default_windows: Mapping[str, timedelta] | None = None,
+        listing_retention: Mapping[str, timedelta] | None = None,
     ) -> None:
         if rate_limit_per_minute is not None and rate_limit_per_minute < 1:
             raise ValueError("rate_limit_per_minute must be >= 1 (or None for no limit)")
         if latency_seconds < 0:
             raise ValueError("latency_seconds must be >= 0")
         self.default_windows = _default_windows(default_windows or {})
+        by_path = {r.path: r for r in Resource}
+        self.listing_retention = {by_path[name]: age for name, age in (listing_retention or {}).items()}
+        """How far back a listing serves records, by path (``{"task_runs": timedelta(days=7)}``, as Orchestra's
+        tools say it lists task runs): older ones only through the by-id reads. None for a listing: all history."""
         self.api_key = api_key
         self.seed = seed
         self.volume = volume or Volume()
@@ -237,6 +243,10 @@ class OrchestraEmulator:
         api, now = self._run_api, self._now()
         run_id = str(values.get("pipeline_run_id", ""))
         task_run_id = str(values.get("task_run_id", ""))
+        if endpoint in ("status", "run_tasks") and self.runbook.run(run_id) is None:
+            generated = self._generated_run(endpoint, run_id, query, now)
+            if generated is not None:
+                return generated
         if endpoint == "start":
             return api.start(request, str(values["pipeline_id_or_alias"]), now)
         if endpoint == "status":
@@ -248,6 +258,32 @@ class OrchestraEmulator:
         if endpoint == "logs":
             return api.logs(run_id, task_run_id, now)
         return api.download(request, run_id, task_run_id, now)
+
+    def _generated_run(self, endpoint: str, run_id: str, query: Mapping[str, str], now: datetime) -> Response | None:
+        """A run of the generated history read by id: its ``/status``, or its ``/task_runs`` page by page, at any
+        age (the listings may no longer serve it); None when ``run_id`` is not one of them (visible by now)."""
+        decoded = self.dataset.ids.decode(run_id)
+        now_us = to_micros(now)
+        dataset = self.dataset
+        if decoded is None or decoded[0] != Resource.PIPELINE_RUNS or decoded[1] >= dataset.pipeline_run_count:
+            return None
+        i = decoded[1]
+        if dataset.pipeline_created(i) > now_us:
+            return None
+        if endpoint == "status":
+            return _json(dataset.pipeline_run(i, now_us))
+        tasks = self.volume.tasks_per_pipeline_run
+        records = [
+            dataset.task_run(j, now_us)
+            for j in range(i * tasks, min((i + 1) * tasks, dataset.task_run_count))
+            if dataset.task_created(j) <= now_us
+        ]
+        try:
+            page, size = max(1, int(query.get("page", "1"))), min(50, max(1, int(query.get("page_size", "50"))))
+        except ValueError:
+            return None  # the run endpoints' own validation answers
+        chosen = records[(page - 1) * size : page * size]
+        return _json({"page": page, "pageSize": size, "total": len(records), "results": chosen})
 
     def _take_failure(self) -> Response | None:
         with self._lock:
@@ -300,9 +336,18 @@ class OrchestraEmulator:
         except QueryError as exc:
             return _json({"detail": exc.detail}, 422)
         now_us = to_micros(now)
+        retention = self.listing_retention.get(resource)
+        if retention is not None:
+            oldest = now_us - int(retention.total_seconds() * 1_000_000)
+            query = dataclasses.replace(query, time_from=max(query.time_from, oldest))
         selection = self._selector.select(query, now_us)
         # the runs this emulator started are the newest records: they come first, then the generated history
-        started = [r for r in self.runbook.listing(resource.path, now_us) if matches_listing(r, query, args)]
+        superseded = args.get("include_superseded", "").strip().lower() in ("true", "1")
+        started = [
+            r
+            for r in self.runbook.listing(resource.path, now_us, include_superseded=superseded)
+            if matches_listing(r, query, args)
+        ]
         offset = (query.page - 1) * query.page_size
         results: list[dict[str, Any]] = started[offset : offset + query.page_size]
         indices = selection.page(max(0, offset - len(started)), query.page_size - len(results))

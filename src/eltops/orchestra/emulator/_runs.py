@@ -57,6 +57,7 @@ _STARTED_RUN_KIND = 21
 _STARTED_TASK_KIND = 22
 _STARTED_OPERATION_KIND = 23
 _START_KIND = 24
+_SUPERSEDED_TASK_KIND = 25
 _NEVER = 1 << 62
 _FINAL = {"SUCCEEDED", "WARNING", "FAILED", "SKIPPED", "CANCELLED"}
 
@@ -71,8 +72,13 @@ class TaskScript:
     seconds: float | None = 10.0  # None: never ends
     outcome: str = "SUCCEEDED"
     log: str | None = None
+    attempts: int = 1
+    """How many times the task runs: each attempt before the last failed and was retried. Orchestra lists those
+    earlier (superseded) attempts as task runs of their own only when asked (``include_superseded=true``)."""
 
     def __post_init__(self) -> None:
+        if self.attempts < 1:
+            raise ValueError(f"task {self.id}: attempts must be 1 or more")
         if self.integration not in KINDS:
             raise ValueError(f"task {self.id}: integration must be one of {', '.join(KINDS)}")
         if self.outcome not in OUTCOMES:
@@ -436,7 +442,7 @@ class RunBook:
                 if started
                 else None
             ),
-            "numberOfAttempts": run.attempt if started else 0,
+            "numberOfAttempts": max(task.script.attempts, run.attempt) if started else 0,
             "matrixParent": False,
             "matrixParentId": None,
             "createdAt": iso(run.created),
@@ -490,14 +496,44 @@ class RunBook:
             "canRerun": False,
         }
 
-    def listing(self, resource: str, now: int) -> list[dict[str, Any]]:
-        """Every record of ``resource`` from the started runs that exists at ``now``, newest first."""
+    def superseded(self, run: StartedRun, task: _TaskPlan, now: int) -> list[dict[str, Any]]:
+        """The earlier attempts of a task that was retried: failed task runs of their own, once the last one began."""
+        if task.script.attempts == 1 or not run.has_started(task, now):
+            return []
+        final = self.task_run(run, task, now)
+        kind = KINDS[task.script.integration]
+        records = []
+        for attempt in range(1, task.script.attempts):
+            record_id = self.ids.encode(_SUPERSEDED_TASK_KIND, (run.index * 1024 + task.index) * 64 + attempt)
+            records.append(
+                {
+                    **final,
+                    "id": record_id,
+                    "status": "FAILED",
+                    "message": f"{task.script.name} attempt {attempt} failed: {kind.failure_message}; retried",
+                    "externalStatus": kind.external_statuses.get("FAILED"),
+                    "externalMessage": kind.failure_message,
+                    "numberOfAttempts": attempt,
+                    "updatedAt": iso(task.start),
+                    "completedAt": iso(task.start),
+                    "startedAt": iso(task.start),
+                    "platformLink": None,
+                }
+            )
+        return records
+
+    def listing(self, resource: str, now: int, *, include_superseded: bool = False) -> list[dict[str, Any]]:
+        """Every record of ``resource`` from the started runs that exists at ``now``, newest first (task runs'
+        superseded attempts only when ``include_superseded``, as Orchestra lists them since 2026-10)."""
         records: list[dict[str, Any]] = []
         for run in reversed(self.runs()):
             if resource == "pipeline_runs":
                 records.append(self.pipeline_run(run, now))
             elif resource == "task_runs":
-                records.extend(self.task_run(run, t, now) for t in reversed(run.tasks))
+                for t in reversed(run.tasks):
+                    records.append(self.task_run(run, t, now))
+                    if include_superseded:
+                        records.extend(self.superseded(run, t, now))
             else:
                 operations = (self.operation(run, t, now) for t in reversed(run.tasks))
                 records.extend(op for op in operations if op is not None)
