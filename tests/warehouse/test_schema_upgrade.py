@@ -196,7 +196,7 @@ def big_released(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-@pytest.mark.parametrize("delay", [0.0, 0.005, 0.02, 0.05, 0.1, 0.2, 0.4])
+@pytest.mark.parametrize("delay", [0.0, 0.02, 0.05, 0.06, 0.07, 0.08, 0.09, 0.1, 0.2, 0.4])
 def test_a_kill_at_any_moment_of_the_upgrade_leaves_the_old_schema_or_the_new(
     big_released: Path, tmp_path: Path, delay: float
 ) -> None:
