@@ -20,6 +20,7 @@ The scenario file (``eltops emulate orchestra --pipelines FILE``)::
             integration: FIVETRAN       # one of FIVETRAN, AIRBYTE_CLOUD, DBT_CORE, SNOWFLAKE, PYTHON
             seconds: 20
             outcome: SUCCEEDED          # SUCCEEDED, WARNING, FAILED or SKIPPED
+            attempts: 1                 # more: the earlier attempts failed (listed with include_superseded=true)
             log: |                      # the task's log file (optional)
               synced 12 tables
 """
@@ -161,12 +162,22 @@ def load_pipelines(path: Path) -> tuple[PipelineScript, ...]:
                     seconds=None if seconds is None else float(seconds),
                     outcome=str(task.get("outcome") or "SUCCEEDED"),
                     log=None if task.get("log") is None else str(task["log"]),
+                    attempts=_attempts(path, item["alias"], task),
                 )
             )
         if not tasks:
             raise ValueError(f"{path}: pipeline {item['alias']} has no tasks")
         pipelines.append(PipelineScript(item["alias"], str(item.get("name") or item["alias"]), tuple(tasks)))
     return tuple(pipelines)
+
+
+def _attempts(path: Path, alias: str, task: dict[str, Any]) -> int:
+    attempts = task.get("attempts", 1)
+    if isinstance(attempts, bool) or not isinstance(attempts, int):
+        raise ValueError(
+            f"{path}: pipeline {alias}: task {task['id']}: attempts must be a whole number, got {attempts!r}"
+        )
+    return attempts
 
 
 @dataclass(frozen=True)
