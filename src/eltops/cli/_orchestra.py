@@ -73,7 +73,7 @@ orchestra.add_command(run_command)
         "eltops orchestra get task-runs --page 2 --per-page 50 --status FAILED",
         "eltops orchestra get task-runs --since 2025-05-01 --until 2025-05-07",
         "eltops orchestra get operations --operation-type INGESTION,TEST",
-        "eltops orchestra get assets",
+        "eltops orchestra get assets --asset-type TABLE --database-name ANALYTICS",
     ),
 )
 @click.argument("resource", type=click.Choice(_RESOURCE_NAMES, case_sensitive=False))
@@ -99,6 +99,10 @@ orchestra.add_command(run_command)
 )
 @click.option("--external-id", help="External id (operations).")
 @click.option("--task-run-id", help="Task run id (operations).")
+@click.option("--asset-type", help="Asset types, comma-separated (assets): TABLE, VIEW, DATASET, ...")
+@click.option("--asset-ids", help="Asset ids, comma-separated (assets).")
+@click.option("--database-name", help="Database name (assets).")
+@click.option("--schema-name", help="Schema name (assets).")
 @click.option("--api-url", help="Orchestra API base URL. Variable: ORCHESTRA_API_URL.")
 @verbosity_options
 @pass_app
