@@ -20,7 +20,7 @@ import duckdb
 import fakesnow
 import pytest
 
-from eltops.orchestra import PIPELINE_RUNS, RESOURCES, SCHEMA_VERSION, TASK_RUNS, LoadState, table_layout
+from eltops.orchestra import OPERATIONS, PIPELINE_RUNS, RESOURCES, SCHEMA_VERSION, TASK_RUNS, LoadState, table_layout
 from eltops.warehouse import (
     SCHEMA_TABLE,
     DuckDbTarget,
@@ -259,3 +259,23 @@ def test_a_010_snowflake_schema_gains_the_new_columns_and_keeps_its_rows() -> No
     assert found == list(table_layout(TASK_RUNS))
     assert version == [(SCHEMA_VERSION,)]
     assert rows == [("old", "SUCCEEDED", None)]
+
+
+def test_a_report_reads_a_010_snowflake_schema_without_changing_it() -> None:
+    """A read-only reader of 0.1.0's Snowflake tables gets every column, the newer ones NULL, and alters nothing."""
+    with fakesnow.patch(create_database_on_connect=True, create_schema_on_connect=True):
+        admin = SnowflakeTarget(SETTINGS)
+        for statement in RELEASED_SNOWFLAKE_DDL.read_text().split(";"):
+            lines = [line for line in statement.splitlines() if not line.startswith("--")]
+            if "".join(lines).strip():
+                admin._execute("\n".join(lines))
+        admin._execute("INSERT INTO operations (id, operation_name) VALUES ('op', 'kept')")
+        admin.close()
+        reader = SnowflakeTarget(SETTINGS, read_only=True)
+        table = reader.read_table(OPERATIONS)
+        after = reader._columns("operations")
+        reader.close()
+    assert table.num_rows == 1
+    assert table["operation_name"].to_pylist() == ["kept"]
+    assert table["cost"].to_pylist() == [None]
+    assert after == [c.name for c in OPERATIONS.columns if c.since == 1] + ["loaded_at"]
