@@ -46,10 +46,19 @@ __all__ = [
     "DEFAULT_RETRY_AFTER_MAX",
     "ApiTransport",
     "RateLimiter",
+    "ResponseTooLarge",
     "RetryPolicy",
     "is_retryable",
     "validate_base_url",
 ]
+
+
+class ResponseTooLarge(Exception):
+    """An answer whose ``Content-Length`` is over the caller's ``max_bytes``: closed unread (never retried)."""
+
+    def __init__(self, size: int) -> None:
+        super().__init__(f"the answer is {size} bytes")
+        self.size = size
 
 
 def is_retryable(exc: BaseException) -> bool:
@@ -203,10 +212,13 @@ class ApiTransport:
         json: Any = None,
         deadline: Deadline = NO_DEADLINE,
         headers: Mapping[str, str] | None = None,
+        max_bytes: int | None = None,
     ) -> httpx.Response:
         """Send one request, retrying per the policy inside the deadline; raise an ``ApiError`` on failure.
 
-        ``headers`` are sent with this request only (e.g. ``Range``), besides the client's own.
+        ``headers`` are sent with this request only (e.g. ``Range``), besides the client's own. ``max_bytes``: an
+        answer that declares a longer body (``Content-Length``) is closed before its body is read, and
+        :class:`ResponseTooLarge` raised (the caller asks for less); one that declares none is read as usual.
         """
         failures = 0
         gave_up_for_deadline = False
@@ -241,7 +253,13 @@ class ApiTransport:
             for attempt in stamina.retry_context(on=backoff_or_stop, attempts=self.retry.attempts, timeout=None):
                 with attempt:
                     return self._send_once(
-                        method, path, params=params, json=json, deadline=deadline, extra_headers=headers
+                        method,
+                        path,
+                        params=params,
+                        json=json,
+                        deadline=deadline,
+                        extra_headers=headers,
+                        max_bytes=max_bytes,
                     )
         except httpx.HTTPStatusError as exc:
             sent = failures if is_retryable(exc) else failures + 1
@@ -276,6 +294,7 @@ class ApiTransport:
         json: Any,
         deadline: Deadline,
         extra_headers: Mapping[str, str] | None = None,
+        max_bytes: int | None = None,
     ) -> httpx.Response:
         if deadline.expired:
             raise JobTimeout(f"the deadline passed before {method} {path} could be sent")
@@ -286,9 +305,24 @@ class ApiTransport:
         headers = dict(extra_headers or {})
         if content is not None:
             headers["Content-Type"] = "application/json"
-        response = self._client.request(
+        if max_bytes is None:
+            response = self._client.request(
+                method, path, params=params, content=content, headers=headers or None, timeout=timeout
+            )
+            response.raise_for_status()
+            return response
+        request = self._client.build_request(
             method, path, params=params, content=content, headers=headers or None, timeout=timeout
         )
+        response = self._client.send(request, stream=True)
+        declared = response.headers.get("Content-Length", "")
+        if response.is_success and declared.isdigit() and int(declared) > max_bytes:
+            response.close()
+            raise ResponseTooLarge(int(declared))
+        try:
+            response.read()
+        finally:
+            response.close()
         response.raise_for_status()
         return response
 

@@ -4,12 +4,15 @@ stops a load, naming the record's id, its page and its size."""
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from datetime import timedelta
+from typing import Any
 
 import httpx
 import orjson
 import pytest
 
+from eltops._http import ApiTransport, ResponseTooLarge
 from eltops.errors import ApiResponseError
 from eltops.orchestra import TASK_RUNS, OrchestraClient, PageQuery, Window, _pages
 from eltops.orchestra.emulator import OrchestraEmulator, PadField, Volume
@@ -70,3 +73,24 @@ def test_a_single_record_over_the_bound_names_its_id_page_and_size(monkeypatch: 
     assert re.search(rf"task-runs page 1 \(window .*\) with one record, task-runs {newest}, of 0\.\d MB", message)
     assert "even alone" in message
     assert caught.value.exit_code == 4
+
+
+def test_an_answer_declaring_more_than_max_bytes_is_closed_unread() -> None:
+    """The transport refuses a 50 MB answer by its Content-Length after at most its first chunk; a small one reads."""
+    produced: list[int] = []
+
+    def app(environ: dict[str, Any], start_response: Any) -> Iterator[bytes]:
+        size = int(environ["QUERY_STRING"].partition("=")[2])
+        start_response("200 OK", [("Content-Type", "application/json"), ("Content-Length", str(size * 1_000_000))])
+        for n in range(size):
+            produced.append(n)
+            yield b" " * 1_000_000
+
+    transport = ApiTransport(base_url="http://api.test", transport=httpx.WSGITransport(app=app))  # type: ignore[arg-type]
+    with pytest.raises(ResponseTooLarge) as caught:
+        transport.request("GET", "/big", params={"mb": 50}, max_bytes=10_000_000)
+    assert caught.value.size == 50_000_000
+    assert len(produced) <= 1
+    produced.clear()
+    assert len(transport.request("GET", "/small", params={"mb": 2}, max_bytes=10_000_000).content) == 2_000_000
+    assert len(produced) == 2

@@ -25,7 +25,7 @@ import orjson
 
 from eltops import __version__
 from eltops._deadline import NO_DEADLINE, Deadline
-from eltops._http import ApiTransport, RateLimiter, RetryPolicy
+from eltops._http import ApiTransport, RateLimiter, ResponseTooLarge, RetryPolicy
 from eltops.errors import ApiError, ApiResponseError, ApiStatusError, ConfigError
 from eltops.orchestra import _pages, _plan
 from eltops.orchestra._pages import Page, PageTooLarge, parse_page
@@ -181,11 +181,13 @@ class OrchestraClient:
         A window timestamp later than the API's own clock (its ``Date`` header, else this machine's clock plus
         :data:`LOCAL_CLOCK_MARGIN`) is kept in the page but not in its ``newest``: it never becomes the cursor.
         """
-        response = self._get(query, deadline)
+        response: httpx.Response | None = None
         try:
+            # a page of more than one record that says it is over the bound is split before its body is read
+            response = self._get(query, deadline, max_bytes=_pages.MAX_PAGE_BYTES if query.page_size > 1 else None)
             return parse_page(query, response.content, not_after=self._latest_plausible(response))
         except PageTooLarge as big:
-            del response
+            response = None  # the oversized body, if it was read, is not kept while the smaller pages are
             if query.page_size == 1:
                 raise _pages.too_large_record(big) from None
             smaller = _pages.split_page(query)
@@ -199,11 +201,16 @@ class OrchestraClient:
             del big
             return _pages.joined(query, [self.get_page(part, deadline) for part in smaller])
 
-    def _get(self, query: PageQuery, deadline: Deadline) -> httpx.Response:
+    def _get(self, query: PageQuery, deadline: Deadline, *, max_bytes: int | None = None) -> httpx.Response:
+        path, params = query.resource.path, query.params()
         try:
-            response = self._api.request("GET", query.resource.path, params=query.params(), deadline=deadline)
+            response = self._api.request("GET", path, params=params, deadline=deadline, max_bytes=max_bytes)
         except ApiError as exc:
             raise _naming_page(exc, query) from None
+        except ResponseTooLarge as big:
+            size = f"{big.size / 1_000_000:.1f} MB"
+            message = f"Orchestra answered {query.describe()} with {size} of JSON, more than the bound"
+            raise PageTooLarge(message, query=query, size=big.size, body=b"") from None
         with self._lock:
             self._requests += 1
         return response
