@@ -224,7 +224,7 @@ class ApiTransport:
         gave_up_for_deadline = False
         where = self._where(path)
 
-        def backoff_or_stop(exc: Exception) -> bool | float:
+        def backoff_or_stop(exc: BaseException) -> bool | float:
             nonlocal failures, gave_up_for_deadline
             if not is_retryable(exc):
                 return False
