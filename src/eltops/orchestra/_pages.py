@@ -77,8 +77,8 @@ class Page:
     """The newest value of the resource's window column on this page (None when no record has one)."""
     parts: tuple[Page, ...] = ()
     """A page read again in smaller pages (it was over :data:`MAX_PAGE_BYTES`): those pages, in order. The page
-    itself then stands for them in the walk (its ``rows``, ``total`` and ``page_size`` as asked); the client hands
-    on the parts (:func:`split_page`)."""
+    itself then stands for them in the walk (its ``rows``, ``total`` and ``page_size`` as asked), and the client
+    hands on the parts instead of it (:func:`split_page` says which pages they are)."""
     extra: bytes = b"[]"
     """A JSON array, one item per record: the fields no column takes (:func:`~eltops.orchestra.rest_of`), or null.
 
