@@ -40,7 +40,7 @@ import tempfile
 import threading
 import time
 import urllib.request
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -59,8 +59,15 @@ def serve(port: int, task_runs: int, server_kind: str = "keep-alive") -> None:
     from eltops._serve import make_loopback_server
     from eltops.orchestra.emulator import OrchestraEmulator, Volume
 
+    # every way reads the same 7 days: the floor and dlt's blueprint send no window, and Orchestra's default for task
+    # runs is 24 hours since 2026-10 (the blueprint would load a seventh of them; eltops sends its windows)
     emulator = OrchestraEmulator(
-        api_key=API_KEY, seed=1, volume=Volume(task_runs=task_runs, days=7), now=lambda: ANCHOR, anchor=ANCHOR
+        api_key=API_KEY,
+        seed=1,
+        volume=Volume(task_runs=task_runs, days=7),
+        now=lambda: ANCHOR,
+        anchor=ANCHOR,
+        default_windows={"task_runs": timedelta(days=7)},
     )
     app = emulator.wsgi_app
     cache: dict[tuple[str, ...], tuple[str, list[tuple[str, str]], bytes]] = {}

@@ -134,7 +134,7 @@ def test_load_writes_its_tables(orchestra: Served, receiving: Receiving) -> None
     complete = events[1]
     assert complete["job"]["name"] == "eltops.orchestra_load.wh"
     outputs = {o["name"]: o for o in complete["outputs"]}
-    assert set(outputs) == {"wh.main.pipeline_runs", "wh.main.task_runs", "wh.main.operations"}
+    assert set(outputs) == {"wh.main.pipeline_runs", "wh.main.task_runs", "wh.main.operations", "wh.main.assets"}
     assert {o["namespace"] for o in outputs.values()} == {f"duckdb://{orchestra.tmp / 'wh.duckdb'}"}
     assert outputs["wh.main.task_runs"]["outputFacets"]["outputStatistics"]["rowCount"] > 0
 

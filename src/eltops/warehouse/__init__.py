@@ -1,5 +1,8 @@
 """Warehouse targets: DuckDB (embedded default) and Snowflake.
 
+Each target records the schema version of its tables and upgrades tables an older eltops made in place
+(:mod:`eltops.warehouse._schema`); a warehouse of a newer eltops is refused (:class:`SchemaTooNew`).
+
 A target is named by ``--to``, ``--record-to``, ``--from`` or ``ELTOPS_WAREHOUSE`` (:func:`parse_warehouse`, the
 one route for every command): a path or ``duckdb:///path`` for DuckDB (default ``eltops.duckdb`` in the working
 directory), ``snowflake://[CONNECTION][/DATABASE[/SCHEMA]]`` for Snowflake. Rows get in one way: a
@@ -12,8 +15,9 @@ nothing else of Orchestra's. The DuckDB and Snowflake drivers are imported when 
 import typing
 
 from eltops import _lazy
-from eltops.warehouse._ddl import create_table_sql, string_literal
+from eltops.warehouse._ddl import column_type, create_table_sql, string_literal
 from eltops.warehouse._lock import WarehouseBusy, busy_error, open_when_free
+from eltops.warehouse._schema import SCHEMA_TABLE, SchemaTooNew, column_types, schema_table_sql
 from eltops.warehouse._snowflake_config import SnowflakeSettings
 from eltops.warehouse._spec import (
     DEFAULT_DUCKDB_FILE,
@@ -40,12 +44,14 @@ else:
 
 __all__ = [
     "DEFAULT_DUCKDB_FILE",
+    "SCHEMA_TABLE",
     "WAIT_VARIABLE",
     "WAREHOUSE_VARIABLE",
     "BufferedBatch",
     "DuckDbSpec",
     "DuckDbTarget",
     "PendingBatch",
+    "SchemaTooNew",
     "SnowflakeSettings",
     "SnowflakeSpec",
     "SnowflakeTarget",
@@ -55,11 +61,14 @@ __all__ = [
     "WarehouseError",
     "WriteCounts",
     "busy_error",
+    "column_type",
+    "column_types",
     "create_table_sql",
     "open_target",
     "open_when_free",
     "parse_wait",
     "parse_warehouse",
+    "schema_table_sql",
     "string_literal",
     "warehouse_file",
     "write_pages",

@@ -14,6 +14,7 @@ import contextlib
 import functools
 import itertools
 import json
+import logging
 import re
 from collections.abc import Iterator, Sequence
 from datetime import datetime
@@ -22,9 +23,10 @@ from pathlib import Path
 import duckdb
 
 from eltops.errors import ApiResponseError
-from eltops.orchestra import LOADED_AT, STATE_TABLE, Column, ColumnType, LoadState, Page, Resource
-from eltops.warehouse._ddl import SQL_TYPES, create_table_sql, quote, string_literal
+from eltops.orchestra import LOADED_AT, REST, STATE_TABLE, Column, ColumnType, LoadState, Page, Resource
+from eltops.warehouse._ddl import SQL_TYPES, quote, string_literal
 from eltops.warehouse._lock import HolderMark, busy_error
+from eltops.warehouse._schema import SCHEMA_TABLE, SchemaTooNew, Upgrade, plan_upgrade
 from eltops.warehouse._target import WarehouseError, WriteCounts
 
 __all__ = ["ROW_GROUP_ROWS", "DuckDbTarget", "StagedBatch"]
@@ -35,8 +37,10 @@ ROW_GROUP_ROWS = 10_240
 _CHECKPOINT_EVERY = "0KB"  # of log: every commit that wrote anything is a checkpoint
 _DATABASE = "eltops"  # the attached file's name in the connection (the file's own stem could be "temp")
 _BATCH = "eltops_batch"
+_EXTRA = "eltops_extra"  # each record's other fields, in the staging SELECT
 _SEQ = "eltops_seq"  # read order within a batch: the last copy of an id wins
 _counter = itertools.count()
+log = logging.getLogger("eltops.warehouse")
 
 
 def _q(name: str) -> str:
@@ -45,12 +49,13 @@ def _q(name: str) -> str:
 
 def _json_column(column: Column) -> str:
     """How ``from_json`` reads the API field: counts as raw JSON (checked below), everything else as text or JSON."""
-    if column.type is ColumnType.JSON or column.type in _NUMBERS:
+    if column.type in _RAW:
         return "JSON"
     return "VARCHAR"
 
 
 _NUMBERS = {ColumnType.INTEGER: "'BIGINT', 'UBIGINT'", ColumnType.FLOAT: "'BIGINT', 'UBIGINT', 'DOUBLE'"}
+_RAW = {ColumnType.JSON, ColumnType.INTEGER, ColumnType.FLOAT, ColumnType.BOOLEAN}
 
 
 def _typed(column: Column) -> str:
@@ -62,6 +67,11 @@ def _typed(column: Column) -> str:
     either names the bad page or converts the value as :func:`~eltops.orchestra.page_to_arrow` does.
     """
     field = _q(column.source)
+    if column.type is ColumnType.BOOLEAN:
+        return (
+            f"CASE WHEN json_type({field}) = 'BOOLEAN' THEN {field}::BOOLEAN "
+            f"WHEN {field} IS NOT NULL THEN error('{column.source} is not true or false') END"
+        )
     if column.type in _NUMBERS:
         sql_type = SQL_TYPES["duckdb"][column.type]
         return (
@@ -142,15 +152,21 @@ def _megabytes(limit: str) -> int:
 def _pages_sql(resource: Resource) -> str:
     """A ``SELECT`` of the records of the pages bound as a list of JSON texts, typed, with their read order.
 
-    The second parameter is the read order of the statement's first record (the pages before it, counted).
-    With one thread and insertion order preserved, ``row_number()`` follows the pages and the records in each.
+    The parameters: the read order of the statement's first record (the pages before it, counted), the pages'
+    bodies, and their :attr:`~eltops.orchestra.Page.extra` arrays (each record's other fields, worked out by the
+    fetch), unnested side by side with the records. With one thread and insertion order preserved,
+    ``row_number()`` follows the pages and the records in each.
     """
-    spec = json.dumps({"results": [{c.source: _json_column(c) for c in resource.columns}]}, separators=(",", ":"))
-    columns = ", ".join(f"{_typed(c)} AS {_q(c.name)}" for c in resource.columns)
+    fields = {c.source: _json_column(c) for c in resource.columns if c.source != REST}
+    spec = json.dumps({"results": [fields]}, separators=(",", ":"))
+    columns = ", ".join(
+        f"{_EXTRA} AS {_q(c.name)}" if c.source == REST else f"{_typed(c)} AS {_q(c.name)}" for c in resource.columns
+    )
     return (
         f"SELECT {columns}, ?::BIGINT + row_number() OVER () AS {_SEQ} FROM ("
-        f"SELECT unnest(from_json(page, '{spec}').results, recursive := true) "
-        "FROM (SELECT unnest(?::VARCHAR[]) AS page))"
+        f"SELECT unnest(from_json(page, '{spec}').results, recursive := true), "
+        f"unnest(from_json(extra, '[\"JSON\"]')) AS {_EXTRA} "
+        "FROM (SELECT unnest(?::VARCHAR[]) AS page, unnest(?::VARCHAR[]) AS extra))"
     )
 
 
@@ -231,33 +247,62 @@ class DuckDbTarget:
         self._holder.release()
 
     def prepare(self, resources: Sequence[Resource]) -> None:
+        """Create what is missing and bring tables an older eltops made to today's schema, in one transaction.
+
+        A kill at any moment leaves the file as it was or as it is meant to be (DuckDB commits a transaction
+        whole or not at all); a file of a newer schema raises :class:`~eltops.warehouse.SchemaTooNew`, untouched.
+        """
+        self.upgrade: Upgrade | None = None
+        con = self._con
         try:
-            self._con.execute(
+            con.execute("BEGIN TRANSACTION")
+            upgrade = plan_upgrade(
+                dialect="duckdb",
+                where=str(self.path),
+                stored_version=self._stored_version(),
+                found=self._tables(),
+                wanted=resources,
+            )
+            con.execute(
                 f"CREATE TABLE IF NOT EXISTS {STATE_TABLE} ("
                 "resource VARCHAR PRIMARY KEY, table_name VARCHAR, cursor TIMESTAMPTZ, saved_at TIMESTAMPTZ)"
             )
-            for resource in resources:
-                self._con.execute(create_table_sql(resource, "duckdb"))
-                self._check_columns(resource)
+            for statement in upgrade.statements:
+                con.execute(statement)
+            con.execute("COMMIT")
+        except (SchemaTooNew, WarehouseError):
+            self._rollback_quietly()
+            raise
         except duckdb.Error as exc:
+            self._rollback_quietly()
             raise WarehouseError(f"cannot create the tables in {self.path}: {exc}") from None
+        except BaseException:
+            self._rollback_quietly()
+            raise
+        if upgrade.added:
+            self.upgrade = upgrade
+            log.warning("%s: %s", self.path, upgrade.describe)
 
-    def _check_columns(self, resource: Resource) -> None:
-        found = [
-            row[0]
-            for row in self._con.execute(
-                "SELECT column_name FROM information_schema.columns "
-                "WHERE table_catalog = current_database() AND table_schema = current_schema() AND table_name = ? "
-                "ORDER BY ordinal_position",
-                [resource.table],
-            ).fetchall()
-        ]
-        wanted = [*resource.column_names, LOADED_AT]
-        if found != wanted:
-            raise WarehouseError(
-                f"the table {resource.table} in {self.path} exists with other columns than eltops writes "
-                f"(found {', '.join(found)}); rename or drop it"
-            )
+    def _rollback_quietly(self) -> None:
+        with contextlib.suppress(duckdb.Error):
+            self._con.execute("ROLLBACK")
+
+    def _stored_version(self) -> int | None:
+        if SCHEMA_TABLE not in self._tables():
+            return None
+        row = self._con.execute(f"SELECT max(version) FROM {SCHEMA_TABLE}").fetchone()
+        return int(row[0]) if row and row[0] is not None else None
+
+    def _tables(self) -> dict[str, list[str]]:
+        """Every table of the file's main schema and its columns in order."""
+        tables: dict[str, list[str]] = {}
+        for table, column in self._con.execute(
+            "SELECT table_name, column_name FROM information_schema.columns "
+            "WHERE table_catalog = current_database() AND table_schema = current_schema() "
+            "ORDER BY table_name, ordinal_position"
+        ).fetchall():
+            tables.setdefault(str(table), []).append(str(column))
+        return tables
 
     def read_state(self, resource: Resource) -> LoadState:
         rows = self._con.execute(f"SELECT cursor FROM {STATE_TABLE} WHERE resource = ?", [resource.name]).fetchall()
@@ -372,7 +417,10 @@ class StagedBatch:
             size = sum(len(page.body) for page in group)
             try:
                 with self._target.more_memory(_parse_memory(size)):
-                    con.execute(f"INSERT INTO {table} {select}", [self._read, [page.body.decode() for page in group]])
+                    bodies = [page.body.decode() for page in group]
+                    con.execute(
+                        f"INSERT INTO {table} {select}", [self._read, bodies, [p.extra.decode() for p in group]]
+                    )
             except (duckdb.ConversionException, duckdb.InvalidInputException):
                 return False
             except duckdb.OutOfMemoryException as exc:
