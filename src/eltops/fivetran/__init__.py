@@ -12,7 +12,14 @@ from eltops import _lazy
 if typing.TYPE_CHECKING:
     from eltops.fivetran._client import Directory, FivetranClient
     from eltops.fivetran._models import Connection, Group, SetupTest, SyncOutcome, format_timestamp
-    from eltops.fivetran._orchestrator import OUTCOMES, ConnectionResult, JobCancelled, JobResult, Orchestrator
+    from eltops.fivetran._orchestrator import (
+        OUTCOMES,
+        ConnectionResult,
+        JobCancelled,
+        JobResult,
+        Orchestrator,
+        poll_waits,
+    )
     from eltops.fivetran._report import junit_cases, markdown_summary, result_to_json, step_outputs, summary_rows
     from eltops.fivetran._settings import (
         DEFAULT_API_URL,
@@ -37,6 +44,7 @@ else:
                 "JobCancelled",
                 "JobResult",
                 "Orchestrator",
+                "poll_waits",
             ],
             "eltops.fivetran._report": [
                 "junit_cases",
@@ -83,6 +91,7 @@ __all__ = [
     "load_list_settings",
     "load_settings",
     "markdown_summary",
+    "poll_waits",
     "result_to_json",
     "step_outputs",
     "summary_rows",
