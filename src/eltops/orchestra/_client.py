@@ -50,6 +50,10 @@ TASK_RUNS_PAGE_SIZE = 50
 DATE_RESOLUTION = timedelta(seconds=1)
 """A ``Date`` header has whole seconds: a record created in that second may be up to this much later."""
 LOCAL_CLOCK_MARGIN = timedelta(minutes=5)
+IN_FLIGHT_BYTES = 8_000_000
+"""Pages a listing keeps in flight (requested, or fetched and not yet taken) hold at most about this much, by the
+size of the last page read (one page at least, twice the concurrency at most): with records of 100 KB, eight
+10 MB pages in flight and four being parsed held 250 MB in the fetch process."""
 """How far this machine's clock may lag the API's before a timestamp counts as from the future.
 
 Both bounds stay under the load's look-back (:data:`~eltops.orchestra._plan.LOOKBACK`, 10 minutes), so a cursor
@@ -119,6 +123,7 @@ class OrchestraClient:
         self._pool: ThreadPoolExecutor | None = None
         self._lock = threading.Lock()
         self._requests = 0
+        self._page_bytes = 0  # the size of the last page read: how many pages may be in flight
         self._wall_clock = wall_clock
 
     @classmethod
@@ -181,6 +186,7 @@ class OrchestraClient:
         :data:`LOCAL_CLOCK_MARGIN`) is kept in the page but not in its ``newest``: it never becomes the cursor.
         """
         response = self._get(query, deadline)
+        self._page_bytes = len(response.content)
         return parse_page(query, response.content, not_after=self._latest_plausible(response))
 
     def _get(self, query: PageQuery, deadline: Deadline) -> httpx.Response:
@@ -227,16 +233,17 @@ class OrchestraClient:
         return _listing(_plan.iter_ids(self.get_page, resource, records, map_pages=self._map))
 
     def _map(self, fn: Callable[[T], R], items: Iterable[T]) -> Iterator[R]:
-        """``fn`` over ``items`` on the client's threads, results in order, at most twice the concurrency in flight."""
+        """``fn`` over ``items`` on the client's threads, results in order; in flight at most twice the concurrency,
+        and fewer when pages are large (:data:`IN_FLIGHT_BYTES`)."""
         pool = self._executor()
         pending: deque[Future[R]] = deque()
         source = iter(items)
         try:
-            for item in itertools.islice(source, 2 * self.concurrency):
+            for item in itertools.islice(source, self._in_flight()):
                 pending.append(pool.submit(fn, item))
             while pending:
                 result = pending.popleft().result()
-                for item in itertools.islice(source, 1):
+                for item in itertools.islice(source, max(0, self._in_flight() - len(pending))):
                     pending.append(pool.submit(fn, item))
                 yield result
         finally:
@@ -245,6 +252,11 @@ class OrchestraClient:
             for future in pending:
                 if not future.cancelled():
                     future.exception()  # wait, so no request outlives the listing
+
+    def _in_flight(self) -> int:
+        """How many pages may be in flight: twice the concurrency, or fewer once the pages are large."""
+        most = 2 * self.concurrency
+        return most if not self._page_bytes else max(1, min(most, IN_FLIGHT_BYTES // self._page_bytes))
 
     def _executor(self) -> ThreadPoolExecutor:
         with self._lock:
