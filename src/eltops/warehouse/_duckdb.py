@@ -130,16 +130,17 @@ waiting); a larger raise only lets DuckDB keep more blocks, which is the memory 
 def _commit_memory(size: int, rows: int, stored: int) -> int:
     """The extra memory merging and checkpointing a batch of ``rows`` records in ``size`` bytes of JSON needs.
 
-    Twice the batch's JSON, up to ``_COMMIT_HEADROOM_BYTES``; and when the row group the checkpoint rewrites (the
-    last one, holding the ``stored`` rows' remainder and the batch's) would hold more than ``_ROW_GROUP_BYTES`` of
-    such records, that much again, since DuckDB pins the whole row group to rewrite it.
+    Twice the batch's JSON, up to ``_COMMIT_HEADROOM_BYTES`` (for the merge); or, when the row group the
+    checkpoint rewrites (the last one, holding the ``stored`` rows' remainder and the batch's) would hold more than
+    ``_ROW_GROUP_BYTES`` of such records and that is more, the row group, since DuckDB pins the whole of it to
+    rewrite it. The merge and the checkpoint come one after the other, so the larger need is the one to meet.
     """
     if not rows:
         return 0
-    extra = min(2 * _power_of_two(size), _COMMIT_HEADROOM_BYTES)
+    headroom = min(2 * _power_of_two(size), _COMMIT_HEADROOM_BYTES)
     open_rows = min(ROW_GROUP_ROWS, stored % ROW_GROUP_ROWS + rows)
     row_group = open_rows * size // rows
-    return extra + (row_group if row_group > _ROW_GROUP_BYTES else 0)
+    return max(headroom, row_group if row_group > _ROW_GROUP_BYTES else 0)
 
 
 def _megabytes(limit: str) -> int:
