@@ -91,10 +91,10 @@ by that much, and the limit goes back down after it."""
 
 _ROW_GROUP_BYTES = 16_000_000
 """Above this, the row group a checkpoint rewrites is added to the commit's memory limit (and taken away after it):
-DuckDB pins the whole of it (measured: 800 records of 100 KB failed at 64 MB). Only records of tens of kilobytes
-get there (2,048 records of 8 KB); smaller ones commit within the base limit, and DuckDB, which fills whatever
-limit it is given with blocks it could spill, stays small. (The limit used to be raised by twice each batch's
-JSON as well, and with row groups of 10,240 rows: 20 KB records then peaked at 535 MB instead of about 300.)"""
+DuckDB pins the whole of it (measured: 800 records of 100 KB failed at 64 MB). Only records over about 8 KB get
+there (2,048 of them); smaller ones commit with the headroom below, and DuckDB, which fills whatever limit it is
+given with blocks it could spill, stays small. (The limit used to be raised by twice each batch's JSON plus this,
+with row groups of 10,240 rows: 20 KB records then peaked at 535 MB instead of about 310.)"""
 
 
 def _statements(pages: Sequence[Page]) -> Iterator[list[Page]]:
