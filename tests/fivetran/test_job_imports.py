@@ -1,5 +1,6 @@
-"""A ``fivetran`` job imports what it uses: without ``--record-to``, no warehouse, Orchestra or history code and no
-warehouse driver — checked in the real command's own process against the emulator over a socket."""
+"""A ``fivetran`` job imports what it uses: without ``--record-to``, no warehouse, Orchestra or history code, no
+warehouse driver and not httpx's own command-line tool — checked in the real command's own process against the
+emulator over a socket."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ import contextlib, io, json, os, sys
 from eltops.cli import run_command
 with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
     code = run_command(sys.argv[1:], env=dict(os.environ))
-print(json.dumps({"code": code, "modules": sorted(sys.modules)}))
+print(json.dumps({"code": code, "modules": sorted(m for m, module in sys.modules.items() if module is not None)}))
 """
 
 UNUSED_WITHOUT_A_WAREHOUSE = (
@@ -34,6 +35,8 @@ UNUSED_WITHOUT_A_WAREHOUSE = (
     "pyarrow",
     "snowflake.connector",
     "xml.sax",
+    "pygments",  # httpx's own command-line tool (httpx._main) imports it, with rich.syntax, when installed
+    "rich.syntax",
 )
 """Only the warehouse name's parser (``eltops.warehouse._spec``, standard library) is imported, to see none is set."""
 

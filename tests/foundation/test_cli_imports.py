@@ -21,7 +21,7 @@ out, err = io.StringIO(), io.StringIO()
 with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
     code = run_command(sys.argv[1:], env={})
 print(json.dumps({"code": code, "help": out.getvalue(), "error": err.getvalue(),
-                  "modules": sorted({m.split(".")[0] for m in sys.modules})}))
+                  "modules": sorted({m.split(".")[0] for m, module in sys.modules.items() if module is not None})}))
 """
 
 
