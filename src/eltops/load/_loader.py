@@ -69,7 +69,7 @@ log = logging.getLogger("eltops.load")
 DEFAULT_BATCH_BYTES = 16_000_000
 """A batch is also committed once its pages hold this much JSON: rows of 4 KB make batches of 4,000 rows, not 10,000,
 so what a batch keeps in memory (its pages, DuckDB's staging table) is bounded by bytes, whatever the records."""
-DEFAULT_QUEUE_BYTES = 32_000_000
+DEFAULT_QUEUE_BYTES = 16_000_000
 """Bytes of pages waiting between fetch and writer (at least one page, at most ``queue_pages``)."""
 STAGE_PAGES = 10
 STAGE_BYTES = 2_000_000

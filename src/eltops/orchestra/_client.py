@@ -54,6 +54,10 @@ OPERATIONS_PAGE_SIZE = 100
 DATE_RESOLUTION = timedelta(seconds=1)
 """A ``Date`` header has whole seconds: a record created in that second may be up to this much later."""
 LOCAL_CLOCK_MARGIN = timedelta(minutes=5)
+IN_FLIGHT_BYTES = 8_000_000
+"""Pages a listing keeps in flight (requested, or fetched and not yet taken) hold at most about this much, by the
+size of the last page read (one page at least, twice the concurrency at most): with records of 100 KB, eight
+10 MB pages in flight and four being parsed held 250 MB in the fetch process."""
 """How far this machine's clock may lag the API's before a timestamp counts as from the future.
 
 Both bounds stay under the load's look-back (:data:`~eltops.orchestra._plan.LOOKBACK`, 10 minutes), so a cursor
@@ -123,6 +127,7 @@ class OrchestraClient:
         self._pool: ThreadPoolExecutor | None = None
         self._lock = threading.Lock()
         self._requests = 0
+        self._page_bytes = 0  # the size of the last page read: how many pages may be in flight
         self._wall_clock = wall_clock
 
     @classmethod
@@ -188,6 +193,7 @@ class OrchestraClient:
         try:
             # a page of more than one record that says it is over the bound is split before its body is read
             response = self._get(query, deadline, max_bytes=_pages.MAX_PAGE_BYTES if query.page_size > 1 else None)
+            self._page_bytes = len(response.content)
             return parse_page(query, response.content, not_after=self._latest_plausible(response))
         except PageTooLarge as big:
             response = None  # the oversized body, if it was read, is not kept while the smaller pages are
@@ -292,16 +298,17 @@ class OrchestraClient:
             self._requests += 1
 
     def _map(self, fn: Callable[[T], R], items: Iterable[T]) -> Iterator[R]:
-        """``fn`` over ``items`` on the client's threads, results in order, at most twice the concurrency in flight."""
+        """``fn`` over ``items`` on the client's threads, results in order; in flight at most twice the concurrency,
+        and fewer when pages are large (:data:`IN_FLIGHT_BYTES`)."""
         pool = self._executor()
         pending: deque[Future[R]] = deque()
         source = iter(items)
         try:
-            for item in itertools.islice(source, 2 * self.concurrency):
+            for item in itertools.islice(source, self._in_flight()):
                 pending.append(pool.submit(fn, item))
             while pending:
                 result = pending.popleft().result()
-                for item in itertools.islice(source, 1):
+                for item in itertools.islice(source, max(0, self._in_flight() - len(pending))):
                     pending.append(pool.submit(fn, item))
                 yield result
         finally:
@@ -310,6 +317,11 @@ class OrchestraClient:
             for future in pending:
                 if not future.cancelled():
                     future.exception()  # wait, so no request outlives the listing
+
+    def _in_flight(self) -> int:
+        """How many pages may be in flight: twice the concurrency, or fewer once the pages are large."""
+        most = 2 * self.concurrency
+        return most if not self._page_bytes else max(1, min(most, IN_FLIGHT_BYTES // self._page_bytes))
 
     def _executor(self) -> ThreadPoolExecutor:
         with self._lock:

@@ -31,8 +31,10 @@ from eltops.warehouse._target import WarehouseError, WriteCounts
 
 __all__ = ["ROW_GROUP_ROWS", "DuckDbTarget", "StagedBatch"]
 
-ROW_GROUP_ROWS = 10_240
-"""Rows per row group in the files eltops writes: about one batch, and a multiple of DuckDB's 2,048-row vector."""
+ROW_GROUP_ROWS = 2_048
+"""Rows per row group in the files eltops writes: DuckDB's smallest (one 2,048-row vector). A checkpoint rewrites
+the row group still being filled, and holds all of it in memory to do so (twice its size, measured: 2,000 records
+of 100 KB took 370 MB), so this bounds what a commit holds by 2,048 records, whatever the number of rows."""
 
 _CHECKPOINT_EVERY = "0KB"  # of log: every commit that wrote anything is a checkpoint
 _DATABASE = "eltops"  # the attached file's name in the connection (the file's own stem could be "temp")
@@ -93,14 +95,12 @@ needed 64 MB, a 30 MB one 192 MB). A statement larger than ``_STATEMENT_BYTES`` 
 by that much, and the limit goes back down after it."""
 
 
-_COMMIT_BYTES_PER_JSON_BYTE = 2
-"""A batch merges and commits (a checkpoint: its row groups are compressed and written) with the memory limit
-raised by twice its JSON (rounded up to a power of two), then lowered again: at 32 MB the checkpoint of a batch
-of 10,000 records of 1.2 KB now and then failed to pin a block, and one of a 30 MB page always did."""
 _ROW_GROUP_BYTES = 16_000_000
-"""Above this, the row group a checkpoint rewrites is added to the commit's memory: with records of 100 KB a row
-group of 10,240 rows holds 1 GB, and DuckDB pins the whole of it (measured: a checkpoint of 1,800 such rows failed
-at 128 MB). So memory stays flat in rows, and grows with the record size only for records of kilobytes."""
+"""Above this, the row group a checkpoint rewrites is added to the commit's memory limit (and taken away after it):
+DuckDB pins the whole of it (measured: 800 records of 100 KB failed at 64 MB). Only records over about 8 KB get
+there (2,048 of them); smaller ones commit with the headroom below, and DuckDB, which fills whatever limit it is
+given with blocks it could spill, stays small. (The limit used to be raised by twice each batch's JSON plus this,
+with row groups of 10,240 rows: 20 KB records then peaked at 535 MB instead of about 310.)"""
 
 
 def _statements(pages: Sequence[Page]) -> Iterator[list[Page]]:
@@ -127,20 +127,26 @@ def _parse_memory(size: int) -> int:
     return 0 if size <= _STATEMENT_BYTES else _BYTES_PER_JSON_BYTE * _power_of_two(size)
 
 
+_COMMIT_HEADROOM_BYTES = 16_000_000
+"""A commit also gets twice its batch's JSON (rounded up to a power of two), up to this much: without it the merge
+of a batch of 10,000 small records spilled to the temporary file and took a third longer (same CPU time, more
+waiting); a larger raise only lets DuckDB keep more blocks, which is the memory large records used to cost."""
+
+
 def _commit_memory(size: int, rows: int, stored: int) -> int:
     """The extra memory merging and checkpointing a batch of ``rows`` records in ``size`` bytes of JSON needs.
 
-    Twice the batch's JSON; and when the row group the checkpoint rewrites (the last one, holding the
-    ``stored`` rows' remainder and the batch's) would hold more than ``_ROW_GROUP_BYTES`` of such records, that
-    much again: DuckDB pins the whole row group to rewrite it.
+    Twice the batch's JSON, up to ``_COMMIT_HEADROOM_BYTES`` (for the merge); or, when the row group the
+    checkpoint rewrites (the last one, holding the ``stored`` rows' remainder and the batch's) would hold more than
+    ``_ROW_GROUP_BYTES`` of such records and that is more, the row group, since DuckDB pins the whole of it to
+    rewrite it. The merge and the checkpoint come one after the other, so the larger need is the one to meet.
     """
-    extra = _COMMIT_BYTES_PER_JSON_BYTE * _power_of_two(size)
-    if rows:
-        open_rows = min(ROW_GROUP_ROWS, stored % ROW_GROUP_ROWS + rows)
-        row_group = open_rows * size // rows
-        if row_group > _ROW_GROUP_BYTES:
-            extra += row_group
-    return extra
+    if not rows:
+        return 0
+    headroom = min(2 * _power_of_two(size), _COMMIT_HEADROOM_BYTES)
+    open_rows = min(ROW_GROUP_ROWS, stored % ROW_GROUP_ROWS + rows)
+    row_group = open_rows * size // rows
+    return max(headroom, row_group if row_group > _ROW_GROUP_BYTES else 0)
 
 
 def _megabytes(limit: str) -> int:
@@ -191,9 +197,10 @@ class DuckDbTarget:
         Each batch's commit is a checkpoint: the rows go straight into the file, compressed, instead of into
         the write-ahead log first and the file at some later checkpoint. That writes every row once, keeps
         nothing uncheckpointed in memory or in DuckDB's temporary files, and leaves no checkpoint for
-        :meth:`close`. It pays because the file is attached with row groups of ``row_group_rows`` (about a
-        batch) rather than DuckDB's 122,880: a checkpoint rewrites the row group still being filled, which
-        with the default size meant rewriting up to 120,000 rows after every batch.
+        :meth:`close`. It pays because the file is attached with row groups of ``row_group_rows`` (2,048,
+        DuckDB's smallest) rather than DuckDB's 122,880: a checkpoint rewrites the row group still being filled,
+        holding all of it in memory, which with the default size meant rewriting up to 120,000 rows after every
+        batch.
         """
         self.path = path
         self._memory_limit = memory_limit
