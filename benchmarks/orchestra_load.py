@@ -10,11 +10,18 @@ resident memory of that process and its children, see :class:`TreeMemory`). Wall
 vary by a third from one run to the next, so floor and eltops run ``--repeat`` times, interleaved, and the
 figures and ratios are medians (with the range); the dlt ways take minutes each and run ``--dlt-repeat`` times.
 Page size 100, no artificial latency, no client-side rate limit. The emulator renders each page in Python (about
-9 ms, more than the loaders spend on it), so a warm-up pass renders every page once and the server replays the
-same bytes afterwards: the timings measure the loaders, not the emulator (``--no-warm-up`` times against the
-live emulator instead). The server speaks HTTP/1.1 with keep-alive (werkzeug's development server, ``--server
-werkzeug``, closes every connection, which costs each request a TCP connect and a server thread); all four ways
-talk to the same server.
+9 ms, more than the loaders spend on it), so the server replays an answer it has rendered once, and a warm-up
+renders every page each way will ask for: a floor pass (no time window, as the dlt ways ask too) and an eltops
+pass (explicit 7-day windows; the replay is keyed on the window, so a floor pass alone left every first eltops run
+rendering all 2,000 pages live). The server counts the pages it renders, and each run says how many it did
+(``live``): after the warm-up it is 0, so the timings measure the loaders, not the emulator (``--no-warm-up``
+times against the live emulator instead).
+
+Every run is printed with its wall time, the pages rendered live and the load average when it ended; the summary
+lists every run's time per way, and a run more than 25 % from its way's median is called out as an outlier.
+
+The server speaks HTTP/1.1 with keep-alive (werkzeug's development server, ``--server werkzeug``, closes every
+connection, which costs each request a TCP connect and a server thread); all four ways talk to the same server.
 
 1. floor: eltops' client fetches and parses every page with the loader's concurrency and the loader's parse
    (orjson; the envelope, the stability rule, every ``id`` and the window column checked), writing nothing. The
@@ -40,7 +47,7 @@ import tempfile
 import threading
 import time
 import urllib.request
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -49,6 +56,7 @@ from urllib.parse import parse_qs, unquote
 API_KEY = "bench-key-0123456789"
 ANCHOR = datetime(2026, 1, 15, 12, 0, tzinfo=UTC)
 WAYS = ("floor", "eltops", "dlt-blueprint", "dlt-parquet")
+OUTLIER = 0.25  # a run this far (as a share) from its way's median is called out
 
 
 # -- the emulator process -------------------------------------------------------------------------------------
@@ -59,18 +67,26 @@ def serve(port: int, task_runs: int, server_kind: str = "keep-alive") -> None:
     from eltops._serve import make_loopback_server
     from eltops.orchestra.emulator import OrchestraEmulator, Volume
 
+    # every way reads the same 7 days: the floor and dlt's blueprint send no window, and Orchestra's default for task
+    # runs is 24 hours since 2026-10 (the blueprint would load a seventh of them; eltops sends its windows)
     emulator = OrchestraEmulator(
-        api_key=API_KEY, seed=1, volume=Volume(task_runs=task_runs, days=7), now=lambda: ANCHOR, anchor=ANCHOR
+        api_key=API_KEY,
+        seed=1,
+        volume=Volume(task_runs=task_runs, days=7),
+        now=lambda: ANCHOR,
+        anchor=ANCHOR,
+        default_windows={"task_runs": timedelta(days=7)},
     )
     app = emulator.wsgi_app
     cache: dict[tuple[str, ...], tuple[str, list[tuple[str, str]], bytes]] = {}
     served = [0]
+    rendered = [0]
 
     def counted(environ: dict[str, Any], start_response: Any) -> Any:
-        """Count requests; replay answers already rendered (the clock is frozen, so they cannot change)."""
+        """Count requests and renders; replay answers already rendered (the clock is frozen: they cannot change)."""
         if environ.get("PATH_INFO") == "/_count":
             start_response("200 OK", [("Content-Type", "text/plain")])
-            return [str(served[0]).encode()]
+            return [f"{served[0]} {rendered[0]}".encode()]
         served[0] += 1
         query = parse_qs(environ.get("QUERY_STRING", ""))
         key = (
@@ -87,6 +103,7 @@ def serve(port: int, task_runs: int, server_kind: str = "keep-alive") -> None:
 
             body = b"".join(app(environ, capture))
             cache[key] = (captured["status"], captured["headers"], body)
+            rendered[0] += 1
         status, headers, body = cache[key]
         start_response(status, headers)
         return [body]
@@ -162,9 +179,11 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def server_requests(port: int) -> int:
+def server_requests(port: int) -> tuple[int, int]:
+    """(requests served, answers rendered live) so far."""
     with urllib.request.urlopen(f"http://127.0.0.1:{port}/_count", timeout=10) as answer:
-        return int(answer.read())
+        served, rendered = answer.read().split()
+        return int(served), int(rendered)
 
 
 # -- the ways -----------------------------------------------------------------------------------------------
@@ -334,16 +353,17 @@ def main() -> None:
         _wait_for(port)
         base_url = f"http://127.0.0.1:{port}/api/engine/public"
         print(f"emulator: {args.task_runs:,} task runs over 7 days, page size 100, no latency, no rate limit")
-        if args.warm_up:
-            warm = subprocess.run(
-                [sys.executable, __file__, "--way", "floor", "--url", base_url, "--workdir", tempfile.gettempdir()],
-                capture_output=True,
-                text=True,
-                check=True,
-            )
-            print(f"warm-up pass (renders every page once): {json.loads(warm.stdout)['seconds']:.1f} s")
-        runs: list[dict[str, Any]] = []
         ways = args.ways.split(",")
+        if args.warm_up:
+            # what each way asks for: the floor's and dlt's pages (no window), and eltops' (its 7-day windows)
+            for way in ("floor", "eltops"):
+                if way == "eltops" and "eltops" not in ways:
+                    continue
+                warm = _run_in_child(way, base_url, port)
+                if warm is None:
+                    raise SystemExit(f"the {way} warm-up pass failed")
+                print(f"warm-up {way} pass: {warm['seconds']:.1f} s, {warm['live']:,} pages rendered", flush=True)
+        runs: list[dict[str, Any]] = []
         rounds = max(args.repeat, args.dlt_repeat)
         for round_number in range(1, rounds + 1):
             for way in ways:
@@ -351,10 +371,11 @@ def main() -> None:
                     continue
                 result = _run_in_child(way, base_url, port)
                 if result is not None:
+                    result["round"] = round_number
                     runs.append(result)
                     print(
                         f"run {round_number}: {way:<14} {result['seconds']:6.2f} s  {result['peak_mb']:5.0f} MB  "
-                        f"{result['requests']:,} requests"
+                        f"{result['requests']:,} requests  {result['live']:,} live  load {result['load']:.1f}"
                         + (
                             f"  imported: {', '.join(result['imported']) or 'neither pandas nor pyarrow'}"
                             if way in ("floor", "eltops")
@@ -370,7 +391,7 @@ def main() -> None:
 
 def _run_in_child(way: str, base_url: str, port: int) -> dict[str, Any] | None:
     with tempfile.TemporaryDirectory(prefix=f"bench-{way}-") as workdir:
-        before = server_requests(port)
+        before, rendered_before = server_requests(port)
         child = subprocess.run(
             [sys.executable, __file__, "--way", way, "--url", base_url, "--workdir", workdir],
             capture_output=True,
@@ -382,7 +403,10 @@ def _run_in_child(way: str, base_url: str, port: int) -> dict[str, Any] | None:
             print(f"{way}: failed\n{child.stderr[-3000:]}")
             return None
         result: dict[str, Any] = json.loads(child.stdout.strip().splitlines()[-1])
-        result["requests"] = server_requests(port) - before
+        after, rendered_after = server_requests(port)
+        result["requests"] = after - before
+        result["live"] = rendered_after - rendered_before  # pages the emulator rendered during the run, not replayed
+        result["load"] = os.getloadavg()[0]
         return result
 
 
@@ -403,10 +427,27 @@ def _summary(runs: list[dict[str, Any]]) -> None:
             f"{rows / medians[way]:>9,.0f} {max(r['requests'] for r in results):>9,} "
             f"{max(r['peak_mb'] for r in results):>8.0f}"
         )
+    print("\nevery run, in order (s):")
+    for way, results in by_way.items():
+        print(f"  {way:<14} " + "  ".join(f"{r['seconds']:.2f}" for r in results))
+    for run in runs:
+        median = medians[run["way"]]
+        if len(by_way[run["way"]]) > 2 and abs(run["seconds"] - median) > OUTLIER * median:
+            print(
+                f"outlier: run {run['round']} of {run['way']} took {run['seconds']:.2f} s, "
+                f"{run['seconds'] / median:.2f}x its median of {median:.2f} s "
+                f"({run['live']:,} pages rendered live, load average {run['load']:.1f})"
+            )
     if "eltops" not in medians:
         return
     if "floor" in medians:
-        print(f"eltops / floor wall time (medians): {medians['eltops'] / medians['floor']:.2f}x (target <= 1.5)")
+        floors = [r["seconds"] for r in by_way["floor"]]
+        elts = [r["seconds"] for r in by_way["eltops"]]
+        print(
+            f"eltops / floor wall time (medians): {medians['eltops'] / medians['floor']:.2f}x (target <= 1.5); "
+            f"slowest eltops / fastest floor {max(elts) / min(floors):.2f}x, "
+            f"fastest eltops / slowest floor {min(elts) / max(floors):.2f}x"
+        )
     for way, target in (("dlt-blueprint", 30), ("dlt-parquet", 5)):
         if way in medians:
             print(f"eltops rows/s vs {way} (medians): {medians[way] / medians['eltops']:.1f}x (target >= {target})")

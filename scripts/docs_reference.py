@@ -38,8 +38,9 @@ WIDTH = 80  # a classic terminal: the help fits the page's code box at a laptop'
 
 _VARIABLE = re.compile(r"\s*Variables?: ([A-Z][A-Z0-9_]*(?:(?:, | or )[A-Z][A-Z0-9_]*)*)\.")
 _DEFAULT = re.compile(r"\s*\[default: ([^\]]*)\]")
-# the hand-written reads: env.get("NAME"), env.secret("NAME"), env.flag("NAME"), environ.get("NAME"), ...
-_READ = re.compile(r"\.(?:get|secret|flag|vault_secret|getenv)\(\s*\"([A-Z][A-Z0-9_]{2,})\"")
+# the hand-written reads: env.get("NAME"), env.secret("NAME"), env.flag("NAME"), os.environ.get("NAME"), ...
+# (a reader named env or environ; a dict's .get("FAILED") is not a variable)
+_READ = re.compile(r"\b(?:env|environ|os)\.(?:get|secret|flag|vault_secret|getenv)\(\s*\"([A-Z][A-Z0-9_]{2,})\"")
 # set by the CI system or the operating system: named, not documented one by one
 _PLATFORM = re.compile(r"^(CI|CI_.*|GITLAB_CI|GITHUB_.*|HOME|TERM|NO_COLOR|PATH)$")
 _ROW = re.compile(r"^\|([^|]*)\|(.*)\|\s*$")

@@ -24,8 +24,20 @@ CREATE TABLE IF NOT EXISTS public.pipeline_runs (
     branch VARCHAR,
     commit VARCHAR,
     pipeline_version_number NUMBER(38,0),
-    loaded_at TIMESTAMP_TZ
+    loaded_at TIMESTAMP_TZ,
+    has_anomalies BOOLEAN,
+    anomalies VARIANT,
+    triggered_by VARIANT,
+    child_pipeline_runs VARIANT,
+    git_link VARCHAR,
+    extra VARIANT
 );
+ALTER TABLE public.pipeline_runs ADD COLUMN IF NOT EXISTS has_anomalies BOOLEAN;
+ALTER TABLE public.pipeline_runs ADD COLUMN IF NOT EXISTS anomalies VARIANT;
+ALTER TABLE public.pipeline_runs ADD COLUMN IF NOT EXISTS triggered_by VARIANT;
+ALTER TABLE public.pipeline_runs ADD COLUMN IF NOT EXISTS child_pipeline_runs VARIANT;
+ALTER TABLE public.pipeline_runs ADD COLUMN IF NOT EXISTS git_link VARCHAR;
+ALTER TABLE public.pipeline_runs ADD COLUMN IF NOT EXISTS extra VARIANT;
 CREATE TABLE IF NOT EXISTS public.task_runs (
     id VARCHAR NOT NULL,
     pipeline_run_id VARCHAR,
@@ -48,8 +60,18 @@ CREATE TABLE IF NOT EXISTS public.task_runs (
     updated_at TIMESTAMP_TZ,
     completed_at TIMESTAMP_TZ,
     started_at TIMESTAMP_TZ,
-    loaded_at TIMESTAMP_TZ
+    loaded_at TIMESTAMP_TZ,
+    depends_on VARIANT,
+    matrix_parent BOOLEAN,
+    matrix_parent_id VARCHAR,
+    compute_resource_id VARCHAR,
+    extra VARIANT
 );
+ALTER TABLE public.task_runs ADD COLUMN IF NOT EXISTS depends_on VARIANT;
+ALTER TABLE public.task_runs ADD COLUMN IF NOT EXISTS matrix_parent BOOLEAN;
+ALTER TABLE public.task_runs ADD COLUMN IF NOT EXISTS matrix_parent_id VARCHAR;
+ALTER TABLE public.task_runs ADD COLUMN IF NOT EXISTS compute_resource_id VARCHAR;
+ALTER TABLE public.task_runs ADD COLUMN IF NOT EXISTS extra VARIANT;
 CREATE TABLE IF NOT EXISTS public.operations (
     id VARCHAR NOT NULL,
     account_id VARCHAR,
@@ -70,13 +92,83 @@ CREATE TABLE IF NOT EXISTS public.operations (
     dependencies VARIANT,
     operation_duration FLOAT,
     rows_affected NUMBER(38,0),
+    loaded_at TIMESTAMP_TZ,
+    cost FLOAT,
+    currency VARCHAR,
+    credits FLOAT,
+    credits_label VARCHAR,
+    final_cost_amount FLOAT,
+    final_cost_currency VARCHAR,
+    raw_cost_amount FLOAT,
+    raw_cost_label VARCHAR,
+    raw_cost_integration VARCHAR,
+    raw_cost_units VARCHAR,
+    asset_external_id VARCHAR,
+    tags VARIANT,
+    meta VARIANT,
+    can_rerun BOOLEAN,
+    extra VARIANT
+);
+ALTER TABLE public.operations ADD COLUMN IF NOT EXISTS cost FLOAT;
+ALTER TABLE public.operations ADD COLUMN IF NOT EXISTS currency VARCHAR;
+ALTER TABLE public.operations ADD COLUMN IF NOT EXISTS credits FLOAT;
+ALTER TABLE public.operations ADD COLUMN IF NOT EXISTS credits_label VARCHAR;
+ALTER TABLE public.operations ADD COLUMN IF NOT EXISTS final_cost_amount FLOAT;
+ALTER TABLE public.operations ADD COLUMN IF NOT EXISTS final_cost_currency VARCHAR;
+ALTER TABLE public.operations ADD COLUMN IF NOT EXISTS raw_cost_amount FLOAT;
+ALTER TABLE public.operations ADD COLUMN IF NOT EXISTS raw_cost_label VARCHAR;
+ALTER TABLE public.operations ADD COLUMN IF NOT EXISTS raw_cost_integration VARCHAR;
+ALTER TABLE public.operations ADD COLUMN IF NOT EXISTS raw_cost_units VARCHAR;
+ALTER TABLE public.operations ADD COLUMN IF NOT EXISTS asset_external_id VARCHAR;
+ALTER TABLE public.operations ADD COLUMN IF NOT EXISTS tags VARIANT;
+ALTER TABLE public.operations ADD COLUMN IF NOT EXISTS meta VARIANT;
+ALTER TABLE public.operations ADD COLUMN IF NOT EXISTS can_rerun BOOLEAN;
+ALTER TABLE public.operations ADD COLUMN IF NOT EXISTS extra VARIANT;
+CREATE TABLE IF NOT EXISTS public.assets (
+    id VARCHAR NOT NULL,
+    account_id VARCHAR,
+    asset_name VARCHAR,
+    asset_type VARCHAR,
+    integration VARCHAR,
+    integration_asset_type VARCHAR,
+    integration_account_id VARCHAR,
+    database_name VARCHAR,
+    schema_name VARCHAR,
+    table_name VARCHAR,
+    workspace_name VARCHAR,
+    workspace_id VARCHAR,
+    external_id VARCHAR,
+    connection VARCHAR,
+    connection_integration VARCHAR,
+    status VARCHAR,
+    created_at TIMESTAMP_TZ,
+    updated_at TIMESTAMP_TZ,
+    last_successful_run TIMESTAMP_TZ,
+    upstream_dependencies VARIANT,
+    downstream_dependencies VARIANT,
+    freshness_config VARIANT,
+    row_count NUMBER(38,0),
+    bytes NUMBER(38,0),
+    owner VARCHAR,
+    owners VARIANT,
+    description VARCHAR,
+    url VARCHAR,
+    created_in_integration VARCHAR,
+    last_updated_in_integration VARCHAR,
+    usage_percentage FLOAT,
+    meta VARIANT,
+    extra VARIANT,
     loaded_at TIMESTAMP_TZ
 );
+CREATE TABLE IF NOT EXISTS public.eltops_schema_version (version INTEGER NOT NULL, eltops_version VARCHAR, upgraded_at TIMESTAMP_TZ);
+INSERT INTO public.eltops_schema_version SELECT 2, '0.1.0', CURRENT_TIMESTAMP() WHERE NOT EXISTS (SELECT 1 FROM public.eltops_schema_version WHERE version >= 2);
 CREATE TABLE IF NOT EXISTS public.eltops_load_state (resource VARCHAR, table_name VARCHAR, cursor TIMESTAMP_TZ, saved_at TIMESTAMP_TZ);
 GRANT SELECT ON TABLE public.pipeline_runs TO APPLICATION ROLE app_public;
 GRANT SELECT ON TABLE public.task_runs TO APPLICATION ROLE app_public;
 GRANT SELECT ON TABLE public.operations TO APPLICATION ROLE app_public;
+GRANT SELECT ON TABLE public.assets TO APPLICATION ROLE app_public;
 GRANT SELECT ON TABLE public.eltops_load_state TO APPLICATION ROLE app_public;
+GRANT SELECT ON TABLE public.eltops_schema_version TO APPLICATION ROLE app_public;
 -- END GENERATED TABLES
 
 -- What core.status() reports besides the load state: per component (each resource, and 'api-objects') when it

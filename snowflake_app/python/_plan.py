@@ -152,13 +152,17 @@ class PageQuery:
     def params(self) -> dict[str, Any]:
         # page_size is the spec's name; per_page is what older docs and Orchestra's own app send
         params: dict[str, Any] = {"page": self.page, "page_size": self.page_size, "per_page": self.page_size}
+        params.update(self.resource.params)
         if self.window is not None:
             params.update(self.window.params())
         params.update({k: v for k, v in self.filters.items() if v != ""})
         return params
 
     def describe(self) -> str:
-        where = f"window {self.window}" if self.window is not None else "the default window"
+        if self.window is not None:
+            where = f"window {self.window}"
+        else:
+            where = "the default window" if self.resource.windowed else "the whole listing"
         extra = "".join(f", {k}={_shorten(v)}" for k, v in self.filters.items())
         return f"{self.resource} page {self.page} ({where}{extra})"
 
@@ -355,10 +359,17 @@ class LoadPlan:
     windows: tuple[Window | None, ...]
     reopen: tuple[tuple[str, datetime], ...]
     start_cursor: datetime | None
+    aged: tuple[tuple[str, datetime], ...] = ()
+    """Those of ``reopen`` created more than :data:`MAX_WINDOW` ago: Orchestra lists task runs for 7 days only
+    (2026-10), so a loader that can should read them by id (their pipeline runs' ``/status`` and ``/task_runs``)."""
+    aged_runs: tuple[str, ...] = ()
+    """The pipeline runs whose by-id reads cover :attr:`aged` (filled in by the loader, which knows the parents)."""
 
     def describe(self) -> str:
-        if self.windows == (None,):
-            reading = "the API's default window (last 7 days)"
+        if not self.resource.windowed:
+            reading = "the whole listing (it has no time filter)"
+        elif self.windows == (None,):
+            reading = "the API's default window"
         else:
             first = self.windows[0]
             assert first is not None
@@ -366,6 +377,8 @@ class LoadPlan:
             reading = f"from {first.start.isoformat()} ({count} window{'s' if count != 1 else ''})"
         if self.reopen:
             reading += f", and {len(self.reopen)} run{'s' if len(self.reopen) != 1 else ''} open at the last load"
+        if self.aged:
+            reading += f" ({len(self.aged)} older than the listings serve, read by id)"
         return reading
 
 
@@ -424,6 +437,8 @@ def plan_load(
     was read: the load then reads the last 7 days again, and the cursor it saves replaces that one.
     """
     cursor = None if full_refresh else state.cursor
+    if not resource.windowed:  # no time filter: every load reads the whole listing (nothing to re-read by id)
+        return LoadPlan(resource, (None,), (), start_cursor=cursor)
     if cursor is not None and cursor > now:
         log.warning(
             "%s: the saved load cursor %s is later than now (%s); reading the last 7 days again",
@@ -442,9 +457,12 @@ def plan_load(
         windows = tuple(walk_windows(now - MAX_WINDOW, now))
     first = windows[0]
     covered_from = first.start if first is not None else now - MAX_WINDOW
+    # open runs older than the listings serve (7 days) are re-read even inside a window: the window may not serve them
+    aged_before = now - MAX_WINDOW
     reopen = tuple(
         (record_id, created)
         for record_id, created in open_records
-        if created < covered_from and created > now - OPEN_RUN_HORIZON
+        if (created < covered_from or created <= aged_before) and created > now - OPEN_RUN_HORIZON
     )
-    return LoadPlan(resource, windows, reopen, start_cursor=cursor)
+    aged = tuple(r for r in reopen if r[1] <= aged_before)
+    return LoadPlan(resource, windows, reopen, start_cursor=cursor, aged=aged)

@@ -211,8 +211,13 @@ def charts_section() -> None:
     cost_section()
 
 
+# Orchestra's own cost columns first (operations carry the cost of what they ran), then any other numeric
+# cost or credit column a table has (a column the consumer added, or one a later eltops adds)
+PREFERRED_COST = [("operations", "final_cost_amount"), ("operations", "cost"), ("operations", "credits")]
+
+
 def cost_section() -> None:
-    """Cost by day, when the tables have a cost or credits column (newer loads add them)."""
+    """Cost by day: the first cost or credits column that holds any value in the period (none: says so)."""
     found = frame(
         "SELECT LOWER(table_name) AS table_name, LOWER(column_name) AS column_name FROM information_schema.columns "
         "WHERE table_schema = 'PUBLIC' AND LOWER(table_name) IN ('pipeline_runs', 'task_runs', 'operations') "
@@ -220,16 +225,18 @@ def cost_section() -> None:
         "AND data_type IN ('NUMBER', 'FLOAT', 'DECIMAL', 'DOUBLE', 'INTEGER', 'BIGINT', 'REAL') ORDER BY 1, 2"
     )
     st.markdown("**Cost**")
-    if found.empty:
-        st.caption("No cost columns in the loaded tables yet.")
-        return
-    table, column = found.iloc[0]["table_name"], found.iloc[0]["column_name"]
-    cost = frame(
-        f"SELECT TO_DATE({TIME_COLUMN[table]}) AS day, SUM({column}) AS {column} FROM public.{table} "
-        f"WHERE {_recent(table)} GROUP BY 1 ORDER BY 1"
-    )
-    st.caption(f"{column} of {table}, per day")
-    st.bar_chart(cost.set_index("day")[column])
+    present = list(zip(found["table_name"], found["column_name"], strict=True)) if not found.empty else []
+    candidates = [c for c in PREFERRED_COST if c in present] + [c for c in present if c not in PREFERRED_COST]
+    for table, column in candidates:
+        cost = frame(
+            f"SELECT TO_DATE({TIME_COLUMN[table]}) AS day, SUM({column}) AS {column} FROM public.{table} "
+            f"WHERE {_recent(table)} AND {column} IS NOT NULL GROUP BY 1 ORDER BY 1"
+        )
+        if not cost.empty:
+            st.caption(f"{column} of {table}, per day")
+            st.bar_chart(cost.set_index("day")[column])
+            return
+    st.caption("No costs loaded yet." if candidates else "No cost columns in the loaded tables yet.")
 
 
 def main() -> None:

@@ -38,7 +38,7 @@ def test_a_fleet_is_polled_with_one_listing_per_poll(harness: Harness) -> None:
     assert job.exit_code is ExitCode.OK
     listings = harness.calls("GET", LISTING)
     polls = len(harness.time.slept)
-    assert len(listings) == polls == 5  # 2 s polls until the 9 s syncs end
+    assert len(listings) == polls == 5  # polls at 1, 3, 5, 7, 9 s until the 9 s syncs end
     per_connection = [r for r in harness.emulator.requests if r.path != LISTING]
     assert len(per_connection) <= 3 * 20
     assert all(r.time == START for r in harness.calls("GET", "/v1/connections/"))  # the first reads only
@@ -61,7 +61,7 @@ def test_a_failing_listing_page_is_retried(harness: Harness) -> None:
     )
     job = harness.run(CONNECTOR_ID=ids)
     assert job.exit_code is ExitCode.OK
-    assert [r.time for r in harness.calls("GET", LISTING)][:3] == [START + 2] * 3  # two failures, then the page
+    assert [r.time for r in harness.calls("GET", LISTING)][:3] == [START + 1] * 3  # two failures, then the page
 
 
 def test_a_listing_that_keeps_failing_is_an_api_error_for_its_connections(harness: Harness) -> None:

@@ -21,7 +21,7 @@ out, err = io.StringIO(), io.StringIO()
 with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
     code = run_command(sys.argv[1:], env={})
 print(json.dumps({"code": code, "help": out.getvalue(), "error": err.getvalue(),
-                  "modules": sorted({m.split(".")[0] for m in sys.modules})}))
+                  "modules": sorted({m.split(".")[0] for m, module in sys.modules.items() if module is not None})}))
 """
 
 
@@ -78,6 +78,33 @@ def test_bad_input_is_refused_before_anything_heavy_is_imported(args: tuple[str,
     assert result["code"] == 2
     assert named in str(result["error"])
     assert _heavy_in(result) == []
+
+
+@pytest.mark.parametrize("command", [(), ("fivetran",), ("emulate", "fivetran")], ids=" ".join)
+def test_help_imports_no_xml_url_or_mail_modules(command: tuple[str, ...]) -> None:
+    """``--help`` loads no ``xml.sax``/``urllib.request``/``email`` (saxutils pulled all three in for one escape)."""
+    result = _imported_by(*command, "--help")
+    modules = result["modules"]
+    assert isinstance(modules, list)
+    assert [m for m in ("xml", "email") if m in modules] == []
+
+
+@pytest.mark.parametrize(
+    ("text", "entities"),
+    [
+        ("a&b<c>d", None),
+        ("q\"t'\n\r\tz", {'"': "&quot;", "\n": "&#10;", "\r": "&#13;", "\t": "&#09;"}),
+        ("&amp; '\"", {'"': "&quot;", "'": "&apos;"}),
+        ("", None),
+    ],
+)
+def test_the_local_xml_escape_matches_saxutils(text: str, entities: dict[str, str] | None) -> None:
+    """The masker's own XML escape gives exactly what ``xml.sax.saxutils.escape`` gives."""
+    from xml.sax.saxutils import escape
+
+    from eltops.secrets._masking import xml_escape
+
+    assert xml_escape(text, entities) == escape(text, entities or {})
 
 
 def test_the_top_level_help_lists_every_command_with_its_whole_summary() -> None:

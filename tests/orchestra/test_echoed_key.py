@@ -35,6 +35,7 @@ def _echoing(encode: Callable[[Any], bytes]) -> Callable[[Any], Any]:
                     record["message"] = f"Unauthorized for Bearer {token}"
                     record["externalMessage"] = f'{{"request": {{"headers": {{"Authorization": "Bearer {token}"}}}}}}'
                     record["taskParameters"] = {"api_key": token, "nested": [token]}
+                    record["fieldOfTomorrow"] = {"echo": f"Bearer {token}"}  # no column of its own: into extra
                 body = encode(page)
             headers = [(k, v) for k, v in headers if k.lower() != "content-length"]
             start_response(status, [*headers, ("Content-Length", str(len(body)))])
@@ -65,10 +66,11 @@ def test_echoed_api_key_is_masked_in_warehouse_and_output(tmp_path: Path, encode
         report = served.run("report", "--from", "h.duckdb", "--out", "r.html", env=served.env())
     assert (load.code, page.code, report.code) == (0, 0, 0), load.stderr + page.stderr + report.stderr
     with duckdb.connect(str(tmp_path / "h.duckdb"), read_only=True) as con:
-        rows = con.execute("SELECT message, external_message, task_parameters FROM task_runs").fetchall()
+        rows = con.execute("SELECT message, external_message, task_parameters, extra FROM task_runs").fetchall()
     assert len(rows) > 0
     assert {row[0] for row in rows} == {"Unauthorized for Bearer ******"}
     assert {orjson.loads(row[2])["api_key"] for row in rows} == {"******"}
+    assert {orjson.loads(row[3])["fieldOfTomorrow"]["echo"] for row in rows} == {"Bearer ******"}
     texts = {
         "rows": str(rows),
         "load": load.stdout + load.stderr,

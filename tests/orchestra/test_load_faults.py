@@ -54,16 +54,20 @@ def test_large_records_load_completely(tmp_path: Path, volume: Volume, size: int
             )
 
 
-def test_a_page_too_large_fails_naming_page_and_size(tmp_path: Path) -> None:
-    """A 40 MB page fails with exit 4 naming the resource, page and size; nothing is stored, no out-of-memory."""
+def test_a_page_too_large_is_read_again_in_smaller_pages(tmp_path: Path) -> None:
+    """A 40 MB page (100 records of 400 KB) is read again as two pages of 50: every row loads, none twice."""
     for served in _served(tmp_path, Volume(task_runs=100, days=6), PadField(TASK_RUNS, "message", 400_000)):
         run = served.load("task-runs")
-        assert run.code == 4, run.stderr
-        assert "task-runs page 1" in run.stderr
-        assert re.search(r"with 40\.\d MB of JSON, more than the 32\.0 MB", run.stderr)
+        assert run.code == 0, run.stderr
+        assert re.search(
+            r"task-runs page 1 \(window .*\): 40\.\d MB of JSON, over the 32 MB bound; reading it "
+            r"again as 2 pages of 50",
+            run.stderr,
+        )
         assert "Out of Memory" not in run.stderr
-        assert "Traceback" not in run.stderr
-        assert count(served.tmp / "eltops.duckdb", "task_runs") == (0, 0)
+        assert count(served.tmp / "eltops.duckdb", "task_runs") == (100, 100)
+        sizes = [r.query["page_size"] for r in served.emulator.requests if r.path.endswith("/task_runs")]
+        assert sizes == ["100", "50", "50"]
 
 
 def test_a_window_that_never_agrees_fails_and_keeps_the_cursor(tmp_path: Path) -> None:

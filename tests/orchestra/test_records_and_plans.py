@@ -16,12 +16,14 @@ from eltops.orchestra import (
     MAX_WINDOW,
     OPERATIONS,
     PIPELINE_RUNS,
+    SCHEMA_VERSION,
     TASK_RUNS,
     LoadState,
     Operation,
     PageQuery,
     PipelineRun,
     RecordError,
+    Resource,
     TaskRun,
     Window,
     group_ids_by_window,
@@ -30,6 +32,7 @@ from eltops.orchestra import (
     parse_time,
     plan_load,
     records_batch,
+    table_layout,
     walk_windows,
 )
 
@@ -47,9 +50,14 @@ SEED_COLUMNS = {
 
 
 @pytest.mark.parametrize("resource", [PIPELINE_RUNS, TASK_RUNS, OPERATIONS])
-def test_columns_are_the_seeds_in_order(resource: object) -> None:
-    """Each resource declares exactly the Orchestra Data App's columns, in its order."""
-    assert " ".join(resource.column_names) == SEED_COLUMNS[resource]  # type: ignore[attr-defined,index]
+def test_columns_are_the_seeds_in_order(resource: Resource) -> None:
+    """Each table starts with the Orchestra Data App's columns in its order, then loaded_at, then the new ones."""
+    seed = SEED_COLUMNS[resource].split()
+    layout = table_layout(resource)
+    assert list(layout[: len(seed) + 1]) == [*seed, "loaded_at"]
+    assert [c.name for c in resource.columns if c.since == 1] == seed
+    assert layout[-1] == "extra"
+    assert all(c.since == SCHEMA_VERSION for c in resource.columns[len(seed) :])
 
 
 def test_from_api_maps_camel_case_to_typed_fields() -> None:
@@ -199,3 +207,16 @@ def test_operation_record_round_trip() -> None:
     """Operation.from_api, as pages (records_batch), gives the same row as page_to_arrow."""
     obj = {"id": "o", "insertedAt": "2025-05-01T11:16:44+00:00", "operationDuration": 1.5, "dependencies": []}
     assert records_batch(OPERATIONS, [Operation.from_api(obj)]).to_arrow().equals(page_to_arrow(OPERATIONS, [obj]))
+
+
+def test_open_runs_older_than_the_listings_serve_are_read_by_id_even_inside_a_window() -> None:
+    """An open run 8 days old is re-read (and marked aged) though a window covers it; one of 2 days is not aged."""
+    cursor = NOW - timedelta(days=9)
+    old, recent = ("old", NOW - timedelta(days=8)), ("recent", NOW - timedelta(days=2))
+    plan = plan_load(PIPELINE_RUNS, LoadState(cursor), [old, recent], now=NOW)
+    first = plan.windows[0]
+    assert first is not None
+    assert first.start < old[1]
+    assert plan.reopen == (old,)
+    assert plan.aged == (old,)
+    assert "1 older than the listings serve, read by id" in plan.describe()

@@ -39,8 +39,9 @@ RECORD = {
 @pytest.mark.parametrize("resource", RESOURCES, ids=str)
 def test_pure_python_mapping_gives_the_arrow_values(resource: Resource) -> None:
     """map_page (the app's path) and page_to_arrow (the loader's) give the same value for every column."""
-    rows = map_page(resource, [RECORD, {"id": "t2"}])
-    table = page_to_arrow(resource, [RECORD, {"id": "t2"}]).to_pylist()
+    records = [{**RECORD, resource.id_source: "t1"}, {resource.id_source: "t2", "fieldOfTomorrow": [1]}]
+    rows = map_page(resource, records)
+    table = page_to_arrow(resource, records).to_pylist()
     for mine, theirs in zip(rows, table, strict=True):
         for column in resource.columns:
             value = mine[column.name]

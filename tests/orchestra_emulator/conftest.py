@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +33,9 @@ def make_emulator(clock: Clock) -> EmulatorFactory:
         kwargs.setdefault("api_key", KEY)
         kwargs.setdefault("volume", Volume(task_runs=400, days=7))
         kwargs.setdefault("now", clock)
+        # the history tests page whole listings without a window: 7 days of every listing, as before 2026-10
+        # (test_default_window covers Orchestra's 24-hour task-runs default, by passing default_windows={})
+        kwargs.setdefault("default_windows", {"task_runs": timedelta(days=7)})
         return OrchestraEmulator(**kwargs)
 
     return make

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import timedelta
 from typing import Any
 
 import httpx
@@ -10,6 +11,7 @@ import pytest
 from jsonschema import Draft202012Validator
 
 from eltops.orchestra.emulator import OrchestraEmulator, Volume
+from tests._clock import NOW
 from tests.orchestra_emulator.conftest import EmulatorFactory, client_for, fetch_all
 
 RESOURCES = ["pipeline_runs", "task_runs", "operations"]
@@ -205,9 +207,72 @@ def test_results_are_newest_first(client: httpx.Client, resource: str) -> None:
     """Runs come newest createdAt first; operations follow their task runs' order."""
     records = fetch_all(client, resource)
     if resource == "operations":
-        task_order = {r["id"]: n for n, r in enumerate(fetch_all(client, "task_runs"))}
+        week = {"time_from": (NOW - timedelta(days=7)).isoformat(), "time_to": NOW.isoformat()}  # as operations'
+        task_order = {r["id"]: n for n, r in enumerate(fetch_all(client, "task_runs", **week))}
         positions = [task_order[r["taskRunId"]] for r in records]
         assert positions == sorted(positions)
     else:
         created = [r["createdAt"] for r in records]
         assert created == sorted(created, reverse=True)
+
+
+def test_assets_validate_against_the_spec_and_hold_every_operations_asset(
+    client: httpx.Client, spec: dict[str, Any]
+) -> None:
+    """Every page of /assets validates; each operation's assetExternalId is an asset; dependencies point both ways."""
+    schema = {"$ref": "#/components/schemas/PaginatedResponse_AssetResponse_", "components": spec["components"]}
+    validator = Draft202012Validator(schema)
+    first = client.get("/assets").json()
+    assert first["pageSize"] == 50
+    assets: list[dict[str, Any]] = []
+    page = 1
+    while True:
+        body = client.get("/assets", params={"page": page, "page_size": 7}).json()
+        errors = sorted(validator.iter_errors(body), key=str)
+        assert not errors, errors[0]
+        assets += body["results"]
+        if page * 7 >= body["total"]:
+            break
+        page += 1
+    by_id = {a["assetId"]: a for a in assets}
+    assert len(by_id) == len(assets) == first["total"] > 0
+    assert all(uuid.UUID(a["assetId"]).version == 4 for a in assets)
+    week = {"time_from": (NOW - timedelta(days=7)).isoformat(), "time_to": NOW.isoformat()}
+    used = {op["assetExternalId"] for op in fetch_all(client, "operations", **week) if op["assetExternalId"]}
+    assert used <= {a["externalId"] for a in assets}
+    assert any(a["upstreamDependencies"] for a in assets)
+    for asset in assets:
+        assert asset["freshnessConfig"]["maxAgeHours"] > 0
+        for upstream in asset["upstreamDependencies"]:
+            assert asset["assetId"] in by_id[upstream]["downstreamDependencies"]
+
+
+@pytest.mark.parametrize(
+    ("params", "check"),
+    [
+        ({"sort_column": "asset_name", "sort_direction": "asc"}, lambda r: r["assetName"]),
+        ({"sort_column": "created_in_integration"}, lambda r: r["createdInIntegration"]),
+    ],
+)
+def test_assets_sort_as_asked(client: httpx.Client, params: dict[str, str], check: Any) -> None:
+    """sort_column and sort_direction order the listing (newest created_in_integration first by default)."""
+    results = client.get("/assets", params={**params, "page_size": 100}).json()["results"]
+    keys = [check(r) for r in results]
+    assert keys == sorted(keys, reverse=params.get("sort_direction", "desc") == "desc")
+
+
+@pytest.mark.parametrize(
+    ("params", "loc"),
+    [
+        ({"sort_column": "size"}, ["query", "sort_column"]),
+        ({"sort_direction": "up"}, ["query", "sort_direction"]),
+        ({"asset_type": "TABLE,SHEET"}, ["query", "asset_type"]),
+        ({"page_size": "101"}, ["query", "page_size"]),
+        ({"page": "0"}, ["query", "page"]),
+    ],
+)
+def test_bad_asset_queries_get_422(client: httpx.Client, params: dict[str, str], loc: list[str]) -> None:
+    """An unknown sort, type or an out-of-range page is answered 422 naming the parameter."""
+    response = client.get("/assets", params=params)
+    assert response.status_code == 422
+    assert [d["loc"] for d in response.json()["detail"]] == [loc]

@@ -21,12 +21,21 @@ def total(emulator: OrchestraEmulator, resource: str, **params: Any) -> int:
 
 def test_a_shorter_task_runs_default_serves_only_that_window(make_emulator: EmulatorFactory) -> None:
     """task_runs=24h: no window means the last day; an explicit 7-day window and the other listings are unchanged."""
-    usual, short = make_emulator(), make_emulator(default_windows={"task_runs": timedelta(hours=24)})
+    usual, short = make_emulator(default_windows={"task_runs": timedelta(days=7)}), make_emulator(default_windows={})
     week = {"time_from": (NOW - timedelta(days=7)).isoformat(), "time_to": NOW.isoformat()}
     day = {"time_from": (NOW - timedelta(hours=24)).isoformat(), "time_to": NOW.isoformat()}
     assert total(short, "task_runs") == total(usual, "task_runs", **day) < total(usual, "task_runs")
     assert total(short, "task_runs", **week) == total(usual, "task_runs")
     assert total(short, "pipeline_runs") == total(usual, "pipeline_runs")
+
+
+def test_the_default_task_runs_window_is_orchestras_since_2026_10(make_emulator: EmulatorFactory) -> None:
+    """Without options the emulator serves 24 hours of task runs and 7 days of pipeline runs when asked for none."""
+    emulator = make_emulator(default_windows={})
+    day = {"time_from": (NOW - timedelta(hours=24)).isoformat(), "time_to": NOW.isoformat()}
+    week = {"time_from": (NOW - timedelta(days=7)).isoformat(), "time_to": NOW.isoformat()}
+    assert total(emulator, "task_runs") == total(emulator, "task_runs", **day) < total(emulator, "task_runs", **week)
+    assert total(emulator, "pipeline_runs") == total(emulator, "pipeline_runs", **week)
 
 
 @pytest.mark.parametrize(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from pathlib import Path
 from typing import Any
@@ -319,3 +320,18 @@ def test_pipelines_file(tmp_path: Path) -> None:
     bad.write_text("pipelines:\n  - alias: x\n    tasks:\n      - id: t\n        outcome: MAYBE\n")
     with pytest.raises(ValueError, match="outcome must be one of"):
         load_pipelines(bad)
+
+
+@pytest.mark.parametrize(("value", "error"), [(2, None), ("two", "attempts must be a whole number"), (0, "1 or more")])
+def test_a_pipelines_file_scripts_retried_tasks(tmp_path: Path, value: object, error: str | None) -> None:
+    """`attempts` in a pipelines file makes a retried task; anything but a positive whole number is refused."""
+    path = tmp_path / "p.yml"
+    path.write_text(
+        "pipelines:\n  - alias: flaky\n    tasks:\n      - id: sync\n        attempts: " + json.dumps(value) + "\n"
+    )
+    if error is None:
+        [pipeline] = load_pipelines(path)
+        assert pipeline.tasks[0].attempts == value
+    else:
+        with pytest.raises(ValueError, match=error):
+            load_pipelines(path)

@@ -289,7 +289,11 @@ def test_demo_end_to_end(demo_run: DemoRun, tmp_path: Path) -> None:
     [(message,)] = con.execute("SELECT message FROM pipeline_runs WHERE pipeline_name = 'acme/analytics'").fetchall()
     assert message.startswith("Task 'fivetran-start' failed: demo_crm: failed: the sync failed")
     con.close()
-    _check_against_sql(db, Page(report.read_text()))
+    page = Page(report.read_text())
+    _check_against_sql(db, page)
+    assert page.tables["expensive-runs"], "the demo's data shows the most expensive runs"
+    assert page.tables["anomalous-runs-table"], "the demo's data shows anomalous runs"
+    assert "cost" in page.tiles
     again = _eltops("report", "--from", str(db), "--out", str(tmp_path / "again.html"), cwd=tmp_path)
     assert again.returncode == 0, again.stderr
 
@@ -340,3 +344,71 @@ def test_report_from_snowflake(tmp_path: Path) -> None:
     assert (data.headline.pipeline_runs, data.headline.pipeline_runs_failed, data.headline.rows_affected) == (1, 1, 7)
     assert [(p.pipeline_name, p.p50) for p in data.pipeline_durations] == [("ingest", 90.0)]
     assert [(f.task_name, f.message) for f in data.recent_failures] == [("load", "boom")]
+
+
+def test_cost_and_anomalies_are_figured_from_the_new_columns(tmp_path: Path) -> None:
+    """Known costs and anomalies give known figures: cost per pipeline and integration per day, the most expensive
+    runs, and the flagged runs ordered by how far above their baseline they ran."""
+    db = tmp_path / "cost.duckdb"
+    day = T0
+    runs = [
+        PipelineRun(id="a", pipeline_name="ingest", run_status="SUCCEEDED", created_at=day),
+        PipelineRun(
+            id="b",
+            pipeline_name="transform",
+            run_status="WARNING",
+            created_at=day + timedelta(days=1),
+            has_anomalies=True,
+            anomalies={
+                "x": {
+                    "type": "PIPELINE_DURATION_ABOVE_BASELINE",
+                    "data": {"percentage_above_baseline": 40, "observed_seconds": 700, "threshold_seconds": 500},
+                },
+                "y": {"type": "TASK_DURATION_ABOVE_BASELINE", "data": {"percentage_above_baseline": 10}},
+            },
+        ),
+    ]
+    costs = [("a", "DBT_CORE", 1.25, day), ("a", "SNOWFLAKE", 0.5, day), ("b", "DBT_CORE", 3.0, day + timedelta(1))]
+    operations = [
+        Operation(id=f"o{n}", pipeline_run_id=run, integration=kind, cost=cost, currency="USD", inserted_at=at)
+        for n, (run, kind, cost, at) in enumerate(costs)
+    ]
+    target = DuckDbTarget(db)
+    target.prepare(RESOURCES)
+    write_pages(target, records_batch(PIPELINE_RUNS, runs), None)
+    write_pages(target, records_batch(OPERATIONS, operations), None)
+    target.close()
+    out = tmp_path / "cost.html"
+    data = write_report(DuckDbSpec(db), out, since=None)
+    assert [(c.name, c.cost) for c in data.cost_by_pipeline] == [("ingest", 1.75), ("transform", 3.0)]
+    assert sorted((c.name, c.cost) for c in data.cost_by_integration) == [
+        ("DBT_CORE", 1.25),
+        ("DBT_CORE", 3.0),
+        ("SNOWFLAKE", 0.5),
+    ]
+    assert [(r.run_id, r.cost, r.currency, r.operations) for r in data.expensive_runs] == [
+        ("b", 3.0, "USD", 1),
+        ("a", 1.75, "USD", 2),
+    ]
+    [flagged] = data.anomalous_runs
+    assert (flagged.run_id, flagged.percent_above_baseline, flagged.observed_seconds, flagged.anomalies) == (
+        "b",
+        40.0,
+        700.0,
+        2,
+    )
+    page = Page(out.read_text())
+    assert page.tiles["cost"] == "4.75 USD"
+    assert page.tables["expensive-runs"][0][5] == "3.00 USD"
+    assert page.tables["anomalous-runs-table"][0][4] == "40%"
+
+
+def test_a_010_file_reports_without_the_new_columns(tmp_path: Path) -> None:
+    """A file eltops 0.1.0 wrote is read as it is (never upgraded by a report): the new figures are simply empty."""
+    released = Path(__file__).resolve().parents[1] / "fixtures" / "eltops-0.1.0.duckdb"
+    copy = tmp_path / "old.duckdb"
+    copy.write_bytes(released.read_bytes())
+    data = write_report(DuckDbSpec(copy), tmp_path / "old.html", since=None)
+    assert data.headline.pipeline_runs == 75
+    assert data.cost_by_pipeline == data.anomalous_runs == ()
+    assert copy.read_bytes() == released.read_bytes()

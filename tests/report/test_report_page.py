@@ -20,9 +20,12 @@ CHARTS = (
     "slowest-tasks",
     "failing-tasks",
     "integrations",
+    "cost-by-pipeline",
+    "cost-by-integration",
+    "anomalous-runs",
     "lineage-graph",  # the demo sends its lineage: the report draws the run's graph
 )
-GRID = CHARTS[:6]  # the charts drawn two to a row at 1400 px (the lineage graph has the page's width)
+GRID = CHARTS[:8]  # the charts drawn two to a row at 1400 px (the ninth and the lineage graph have the page's width)
 BROWSER = shutil.which("chromium") or shutil.which("chromium-browser")
 
 
@@ -38,7 +41,10 @@ def _cells(page: str, tag: str, table: str) -> list[str]:
     return re.findall(rf"<{tag}( class=\"num\")?>", section)
 
 
-@pytest.mark.parametrize("table", ["pipeline-durations", "failing-tasks-table", "integrations-table"])
+@pytest.mark.parametrize(
+    "table",
+    ["pipeline-durations", "failing-tasks-table", "integrations-table", "expensive-runs", "anomalous-runs-table"],
+)
 def test_a_numeric_column_is_right_aligned_under_its_header(demo_report: str, table: str) -> None:
     """Each numeric column's header carries the same right-aligned class as its cells."""
     page = Path(demo_report).read_text()

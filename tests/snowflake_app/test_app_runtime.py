@@ -23,8 +23,18 @@ def _status(runtime: AppRuntime) -> dict[str, Any]:
     return dict(json.loads(runtime.session().call("core.status")))
 
 
-def _table(runtime: AppRuntime, table: str) -> list[tuple[Any, ...]]:
-    return runtime.execute(f"SELECT * FROM public.{table} ORDER BY id").rows
+def _table(runtime: AppRuntime, table: str, columns: list[str] | None = None) -> list[tuple[Any, ...]]:
+    return runtime.execute(f"SELECT {', '.join(columns or ['*'])} FROM public.{table} ORDER BY id").rows
+
+
+def _columns(runtime: AppRuntime, table: str) -> list[str]:
+    """The table's columns, in order."""
+    found = runtime.execute(
+        "SELECT column_name FROM information_schema.columns WHERE LOWER(table_schema) = 'public' "
+        "AND LOWER(table_name) = ? ORDER BY ordinal_position",
+        [table],
+    )
+    return [str(row[0]) for row in found.rows]
 
 
 def _cursors(runtime: AppRuntime) -> dict[str, Any]:
@@ -563,7 +573,18 @@ def _install_previous_release(runtime: AppRuntime) -> None:
     for statement in (s.strip() for s in block.split(";")):
         if statement:
             runtime.execute(statement)
-    runtime.session().call("core.load_all")
+    # v1_0 had loaded some rows and saved its cursors (written here with v1_0's columns: today's load code writes
+    # the columns this version adds, which v1_0's tables do not have until the upgrade)
+    for table, moment in (("pipeline_runs", "created_at"), ("task_runs", "created_at"), ("operations", "inserted_at")):
+        for n in (1, 2):
+            runtime.execute(
+                f"INSERT INTO public.{table} (id, {moment}, loaded_at) VALUES (?, ?, ?)",
+                [f"{table}-{n}", f"2026-12-0{n} 10:00:00+00:00", "2026-12-03 00:00:00+00:00"],
+            )
+        runtime.execute(
+            "INSERT INTO public.eltops_load_state VALUES (?, ?, ?, ?)",
+            [table.replace("_", "-"), table, "2026-12-02 10:00:00+00:00", "2026-12-03 00:00:00+00:00"],
+        )
     runtime.execute(_OLD_TASK)
     runtime.execute(f"ALTER TASK {app.TASK} RESUME")
 
@@ -575,14 +596,17 @@ def test_an_upgrade_from_the_previous_release_keeps_everything_and_replaces_its_
     runtime = fresh_runtime
     _install_previous_release(runtime)
     assert {d.language for d in runtime.code.values()} == {"SQL", "PYTHON"}
-    rows = {t: _table(runtime, t) for t in ("pipeline_runs", "task_runs", "operations")}
+    tables = ("pipeline_runs", "task_runs", "operations")
+    old_columns = {t: _columns(runtime, t) for t in tables}
+    rows = {t: _table(runtime, t, old_columns[t]) for t in tables}
     cursors = _cursors(runtime)
     upgrade = runtime.run_setup_script()
     assert ("call", "CALL core.recreate_eai_objects_if_bound()") in upgrade
     assert {d.language for d in runtime.code.values()} == {"PYTHON"}
     assert {f"core.{n}" for n in app.API_OBJECT_NAMES} <= set(runtime.code)
-    assert {t: _table(runtime, t) for t in rows} == rows
+    assert {t: _table(runtime, t, old_columns[t]) for t in tables} == rows  # v1_0's columns, every row
     assert all(rows.values())
+    assert all(len(_columns(runtime, t)) > len(old_columns[t]) for t in tables)  # today's columns added in place
     assert _cursors(runtime) == cursors
     task = runtime.tasks[app.TASK]
     assert (task.state, task.schedule, task.suspend_after) == ("started", "30 MINUTES", app.SUSPEND_AFTER_FAILURES)

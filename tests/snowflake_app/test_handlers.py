@@ -377,8 +377,8 @@ def test_small_batches_commit_with_the_old_cursor(make_api: MakeApi, snowflake_s
         (app.load_pipeline_runs, ["pipeline-runs"]),
         (app.load_task_runs, ["task-runs"]),
         (app.load_operations, ["operations"]),
-        (app.load_all, ["pipeline-runs", "task-runs", "operations"]),
-        (app.backfill, ["pipeline-runs", "task-runs", "operations"]),
+        (app.load_all, ["pipeline-runs", "task-runs", "operations", "assets"]),
+        (app.backfill, ["pipeline-runs", "task-runs", "operations", "assets"]),
     ],
 )
 def test_procedure_entry_points_return_a_summary(
@@ -489,7 +489,7 @@ def test_a_load_past_its_deadline_commits_what_it_read_and_the_next_run_continue
     assert {r["id"] for r in snowflake_sql.rows("pipeline_runs")} == expected
 
 
-@pytest.mark.parametrize(("budget", "loaded"), [(0.5, 1), (None, 3)])
+@pytest.mark.parametrize(("budget", "loaded"), [(0.5, 1), (None, len(_records.RESOURCES))])
 def test_run_loads_skips_resources_once_the_budget_is_spent(
     budget: float | None,
     loaded: int,
@@ -505,9 +505,10 @@ def test_run_loads_skips_resources_once_the_budget_is_spent(
         snowflake_sql, lambda: make_api(http=ticking), _records.RESOURCES, budget=budget, clock=ticking.clock
     )
     assert [s["resource"] for s in summaries] == [r.name for r in _records.RESOURCES]
-    assert [("skipped" not in s) for s in summaries] == [True] * loaded + [False] * (3 - loaded)
+    every = len(_records.RESOURCES)
+    assert [("skipped" not in s) for s in summaries] == [True] * loaded + [False] * (every - loaded)
     report = app.status_report(snowflake_sql, bound={}, existing=[])
-    assert [r["last_load_at"] is not None for r in report["resources"]] == [True] * loaded + [False] * (3 - loaded)
+    assert [r["last_load_at"] is not None for r in report["resources"]] == [True] * loaded + [False] * (every - loaded)
 
 
 def test_refresh_measures_its_budget_with_the_injected_clock(
@@ -518,7 +519,7 @@ def test_refresh_measures_its_budget_with_the_injected_clock(
     monkeypatch.setattr(app, "MONOTONIC", lambda: float(next(ticks)))
     monkeypatch.setattr(app, "API_URL", api_url)
     result = app.refresh(_Session(snowflake_sql))
-    assert [s["complete"] for s in result] == [False, False, False]
+    assert [s["complete"] for s in result] == [False] * len(_records.RESOURCES)
     assert all("skipped" in s for s in result)
 
 
@@ -556,7 +557,7 @@ def test_status_reports_the_last_load_and_the_last_error_per_resource(
         app.run_loads(snowflake_sql, make_api, [_records.PIPELINE_RUNS])
     report = app.status_report(snowflake_sql, bound=dict.fromkeys(app.REFERENCES, True), existing=app.API_OBJECT_NAMES)
     assert report["ready"] is True
-    runs, tasks, _ = report["resources"]
+    runs, tasks, *_ = report["resources"]
     assert runs["rows_read"] == ok["rows_read"] > 0
     assert runs["complete"] is True
     assert runs["cursor"] == ok["cursor"]

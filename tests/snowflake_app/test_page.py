@@ -57,7 +57,7 @@ def test_a_fresh_install_shows_what_to_bind_first(app_runtime: AppRuntime) -> No
 
 
 def test_a_loaded_and_scheduled_app_shows_state_loads_and_charts(app_runtime: AppRuntime) -> None:
-    """Bound, loaded and scheduled: all set, the task started, the last loads listed and three charts drawn."""
+    """Bound, loaded and scheduled: all set, the task started, the last loads listed and four charts drawn."""
     bind_both(app_runtime)
     session = app_runtime.session()
     session.call("core.load_all")
@@ -76,7 +76,7 @@ def test_a_loaded_and_scheduled_app_shows_state_loads_and_charts(app_runtime: Ap
     assert list(loads.value["resource"]) == [r.name for r in app._records.RESOURCES]
     assert loads.value["rows read"].notna().all()
     assert len(latest.value) == 20
-    assert _charts(page) == 3  # runs by status, slowest pipelines, failing tasks (no cost column yet)
+    assert _charts(page) == 4  # runs by status, slowest pipelines, failing tasks, and cost (the operations' own)
     assert page.toggle[0].value is True
     assert page.number_input[0].value == 30
 

@@ -97,7 +97,11 @@ def test_a_first_load_creates_only_what_is_missing(sent: list[str]) -> None:
     loader.prepare(RESOURCES)
     loader.close()
     created = sorted(s.split("(")[0].strip() for s in sent if s.upper().startswith("CREATE"))
-    assert created == ["CREATE TABLE IF NOT EXISTS operations", "CREATE TABLE IF NOT EXISTS pipeline_runs"]
+    assert created == [
+        "CREATE TABLE IF NOT EXISTS assets",
+        "CREATE TABLE IF NOT EXISTS operations",
+        "CREATE TABLE IF NOT EXISTS pipeline_runs",
+    ]
 
 
 def test_a_report_source_is_only_read(sent: list[str], tmp_path: Path) -> None:
@@ -111,7 +115,7 @@ def test_a_report_source_is_only_read(sent: list[str], tmp_path: Path) -> None:
     reader = SnowflakeTarget(SETTINGS, connect=recording_connect(sent), read_only=True)
     tables = {r.table: reader.read_table(r).num_rows for r in RESOURCES}
     reader.close()
-    assert tables == {"pipeline_runs": 0, "task_runs": 1, "operations": 0}
+    assert tables == {"pipeline_runs": 0, "task_runs": 1, "operations": 0, "assets": 0}
     assert {s.split()[0].upper() for s in sent} <= {"SELECT", "USE"}
     with open_history(SnowflakeSpec(SETTINGS), since=None) as con:
         assert con.execute("SELECT count(*) FROM task_runs").fetchone() == (1,)
@@ -130,13 +134,13 @@ def test_a_read_only_source_without_the_schema_is_a_clear_error() -> None:
 
 def all_null_record(resource: Resource, record_id: str) -> dict[str, Any]:
     """An API record with only its id: every other column NULL."""
-    return {resource.columns[0].source: record_id}
+    return {resource.id_source: record_id}
 
 
 @pytest.mark.parametrize("resource", RESOURCES, ids=lambda r: r.name)
 def test_all_null_columns_of_every_type_keep_their_declared_types(sent: list[str], resource: Resource) -> None:
-    """A batch whose every column but id is NULL (TEXT, TIMESTAMP, JSON, INTEGER, FLOAT) loads into typed columns."""
-    assert {c.type for c in RESOURCES[0].columns + RESOURCES[1].columns + RESOURCES[2].columns} == set(ColumnType)
+    """A batch whose every column but id is NULL (every column type) loads into typed columns."""
+    assert {c.type for r in RESOURCES for c in r.columns} == set(ColumnType)
     target = SnowflakeTarget(SETTINGS)
     target.prepare([resource])
     counts = write_pages(target, page_batch(resource, [all_null_record(resource, "x")]), None)
@@ -156,6 +160,7 @@ def test_all_null_columns_of_every_type_keep_their_declared_types(sent: list[str
         ColumnType.JSON: "VARIANT",
         ColumnType.INTEGER: "NUMBER",
         ColumnType.FLOAT: "FLOAT",
+        ColumnType.BOOLEAN: "BOOLEAN",
     }
     found = {str(name).upper(): str(kind) for name, kind in types_after if str(name).upper() in declared}
     assert found == {name: expected[kind] for name, kind in declared.items()}

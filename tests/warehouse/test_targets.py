@@ -16,6 +16,7 @@ from eltops.orchestra import (
     OPERATIONS,
     PIPELINE_RUNS,
     RESOURCES,
+    REST,
     TASK_RUNS,
     ColumnType,
     LoadState,
@@ -23,6 +24,8 @@ from eltops.orchestra import (
     PageQuery,
     page_to_arrow,
     parse_page,
+    rest_of,
+    table_layout,
 )
 from eltops.secrets import EnvReader
 from eltops.warehouse import (
@@ -103,12 +106,13 @@ def test_state_is_none_before_any_load(target: Target) -> None:
 
 
 def test_duckdb_tables_have_the_seed_columns_in_order(tmp_path: Path) -> None:
-    """Each DuckDB table has exactly the seed's columns, then loaded_at."""
+    """Each DuckDB table has the seed's columns, then loaded_at, then the newer ones (extra last)."""
     duck = DuckDbTarget(tmp_path / "t.duckdb")
     duck.prepare(RESOURCES)
     for resource in RESOURCES:
         columns = [r[0] for r in duck.connection.execute(f"DESCRIBE {resource.table}").fetchall()]
-        assert columns == [*resource.column_names, "loaded_at"]
+        assert columns == list(table_layout(resource))
+        assert sorted(columns) == sorted([*resource.column_names, "loaded_at"])
     duck.close()
 
 
@@ -258,15 +262,27 @@ def test_a_wrong_value_in_a_later_group_names_its_page_and_writes_nothing(tmp_pa
 @pytest.mark.parametrize("resource", RESOURCES, ids=lambda r: r.name)
 def test_duckdb_parses_pages_into_the_values_arrow_gives(tmp_path: Path, resource: Any) -> None:
     """Every column of every resource: DuckDB's own JSON parse stores what the Arrow path stores."""
-    records = [_full_record(resource, "x"), {"id": "y", "createdAt": "2025-05-01T11:16:44", "insertedAt": None}]
+    other = {
+        resource.id_source: "y",
+        "createdAt": "2025-05-01T11:16:44",
+        "insertedAt": None,
+        "newField": [1, {"a": None}],
+    }
+    records = [_full_record(resource, "x"), other, {resource.id_source: "z", "fieldOfTomorrow": "kept"}]
     via_pages, via_arrow = DuckDbTarget(tmp_path / "p.duckdb"), DuckDbTarget(tmp_path / "a.duckdb")
     for duck in (via_pages, via_arrow):
         duck.prepare([resource])
     write_pages(via_pages, page_batch(resource, records), None)
     con = via_arrow.connection  # the reference: the Arrow table (pyarrow's typing) inserted as DuckDB reads it
     con.register("arrow_rows", page_to_arrow(resource, records))
-    con.execute(f'INSERT INTO "{resource.table}" SELECT *, now() FROM arrow_rows')
+    names = ", ".join(f'"{name}"' for name in resource.column_names)
+    con.execute(f'INSERT INTO "{resource.table}" ({names}, loaded_at) SELECT *, now() FROM arrow_rows')
     assert rows_of(via_pages, resource) == rows_of(via_arrow, resource)
+    extras = dict(via_pages.connection.execute(f'SELECT id, extra FROM "{resource.table}" ORDER BY id').fetchall())
+    assert extras["x"] is None
+    assert orjson.loads(extras["y"]) == rest_of(resource, other)
+    assert "newField" in orjson.loads(extras["y"])
+    assert orjson.loads(extras["z"]) == {"fieldOfTomorrow": "kept"}
 
 
 def _full_record(resource: Any, record_id: str) -> dict[str, Any]:
@@ -276,9 +292,10 @@ def _full_record(resource: Any, record_id: str) -> dict[str, Any]:
         ColumnType.JSON: {"k": [1, 2.5, None, "é"], "b": True},
         ColumnType.INTEGER: 7,
         ColumnType.FLOAT: 1.5,
+        ColumnType.BOOLEAN: True,
     }
-    record = {c.source: values[c.type] for c in resource.columns}
-    record["id"] = record_id
+    record = {c.source: values[c.type] for c in resource.columns if c.source != REST}
+    record[resource.id_source] = record_id
     return record
 
 
@@ -319,7 +336,7 @@ def test_a_page_without_an_id_fails_when_fetched() -> None:
 
 
 def test_each_committed_batch_is_checkpointed_into_small_row_groups(tmp_path: Path) -> None:
-    """A committed batch is in the file itself, in row groups of about a batch, with no log left for close."""
+    """A committed batch is in the file itself, in row groups of at most ``ROW_GROUP_ROWS``, with no log left."""
     path = tmp_path / "t.duckdb"
     duck = DuckDbTarget(path)
     duck.prepare([TASK_RUNS])
@@ -332,7 +349,7 @@ def test_each_committed_batch_is_checkpointed_into_small_row_groups(tmp_path: Pa
     groups = duck.connection.execute(
         "SELECT row_group_id, max(count) FROM pragma_storage_info('task_runs') GROUP BY ALL"
     ).fetchall()
-    assert len(groups) == 1 + 6000 // ROW_GROUP_ROWS
+    assert len(groups) == -(-6000 // ROW_GROUP_ROWS)  # the second batch fills the first one's last row group
     assert max(rows for _, rows in groups) <= ROW_GROUP_ROWS
     duck.close()
     reopened = DuckDbTarget(path)

@@ -57,7 +57,8 @@ from eltops.orchestra.emulator import BASE_PATH, DEFAULT_API_KEY, Volume
     multiple=True,
     metavar="RESOURCE=HOURS",
     help="Serve RESOURCE (pipeline_runs, task_runs, operations) without time_from/time_to over the last HOURS "
-    "instead of 7 days, e.g. task_runs=24. Repeatable.",
+    "instead of Orchestra's default (24 hours of task runs, 7 days of the others, since 2026-10), e.g. "
+    "task_runs=168. Repeatable.",
 )
 @click.option(
     "--fault",
@@ -81,7 +82,7 @@ def orchestra_emulator(
     default_windows: tuple[str, ...],
     faults: tuple[str, ...],
 ) -> None:
-    """Serve Orchestra's pipeline_runs, task_runs and operations endpoints, offline, with generated history."""
+    """Serve Orchestra's pipeline_runs, task_runs, operations and assets endpoints, offline, with generated history."""
     from eltops._serve import make_loopback_server, serve_until_ctrl_c
     from eltops.orchestra.emulator import DEFAULT_PIPELINES, OrchestraEmulator, parse_fault
     from eltops.orchestra.emulator import load_pipelines as load_pipeline_scripts

@@ -21,7 +21,9 @@ from eltops.orchestra import (
     DEFAULT_BATCH_ROWS,
     MAX_PAGE_SIZE,
     RESOURCES,
+    TASK_RUNS,
     LoadPlan,
+    PageQuery,
     Resource,
     orchestra_settings,
     page_query,
@@ -74,6 +76,7 @@ orchestra.add_command(run_command)
         "eltops orchestra get task-runs --page 2 --per-page 50 --status FAILED",
         "eltops orchestra get task-runs --since 2025-05-01 --until 2025-05-07",
         "eltops orchestra get operations --operation-type INGESTION,TEST",
+        "eltops orchestra get assets --asset-type TABLE --database-name ANALYTICS",
     ),
 )
 @click.argument("resource", type=click.Choice(_RESOURCE_NAMES, case_sensitive=False))
@@ -99,6 +102,10 @@ orchestra.add_command(run_command)
 )
 @click.option("--external-id", help="External id (operations).")
 @click.option("--task-run-id", help="Task run id (operations).")
+@click.option("--asset-type", help="Asset types, comma-separated (assets): TABLE, VIEW, DATASET, ...")
+@click.option("--asset-ids", help="Asset ids, comma-separated (assets).")
+@click.option("--database-name", help="Database name (assets).")
+@click.option("--schema-name", help="Schema name (assets).")
 @click.option("--api-url", help="Orchestra API base URL. Variable: ORCHESTRA_API_URL.")
 @verbosity_options
 @pass_app
@@ -113,12 +120,17 @@ def get(
     api_url: str | None,
     **filters: str | None,
 ) -> None:
-    """Print one page of RESOURCE (pipeline-runs, task-runs or operations) as the API sends it."""
+    """Print one page of RESOURCE (pipeline-runs, task-runs, operations or assets) as the API sends it.
+
+    The window asked for goes to stderr first: without --since/--until it is the API's default (for task runs
+    the last 24 hours since Orchestra's 2026-10 change, for the others 7 days; assets have no time filter).
+    """
     chosen = parse_resources([resource])[0]
     query = page_query(chosen, page, page_size, parse_window(since, until), parse_filters(chosen, filters))
     settings = orchestra_settings(EnvReader(app.env), api_url=api_url, rate_limit=0)
     from eltops.orchestra import OrchestraClient
 
+    app.output.line(f"asked for {query.describe()}{_default_window_note(query)}")
     with OrchestraClient.create(api_url=settings.api_url, api_key=settings.api_key, retry=settings.retry) as client:
         body = client.get_body(query)
     try:
@@ -127,11 +139,20 @@ def get(
         app.output.result(body.decode("utf-8", errors="replace"))
 
 
+def _default_window_note(query: PageQuery) -> str:
+    """What the API serves when no window is named (its choice, and it changed: task runs were 7 days)."""
+    if query.window is not None or not query.resource.windowed:
+        return ""
+    served = "the last 24 hours since 2026-10, 7 days before" if query.resource is TASK_RUNS else "the last 7 days"
+    return f": Orchestra's own, {served} (name one with --since and --until)"
+
+
 @orchestra.command(
     context_settings={"show_default": True},
     short_help="Load run metadata into the warehouse, incrementally.",
     epilog=examples(
-        "eltops orchestra load                                   # all three tables into ./eltops.duckdb",
+        "eltops orchestra load                                   # all four tables into ./eltops.duckdb",
+        "eltops orchestra load assets                            # the assets table alone (read whole)",
         "eltops orchestra load task-runs --since 2025-01-01 --to snowflake://prod/ANALYTICS/ORCHESTRA",
         "eltops orchestra load --every 15m                       # keep loading; Ctrl-C stops between loads",
         "eltops orchestra load --rate-limit 0                    # no client-side limit (an emulator)",
@@ -181,11 +202,12 @@ def load(
     wait: float | None,
     json_output: bool,
 ) -> int:
-    """Load RESOURCES (pipeline-runs task-runs operations; all when none) into the warehouse, incrementally.
+    """Load RESOURCES (pipeline-runs task-runs operations assets; all when none) into the warehouse, incrementally.
 
-    Tables pipeline_runs, task_runs and operations are merged on id; the load state lives in the warehouse
-    (table eltops_load_state). The first load reads the API's last 7 days, or from --since. With OPENLINEAGE_URL
-    (or OPENLINEAGE__TRANSPORT__TYPE, or an openlineage.yml) each load is sent as OpenLineage events.
+    Tables pipeline_runs, task_runs, operations and assets are merged on id; the load state lives in the warehouse
+    (table eltops_load_state). The first load reads the last 7 days, or from --since; assets, which have no time
+    filter, are read whole each time. A warehouse an older eltops wrote gains the new columns in place. With
+    OPENLINEAGE_URL (or OPENLINEAGE__TRANSPORT__TYPE, or an openlineage.yml) each load is sent as OpenLineage events.
     """
     settings = load_settings(
         EnvReader(app.env),

@@ -21,6 +21,7 @@ if typing.TYPE_CHECKING:
         JobResult,
         Orchestrator,
         SyncObserver,
+        poll_waits,
     )
     from eltops.fivetran._report import junit_cases, markdown_summary, result_to_json, step_outputs, summary_rows
     from eltops.fivetran._schedule import Schedule
@@ -51,6 +52,7 @@ else:
                 "JobResult",
                 "Orchestrator",
                 "SyncObserver",
+                "poll_waits",
             ],
             "eltops.fivetran._transformations": ["Transformation", "TransformationResult", "TransformationRunner"],
             "eltops.fivetran._report": [
@@ -109,6 +111,7 @@ __all__ = [
     "load_list_settings",
     "load_settings",
     "markdown_summary",
+    "poll_waits",
     "result_to_json",
     "step_outputs",
     "summary_rows",

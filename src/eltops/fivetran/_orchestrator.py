@@ -5,7 +5,10 @@ Two phases. First each connection is read, prepared and triggered (a bounded poo
 Then one loop waits for all of them: per poll interval it reads each group's connection listing once
 (``GET /v1/groups/{id}/connections``, every item carries ``succeeded_at``, ``failed_at`` and ``status``) instead
 of one ``GET`` per connection, so waiting has no concurrency cap and costs one request per group per poll. A
-connection alone in its group, or missing from its group's listing, is read directly.
+connection alone in its group, or missing from its group's listing, is read directly. The first poll comes
+``FIRST_POLL_SECONDS`` after the triggers, and the waits double from there up to the poll interval (1, 2, 4, 8, 10,
+10 ... s with the default 10 s), so a sync that ends at once is seen in about a second, and a long one costs
+``log2(interval)`` polls more than polling at the interval from the start (:func:`poll_waits`).
 
 How a sync is known to be over (API-NOTES "Deciding that a sync finished"): read the connection right before the
 trigger and keep ``max(succeeded_at, failed_at)`` as the baseline; the sync is over once either timestamp moves
@@ -25,7 +28,7 @@ import logging
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -61,6 +64,7 @@ LOW_BUDGET_FRACTION = 0.1  # below this share of X-Rate-Limit left, polls are sp
 LOW_BUDGET_REQUESTS = 2000  # the same, when the API does not say its limit
 RESTORE_GRACE_SECONDS = 5.0  # putting a schedule back may run this long past the job's deadline
 MAX_SLOWDOWN = 10.0  # a budget-stretched poll interval is at most this many poll intervals (and at least 60 s)
+FIRST_POLL_SECONDS = 1.0  # the first status read after a trigger; each next wait doubles, up to the poll interval
 
 
 # When connections end differently, the job's exit code is the most severe: an API error (we cannot tell what
@@ -154,6 +158,14 @@ class JobResult:
     def exit_code(self) -> ExitCode:
         codes = [r.exit_code for r in self.results] + [t.exit_code for t in self.transformations]
         return max(codes, key=_SEVERITY.index, default=ExitCode.OK)
+
+
+def poll_waits(poll_interval: float) -> Iterator[float]:
+    """The waits before each poll: ``FIRST_POLL_SECONDS``, then doubling, capped at ``poll_interval``, for ever."""
+    wait = min(FIRST_POLL_SECONDS, poll_interval)
+    while True:
+        yield wait
+        wait = min(wait * 2, poll_interval)
 
 
 def _now_utc(wall_clock: Clock) -> datetime:
@@ -839,6 +851,7 @@ class _FleetWait:
         self.slowed_to: float | None = None
         self.next_heartbeat = HEARTBEAT_SECONDS
         self.holds_looked_for = False
+        self.waits = poll_waits(self.poll_interval)
 
     def run(self) -> None:
         try:
@@ -849,6 +862,7 @@ class _FleetWait:
                 for run in self.runs:
                     if run.retrigger_due(wall):
                         run.guarded(run.retrigger)
+                        self.waits = poll_waits(self.poll_interval)  # a new sync: look again soon
                 self._poll([run for run in self.runs if run.result is None])
                 self.runs = [run for run in self.runs if run.result is None]
                 self._look_for_holds()
@@ -886,7 +900,9 @@ class _FleetWait:
                 )
 
     def _sleep(self) -> None:
-        wait = self._interval()
+        interval = self._interval()
+        backoff = next(self.waits)
+        wait = interval if self.slowed_to is not None else min(backoff, interval)  # a low budget: no quick reads
         retriggers = [run.retrigger_at for run in self.runs if run.retrigger_at is not None]
         if retriggers:
             wait = min(wait, max(0.0, min(retriggers) - self.o.wall_clock()))

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 import uuid
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
@@ -52,6 +53,13 @@ def _now() -> datetime:
     return datetime.now(tz=UTC)
 
 
+OPERATIONS_SETTLE_SECONDS = 2.0
+"""Orchestra records a task run's operations after the task run ends (its emulator a second after; Orchestra
+publishes no bound), so a completed task run whose operations are read at once may have none yet: it is read once
+more this long after (on the emitter's thread, within the lineage budget). The API's clock is not this machine's,
+so the wait is not judged from the task run's end time."""
+
+
 class OrchestraRunLineage:
     """Follows one pipeline run through the runner's progress calls, then its result."""
 
@@ -61,10 +69,13 @@ class OrchestraRunLineage:
         pipeline: str,
         *,
         assets: Callable[[str], Sequence[OperationAsset]] | None = None,
+        sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         """``assets(task run id)`` reads what a task run's operations wrote; with the session's
-        ``orchestra_namespace`` they are the task run's outputs (read on the emitter's thread)."""
+        ``orchestra_namespace`` they are the task run's outputs (read on the emitter's thread, whose wait for
+        operations still being recorded is ``sleep``)."""
         self.session = session
+        self._sleep = sleep
         self.pipeline = pipeline
         self.assets = assets if session.settings.orchestra_namespace else None
         self._lock = threading.Lock()
@@ -114,18 +125,23 @@ class OrchestraRunLineage:
     ) -> EventSource:
         def make() -> dict[str, Any]:
             return self.session.event(
-                ending, run, TASK, at, parent=parent, error=error, outputs=self._outputs(task_run_id)
+                ending, run, TASK, at, parent=parent, error=error, outputs=self._outputs(task_run_id, ending)
             )
 
         return make
 
-    def _outputs(self, task_run_id: str) -> tuple[Dataset, ...]:
-        """The tables the task run's operations name, in the configured namespace; none when unknown."""
+    def _outputs(self, task_run_id: str, ending: EventType) -> tuple[Dataset, ...]:
+        """The tables the task run's operations name, in the configured namespace; none when unknown.
+
+        A completed task run with no operation yet is read once more :data:`OPERATIONS_SETTLE_SECONDS` later."""
         namespace = self.session.settings.orchestra_namespace
         if self.assets is None or namespace is None:
             return ()
         try:
             found = self.assets(task_run_id)
+            if not found and ending is EventType.COMPLETE:
+                self._sleep(OPERATIONS_SETTLE_SECONDS)
+                found = self.assets(task_run_id)
         except EltopsError as exc:
             log.info(
                 "lineage: could not read what task run %s wrote, so its event names no tables: %s", task_run_id, exc

@@ -81,10 +81,19 @@ class WindowDone:
 
 
 def fetch_plan(client: OrchestraClient, plan: LoadPlan) -> Iterator[Page | WindowDone]:
-    """The plan's pages in read order: open runs by id first, then each window, each followed by its end."""
+    """The plan's pages in read order: open runs by id first, then each window, each followed by its end.
+
+    Open runs older than the listings serve (:attr:`LoadPlan.aged`) are read through their pipeline runs
+    (:meth:`OrchestraClient.iter_runs`) when the loader found those; the others through the filtered listing.
+    """
     resource = plan.resource
-    if plan.reopen:
-        yield from client.iter_ids(resource, plan.reopen)
+    aged = {record_id for record_id, _ in plan.aged} if plan.aged_runs else set()
+    listed = tuple(r for r in plan.reopen if r[0] not in aged)
+    if listed:
+        yield from client.iter_ids(resource, listed)
+        yield WindowDone(None)
+    if plan.aged_runs:
+        yield from client.iter_runs(resource, plan.aged_runs)
         yield WindowDone(None)
     cursor = Cursor(plan.start_cursor)
     for window in plan.windows:

@@ -27,6 +27,7 @@ in rows and in bytes, and each batch dropped once written.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import queue
 import threading
@@ -68,7 +69,7 @@ log = logging.getLogger("eltops.load")
 DEFAULT_BATCH_BYTES = 16_000_000
 """A batch is also committed once its pages hold this much JSON: rows of 4 KB make batches of 4,000 rows, not 10,000,
 so what a batch keeps in memory (its pages, DuckDB's staging table) is bounded by bytes, whatever the records."""
-DEFAULT_QUEUE_BYTES = 32_000_000
+DEFAULT_QUEUE_BYTES = 16_000_000
 """Bytes of pages waiting between fetch and writer (at least one page, at most ``queue_pages``)."""
 STAGE_PAGES = 10
 STAGE_BYTES = 2_000_000
@@ -217,6 +218,8 @@ class Loader:
                 state = self.target.read_state(resource)
                 open_records = self.target.open_records(resource, created_after=now - OPEN_RUN_HORIZON)
                 plan = plan_load(resource, state, open_records, now=now, since=since, full_refresh=full_refresh)
+                if plan.aged:
+                    plan = dataclasses.replace(plan, aged_runs=self._parents(resource, plan))
                 first = plan.windows[0] if plan.windows else None
                 resumed = since is not None and first is not None and first.start > since
                 outcome = self._load_one(plan)
@@ -225,6 +228,20 @@ class Loader:
             return result
         finally:
             self.fetcher.close()
+
+    def _parents(self, resource: Resource, plan: LoadPlan) -> tuple[str, ...]:
+        """The pipeline runs to read by id for the plan's aged open records (themselves, or their task runs')."""
+        if resource.name == "pipeline-runs":
+            return tuple(sorted(record_id for record_id, _ in plan.aged))
+        if resource.name != "task-runs":
+            return ()
+        parents = {
+            str(value)
+            for record_id, _ in plan.aged
+            for value in self.target.values(resource, "pipeline_run_id", where="id", equals=record_id)
+            if value
+        }
+        return tuple(sorted(parents))
 
     def _load_one(self, plan: LoadPlan) -> ResourceResult:
         resource = plan.resource

@@ -3,7 +3,7 @@
 Two kinds of names live here:
 
 - the records vocabulary, imported with the package (standard library and orjson only, and shared with the
-  Snowflake Native App): the three resources and their columns and typed records (``_records``), the requests,
+  Snowflake Native App): the four resources and their columns and typed records (``_records``), the requests,
   windows and load plans (``_plan``), and the pages a load carries (``_pages``). ``eltops.warehouse`` depends on
   these and on nothing else of Orchestra's;
 - the rest, each imported on first use (``eltops._lazy``): the settings (``_config``), the HTTP client (httpx,
@@ -39,11 +39,15 @@ from eltops.orchestra._plan import (
     walk_windows,
 )
 from eltops.orchestra._records import (
+    ASSETS,
     LOADED_AT,
     OPERATIONS,
     PIPELINE_RUNS,
     RESOURCES,
+    REST,
+    SCHEMA_VERSION,
     TASK_RUNS,
+    Asset,
     Column,
     ColumnType,
     Operation,
@@ -55,6 +59,8 @@ from eltops.orchestra._records import (
     map_record,
     parse_timestamp,
     resource_named,
+    rest_of,
+    table_layout,
 )
 
 if typing.TYPE_CHECKING:
@@ -104,6 +110,7 @@ else:
     )
 
 __all__ = [
+    "ASSETS",
     "DEFAULT_API_URL",
     "DEFAULT_BATCH_ROWS",
     "DEFAULT_CONCURRENCY",
@@ -119,8 +126,11 @@ __all__ = [
     "OPERATIONS",
     "PIPELINE_RUNS",
     "RESOURCES",
+    "REST",
+    "SCHEMA_VERSION",
     "STATE_TABLE",
     "TASK_RUNS",
+    "Asset",
     "ClientRecipe",
     "Column",
     "ColumnType",
@@ -170,10 +180,12 @@ __all__ = [
     "plan_load",
     "records_batch",
     "resource_named",
+    "rest_of",
     "run_junit_cases",
     "run_markdown_summary",
     "run_settings",
     "run_to_json",
+    "table_layout",
     "task_rows",
     "walk_windows",
 ]

@@ -25,12 +25,14 @@ with needs_extra("snowflake", "typing Orchestra records as Arrow tables"):
 
 from eltops.orchestra._records import (
     _CONVERTERS,
+    REST,
     Column,
     ColumnType,
     JsonValue,
     RecordError,
     Resource,
     _check_ids,
+    rest_of,
 )
 
 __all__ = ["ARROW_TYPES", "arrow_schema", "arrow_type", "page_to_arrow"]
@@ -41,6 +43,7 @@ ARROW_TYPES: dict[ColumnType, pa.DataType] = {
     ColumnType.JSON: pa.string(),  # serialised JSON text
     ColumnType.INTEGER: pa.int64(),
     ColumnType.FLOAT: pa.float64(),
+    ColumnType.BOOLEAN: pa.bool_(),
 }
 
 
@@ -64,7 +67,10 @@ def _column_array(column: Column, values: list[JsonValue]) -> pa.Array[Any]:
             return pa.array(values, pa.string()).cast(arrow_type(column))
         if kind is ColumnType.FLOAT:
             return pa.array(values, pa.float64(), from_pandas=False)
-        if kind is ColumnType.INTEGER:
+        if kind is ColumnType.BOOLEAN:
+            if all(type(v) is bool or v is None for v in values):  # Arrow would take 1 and "true" as true
+                return pa.array(values, pa.bool_())
+        elif kind is ColumnType.INTEGER:
             # Arrow would truncate 2.5 to 2 and wrap what does not fit: only plain ints go through as they are
             if all(type(v) is int or v is None for v in values):
                 return pa.array(values, arrow_type(column))
@@ -84,18 +90,26 @@ def _column_array(column: Column, values: list[JsonValue]) -> pa.Array[Any]:
 
 def page_to_arrow(resource: Resource, results: Sequence[Any]) -> pa.Table:
     """A page's ``results`` as an Arrow table of ``resource``'s columns (raises :class:`RecordError`)."""
-    _check_ids(results)
+    _check_ids(results, resource.id_source)
     try:
         return _page_to_arrow_fast(resource, results)
     except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, ValueError, OverflowError):
         pass  # a value of an unexpected type somewhere: convert column by column, leniently or with its name
-    arrays = [_column_array(c, [r.get(c.source) for r in results]) for c in resource.columns]
+    arrays = [_column_array(c, _values(resource, c, results)) for c in resource.columns]
     return pa.Table.from_arrays(arrays, schema=arrow_schema(resource))
 
 
+def _values(resource: Resource, column: Column, results: Sequence[Any]) -> list[JsonValue]:
+    """One column's values from the records (the ``extra`` column: each record's other fields)."""
+    if column.source == REST:
+        return [rest_of(resource, r) for r in results]
+    return [r.get(column.source) for r in results]
+
+
 _STRUCT_TYPES: dict[str, pa.StructType] = {}
-_SEPARATE = (ColumnType.JSON, ColumnType.INTEGER)
-"""Columns the struct conversion would get wrong: JSON is serialised; Arrow truncates a float into an integer."""
+_SEPARATE = (ColumnType.JSON, ColumnType.INTEGER, ColumnType.BOOLEAN)
+"""Columns the struct conversion would get wrong: JSON is serialised; Arrow truncates a float into an integer, and
+takes 1 for true."""
 
 
 def _struct_type(resource: Resource) -> pa.StructType:
@@ -117,7 +131,7 @@ def _page_to_arrow_fast(resource: Resource, results: Sequence[Any]) -> pa.Table:
     arrays: list[pa.Array[Any]] = []
     for column in resource.columns:
         if column.type in _SEPARATE:
-            arrays.append(_column_array(column, [r.get(column.source) for r in results]))
+            arrays.append(_column_array(column, _values(resource, column, results)))
         elif column.type is ColumnType.TIMESTAMP:
             arrays.append(struct.field(column.source).cast(arrow_type(column)))
         else:

@@ -21,14 +21,15 @@ from typing import Any, TypeVar
 from urllib.parse import quote
 
 import httpx
+import orjson
 
 from eltops import __version__
 from eltops._deadline import NO_DEADLINE, Deadline
-from eltops._http import ApiTransport, RateLimiter, RetryPolicy
+from eltops._http import ApiTransport, RateLimiter, ResponseTooLarge, RetryPolicy
 from eltops.errors import ApiError, ApiResponseError, ApiStatusError, ConfigError
-from eltops.orchestra import _plan
+from eltops.orchestra import _pages, _plan
 from eltops.orchestra._assets import OperationAsset, operation_assets
-from eltops.orchestra._pages import Page, parse_page
+from eltops.orchestra._pages import Page, PageTooLarge, parse_page
 from eltops.orchestra._plan import (
     DEFAULT_CONCURRENCY,
     MAX_PAGE_SIZE,
@@ -53,6 +54,10 @@ OPERATIONS_PAGE_SIZE = 100
 DATE_RESOLUTION = timedelta(seconds=1)
 """A ``Date`` header has whole seconds: a record created in that second may be up to this much later."""
 LOCAL_CLOCK_MARGIN = timedelta(minutes=5)
+IN_FLIGHT_BYTES = 8_000_000
+"""Pages a listing keeps in flight (requested, or fetched and not yet taken) hold at most about this much, by the
+size of the last page read (one page at least, twice the concurrency at most): with records of 100 KB, eight
+10 MB pages in flight and four being parsed held 250 MB in the fetch process."""
 """How far this machine's clock may lag the API's before a timestamp counts as from the future.
 
 Both bounds stay under the load's look-back (:data:`~eltops.orchestra._plan.LOOKBACK`, 10 minutes), so a cursor
@@ -122,6 +127,7 @@ class OrchestraClient:
         self._pool: ThreadPoolExecutor | None = None
         self._lock = threading.Lock()
         self._requests = 0
+        self._page_bytes = 0  # the size of the last page read: how many pages may be in flight
         self._wall_clock = wall_clock
 
     @classmethod
@@ -183,14 +189,37 @@ class OrchestraClient:
         A window timestamp later than the API's own clock (its ``Date`` header, else this machine's clock plus
         :data:`LOCAL_CLOCK_MARGIN`) is kept in the page but not in its ``newest``: it never becomes the cursor.
         """
-        response = self._get(query, deadline)
-        return parse_page(query, response.content, not_after=self._latest_plausible(response))
-
-    def _get(self, query: PageQuery, deadline: Deadline) -> httpx.Response:
+        response: httpx.Response | None = None
         try:
-            response = self._api.request("GET", query.resource.path, params=query.params(), deadline=deadline)
+            # a page of more than one record that says it is over the bound is split before its body is read
+            response = self._get(query, deadline, max_bytes=_pages.MAX_PAGE_BYTES if query.page_size > 1 else None)
+            self._page_bytes = len(response.content)
+            return parse_page(query, response.content, not_after=self._latest_plausible(response))
+        except PageTooLarge as big:
+            response = None  # the oversized body, if it was read, is not kept while the smaller pages are
+            if query.page_size == 1:
+                raise _pages.too_large_record(big) from None
+            smaller = _pages.split_page(query)
+            log.warning(
+                "%s: %s; reading it again as %d pages of %d",
+                query.describe(),
+                f"{big.size / 1_000_000:.1f} MB of JSON, over the {_pages.MAX_PAGE_BYTES / 1_000_000:.0f} MB bound",
+                len(smaller),
+                smaller[0].page_size,
+            )
+            del big
+            return _pages.joined(query, [self.get_page(part, deadline) for part in smaller])
+
+    def _get(self, query: PageQuery, deadline: Deadline, *, max_bytes: int | None = None) -> httpx.Response:
+        path, params = query.resource.path, query.params()
+        try:
+            response = self._api.request("GET", path, params=params, deadline=deadline, max_bytes=max_bytes)
         except ApiError as exc:
             raise _naming_page(exc, query) from None
+        except ResponseTooLarge as big:
+            size = f"{big.size / 1_000_000:.1f} MB"
+            message = f"Orchestra answered {query.describe()} with {size} of JSON, more than the bound"
+            raise PageTooLarge(message, query=query, size=big.size, body=b"") from None
         with self._lock:
             self._requests += 1
         return response
@@ -229,17 +258,57 @@ class OrchestraClient:
         """Re-read records by id (each with its creation time, so every request has a window that holds it)."""
         return _listing(_plan.iter_ids(self.get_page, resource, records, map_pages=self._map))
 
+    def iter_runs(self, resource: Resource, run_ids: Sequence[str]) -> Iterator[Page]:
+        """Pipeline runs read by id, for records older than the listings serve (Orchestra lists task runs for 7 days).
+
+        ``pipeline-runs``: each run's ``GET /pipeline_runs/{id}/status`` (the whole record); ``task-runs``: each
+        run's ``GET /pipeline_runs/{id}/task_runs``, page by page. Each answer becomes a page of ``resource`` (checked
+        and masked as a listing's). A run the API no longer knows (404) is logged and skipped.
+        """
+        for run_id in run_ids:
+            path = f"/pipeline_runs/{quote(run_id, safe='')}"
+            try:
+                if resource.name == "pipeline-runs":
+                    body = self._api.request("GET", f"{path}/status").content
+                    self._count_request()
+                    record = orjson.loads(body)
+                    listing = orjson.dumps({"page": 1, "pageSize": 1, "total": 1, "results": [record]})
+                    yield parse_page(PageQuery(resource, 1, 1), listing)
+                    continue
+                page = 1
+                while True:
+                    params = {"page": page, "page_size": TASK_RUNS_PAGE_SIZE}
+                    body = self._api.request("GET", f"{path}/task_runs", params=params).content
+                    self._count_request()
+                    parsed = parse_page(PageQuery(resource, page, TASK_RUNS_PAGE_SIZE), body)
+                    yield parsed
+                    if not parsed.rows or page * TASK_RUNS_PAGE_SIZE >= parsed.total:
+                        break
+                    page += 1
+            except ApiStatusError as exc:
+                if exc.status_code != 404:
+                    raise
+                log.warning("%s: pipeline run %s is not known to Orchestra (404); left as it is", resource, run_id)
+            except orjson.JSONDecodeError as exc:
+                message = f"Orchestra answered GET {path}/status with a body that is not JSON: {exc}"
+                raise ApiResponseError(message) from None
+
+    def _count_request(self) -> None:
+        with self._lock:
+            self._requests += 1
+
     def _map(self, fn: Callable[[T], R], items: Iterable[T]) -> Iterator[R]:
-        """``fn`` over ``items`` on the client's threads, results in order, at most twice the concurrency in flight."""
+        """``fn`` over ``items`` on the client's threads, results in order; in flight at most twice the concurrency,
+        and fewer when pages are large (:data:`IN_FLIGHT_BYTES`)."""
         pool = self._executor()
         pending: deque[Future[R]] = deque()
         source = iter(items)
         try:
-            for item in itertools.islice(source, 2 * self.concurrency):
+            for item in itertools.islice(source, self._in_flight()):
                 pending.append(pool.submit(fn, item))
             while pending:
                 result = pending.popleft().result()
-                for item in itertools.islice(source, 1):
+                for item in itertools.islice(source, max(0, self._in_flight() - len(pending))):
                     pending.append(pool.submit(fn, item))
                 yield result
         finally:
@@ -248,6 +317,11 @@ class OrchestraClient:
             for future in pending:
                 if not future.cancelled():
                     future.exception()  # wait, so no request outlives the listing
+
+    def _in_flight(self) -> int:
+        """How many pages may be in flight: twice the concurrency, or fewer once the pages are large."""
+        most = 2 * self.concurrency
+        return most if not self._page_bytes else max(1, min(most, IN_FLIGHT_BYTES // self._page_bytes))
 
     def _executor(self) -> ThreadPoolExecutor:
         with self._lock:
@@ -371,8 +445,13 @@ def _naming_page(exc: ApiError, query: PageQuery) -> ApiError:
 
 
 def _listing(pages: Iterator[Page]) -> Iterator[Page]:
-    """The walk's pages; a listing that never agrees with itself is an API error (exit 4)."""
+    """The walk's pages (a page read again in smaller ones: those); a listing that never agrees with itself is an
+    API error (exit 4)."""
     try:
-        yield from pages
+        for page in pages:
+            if page.parts:
+                yield from page.parts
+            else:
+                yield page
     except _plan.ListingError as exc:
         raise ApiResponseError(str(exc)) from None

@@ -18,6 +18,7 @@ pages of typed records (the orchestrator's own history), so every target writes 
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
@@ -29,19 +30,38 @@ import orjson
 from eltops.errors import ApiResponseError
 from eltops.orchestra import _plan
 from eltops.orchestra._plan import MAX_PAGE_SIZE, ListingError, PageQuery
-from eltops.orchestra._records import RecordError, Resource, _check_ids, _Record, _timestamp, map_page
+from eltops.orchestra._records import (
+    REST,
+    Column,
+    RecordError,
+    Resource,
+    _check_ids,
+    _Record,
+    _timestamp,
+    map_page,
+)
 from eltops.secrets import MASKER
 
 if TYPE_CHECKING:
     import pyarrow as pa
 
-__all__ = ["MAX_PAGE_BYTES", "Page", "PageBatch", "parse_page", "records_batch"]
+__all__ = ["MAX_PAGE_BYTES", "Page", "PageBatch", "PageTooLarge", "parse_page", "records_batch", "split_page"]
 
 log = logging.getLogger("eltops.orchestra")
 
 MAX_PAGE_BYTES = 32_000_000
 """The largest page body loaded (100 records of about 320 KB): the fetch holds a few pages at once, and DuckDB
-parses one in memory (about six times its size). A larger page fails naming its page and size."""
+parses one in memory (about six times its size). A larger page is read again in smaller pages
+(:meth:`~eltops.orchestra.OrchestraClient.get_page`); only a single record over it fails, naming its id, page and
+size."""
+
+
+class PageTooLarge(ApiResponseError):
+    """A page body over :data:`MAX_PAGE_BYTES`; the client reads its records again in smaller pages."""
+
+    def __init__(self, message: str, *, query: PageQuery, size: int, body: bytes) -> None:
+        super().__init__(message)
+        self.query, self.size, self.body = query, size, body
 
 
 @dataclass(frozen=True)
@@ -55,6 +75,15 @@ class Page:
     body: bytes
     newest: datetime | None
     """The newest value of the resource's window column on this page (None when no record has one)."""
+    parts: tuple[Page, ...] = ()
+    """A page read again in smaller pages (it was over :data:`MAX_PAGE_BYTES`): those pages, in order. The page
+    itself then stands for them in the walk (its ``rows``, ``total`` and ``page_size`` as asked), and the client
+    hands on the parts instead of it (:func:`split_page` says which pages they are)."""
+    extra: bytes = b"[]"
+    """A JSON array, one item per record: the fields no column takes (:func:`~eltops.orchestra.rest_of`), or null.
+
+    Worked out where the page is decoded anyway (the fetch), so a target that parses the body itself (DuckDB)
+    stores the ``extra`` column from it without taking each record apart again."""
 
     def to_arrow(self) -> pa.Table:
         """The page's records as an Arrow table; a value of the wrong type raises ``ApiResponseError``."""
@@ -78,8 +107,8 @@ class Page:
         except RecordError as exc:
             raise _bad_record(self.query, exc) from None
         columns = self.query.resource.columns
-        typed = [{c.source: row[c.name] for c in columns} for row in rows]
-        return replace(self, body=_listing(self.query, self.total, typed))
+        typed = [_api_shaped(columns, row) for row in rows]
+        return replace(self, body=_listing(self.query, self.total, typed), extra=_extras(self.query.resource, typed))
 
 
 @dataclass(frozen=True)
@@ -110,11 +139,25 @@ def records_batch(resource: Resource, records: Sequence[_Record]) -> PageBatch:
     for start in range(0, len(records), MAX_PAGE_SIZE):
         chunk = records[start : start + MAX_PAGE_SIZE]
         query = PageQuery(resource, page=start // MAX_PAGE_SIZE + 1)
-        results = [{c.source: getattr(r, c.name) for c in resource.columns} for r in chunk]
+        results = [r.api_object() for r in chunk]
         stamps = [s for r in chunk if isinstance(s := getattr(r, resource.window_column), datetime)]
         body = _listing(query, len(records), results)
-        pages.append(Page(query, len(records), MAX_PAGE_SIZE, len(chunk), body, max(stamps, default=None)))
+        newest = max(stamps, default=None)
+        pages.append(
+            Page(query, len(records), MAX_PAGE_SIZE, len(chunk), body, newest, extra=_extras(resource, results))
+        )
     return PageBatch(resource, tuple(pages))
+
+
+def _api_shaped(columns: Sequence[Column], row: dict[str, Any]) -> dict[str, Any]:
+    """A mapped row as the API's object again: each column under its field, the ``extra`` fields among them."""
+    obj: dict[str, Any] = {}
+    for column in columns:
+        if column.source == REST:
+            obj.update(row[column.name] or {})
+        else:
+            obj[column.source] = row[column.name]
+    return obj
 
 
 def _listing(query: PageQuery, total: int, results: list[dict[str, Any]]) -> bytes:
@@ -134,20 +177,82 @@ def parse_page(query: PageQuery, body: bytes, *, not_after: tuple[datetime, str]
     cursor (which would make every later load skip what was created in between). The record itself is kept.
     """
     if len(body) > MAX_PAGE_BYTES:
-        raise ApiResponseError(
+        raise PageTooLarge(
             f"Orchestra answered {query.describe()} with {_megabytes(len(body))} of JSON, more than the "
-            f"{_megabytes(MAX_PAGE_BYTES)} eltops loads in one page (records of about "
-            f"{_megabytes(MAX_PAGE_BYTES // query.page_size)} each at most): the load stops here, and its cursor does "
-            "not move past this window"
+            f"{_megabytes(MAX_PAGE_BYTES)} eltops loads in one page",
+            query=query,
+            size=len(body),
+            body=body,
         )
     body = MASKER.redact_json_bytes(body)
     results, total, page_size = _decode(query, body)
     try:
-        _check_ids(results)
+        _check_ids(results, query.resource.id_source)
         newest = _newest(query, results, not_after)
     except RecordError as exc:
         raise _bad_record(query, exc) from None
-    return Page(query=query, total=total, page_size=page_size, rows=len(results), body=body, newest=newest)
+    return Page(
+        query=query,
+        total=total,
+        page_size=page_size,
+        rows=len(results),
+        body=body,
+        newest=newest,
+        extra=_extras(query.resource, results),
+    )
+
+
+def _extras(resource: Resource, results: Sequence[Any]) -> bytes:
+    """Each record's fields that no column takes, as one JSON array (null for a record with none)."""
+    if resource.rest is None:
+        return b"[]"
+    typed = resource.typed_sources
+    extras = [{k: v for k, v in record.items() if k not in typed} or None for record in results]
+    try:
+        return orjson.dumps(extras)
+    except orjson.JSONEncodeError:  # a value orjson cannot write back (an integer past 64 bits): kept as text
+        return json.dumps(extras).encode()
+
+
+def split_page(query: PageQuery) -> list[PageQuery]:
+    """The smaller pages that hold exactly the records of ``query``'s page: the page size divided by its smallest
+    prime factor (100 -> 50 -> 25 -> 5 -> 1), so the smaller pages line up with the larger one."""
+    size = query.page_size
+    factor = next(f for f in range(2, size + 1) if size % f == 0)
+    smaller = size // factor
+    first = (query.page - 1) * factor + 1
+    return [PageQuery(query.resource, n, smaller, query.window, query.filters) for n in range(first, first + factor)]
+
+
+def joined(query: PageQuery, parts: Sequence[Page]) -> Page:
+    """One page standing for ``parts``, the smaller pages ``query``'s page was read again as."""
+    flat = tuple(p for part in parts for p in (part.parts or (part,)))
+    newest = max((p.newest for p in flat if p.newest is not None), default=None)
+    return Page(
+        query=query,
+        total=parts[0].total,
+        page_size=query.page_size,
+        rows=sum(p.rows for p in flat),
+        body=b"",
+        newest=newest,
+        parts=flat,
+    )
+
+
+def too_large_record(error: PageTooLarge) -> ApiResponseError:
+    """The error for a page of one record over the bound: the record's id, its page and its size."""
+    record_id = "?"
+    try:
+        results, _, _ = _decode(error.query, error.body)
+        if results and isinstance(results[0], dict):
+            record_id = str(results[0].get(error.query.resource.id_source, "?"))
+    except ApiResponseError:
+        pass
+    return ApiResponseError(
+        f"Orchestra answered {error.query.describe()} with one record, {error.query.resource} {record_id}, of "
+        f"{_megabytes(error.size)} of JSON: more than the {_megabytes(MAX_PAGE_BYTES)} eltops loads in one page, "
+        "even alone. The load stops here, and its cursor does not move past this window"
+    )
 
 
 def _megabytes(size: int) -> str:

@@ -1,5 +1,6 @@
 """The numbers a run-history report shows, computed with SQL over the ``pipeline_runs``, ``task_runs`` and
-``operations`` tables in DuckDB (a Snowflake source is copied into an in-memory DuckDB first, so there is one
+``operations`` tables in DuckDB (cost from the operations' ``final_cost_amount`` or ``cost``, anomalies from the
+pipeline runs' ``anomalies``) (a Snowflake source is copied into an in-memory DuckDB first, so there is one
 dialect and one set of queries).
 
 Durations are ``completed_at - started_at`` in seconds; runs without both are left out of duration figures.
@@ -102,6 +103,41 @@ class IntegrationOperations:
 
 
 @dataclass(frozen=True)
+class DayCost:
+    """What one pipeline (or integration) cost on one day: the sum of its operations' final cost."""
+
+    day: date
+    name: str
+    cost: float
+    currency: str
+
+
+@dataclass(frozen=True)
+class RunCost:
+    at: datetime | None
+    pipeline_name: str
+    run_id: str
+    status: str
+    cost: float
+    currency: str
+    operations: int
+
+
+@dataclass(frozen=True)
+class AnomalousRun:
+    """A pipeline run Orchestra flagged: the largest anomaly's percentage above baseline and its durations."""
+
+    at: datetime | None
+    pipeline_name: str
+    run_id: str
+    status: str
+    percent_above_baseline: float
+    observed_seconds: float | None
+    threshold_seconds: float | None
+    anomalies: int
+
+
+@dataclass(frozen=True)
 class ReportData:
     since: datetime | None
     generated_at: datetime
@@ -113,6 +149,10 @@ class ReportData:
     failing_tasks: tuple[TaskFailures, ...]
     recent_failures: tuple[Failure, ...]
     integrations: tuple[IntegrationOperations, ...]
+    cost_by_pipeline: tuple[DayCost, ...] = ()
+    cost_by_integration: tuple[DayCost, ...] = ()
+    expensive_runs: tuple[RunCost, ...] = ()
+    anomalous_runs: tuple[AnomalousRun, ...] = ()
 
 
 TOP = 15
@@ -190,6 +230,50 @@ GROUP BY ALL ORDER BY 2 DESC, 1
 """
 
 
+_COST = "COALESCE(o.final_cost_amount, o.cost)"
+_CURRENCY = "COALESCE(o.final_cost_currency, o.currency, '')"
+
+COST_BY_PIPELINE_SQL = f"""
+SELECT CAST(date_trunc('day', o.inserted_at) AS DATE) AS day, COALESCE(p.pipeline_name, '(unknown)'),
+       sum({_COST}), COALESCE(max({_CURRENCY}), '')
+FROM operations o LEFT JOIN pipeline_runs p ON p.id = o.pipeline_run_id
+WHERE o.inserted_at >= {_SINCE} AND {_COST} IS NOT NULL
+GROUP BY ALL ORDER BY day, 2
+"""
+
+COST_BY_INTEGRATION_SQL = f"""
+SELECT CAST(date_trunc('day', o.inserted_at) AS DATE) AS day, COALESCE(o.integration, '(none)'),
+       sum({_COST}), COALESCE(max({_CURRENCY}), '')
+FROM operations o
+WHERE o.inserted_at >= {_SINCE} AND {_COST} IS NOT NULL
+GROUP BY ALL ORDER BY day, 2
+"""
+
+EXPENSIVE_RUNS_SQL = f"""
+SELECT p.created_at, COALESCE(p.pipeline_name, ''), o.pipeline_run_id, COALESCE(p.run_status, ''),
+       sum({_COST}) AS total, COALESCE(max({_CURRENCY}), ''), count(*)
+FROM operations o LEFT JOIN pipeline_runs p ON p.id = o.pipeline_run_id
+WHERE o.inserted_at >= {_SINCE} AND {_COST} IS NOT NULL
+GROUP BY ALL ORDER BY total DESC, o.pipeline_run_id LIMIT {TOP}
+"""
+
+ANOMALOUS_RUNS_SQL = f"""
+WITH flagged AS (
+    SELECT p.created_at, COALESCE(p.pipeline_name, '') AS pipeline_name, p.id, COALESCE(p.run_status, '') AS status,
+           unnest(json_extract(p.anomalies, '$.*')) AS anomaly
+    FROM pipeline_runs p
+    WHERE p.created_at >= {_SINCE} AND p.has_anomalies AND p.anomalies IS NOT NULL
+)
+SELECT created_at, pipeline_name, id, status,
+       max(TRY_CAST(anomaly->>'$.data.percentage_above_baseline' AS DOUBLE)) AS percent,
+       max(TRY_CAST(anomaly->>'$.data.observed_seconds' AS DOUBLE)),
+       max(TRY_CAST(anomaly->>'$.data.threshold_seconds' AS DOUBLE)),
+       count(*)
+FROM flagged
+GROUP BY ALL ORDER BY percent DESC NULLS LAST, created_at DESC, id LIMIT {TOP}
+"""
+
+
 def _rows(conn: duckdb.DuckDBPyConnection, sql: str, since: datetime | None) -> list[tuple[Any, ...]]:
     return conn.execute(sql, {"since": since}).fetchall()
 
@@ -209,4 +293,11 @@ def collect(conn: duckdb.DuckDBPyConnection, *, since: datetime | None, generate
         failing_tasks=tuple(TaskFailures(*r) for r in _rows(conn, FAILING_TASKS_SQL, since)),
         recent_failures=tuple(Failure(*r) for r in _rows(conn, RECENT_FAILURES_SQL, since)),
         integrations=tuple(IntegrationOperations(*r) for r in _rows(conn, INTEGRATIONS_SQL, since)),
+        cost_by_pipeline=tuple(DayCost(*r) for r in _rows(conn, COST_BY_PIPELINE_SQL, since)),
+        cost_by_integration=tuple(DayCost(*r) for r in _rows(conn, COST_BY_INTEGRATION_SQL, since)),
+        expensive_runs=tuple(RunCost(*r) for r in _rows(conn, EXPENSIVE_RUNS_SQL, since)),
+        anomalous_runs=tuple(
+            AnomalousRun(r[0], r[1], r[2], r[3], r[4] or 0.0, r[5], r[6], r[7])
+            for r in _rows(conn, ANOMALOUS_RUNS_SQL, since)
+        ),
     )

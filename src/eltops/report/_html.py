@@ -23,7 +23,7 @@ with needs_extra("report", "eltops report"):
     from plotly.subplots import make_subplots
 
 from eltops import __version__
-from eltops.report._data import ReportData
+from eltops.report._data import AnomalousRun, DayCost, ReportData
 from eltops.report._lineage import lineage_section
 from eltops.secrets import MASKER
 
@@ -69,6 +69,7 @@ main { padding: 24px 32px; max-width: 1400px; margin: auto; }
 .tile .note { font-size: 11px; color: #57606a; margin-top: 4px; }
 .grid { display: grid; grid-template-columns: repeat(auto-fill, minmax(560px, 1fr)); gap: 16px; }
 .grid section { min-width: 0; }
+.grid section.wide { grid-column: 1 / -1; }
 section { background: #fff; border-radius: 8px; padding: 12px 16px; box-shadow: 0 1px 2px rgba(0,0,0,.08);
   margin-bottom: 16px; }
 section h2 { font-size: 15px; margin: 6px 0 8px; }
@@ -366,6 +367,64 @@ def _integrations(data: ReportData) -> go.Figure:
     return fig
 
 
+def _cost_over_time(rows: tuple[DayCost, ...], title: str, limit: int = MAX_TREND_PIPELINES) -> go.Figure:
+    """Stacked daily cost of the costliest names (the rest summed as "other"), so the total per day reads too."""
+    totals: dict[str, float] = defaultdict(float)
+    for row in rows:
+        totals[row.name] += row.cost
+    top = sorted(totals, key=lambda n: -totals[n])[:limit]
+    by_name: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
+    for row in rows:
+        by_name[row.name if row.name in top else "other"][row.day.isoformat()] += row.cost
+    currency = next((r.currency for r in rows if r.currency), "")
+    fig = go.Figure()
+    for name in [*top, *(["other"] if "other" in by_name else [])]:
+        days = sorted(by_name[name])
+        fig.add_bar(x=days, y=[by_name[name][d] for d in days], name=name)
+    if not rows:
+        title += "<br><sup>no operation carries a cost yet</sup>"
+    fig.update_layout(barmode="stack", title=title, yaxis={"title": currency or "cost", "tickformat": ",.2f"})
+    return fig
+
+
+def _anomalies(data: ReportData) -> go.Figure:
+    """The flagged runs, by how far above their baseline their duration was."""
+    rows = list(reversed(data.anomalous_runs))
+    labels = [f"{r.pipeline_name} · {_when(r.at)}" for r in rows]
+    fig = go.Figure()
+    fig.add_bar(
+        y=labels,
+        x=[r.percent_above_baseline for r in rows],
+        orientation="h",
+        marker_color="#e3a008",
+        text=[f"+{r.percent_above_baseline:.0f}%: {_seconds(r.observed_seconds)}, {_baseline(r)}" for r in rows],
+        textposition="outside",
+        textfont={"size": 11, "color": "#1f2328"},
+        cliponaxis=False,
+        name="above baseline",
+    )
+    most = max((r.percent_above_baseline for r in rows), default=0)
+    title = "Anomalous pipeline runs (duration above baseline)"
+    if not rows:
+        title += "<br><sup>Orchestra flagged no run</sup>"
+    fig.update_layout(
+        title=title,
+        xaxis={"title": "% above baseline", "range": [0, most * 2.4 or 1]},
+        yaxis={"automargin": True},
+        showlegend=False,
+        height=_bar_height(len(rows)),
+    )
+    return fig
+
+
+def _baseline(run: AnomalousRun) -> str:
+    return f"baseline {_seconds(run.threshold_seconds)}"
+
+
+def _money(value: float, currency: str) -> str:
+    return f"{value:,.2f} {currency}".strip()
+
+
 def _span(first: datetime | None, last: datetime | None) -> str:
     return "no runs" if first is None else f"runs from {_when(first)} to {_when(last)}"
 
@@ -421,6 +480,13 @@ def render(data: ReportData, *, source: str, named: str = "WAREHOUSE", lineage: 
         ("operations", f"{h.operations:,}"),
         ("rows affected", f"{h.rows_affected:,}"),
     ]
+    if data.cost_by_pipeline:
+        currency = next((r.currency for r in data.cost_by_pipeline if r.currency), "")
+        tiles.append(("cost", _money(sum(r.cost for r in data.cost_by_pipeline), currency)))
+    if data.anomalous_runs:
+        tiles.append(
+            ("anomalous runs", f"{len(data.anomalous_runs):,}" + ("+" if len(data.anomalous_runs) >= 15 else ""))
+        )
     tile_html = "".join(
         f'<div class="tile" data-metric="{_esc(label)}"><div class="value">{_esc(value)}</div>'
         f'<div class="label">{_esc(label)}</div>'
@@ -435,13 +501,20 @@ def render(data: ReportData, *, source: str, named: str = "WAREHOUSE", lineage: 
         ("slowest-tasks", _slowest_tasks(data)),
         ("failing-tasks", _failing_tasks(data)),
         ("integrations", _integrations(data)),
+        ("cost-by-pipeline", _cost_over_time(data.cost_by_pipeline, "Cost per pipeline per day")),
+        ("cost-by-integration", _cost_over_time(data.cost_by_integration, "Cost per integration per day")),
+        ("anomalous-runs", _anomalies(data)),
     ]
     figures = [fig for _, fig in charts]
-    for left, right in zip(figures[::2], figures[1::2], strict=True):  # side by side at 1400 px: one height,
+    for left, right in zip(figures[::2], figures[1::2], strict=False):  # side by side at 1400 px: one height,
         height = max(left.layout.height or DEFAULT_HEIGHT, right.layout.height or DEFAULT_HEIGHT)  # no half-empty card
         left.update_layout(height=height)
         right.update_layout(height=height)
-    chart_html = "".join(f"<section>{_figure_html(fig, div_id=name)}</section>" for name, fig in charts)
+    wide = len(charts) - 1 if len(charts) % 2 else -1  # a last chart alone in its row takes the whole row
+    chart_html = "".join(
+        ('<section class="wide">' if i == wide else "<section>") + _figure_html(fig, div_id=name) + "</section>"
+        for i, (name, fig) in enumerate(charts)
+    )
     tables = [
         (
             "Pipeline durations",
@@ -483,6 +556,41 @@ def render(data: ReportData, *, source: str, named: str = "WAREHOUSE", lineage: 
                 ["integration", "operations", "failed", "rows affected"],
                 [(r.integration, r.operations, r.failed, r.rows_affected) for r in data.integrations],
                 numeric=(1, 2, 3),
+            ),
+        ),
+    ]
+    tables += [
+        (
+            "Most expensive pipeline runs",
+            "expensive-runs",
+            _table(
+                ["when", "pipeline", "run", "status", "operations", "cost"],
+                [
+                    (_when(r.at), r.pipeline_name, r.run_id, r.status, r.operations, _money(r.cost, r.currency))
+                    for r in data.expensive_runs
+                ],
+                numeric=(4, 5),
+            ),
+        ),
+        (
+            "Anomalous pipeline runs",
+            "anomalous-runs-table",
+            _table(
+                ["when", "pipeline", "run", "status", "above baseline", "took", "baseline", "anomalies"],
+                [
+                    (
+                        _when(r.at),
+                        r.pipeline_name,
+                        r.run_id,
+                        r.status,
+                        f"{r.percent_above_baseline:.0f}%",
+                        _seconds(r.observed_seconds),
+                        _seconds(r.threshold_seconds),
+                        r.anomalies,
+                    )
+                    for r in data.anomalous_runs
+                ],
+                numeric=(4, 5, 6, 7),
             ),
         ),
     ]

@@ -1,4 +1,4 @@
-"""Where a report's rows come from: the three history tables of a target, as one DuckDB connection."""
+"""Where a report's rows come from: the history tables of a target, as one DuckDB connection."""
 
 # ruff: noqa: S608  (table names come from the declared resources, never from input)
 
@@ -17,7 +17,15 @@ from eltops._paths import REPORT, write_output
 from eltops.errors import ConfigError
 from eltops.orchestra import RESOURCES
 from eltops.report._data import ReportData, collect
-from eltops.warehouse import DuckDbSpec, TargetSpec, WarehouseError, busy_error, create_table_sql, string_literal
+from eltops.warehouse import (
+    DuckDbSpec,
+    TargetSpec,
+    WarehouseError,
+    busy_error,
+    column_types,
+    create_table_sql,
+    string_literal,
+)
 
 
 @contextmanager
@@ -53,15 +61,20 @@ def _attach_duckdb(con: duckdb.DuckDBPyConnection, path: Path) -> None:
         if busy is not None:
             raise busy from None
         raise WarehouseError(f"cannot open the DuckDB database {path}: {exc}") from None
-    present = {
-        row[0]
-        for row in con.execute(
-            "SELECT table_name FROM information_schema.tables WHERE table_catalog = 'history'"
-        ).fetchall()
-    }
+    present: dict[str, set[str]] = {}
+    for table, column in con.execute(
+        "SELECT table_name, column_name FROM information_schema.columns WHERE table_catalog = 'history'"
+    ).fetchall():
+        present.setdefault(str(table), set()).add(str(column))
     for resource in RESOURCES:
         if resource.table in present:
-            con.execute(f'CREATE VIEW "{resource.table}" AS SELECT * FROM history."{resource.table}"')
+            # a file an older eltops wrote (read-only: never upgraded here) lacks the newer columns: NULL
+            found = present[resource.table]
+            columns = ", ".join(
+                f'"{name}"' if name in found else f'NULL::{kind} AS "{name}"'
+                for name, kind in column_types(resource, "duckdb").items()
+            )
+            con.execute(f'CREATE VIEW "{resource.table}" AS SELECT {columns} FROM history."{resource.table}"')
         else:
             con.execute(create_table_sql(resource, "duckdb"))
 

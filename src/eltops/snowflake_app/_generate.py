@@ -23,10 +23,10 @@ import argparse
 import sys
 from pathlib import Path
 
-from eltops import _api_errors, _retry
+from eltops import __version__, _api_errors, _retry
 from eltops.orchestra import _plan, _records
 from eltops.snowflake_app import orchestra_app
-from eltops.warehouse import create_table_sql
+from eltops.warehouse import SCHEMA_TABLE, column_type, create_table_sql, schema_table_sql
 
 __all__ = [
     "APP_PYTHON",
@@ -62,14 +62,34 @@ def shipped_sources() -> dict[str, Path]:
 
 
 def render_setup_tables() -> str:
-    """The generated block of the setup script: the tables (kept across upgrades) and their grants."""
+    """The generated block of the setup script: the tables (kept across upgrades) and their grants.
+
+    The tables live in a schema the upgrade keeps (not the versioned one), so an app installed at an older version
+    keeps its rows: each column a later version added is added in place (``ADD COLUMN IF NOT EXISTS``, appended
+    after ``loaded_at``, as ``eltops orchestra load`` upgrades a warehouse), and the schema version is recorded.
+    """
     schema = orchestra_app.DATA_SCHEMA
-    statements = [create_table_sql(r, "snowflake", qualified_name=f"{schema}.{r.table}") for r in _records.RESOURCES]
+    statements = []
+    for resource in _records.RESOURCES:
+        statements.append(create_table_sql(resource, "snowflake", qualified_name=f"{schema}.{resource.table}"))
+        base = min(c.since for c in resource.columns)
+        statements += [
+            f"ALTER TABLE {schema}.{resource.table} ADD COLUMN IF NOT EXISTS {name} "
+            f"{column_type(resource, name, 'snowflake')}"
+            for name in _records.table_layout(resource)
+            if name != _records.LOADED_AT and resource.column(name).since > base
+        ]
+    version_table = f"{schema}.{SCHEMA_TABLE}"
+    statements.append(schema_table_sql("snowflake", qualified_name=version_table))
+    version = _records.SCHEMA_VERSION
+    record = f"SELECT {version}, '{__version__}', CURRENT_TIMESTAMP()"
+    newer = f"SELECT 1 FROM {version_table} WHERE version >= {version}"  # noqa: S608 (declared names only)
+    statements.append(f"INSERT INTO {version_table} {record} WHERE NOT EXISTS ({newer})")
     statements.append(
         f"CREATE TABLE IF NOT EXISTS {schema}.{_plan.STATE_TABLE} "
         "(resource VARCHAR, table_name VARCHAR, cursor TIMESTAMP_TZ, saved_at TIMESTAMP_TZ)"
     )
-    tables = [f"{schema}.{r.table}" for r in _records.RESOURCES] + [f"{schema}.{_plan.STATE_TABLE}"]
+    tables = [f"{schema}.{r.table}" for r in _records.RESOURCES] + [f"{schema}.{_plan.STATE_TABLE}", version_table]
     statements += [f"GRANT SELECT ON TABLE {t} TO APPLICATION ROLE app_public" for t in tables]
     return "".join(s + ";\n" for s in statements)
 

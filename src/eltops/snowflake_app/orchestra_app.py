@@ -225,6 +225,7 @@ _EXTRACT = {
     _records.ColumnType.JSON: "STRIP_NULL_VALUE(value:{name})",
     _records.ColumnType.INTEGER: "value:{name}::NUMBER(38,0)",
     _records.ColumnType.FLOAT: "value:{name}::FLOAT",
+    _records.ColumnType.BOOLEAN: "value:{name}::BOOLEAN",
 }
 
 

@@ -14,6 +14,7 @@ import contextlib
 import functools
 import itertools
 import json
+import logging
 import re
 from collections.abc import Iterator, Sequence
 from datetime import datetime
@@ -22,21 +23,26 @@ from pathlib import Path
 import duckdb
 
 from eltops.errors import ApiResponseError
-from eltops.orchestra import LOADED_AT, STATE_TABLE, Column, ColumnType, LoadState, Page, Resource
-from eltops.warehouse._ddl import SQL_TYPES, create_table_sql, quote, string_literal
+from eltops.orchestra import LOADED_AT, REST, STATE_TABLE, Column, ColumnType, LoadState, Page, Resource
+from eltops.warehouse._ddl import SQL_TYPES, quote, string_literal
 from eltops.warehouse._lock import HolderMark, busy_error
+from eltops.warehouse._schema import SCHEMA_TABLE, SchemaTooNew, Upgrade, plan_upgrade
 from eltops.warehouse._target import WarehouseError, WriteCounts
 
 __all__ = ["ROW_GROUP_ROWS", "DuckDbTarget", "StagedBatch"]
 
-ROW_GROUP_ROWS = 10_240
-"""Rows per row group in the files eltops writes: about one batch, and a multiple of DuckDB's 2,048-row vector."""
+ROW_GROUP_ROWS = 2_048
+"""Rows per row group in the files eltops writes: DuckDB's smallest (one 2,048-row vector). A checkpoint rewrites
+the row group still being filled, and holds all of it in memory to do so (twice its size, measured: 2,000 records
+of 100 KB took 370 MB), so this bounds what a commit holds by 2,048 records, whatever the number of rows."""
 
 _CHECKPOINT_EVERY = "0KB"  # of log: every commit that wrote anything is a checkpoint
 _DATABASE = "eltops"  # the attached file's name in the connection (the file's own stem could be "temp")
 _BATCH = "eltops_batch"
+_EXTRA = "eltops_extra"  # each record's other fields, in the staging SELECT
 _SEQ = "eltops_seq"  # read order within a batch: the last copy of an id wins
 _counter = itertools.count()
+log = logging.getLogger("eltops.warehouse")
 
 
 def _q(name: str) -> str:
@@ -45,12 +51,13 @@ def _q(name: str) -> str:
 
 def _json_column(column: Column) -> str:
     """How ``from_json`` reads the API field: counts as raw JSON (checked below), everything else as text or JSON."""
-    if column.type is ColumnType.JSON or column.type in _NUMBERS:
+    if column.type in _RAW:
         return "JSON"
     return "VARCHAR"
 
 
 _NUMBERS = {ColumnType.INTEGER: "'BIGINT', 'UBIGINT'", ColumnType.FLOAT: "'BIGINT', 'UBIGINT', 'DOUBLE'"}
+_RAW = {ColumnType.JSON, ColumnType.INTEGER, ColumnType.FLOAT, ColumnType.BOOLEAN}
 
 
 def _typed(column: Column) -> str:
@@ -62,6 +69,11 @@ def _typed(column: Column) -> str:
     either names the bad page or converts the value as :func:`~eltops.orchestra.page_to_arrow` does.
     """
     field = _q(column.source)
+    if column.type is ColumnType.BOOLEAN:
+        return (
+            f"CASE WHEN json_type({field}) = 'BOOLEAN' THEN {field}::BOOLEAN "
+            f"WHEN {field} IS NOT NULL THEN error('{column.source} is not true or false') END"
+        )
     if column.type in _NUMBERS:
         sql_type = SQL_TYPES["duckdb"][column.type]
         return (
@@ -83,14 +95,12 @@ needed 64 MB, a 30 MB one 192 MB). A statement larger than ``_STATEMENT_BYTES`` 
 by that much, and the limit goes back down after it."""
 
 
-_COMMIT_BYTES_PER_JSON_BYTE = 2
-"""A batch merges and commits (a checkpoint: its row groups are compressed and written) with the memory limit
-raised by twice its JSON (rounded up to a power of two), then lowered again: at 32 MB the checkpoint of a batch
-of 10,000 records of 1.2 KB now and then failed to pin a block, and one of a 30 MB page always did."""
 _ROW_GROUP_BYTES = 16_000_000
-"""Above this, the row group a checkpoint rewrites is added to the commit's memory: with records of 100 KB a row
-group of 10,240 rows holds 1 GB, and DuckDB pins the whole of it (measured: a checkpoint of 1,800 such rows failed
-at 128 MB). So memory stays flat in rows, and grows with the record size only for records of kilobytes."""
+"""Above this, the row group a checkpoint rewrites is added to the commit's memory limit (and taken away after it):
+DuckDB pins the whole of it (measured: 800 records of 100 KB failed at 64 MB). Only records over about 8 KB get
+there (2,048 of them); smaller ones commit with the headroom below, and DuckDB, which fills whatever limit it is
+given with blocks it could spill, stays small. (The limit used to be raised by twice each batch's JSON plus this,
+with row groups of 10,240 rows: 20 KB records then peaked at 535 MB instead of about 310.)"""
 
 
 def _statements(pages: Sequence[Page]) -> Iterator[list[Page]]:
@@ -117,20 +127,26 @@ def _parse_memory(size: int) -> int:
     return 0 if size <= _STATEMENT_BYTES else _BYTES_PER_JSON_BYTE * _power_of_two(size)
 
 
+_COMMIT_HEADROOM_BYTES = 16_000_000
+"""A commit also gets twice its batch's JSON (rounded up to a power of two), up to this much: without it the merge
+of a batch of 10,000 small records spilled to the temporary file and took a third longer (same CPU time, more
+waiting); a larger raise only lets DuckDB keep more blocks, which is the memory large records used to cost."""
+
+
 def _commit_memory(size: int, rows: int, stored: int) -> int:
     """The extra memory merging and checkpointing a batch of ``rows`` records in ``size`` bytes of JSON needs.
 
-    Twice the batch's JSON; and when the row group the checkpoint rewrites (the last one, holding the
-    ``stored`` rows' remainder and the batch's) would hold more than ``_ROW_GROUP_BYTES`` of such records, that
-    much again: DuckDB pins the whole row group to rewrite it.
+    Twice the batch's JSON, up to ``_COMMIT_HEADROOM_BYTES`` (for the merge); or, when the row group the
+    checkpoint rewrites (the last one, holding the ``stored`` rows' remainder and the batch's) would hold more than
+    ``_ROW_GROUP_BYTES`` of such records and that is more, the row group, since DuckDB pins the whole of it to
+    rewrite it. The merge and the checkpoint come one after the other, so the larger need is the one to meet.
     """
-    extra = _COMMIT_BYTES_PER_JSON_BYTE * _power_of_two(size)
-    if rows:
-        open_rows = min(ROW_GROUP_ROWS, stored % ROW_GROUP_ROWS + rows)
-        row_group = open_rows * size // rows
-        if row_group > _ROW_GROUP_BYTES:
-            extra += row_group
-    return extra
+    if not rows:
+        return 0
+    headroom = min(2 * _power_of_two(size), _COMMIT_HEADROOM_BYTES)
+    open_rows = min(ROW_GROUP_ROWS, stored % ROW_GROUP_ROWS + rows)
+    row_group = open_rows * size // rows
+    return max(headroom, row_group if row_group > _ROW_GROUP_BYTES else 0)
 
 
 def _megabytes(limit: str) -> int:
@@ -142,15 +158,21 @@ def _megabytes(limit: str) -> int:
 def _pages_sql(resource: Resource) -> str:
     """A ``SELECT`` of the records of the pages bound as a list of JSON texts, typed, with their read order.
 
-    The second parameter is the read order of the statement's first record (the pages before it, counted).
-    With one thread and insertion order preserved, ``row_number()`` follows the pages and the records in each.
+    The parameters: the read order of the statement's first record (the pages before it, counted), the pages'
+    bodies, and their :attr:`~eltops.orchestra.Page.extra` arrays (each record's other fields, worked out by the
+    fetch), unnested side by side with the records. With one thread and insertion order preserved,
+    ``row_number()`` follows the pages and the records in each.
     """
-    spec = json.dumps({"results": [{c.source: _json_column(c) for c in resource.columns}]}, separators=(",", ":"))
-    columns = ", ".join(f"{_typed(c)} AS {_q(c.name)}" for c in resource.columns)
+    fields = {c.source: _json_column(c) for c in resource.columns if c.source != REST}
+    spec = json.dumps({"results": [fields]}, separators=(",", ":"))
+    columns = ", ".join(
+        f"{_EXTRA} AS {_q(c.name)}" if c.source == REST else f"{_typed(c)} AS {_q(c.name)}" for c in resource.columns
+    )
     return (
         f"SELECT {columns}, ?::BIGINT + row_number() OVER () AS {_SEQ} FROM ("
-        f"SELECT unnest(from_json(page, '{spec}').results, recursive := true) "
-        "FROM (SELECT unnest(?::VARCHAR[]) AS page))"
+        f"SELECT unnest(from_json(page, '{spec}').results, recursive := true), "
+        f"unnest(from_json(extra, '[\"JSON\"]')) AS {_EXTRA} "
+        "FROM (SELECT unnest(?::VARCHAR[]) AS page, unnest(?::VARCHAR[]) AS extra))"
     )
 
 
@@ -175,9 +197,10 @@ class DuckDbTarget:
         Each batch's commit is a checkpoint: the rows go straight into the file, compressed, instead of into
         the write-ahead log first and the file at some later checkpoint. That writes every row once, keeps
         nothing uncheckpointed in memory or in DuckDB's temporary files, and leaves no checkpoint for
-        :meth:`close`. It pays because the file is attached with row groups of ``row_group_rows`` (about a
-        batch) rather than DuckDB's 122,880: a checkpoint rewrites the row group still being filled, which
-        with the default size meant rewriting up to 120,000 rows after every batch.
+        :meth:`close`. It pays because the file is attached with row groups of ``row_group_rows`` (2,048,
+        DuckDB's smallest) rather than DuckDB's 122,880: a checkpoint rewrites the row group still being filled,
+        holding all of it in memory, which with the default size meant rewriting up to 120,000 rows after every
+        batch.
         """
         self.path = path
         self._memory_limit = memory_limit
@@ -231,33 +254,62 @@ class DuckDbTarget:
         self._holder.release()
 
     def prepare(self, resources: Sequence[Resource]) -> None:
+        """Create what is missing and bring tables an older eltops made to today's schema, in one transaction.
+
+        A kill at any moment leaves the file as it was or as it is meant to be (DuckDB commits a transaction
+        whole or not at all); a file of a newer schema raises :class:`~eltops.warehouse.SchemaTooNew`, untouched.
+        """
+        self.upgrade: Upgrade | None = None
+        con = self._con
         try:
-            self._con.execute(
+            con.execute("BEGIN TRANSACTION")
+            upgrade = plan_upgrade(
+                dialect="duckdb",
+                where=str(self.path),
+                stored_version=self._stored_version(),
+                found=self._tables(),
+                wanted=resources,
+            )
+            con.execute(
                 f"CREATE TABLE IF NOT EXISTS {STATE_TABLE} ("
                 "resource VARCHAR PRIMARY KEY, table_name VARCHAR, cursor TIMESTAMPTZ, saved_at TIMESTAMPTZ)"
             )
-            for resource in resources:
-                self._con.execute(create_table_sql(resource, "duckdb"))
-                self._check_columns(resource)
+            for statement in upgrade.statements:
+                con.execute(statement)
+            con.execute("COMMIT")
+        except (SchemaTooNew, WarehouseError):
+            self._rollback_quietly()
+            raise
         except duckdb.Error as exc:
+            self._rollback_quietly()
             raise WarehouseError(f"cannot create the tables in {self.path}: {exc}") from None
+        except BaseException:
+            self._rollback_quietly()
+            raise
+        if upgrade.added:
+            self.upgrade = upgrade
+            log.warning("%s: %s", self.path, upgrade.describe)
 
-    def _check_columns(self, resource: Resource) -> None:
-        found = [
-            row[0]
-            for row in self._con.execute(
-                "SELECT column_name FROM information_schema.columns "
-                "WHERE table_catalog = current_database() AND table_schema = current_schema() AND table_name = ? "
-                "ORDER BY ordinal_position",
-                [resource.table],
-            ).fetchall()
-        ]
-        wanted = [*resource.column_names, LOADED_AT]
-        if found != wanted:
-            raise WarehouseError(
-                f"the table {resource.table} in {self.path} exists with other columns than eltops writes "
-                f"(found {', '.join(found)}); rename or drop it"
-            )
+    def _rollback_quietly(self) -> None:
+        with contextlib.suppress(duckdb.Error):
+            self._con.execute("ROLLBACK")
+
+    def _stored_version(self) -> int | None:
+        if SCHEMA_TABLE not in self._tables():
+            return None
+        row = self._con.execute(f"SELECT max(version) FROM {SCHEMA_TABLE}").fetchone()
+        return int(row[0]) if row and row[0] is not None else None
+
+    def _tables(self) -> dict[str, list[str]]:
+        """Every table of the file's main schema and its columns in order."""
+        tables: dict[str, list[str]] = {}
+        for table, column in self._con.execute(
+            "SELECT table_name, column_name FROM information_schema.columns "
+            "WHERE table_catalog = current_database() AND table_schema = current_schema() "
+            "ORDER BY table_name, ordinal_position"
+        ).fetchall():
+            tables.setdefault(str(table), []).append(str(column))
+        return tables
 
     def read_state(self, resource: Resource) -> LoadState:
         rows = self._con.execute(f"SELECT cursor FROM {STATE_TABLE} WHERE resource = ?", [resource.name]).fetchall()
@@ -372,7 +424,10 @@ class StagedBatch:
             size = sum(len(page.body) for page in group)
             try:
                 with self._target.more_memory(_parse_memory(size)):
-                    con.execute(f"INSERT INTO {table} {select}", [self._read, [page.body.decode() for page in group]])
+                    bodies = [page.body.decode() for page in group]
+                    con.execute(
+                        f"INSERT INTO {table} {select}", [self._read, bodies, [p.extra.decode() for p in group]]
+                    )
             except (duckdb.ConversionException, duckdb.InvalidInputException):
                 return False
             except duckdb.OutOfMemoryException as exc:

@@ -26,8 +26,17 @@ with needs_extra("snowflake", "the Snowflake target"):  # found missing when a s
     import pyarrow.compute as pc
     import snowflake.connector
 
-from eltops.orchestra import LOADED_AT, STATE_TABLE, ColumnType, LoadState, PageBatch, Resource, arrow_schema
-from eltops.warehouse._ddl import create_table_sql
+from eltops.orchestra import (
+    LOADED_AT,
+    RESOURCES,
+    STATE_TABLE,
+    ColumnType,
+    LoadState,
+    PageBatch,
+    Resource,
+    arrow_schema,
+)
+from eltops.warehouse._schema import SCHEMA_TABLE, Upgrade, plan_upgrade
 from eltops.warehouse._snowflake_config import SnowflakeSettings, snowflake_settings
 from eltops.warehouse._target import BufferedBatch, WarehouseError, WriteCounts
 
@@ -43,6 +52,7 @@ _EXTRACT = {
     ColumnType.JSON: "PARSE_JSON(value:{name}::VARCHAR)",
     ColumnType.INTEGER: "value:{name}::NUMBER(38,0)",
     ColumnType.FLOAT: "value:{name}::FLOAT",
+    ColumnType.BOOLEAN: "value:{name}::BOOLEAN",
 }
 
 
@@ -150,13 +160,17 @@ class SnowflakeTarget:
         """
         names = [*resource.column_names, LOADED_AT]
         schema = arrow_schema(resource).append(pa.field(LOADED_AT, pa.timestamp("us", tz="UTC")))
-        sql = f"SELECT {', '.join(names)} FROM {resource.table}"
+        present = self._tables()
+        found = set(self._columns(resource.table)) if resource.table.upper() in present else set()
+        # a table an older eltops made lacks the newer columns: they read as NULL (a report never alters a table)
+        selected = [name if name in found else f"NULL AS {name}" for name in names]
+        sql = f"SELECT {', '.join(selected)} FROM {resource.table}"
         params: list[Any] = []
         if since is not None:
             sql += f" WHERE {resource.window_column} >= %s::TIMESTAMP_TZ"
             params.append(since.isoformat())
         try:
-            rows = self._execute(sql, params) if resource.table.upper() in self._tables() else []
+            rows = self._execute(sql, params) if resource.table.upper() in present else []
         except self._error_type as exc:
             raise WarehouseError(f"reading {resource.table} in {self.description} failed: {exc}") from None
         columns = list(zip(*rows, strict=True)) if rows else [() for _ in names]
@@ -166,33 +180,43 @@ class SnowflakeTarget:
         ]
         return pa.Table.from_arrays(arrays, schema=schema)
 
+    def _columns(self, table: str) -> list[str]:
+        """A table's column names (lower case), in order."""
+        rows = self._execute(
+            "SELECT column_name FROM information_schema.columns WHERE table_schema = %s "
+            "AND table_name = %s ORDER BY ordinal_position",
+            [self.settings.schema.upper(), table.upper()],
+        )
+        return [str(r[0]).lower() for r in rows]
+
     def prepare(self, resources: Sequence[Resource]) -> None:
-        """Create the state table and the resources' tables that are missing (only those); check the others."""
+        """Create what is missing (only that) and bring tables an older eltops made to today's schema.
+
+        Snowflake commits each DDL statement on its own: each column is added by one statement and the version
+        row is written last, so an upgrade cut short leaves every row and is finished by the next run. A schema
+        of a newer version raises :class:`~eltops.warehouse.SchemaTooNew`, untouched.
+        """
         if self.read_only:
             raise WarehouseError(f"{self.description} was opened read-only")
+        self.upgrade: Upgrade | None = None
         try:
             present = self._tables()
+            stored = None
+            if SCHEMA_TABLE.upper() in present:
+                row = self._execute(f"SELECT max(version) FROM {SCHEMA_TABLE}")
+                stored = int(row[0][0]) if row and row[0][0] is not None else None
+            found = {r.table: self._columns(r.table) for r in RESOURCES if r.table.upper() in present}
+            upgrade = plan_upgrade(
+                dialect="snowflake", where=self.description, stored_version=stored, found=found, wanted=resources
+            )
             if STATE_TABLE.upper() not in present:
                 self._execute(STATE_DDL)
-            for resource in resources:
-                if resource.table.upper() not in present:
-                    self._execute(create_table_sql(resource, "snowflake"))
-                    continue
-                found = [
-                    str(r[0]).lower()
-                    for r in self._execute(
-                        "SELECT column_name FROM information_schema.columns WHERE table_schema = %s "
-                        "AND table_name = %s ORDER BY ordinal_position",
-                        [self.settings.schema.upper(), resource.table.upper()],
-                    )
-                ]
-                if found != [*resource.column_names, LOADED_AT]:
-                    raise WarehouseError(
-                        f"the table {resource.table} in {self.description} exists with other columns than "
-                        f"eltops writes (found {', '.join(found)}); rename or drop it"
-                    )
+            for statement in upgrade.statements:
+                self._execute(statement)
         except self._error_type as exc:
             raise WarehouseError(f"cannot create the tables in {self.description}: {exc}") from None
+        if upgrade.added:
+            self.upgrade = upgrade
 
     def read_state(self, resource: Resource) -> LoadState:
         rows = self._execute(f"SELECT cursor FROM {STATE_TABLE} WHERE resource = %s", [resource.name])

@@ -16,10 +16,10 @@ from eltops._parse import number
 from eltops._paths import output_file
 from eltops.errors import ConfigError
 from eltops.secrets import EnvReader
-from eltops.warehouse._target import Target
 
 if TYPE_CHECKING:
     from eltops.warehouse._snowflake_config import SnowflakeSettings
+    from eltops.warehouse._target import Target
 
 __all__ = [
     "DEFAULT_DUCKDB_FILE",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hmac
 import math
 import threading
@@ -17,6 +18,7 @@ from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
 from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
 
+from eltops.orchestra.emulator._assets import AssetCatalog, AssetQueryError
 from eltops.orchestra.emulator._faults import Fault, render_page
 from eltops.orchestra.emulator._generate import Dataset, to_micros
 from eltops.orchestra.emulator._model import (
@@ -56,8 +58,13 @@ class _FailurePlan:
         self.status, self.count, self.retry_after = status, count, retry_after
 
 
+DEFAULT_WINDOWS = {Resource.TASK_RUNS: timedelta(hours=24)}
+"""What Orchestra's listings serve without ``time_from``/``time_to`` since 2026-10: the last 24 hours of task runs
+(it was 7 days), the last 7 days of the others."""
+
+
 def _default_windows(windows: Mapping[str, timedelta]) -> dict[Resource, timedelta]:
-    """The window each listing serves without ``time_from``/``time_to``: 7 days unless told otherwise."""
+    """The window each listing serves without ``time_from``/``time_to``: :data:`DEFAULT_WINDOWS` unless told."""
     by_path = {r.path: r for r in Resource}
     unknown = sorted(set(windows) - set(by_path))
     if unknown:
@@ -65,7 +72,7 @@ def _default_windows(windows: Mapping[str, timedelta]) -> dict[Resource, timedel
     for name, window in windows.items():
         if not timedelta(0) < window <= timedelta(days=MAX_WINDOW_DAYS):
             raise ValueError(f"the default window of {name} must be more than 0 and at most {MAX_WINDOW_DAYS} days")
-    return {r: windows.get(r.path, timedelta(days=MAX_WINDOW_DAYS)) for r in Resource}
+    return {r: windows.get(r.path, DEFAULT_WINDOWS.get(r, timedelta(days=MAX_WINDOW_DAYS))) for r in Resource}
 
 
 class OrchestraEmulator:
@@ -74,8 +81,10 @@ class OrchestraEmulator:
     Records are generated from ``seed`` on demand (nothing is held in memory): ``volume`` says how many, spread
     evenly over ``[anchor - volume.days, anchor + future_days]``. Only records created (operations: inserted)
     at or before ``now()`` are visible, and a run's status follows the clock, so advancing an injected clock
-    makes runs finish and new runs appear. ``default_windows`` (by path: ``{"task_runs": timedelta(hours=24)}``)
-    changes the window a listing serves when the request names none, as Orchestra may change its default.
+    makes runs finish and new runs appear. ``default_windows`` (by path: ``{"task_runs": timedelta(days=7)}``)
+    changes the window a listing serves when the request names none (:data:`DEFAULT_WINDOWS` otherwise: 24 hours
+    of task runs, 7 days of the rest, as Orchestra serves them since 2026-10). ``/assets`` serves the workspace's
+    tables (:mod:`~eltops.orchestra.emulator._assets`).
     """
 
     def __init__(
@@ -91,12 +100,17 @@ class OrchestraEmulator:
         latency_seconds: float = 0.0,
         pipelines: Sequence[PipelineScript] = DEFAULT_PIPELINES,
         default_windows: Mapping[str, timedelta] | None = None,
+        listing_retention: Mapping[str, timedelta] | None = None,
     ) -> None:
         if rate_limit_per_minute is not None and rate_limit_per_minute < 1:
             raise ValueError("rate_limit_per_minute must be >= 1 (or None for no limit)")
         if latency_seconds < 0:
             raise ValueError("latency_seconds must be >= 0")
         self.default_windows = _default_windows(default_windows or {})
+        by_path = {r.path: r for r in Resource}
+        self.listing_retention = {by_path[name]: age for name, age in (listing_retention or {}).items()}
+        """How far back a listing serves records, by path (``{"task_runs": timedelta(days=7)}``, as Orchestra's
+        tools say it lists task runs): older ones only through the by-id reads. None for a listing: all history."""
         self.api_key = api_key
         self.seed = seed
         self.volume = volume or Volume()
@@ -106,6 +120,7 @@ class OrchestraEmulator:
         self.latency_seconds = latency_seconds
         self.dataset = Dataset(seed=seed, volume=self.volume, anchor=self.anchor, future_days=future_days)
         self._selector = Selector(self.dataset)
+        self.assets = AssetCatalog(self.dataset, self.anchor)
         self.runbook = RunBook(pipelines, seed=seed, account_id=self.dataset.account_id)
         """The pipelines this emulator can start and the runs it started (``pipelines=``, default: a demo set)."""
         self._run_api = RunEndpoints(self.runbook)
@@ -120,6 +135,7 @@ class OrchestraEmulator:
                 Rule(f"{BASE_PATH}/pipeline_runs", endpoint=Resource.PIPELINE_RUNS, methods=["GET"]),
                 Rule(f"{BASE_PATH}/task_runs", endpoint=Resource.TASK_RUNS, methods=["GET"]),
                 Rule(f"{BASE_PATH}/operations", endpoint=Resource.OPERATIONS, methods=["GET"]),
+                Rule(f"{BASE_PATH}/assets", endpoint="assets", methods=["GET"]),
                 Rule(f"{BASE_PATH}/health", endpoint="health", methods=["GET"]),
                 # the app's page of a run (the link `orchestra run` prints, a task's platformLink): no key, as a
                 # browser opens it; HTML, or the run's records as JSON for Accept: application/json
@@ -221,6 +237,11 @@ class OrchestraEmulator:
             return limited
         if isinstance(endpoint, Resource):
             return self._list(endpoint, query)
+        if endpoint == "assets":
+            try:
+                return _json(self.assets.listing(query, to_micros(self._now())))
+            except AssetQueryError as exc:
+                return _json({"detail": exc.detail}, 422)
         return self._run_endpoint(str(endpoint), request, query, values)
 
     def _run_endpoint(
@@ -229,6 +250,10 @@ class OrchestraEmulator:
         api, now = self._run_api, self._now()
         run_id = str(values.get("pipeline_run_id", ""))
         task_run_id = str(values.get("task_run_id", ""))
+        if endpoint in ("status", "run_tasks") and self.runbook.run(run_id) is None:
+            generated = self._generated_run(endpoint, run_id, query, now)
+            if generated is not None:
+                return generated
         if endpoint == "start":
             return api.start(request, str(values["pipeline_id_or_alias"]), now)
         if endpoint == "status":
@@ -240,6 +265,32 @@ class OrchestraEmulator:
         if endpoint == "logs":
             return api.logs(run_id, task_run_id, now)
         return api.download(request, run_id, task_run_id, now)
+
+    def _generated_run(self, endpoint: str, run_id: str, query: Mapping[str, str], now: datetime) -> Response | None:
+        """A run of the generated history read by id: its ``/status``, or its ``/task_runs`` page by page, at any
+        age (the listings may no longer serve it); None when ``run_id`` is not one of them (visible by now)."""
+        decoded = self.dataset.ids.decode(run_id)
+        now_us = to_micros(now)
+        dataset = self.dataset
+        if decoded is None or decoded[0] != Resource.PIPELINE_RUNS or decoded[1] >= dataset.pipeline_run_count:
+            return None
+        i = decoded[1]
+        if dataset.pipeline_created(i) > now_us:
+            return None
+        if endpoint == "status":
+            return _json(dataset.pipeline_run(i, now_us))
+        tasks = self.volume.tasks_per_pipeline_run
+        records = [
+            dataset.task_run(j, now_us)
+            for j in range(i * tasks, min((i + 1) * tasks, dataset.task_run_count))
+            if dataset.task_created(j) <= now_us
+        ]
+        try:
+            page, size = max(1, int(query.get("page", "1"))), min(50, max(1, int(query.get("page_size", "50"))))
+        except ValueError:
+            return None  # the run endpoints' own validation answers
+        chosen = records[(page - 1) * size : page * size]
+        return _json({"page": page, "pageSize": size, "total": len(records), "results": chosen})
 
     def _take_failure(self) -> Response | None:
         with self._lock:
@@ -292,9 +343,18 @@ class OrchestraEmulator:
         except QueryError as exc:
             return _json({"detail": exc.detail}, 422)
         now_us = to_micros(now)
+        retention = self.listing_retention.get(resource)
+        if retention is not None:
+            oldest = now_us - int(retention.total_seconds() * 1_000_000)
+            query = dataclasses.replace(query, time_from=max(query.time_from, oldest))
         selection = self._selector.select(query, now_us)
         # the runs this emulator started are the newest records: they come first, then the generated history
-        started = [r for r in self.runbook.listing(resource.path, now_us) if matches_listing(r, query, args)]
+        superseded = args.get("include_superseded", "").strip().lower() in ("true", "1")
+        started = [
+            r
+            for r in self.runbook.listing(resource.path, now_us, include_superseded=superseded)
+            if matches_listing(r, query, args)
+        ]
         offset = (query.page - 1) * query.page_size
         results: list[dict[str, Any]] = started[offset : offset + query.page_size]
         indices = selection.page(max(0, offset - len(started)), query.page_size - len(results))

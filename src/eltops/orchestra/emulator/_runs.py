@@ -20,6 +20,7 @@ The scenario file (``eltops emulate orchestra --pipelines FILE``)::
             integration: FIVETRAN       # one of FIVETRAN, AIRBYTE_CLOUD, DBT_CORE, SNOWFLAKE, PYTHON
             seconds: 20
             outcome: SUCCEEDED          # SUCCEEDED, WARNING, FAILED or SKIPPED
+            attempts: 1                 # more: the earlier attempts failed (listed with include_superseded=true)
             log: |                      # the task's log file (optional)
               synced 12 tables
             asset: RAW.SHOP.ORDERS      # the table its operation reports (assetExternalId; optional)
@@ -59,6 +60,7 @@ _STARTED_RUN_KIND = 21
 _STARTED_TASK_KIND = 22
 _STARTED_OPERATION_KIND = 23
 _START_KIND = 24
+_SUPERSEDED_TASK_KIND = 25
 _NEVER = 1 << 62
 _FINAL = {"SUCCEEDED", "WARNING", "FAILED", "SKIPPED", "CANCELLED"}
 
@@ -75,10 +77,15 @@ class TaskScript:
     log: str | None = None
     asset: str | None = None  # the operation's assetExternalId (the table it wrote)
     rows: int | None = None  # the operation's rowsAffected
+    attempts: int = 1
+    """How many times the task runs: each attempt before the last failed and was retried. Orchestra lists those
+    earlier (superseded) attempts as task runs of their own only when asked (``include_superseded=true``)."""
 
     def __post_init__(self) -> None:
         if self.rows is not None and (isinstance(self.rows, bool) or not isinstance(self.rows, int) or self.rows < 0):
             raise ValueError(f"task {self.id}: rows must be a whole number >= 0")
+        if self.attempts < 1:
+            raise ValueError(f"task {self.id}: attempts must be 1 or more")
         if self.integration not in KINDS:
             raise ValueError(f"task {self.id}: integration must be one of {', '.join(KINDS)}")
         if self.outcome not in OUTCOMES:
@@ -163,12 +170,22 @@ def load_pipelines(path: Path) -> tuple[PipelineScript, ...]:
                     log=None if task.get("log") is None else str(task["log"]),
                     asset=None if task.get("asset") is None else str(task["asset"]),
                     rows=task.get("rows"),
+                    attempts=_attempts(path, item["alias"], task),
                 )
             )
         if not tasks:
             raise ValueError(f"{path}: pipeline {item['alias']} has no tasks")
         pipelines.append(PipelineScript(item["alias"], str(item.get("name") or item["alias"]), tuple(tasks)))
     return tuple(pipelines)
+
+
+def _attempts(path: Path, alias: str, task: dict[str, Any]) -> int:
+    attempts = task.get("attempts", 1)
+    if isinstance(attempts, bool) or not isinstance(attempts, int):
+        raise ValueError(
+            f"{path}: pipeline {alias}: task {task['id']}: attempts must be a whole number, got {attempts!r}"
+        )
+    return attempts
 
 
 @dataclass(frozen=True)
@@ -448,7 +465,7 @@ class RunBook:
             "platformLink": (
                 f"{self.app_url}/pipeline-runs/{run_id}/lineage?taskRunId={task_run_id}" if started else None
             ),
-            "numberOfAttempts": run.attempt if started else 0,
+            "numberOfAttempts": max(task.script.attempts, run.attempt) if started else 0,
             "matrixParent": False,
             "matrixParentId": None,
             "createdAt": iso(run.created),
@@ -502,14 +519,44 @@ class RunBook:
             "canRerun": False,
         }
 
-    def listing(self, resource: str, now: int) -> list[dict[str, Any]]:
-        """Every record of ``resource`` from the started runs that exists at ``now``, newest first."""
+    def superseded(self, run: StartedRun, task: _TaskPlan, now: int) -> list[dict[str, Any]]:
+        """The earlier attempts of a task that was retried: failed task runs of their own, once the last one began."""
+        if task.script.attempts == 1 or not run.has_started(task, now):
+            return []
+        final = self.task_run(run, task, now)
+        kind = KINDS[task.script.integration]
+        records = []
+        for attempt in range(1, task.script.attempts):
+            record_id = self.ids.encode(_SUPERSEDED_TASK_KIND, (run.index * 1024 + task.index) * 64 + attempt)
+            records.append(
+                {
+                    **final,
+                    "id": record_id,
+                    "status": "FAILED",
+                    "message": f"{task.script.name} attempt {attempt} failed: {kind.failure_message}; retried",
+                    "externalStatus": kind.external_statuses.get("FAILED"),
+                    "externalMessage": kind.failure_message,
+                    "numberOfAttempts": attempt,
+                    "updatedAt": iso(task.start),
+                    "completedAt": iso(task.start),
+                    "startedAt": iso(task.start),
+                    "platformLink": None,
+                }
+            )
+        return records
+
+    def listing(self, resource: str, now: int, *, include_superseded: bool = False) -> list[dict[str, Any]]:
+        """Every record of ``resource`` from the started runs that exists at ``now``, newest first (task runs'
+        superseded attempts only when ``include_superseded``, as Orchestra lists them since 2026-10)."""
         records: list[dict[str, Any]] = []
         for run in reversed(self.runs()):
             if resource == "pipeline_runs":
                 records.append(self.pipeline_run(run, now))
             elif resource == "task_runs":
-                records.extend(self.task_run(run, t, now) for t in reversed(run.tasks))
+                for t in reversed(run.tasks):
+                    records.append(self.task_run(run, t, now))
+                    if include_superseded:
+                        records.extend(self.superseded(run, t, now))
             else:
                 operations = (self.operation(run, t, now) for t in reversed(run.tasks))
                 records.extend(op for op in operations if op is not None)
