@@ -131,9 +131,12 @@ def test_charts_side_by_side_have_one_height(demo_report: str) -> None:
     """The two charts of each row of the 1400 px grid are drawn at one height: no half-empty card beside a tall one."""
     page = Path(demo_report).read_text()
     heights = {}
-    for chart in CHARTS:  # the height is on the wrapper plotly writes just before the chart's div
+    for chart in CHARTS:  # the height is on the chart's div (Plotly 5) or the wrapper just before it (Plotly 6)
+        on_div = re.search(rf'<div id="{chart}" class="plotly-graph-div" style="height:(\d+)px', page)
         before = page[: page.index(f'<div id="{chart}" class="plotly-graph-div"')]
-        heights[chart] = re.findall(r'<div style="height:(\d+)px; width:100%;">', before)[-1]
+        heights[chart] = (
+            on_div.group(1) if on_div else re.findall(r'<div style="height:(\d+)px; width:100%;">', before)[-1]
+        )
     assert set(heights) == set(CHARTS)
     for left, right in zip(GRID[::2], GRID[1::2], strict=True):
         assert heights[left] == heights[right], (left, right, heights)
