@@ -20,7 +20,8 @@ UV_COMPILE = $(BIN)/uv pip compile --quiet --python-version 3.11 --python-platfo
 OLDEST_TESTS = tests/foundation tests/fivetran tests/fivetran_emulator tests/orchestra tests/orchestra_emulator \
 	tests/load tests/warehouse tests/report tests/lineage
 
-.PHONY: install demo check lint typecheck test bench clean dist lint-ship lock lock-upgrade check-oldest
+.PHONY: install demo check lint typecheck test bench clean dist lint-ship lock lock-upgrade check-oldest docs \
+	docs-reference docs-check
 
 # what the demo needs: eltops with the report extra (the demo ends with a report)
 $(RUN_STAMP): pyproject.toml requirements/demo.txt
@@ -55,7 +56,20 @@ test: $(STAMP)
 	$(BIN)/python -m pytest -n 4 --dist loadfile --ignore=tests/packaging
 	$(BIN)/python -m pytest tests/packaging
 
-check: lint lint-ship typecheck test
+check: lint lint-ship typecheck docs-check test
+
+# the documentation site (mkdocs.yml, docs/): `make docs` builds it into site/ (open site/index.html, search works
+# offline); docs-reference rewrites docs/reference/ from the code (every command's --help, every variable);
+# docs-check fails when the committed reference and the code disagree, then builds the site with --strict
+docs: $(STAMP)
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --quiet
+
+docs-reference: $(STAMP)
+	$(BIN)/python scripts/docs_reference.py
+
+docs-check: $(STAMP)
+	$(BIN)/python scripts/docs_reference.py --check
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --quiet --strict --site-dir $(VENV)/docs-check-site
 
 # the lock files: dev.txt (everything make check installs), demo.txt (make demo: a subset of dev.txt's pins),
 # constraints.txt (dev.txt without hashes, for fresh venvs and isolated builds),
@@ -96,4 +110,4 @@ lint-ship: $(STAMP)
 	$(BIN)/python scripts/lint-ship.py
 
 clean:
-	rm -rf $(VENV) $(OLDEST) .mypy_cache .ruff_cache .pytest_cache dist
+	rm -rf $(VENV) $(OLDEST) .mypy_cache .ruff_cache .pytest_cache dist site

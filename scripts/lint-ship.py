@@ -1,7 +1,7 @@
 """Lint what CI users pick up (``make lint-ship``): the GitHub Action, the GitLab components, the DataOps image.
 
 - ``action.yml`` against GitHub's action metadata schema (check-jsonschema ``vendor.github-actions``), and the
-  README's workflow example with actionlint, pointed at this checkout (``uses: ./``), so every ``with:`` is checked
+  docs/ci.md's workflow example with actionlint, pointed at this checkout (``uses: ./``), so every ``with:`` is checked
   against the action's inputs;
 - each ``templates/*.yml`` component: its ``spec:`` header and its job, interpolated with the inputs' defaults as
   GitLab does, against GitLab's CI schema (``vendor.gitlab-ci``; the schema takes one YAML document at a time);
@@ -25,8 +25,8 @@ _INPUT = re.compile(r"\$\[\[\s*(inputs|component)\.([\w-]+)\s*\]\]")
 
 
 def readme_block(marker: str) -> str:
-    """The first fenced block after the README's ``<!-- tested: ...marker -->`` line."""
-    text = (REPO / "README.md").read_text(encoding="utf-8")
+    """The first fenced block after the ``<!-- tested: ...marker -->`` line of docs/ci.md (picking eltops up)."""
+    text = (REPO / "docs" / "ci.md").read_text(encoding="utf-8")
     start = text.index(marker)
     fence = text.index("```", start)
     body = text.index("\n", fence) + 1

@@ -22,7 +22,7 @@ from enum import IntEnum
 
 
 class ExitCode(IntEnum):
-    """The process exit codes documented in the README."""
+    """The process exit codes documented in docs/troubleshooting.md and each job's page."""
 
     OK = 0
     REMOTE_FAILED = 1

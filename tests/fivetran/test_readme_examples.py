@@ -1,4 +1,4 @@
-"""The README's terminal examples, run as written against the demo emulator (its clock ten times as fast)."""
+"""The Fivetran page's terminal examples (docs/fivetran.md), run as written against the demo emulator (10x clock)."""
 
 from __future__ import annotations
 
@@ -13,19 +13,19 @@ from eltops._serve import RunningServer, serve_in_thread
 from eltops.fivetran.emulator import DEFAULT_API_KEY, DEFAULT_API_SECRET, DEMO_SCENARIO, FivetranEmulator
 from tests._readme import eltops_shim, run_line, shell_env
 
-README = Path(__file__).resolve().parents[2] / "README.md"
+PAGE = Path(__file__).resolve().parents[2] / "docs" / "fivetran.md"
 SPEED = 10.0
 
 
 def _examples() -> list[tuple[str, int]]:
     """Each ``eltops fivetran`` line of the "At a terminal" block, with the exit code its comment promises."""
-    text = README.read_text(encoding="utf-8")
-    block = text.split("### At a terminal", 1)[1].split("```sh", 1)[1].split("```", 1)[0]
+    text = PAGE.read_text(encoding="utf-8")
+    block = text.split("## At a terminal", 1)[1].split("```sh", 1)[1].split("```", 1)[0]
     examples = []
     for line in block.splitlines():
         if "eltops fivetran" in line and not line.startswith(("export ", "eltops emulate")):
             code = re.search(r"# exit (\d)", line)
-            assert code is not None, f"the README example {line!r} does not say its exit code"
+            assert code is not None, f"the Fivetran page's example {line!r} does not say its exit code"
             examples.append((line, int(code.group(1))))
     return examples
 
@@ -53,7 +53,7 @@ def test_the_readme_has_examples() -> None:
 
 @pytest.mark.parametrize(("line", "code"), _examples(), ids=[line for line, _ in _examples()])
 def test_readme_example(demo: RunningServer, workdir: Path, line: str, code: int) -> None:
-    """The example exits with the code its comment gives, run by the shell in the README's order."""
+    """The example exits with the code its comment gives, run by the shell in the page's order."""
     env = shell_env(
         eltops_shim(workdir),
         FIVETRAN_API_URL=demo.url,

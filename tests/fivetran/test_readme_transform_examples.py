@@ -1,4 +1,4 @@
-"""The README's examples of TRANSFORM, FIVETRAN_THEN_TRANSFORM and CHECK, run as written against the demo emulator."""
+"""The Fivetran page's TRANSFORM, FIVETRAN_THEN_TRANSFORM and CHECK examples, run against the demo emulator."""
 
 from __future__ import annotations
 
@@ -16,19 +16,19 @@ import pytest
 from eltops._serve import RunningServer, serve_in_thread
 from eltops.fivetran.emulator import DEFAULT_API_KEY, DEFAULT_API_SECRET, DEMO_SCENARIO, FivetranEmulator
 
-README = Path(__file__).resolve().parents[2] / "README.md"
-SECTION = "### Transformations, the freshness gate and what dbt needs next"
+PAGE = Path(__file__).resolve().parents[2] / "docs" / "fivetran.md"
+SECTION = "## Transformations, the freshness gate and what dbt needs next"
 SPEED = 10.0
 
 
 def _examples() -> list[tuple[str, int]]:
     """Each ``eltops fivetran`` line of the section's first block, with the exit code its comment promises."""
-    block = README.read_text(encoding="utf-8").split(SECTION, 1)[1].split("```sh", 1)[1].split("```", 1)[0]
+    block = PAGE.read_text(encoding="utf-8").split(SECTION, 1)[1].split("```sh", 1)[1].split("```", 1)[0]
     examples = []
     for line in block.splitlines():
         if line.startswith("eltops fivetran"):
             code = re.search(r"# exit (\d)", line)
-            assert code is not None, f"the README example {line!r} does not say its exit code"
+            assert code is not None, f"the Fivetran page's example {line!r} does not say its exit code"
             examples.append((line, int(code.group(1))))
     return examples
 
@@ -51,7 +51,7 @@ def test_the_section_covers_the_new_actions() -> None:
 
 @pytest.mark.parametrize(("line", "code"), _examples(), ids=[line for line, _ in _examples()])
 def test_readme_example(demo: RunningServer, tmp_path: Path, line: str, code: int) -> None:
-    """The example exits with the code its comment gives, in the order the README lists them."""
+    """The example exits with the code its comment gives, in the order the page lists them."""
     args = shlex.split(line, comments=True)
     env = {
         "PATH": os.environ.get("PATH", ""),
@@ -74,8 +74,8 @@ def test_readme_example(demo: RunningServer, tmp_path: Path, line: str, code: in
 
 
 def _dbt_lines(kind: str) -> list[str]:
-    """The shell lines of the README's GitLab (``script:``) or GitHub (``run:``) dbt job that use the outputs."""
-    section = README.read_text(encoding="utf-8").split(SECTION, 1)[1]
+    """The shell lines of the page's GitLab (``script:``) or GitHub (``run:``) dbt job that use the outputs."""
+    section = PAGE.read_text(encoding="utf-8").split(SECTION, 1)[1]
     block = section.split(f"# {kind}", 1)[1].split("```", 1)[0]
     lines = [line.strip().removeprefix("- ").removeprefix("run: ") for line in block.splitlines()]
     return [line for line in lines if "dbt build" in line or line.startswith("test -n")]
@@ -83,7 +83,7 @@ def _dbt_lines(kind: str) -> list[str]:
 
 @pytest.mark.parametrize("kind", ["GitLab", "GitHub Actions"])
 def test_the_dbt_job_selects_what_the_sync_job_synced(demo: RunningServer, tmp_path: Path, kind: str) -> None:
-    """A START job's real step outputs, handed to the README's dbt lines (dbt stubbed), select the synced schemas."""
+    """A START job's real step outputs, handed to the page's dbt lines (dbt stubbed), select the synced schemas."""
     dotenv = tmp_path / "fivetran.env"
     env = {
         "PATH": os.environ.get("PATH", ""),

@@ -1,5 +1,5 @@
-"""The README's lineage examples, run as written: the terminal lines against the emulators, the CI jobs' eltops
-steps as their CI would run them (the next step's dbt-ol stands in for the parent it would read)."""
+"""The lineage page's examples (docs/lineage.md), run as written: the terminal lines against the emulators, the CI
+jobs' eltops steps as their CI would run them (the next step's dbt-ol stands in for the parent it would read)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The README's `eltops orchestra`, `report` and `emulate` examples, run as written against the demo emulator."""
+"""The `eltops orchestra`, `report` and `emulate` examples of the docs pages, run as written against the emulator."""
 
 from __future__ import annotations
 
@@ -19,33 +19,33 @@ from eltops._serve import RunningServer, serve_in_thread
 from eltops.orchestra.emulator import BASE_PATH, DEFAULT_API_KEY, OrchestraEmulator
 from tests._readme import eltops_shim, run_line, shell_env, start_line
 
-README = Path(__file__).resolve().parents[2] / "README.md"
+DOCS = Path(__file__).resolve().parents[2] / "docs"
 SPEED = 25.0  # the emulator's clock runs this much faster, so a 50 s pipeline ends in 2 s
 
 
-def _blocks(heading: str) -> list[str]:
-    """The ``sh`` blocks of the README section that starts with ``heading`` (up to the next heading)."""
-    text = README.read_text(encoding="utf-8")
+def _blocks(page: str, heading: str) -> list[str]:
+    """The ``sh`` blocks of the page's section that starts with ``heading`` (up to the next heading of its level)."""
+    text = (DOCS / page).read_text(encoding="utf-8")
     section = text.split(heading, 1)[1]
     level = len(heading) - len(heading.lstrip("#"))
     section = re.split(rf"\n#{{1,{level}}} ", section, maxsplit=1)[0]
     return re.findall(r"```sh\n(.*?)```", section, flags=re.DOTALL)
 
 
-def _examples(heading: str, prefix: str) -> list[tuple[str, int]]:
+def _examples(page: str, heading: str, prefix: str) -> list[tuple[str, int]]:
     """Each ``prefix`` line of the section's blocks with the exit code its comment promises (setup lines aside)."""
     examples = []
-    for block in _blocks(heading):
+    for block in _blocks(page, heading):
         for line in block.splitlines():
             if line.startswith(prefix) and not line.split("#", 1)[0].rstrip().endswith("&"):
                 code = re.search(r"# exit (\d+)", line)
-                assert code is not None, f"the README example {line!r} does not say its exit code"
+                assert code is not None, f"the {page} example {line!r} does not say its exit code"
                 examples.append((line, int(code.group(1))))
     return examples
 
 
-RUN = _examples("## `eltops orchestra run`", "eltops ")
-GET_LOAD = _examples("## `eltops orchestra`: Orchestra run metadata", "eltops ")
+RUN = _examples("orchestra-run.md", "# `eltops orchestra run`", "eltops ")
+GET_LOAD = _examples("orchestra-load.md", "# `eltops orchestra`: Orchestra run metadata", "eltops ")
 
 
 @pytest.fixture(scope="module")
@@ -63,7 +63,7 @@ def workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def _env(server: RunningServer, workdir: Path) -> dict[str, str]:
-    """The README's ``export`` line, pointed at this test's emulator, and a fast poll for `run` without a flag."""
+    """The Orchestra runs page's ``export`` line, pointed at this test's emulator; a fast poll for `run`."""
     return {
         "PATH": os.environ.get("PATH", ""),
         "HOME": str(workdir),
@@ -80,7 +80,10 @@ def test_the_readme_has_these_examples() -> None:
     for part in ("orchestra run", "--no-wait", "orchestra get", "orchestra load", "--every", "eltops report"):
         assert part in lines
     export = next(
-        line for block in _blocks("## `eltops orchestra run`") for line in block.splitlines() if "export" in line
+        line
+        for block in _blocks("orchestra-run.md", "# `eltops orchestra run`")
+        for line in block.splitlines()
+        if "export" in line
     )
     assert f"ORCHESTRA_API_KEY={DEFAULT_API_KEY}" in export
     assert "ORCHESTRA_RATE_LIMIT=0" in export
@@ -88,7 +91,7 @@ def test_the_readme_has_these_examples() -> None:
 
 @pytest.mark.parametrize(("line", "code"), RUN + GET_LOAD, ids=[line for line, _ in RUN + GET_LOAD])
 def test_readme_example(demo: RunningServer, workdir: Path, line: str, code: int) -> None:
-    """The example exits with the code its comment gives, run by the shell in the README's order (a load before
+    """The example exits with the code its comment gives, run by the shell in the pages' order (a load before
     the report), its dates relative to now."""
     env = {**_env(demo, workdir), "PATH": shell_env(eltops_shim(workdir))["PATH"]}
     if "Ctrl-C" in line:  # runs until stopped: stop it once the first load is done
@@ -113,8 +116,8 @@ def test_readme_example(demo: RunningServer, workdir: Path, line: str, code: int
 
 EMULATE = [
     line
-    for heading in ("### `eltops emulate fivetran`", "### `eltops emulate orchestra`")
-    for block in _blocks(heading)
+    for heading in ("## `eltops emulate fivetran`", "## `eltops emulate orchestra`", "## `eltops emulate openlineage`")
+    for block in _blocks("emulators.md", heading)
     for line in block.splitlines()
     if line.startswith("eltops emulate")
 ]

@@ -156,8 +156,9 @@ def count_rows(db: Path, table: str, where: str = "true") -> int:
 
 
 def readme_block(marker: str) -> str:
-    """The first fenced block after the README's ``<!-- tested: ...marker -->`` line."""
-    text = (REPO / "README.md").read_text(encoding="utf-8")
+    """The first fenced block after the ``<!-- tested: ...marker -->`` line of the docs page that holds it."""
+    pages = [page.read_text(encoding="utf-8") for page in sorted((REPO / "docs").glob("*.md"))]
+    (text,) = [page for page in pages if f"::{marker} -->" in page]
     start = text.index(f"::{marker} -->")
     fence = text.index("```", start)
     body = text.index("\n", fence) + 1

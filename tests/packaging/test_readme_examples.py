@@ -1,4 +1,4 @@
-"""The README's copy-paste examples of each way to pick eltops up, run as written against the emulators.
+"""The copy-paste examples of each way to pick eltops up (docs/ci.md), run as written against the emulators.
 
 Only what must point at the emulators changes: the credentials (the secrets and CI/CD variables they name), the
 API URLs (``FIVETRAN_API_URL``/``ORCHESTRA_API_URL`` in the job's environment) and, for GitLab, the poll interval.

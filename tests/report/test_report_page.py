@@ -170,10 +170,10 @@ def test_horizontal_bars_carry_value_labels_and_day_ticks_have_no_year_line(demo
 
 def test_the_page_carries_plotly_once_packed(demo_report: str) -> None:
     """plotly.js is in the page once, gzip-packed (the page is about 2 MB, not 5), and no chart draws before it is
-    unpacked; the README states the size."""
+    unpacked; the report's docs page states the size."""
     page = Path(demo_report).read_text()
     assert page.count('id="plotly-js-gzip"') == 1
     assert len(page.encode()) < 2_500_000
     assert "<script>" not in page.split('id="plotly-js-gzip"', 1)[0].split("</style>", 1)[1]  # charts wait for it
-    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
-    assert re.search(r"about 2(\.\d)? MB", readme)
+    page_doc = (Path(__file__).resolve().parents[2] / "docs" / "report.md").read_text()
+    assert re.search(r"about 2(\.\d)? MB", page_doc)

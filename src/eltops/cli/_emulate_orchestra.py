@@ -49,7 +49,7 @@ from eltops.orchestra.emulator import BASE_PATH, DEFAULT_API_KEY, Volume
     "pipelines_file",
     type=click.Path(dir_okay=False, path_type=Path),
     default=None,
-    help="YAML file scripting the pipelines `orchestra run` can start (see the README).  [default: a demo set]",
+    help="YAML file scripting the pipelines `orchestra run` can start (see docs/emulators.md).  [default: a demo set]",
 )
 @click.option(
     "--default-window",
