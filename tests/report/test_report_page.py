@@ -161,7 +161,7 @@ def test_horizontal_bars_carry_value_labels_and_day_ticks_have_no_year_line(demo
     for chart in ("duration-percentiles", "slowest-tasks", "failing-tasks", "integrations"):
         drawn = dom.split(f'<div id="{chart}"', 1)[1].split('<div id="', 1)[0]
         assert 'class="bartext' in drawn, chart
-    for chart in ("runs-by-day", "duration-trend"):
+    for chart in ("runs-by-day", "duration-trend", "cost-by-pipeline", "cost-by-integration"):
         drawn = dom.split(f'<div id="{chart}"', 1)[1].split('<div id="', 1)[0]
         ticks = re.findall(r'<g class="xtick">(.*?)</g>', drawn)
         assert ticks, chart

@@ -383,7 +383,9 @@ def _cost_over_time(rows: tuple[DayCost, ...], title: str, limit: int = MAX_TREN
         fig.add_bar(x=days, y=[by_name[name][d] for d in days], name=name)
     if not rows:
         title += "<br><sup>no operation carries a cost yet</sup>"
-    fig.update_layout(barmode="stack", title=title, yaxis={"title": currency or "cost", "tickformat": ",.2f"})
+    fig.update_layout(
+        barmode="stack", title=title, xaxis=DAY_AXIS, yaxis={"title": currency or "cost", "tickformat": ",.2f"}
+    )
     return fig
 
 
