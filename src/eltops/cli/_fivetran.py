@@ -142,7 +142,10 @@ EPOCH = "1970-01-01T00:00:00Z"  # --completed-after for a connection that never 
 @click.option(
     "--poll-interval",
     type=float,
-    help="Seconds between status polls. Variable: FIVETRAN_POLL_INTERVAL.  [default: 10]",
+    help=(
+        "Seconds between status polls at most (the first comes 1 s after a trigger, then the waits double up to "
+        "this). Variable: FIVETRAN_POLL_INTERVAL.  [default: 10]"
+    ),
 )
 @click.option("--api-url", help="Fivetran API base URL. Variable: FIVETRAN_API_URL.")
 @click.option(
